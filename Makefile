@@ -1,0 +1,36 @@
+# The two set-up commands of the README: `make demo` and `make test`.
+UV_VERSION := 0.13.9
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: env debs lint typecheck pytest test demo bench clean
+
+# The locked environment: uv is bootstrapped with the system pip when missing.
+env:
+	@command -v uv >/dev/null 2>&1 || python3 -m pip install --quiet "uv==$(UV_VERSION)"
+	uv sync --frozen --quiet
+
+# Debian packages the tests drive for real (installed only when missing, and only as root).
+debs:
+	@bash scripts/install-debs.sh
+
+lint: env
+	$(BIN)/ruff format --check .
+	$(BIN)/ruff check .
+
+typecheck: env
+	$(BIN)/mypy
+
+pytest: env debs
+	$(BIN)/pytest
+
+test: lint typecheck pytest
+
+demo: env
+	$(BIN)/regionwatch lab
+
+bench: env debs
+	$(BIN)/python bench/https_probe.py
+
+clean:
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

@@ -1,0 +1,166 @@
+"""The FastAPI application: probes for Kubernetes and Traffic Manager, and the JSON API.
+
+The API reads the service's state and never runs probes inline. `/healthz` is answered by a
+small ASGI layer in front of the router: Traffic Manager and load balancers call it often,
+and the router's per-request cost is most of what it would otherwise spend.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Annotated, Any
+from urllib.parse import parse_qsl
+
+from fastapi import Depends, FastAPI, HTTPException, Query, Request
+from fastapi.responses import JSONResponse, Response
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from monitor.report import result_dict, verdict_dict
+from monitor.service import Service
+
+__all__ = ["create_app"]
+
+REGION_HEADER = "x-regionwatch-region"
+_HEALTHZ_HEADERS = [
+    (b"content-type", b"application/json"),
+    (b"cache-control", b"no-store"),
+]
+
+
+def create_app(service: Service, *, manage_lifecycle: bool = True) -> ASGIApp:
+    """The ASGI app for `service`. With `manage_lifecycle`, the app's lifespan starts and
+    stops the service (the normal case); without, the caller owns it."""
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if manage_lifecycle:
+            await service.start()
+        try:
+            yield
+        finally:
+            if manage_lifecycle:
+                await service.stop()
+
+    app = FastAPI(
+        title="regionwatch",
+        summary="Multi-region health and failover monitor for Azure Traffic Manager",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    app.state.service = service
+
+    def require_read(request: Request) -> None:
+        _check_token(request, service.config.api.read_token)
+
+    Read = Annotated[None, Depends(require_read)]
+
+    @app.get("/livez", tags=["probes"], summary="The process is up")
+    async def livez() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["probes"], summary="Scheduler running and first round done")
+    async def readyz() -> JSONResponse:
+        problems = service.readiness()
+        return JSONResponse(
+            {"ready": not problems, "problems": problems}, status_code=503 if problems else 200
+        )
+
+    @app.get(
+        "/healthz",
+        tags=["probes"],
+        summary="Traffic Manager custom-probe target",
+        description="503 only when the policy has decided the region should be out of rotation."
+        " The region is ?region=NAME, else the X-Regionwatch-Region header, else api.local_region.",
+    )
+    async def healthz(request: Request, region: str | None = None) -> Response:
+        # Served by HealthzLayer before routing; this route documents it in the OpenAPI schema.
+        answer = service.health(region or request.headers.get(REGION_HEADER))
+        return Response(answer.body, answer.status_code, headers=dict(_decoded(_HEALTHZ_HEADERS)))
+
+    @app.get("/api/v1/regions", tags=["regions"], summary="Every region's latest verdict")
+    async def regions(_: Read) -> dict[str, Any]:
+        return {"regions": [verdict_dict(v) for v in service.verdicts().values()]}
+
+    @app.get("/api/v1/regions/{name}", tags=["regions"], summary="One region, with recent history")
+    async def region(
+        name: str, _: Read, limit: Annotated[int, Query(ge=1, le=1000)] = 50
+    ) -> dict[str, Any]:
+        verdicts = service.verdicts()
+        if name not in verdicts:
+            raise HTTPException(404, f"unknown region {name!r}")
+        history = await service.store.verdicts(name, limit=limit)
+        results = await service.store.results(name, limit=limit)
+        document = verdict_dict(verdicts[name])
+        document["history"] = [
+            {
+                "status": v.status.value,
+                "decided_at": v.decided_at.isoformat(),
+                "reasons": list(v.reasons),
+            }
+            for v in history
+        ]
+        document["recent_checks"] = [result_dict(r) for r in results]
+        return document
+
+    return HealthzLayer(app, service)
+
+
+class HealthzLayer:
+    """Answers `GET /healthz` from memory before the router sees it; passes the rest on."""
+
+    def __init__(self, app: ASGIApp, service: Service) -> None:
+        self.app = app
+        self.service = service
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            scope["type"] != "http"
+            or scope["path"] != "/healthz"
+            or scope["method"] not in ("GET", "HEAD")
+        ):
+            await self.app(scope, receive, send)
+            return
+        region = _query_region(scope["query_string"])
+        if region is None:
+            for name, value in scope["headers"]:
+                if name == REGION_HEADER.encode():
+                    region = value.decode("latin-1")
+                    break
+        answer = self.service.health(region)
+        body = answer.body if scope["method"] == "GET" else b""
+        await send(
+            {
+                "type": "http.response.start",
+                "status": answer.status_code,
+                "headers": [*_HEALTHZ_HEADERS, (b"content-length", str(len(answer.body)).encode())],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+
+    # FastAPI's app attributes (openapi, routes) stay reachable for tools and tests.
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.app, name)
+
+
+def _query_region(query: bytes) -> str | None:
+    for key, value in parse_qsl(query.decode("latin-1")):
+        if key == "region" and value:
+            return value
+    return None
+
+
+def _decoded(headers: list[tuple[bytes, bytes]]) -> list[tuple[str, str]]:
+    return [(k.decode(), v.decode()) for k, v in headers]
+
+
+def _check_token(request: Request, expected: str | None) -> None:
+    if expected is None:
+        return
+    given = request.headers.get("authorization", "")
+    scheme, _, token = given.partition(" ")
+    if scheme.lower() != "bearer" or not secrets.compare_digest(token.encode(), expected.encode()):
+        raise HTTPException(
+            401, "a bearer token is required", headers={"WWW-Authenticate": "Bearer"}
+        )

@@ -1,0 +1,537 @@
+"""The configuration: pydantic models of DESIGN.md's YAML, and `load_config` with clear errors.
+
+Key names are a contract (docs/configuration.md documents every one, and a test keeps the two
+in step). Unknown keys are errors, references between sections are resolved here, and every
+error names the file, the key path and what was expected.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import re
+from collections.abc import Mapping
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Any, Literal, Self
+
+import yaml
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from monitor.durations import format_duration, parse_duration
+from monitor.errors import ConfigError, ConfigProblem
+from monitor.interpolate import interpolate
+from monitor.results import OnFailure
+
+__all__ = [
+    "AlertConfig",
+    "ApiConfig",
+    "Config",
+    "DnsChecks",
+    "Expect",
+    "FailoverConfig",
+    "HttpsChecks",
+    "HttpsRequest",
+    "RegionConfig",
+    "load_config",
+    "parse_config",
+]
+
+Duration = Annotated[
+    timedelta,
+    BeforeValidator(parse_duration),
+    PlainSerializer(format_duration, return_type=str),
+]
+Port = Annotated[int, Field(ge=1, le=65535)]
+_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+_HOSTNAME = re.compile(
+    r"^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)*[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.?$"
+)
+_HEADER = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
+
+
+def _check_name(value: str, what: str) -> str:
+    if not _NAME.match(value):
+        raise ValueError(
+            f"expected a {what} name of lowercase letters, digits and dashes, got {value!r}"
+        )
+    return value
+
+
+def _check_host(value: str) -> str:
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        if not _HOSTNAME.match(value):
+            raise ValueError(f"expected an IP address or a hostname, got {value!r}") from None
+    return value
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Site(Model):
+    hostname: str
+
+    @field_validator("hostname")
+    @classmethod
+    def _hostname(cls, value: str) -> str:
+        if not _HOSTNAME.match(value):
+            raise ValueError(f"expected a DNS hostname such as blog.example.com, got {value!r}")
+        return value.rstrip(".").lower()
+
+
+class RegionConfig(Model):
+    address: str
+    port: Port = 443
+    http_port: Port = 80
+    endpoint: str | None = None
+
+    @field_validator("address")
+    @classmethod
+    def _address(cls, value: str) -> str:
+        return _check_host(value)
+
+
+class TlsConfig(Model):
+    ca_file: Path | None = None
+
+
+class Expect(Model):
+    status: list[Annotated[int, Field(ge=100, le=599)]] = Field(default_factory=lambda: [200])
+    body_contains: str | None = None
+    body_regex: re.Pattern[str] | None = None
+    fresh_cache: list[str] = Field(default_factory=lambda: ["STALE"])
+    max_latency: Duration | None = None
+    redirect_to_https: bool = False
+    headers_present: list[str] = Field(default_factory=list)
+    headers_absent: list[str] = Field(default_factory=list)
+    min_cert_days: int | None = None
+
+    @field_validator("status")
+    @classmethod
+    def _status(cls, value: list[int]) -> list[int]:
+        if not value:
+            raise ValueError("expected at least one HTTP status code")
+        return value
+
+    @field_validator("body_regex", mode="before")
+    @classmethod
+    def _regex(cls, value: object) -> object:
+        if isinstance(value, str):
+            try:
+                return re.compile(value)
+            except re.error as e:
+                raise ValueError(f"expected a regular expression: {e}") from None
+        return value
+
+    @field_validator("headers_present", "headers_absent")
+    @classmethod
+    def _headers(cls, value: list[str]) -> list[str]:
+        for name in value:
+            if not _HEADER.match(name):
+                raise ValueError(f"expected HTTP header names, got {name!r}")
+        return value
+
+    @field_validator("fresh_cache")
+    @classmethod
+    def _cache(cls, value: list[str]) -> list[str]:
+        return [v.upper() for v in value]
+
+
+class HttpsRequest(Model):
+    name: str
+    path: str = "/"
+    scheme: Literal["https", "http"] = "https"
+    method: Literal["GET", "HEAD"] = "GET"
+    bypass_cache: Literal["off", "query", "header"] = "off"
+    headers: dict[str, str] = Field(default_factory=dict)
+    expect: Expect = Field(default_factory=Expect)
+    on_failure: OnFailure | None = None
+    samples: Annotated[int, Field(ge=1, le=15)] | None = None
+    regions: list[str] | None = None
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        return _check_name(value, "request")
+
+    @field_validator("path")
+    @classmethod
+    def _path(cls, value: str) -> str:
+        if not value.startswith("/") or any(c in value for c in " \r\n"):
+            raise ValueError(f"expected a path starting with / and without spaces, got {value!r}")
+        return value
+
+
+def _default_requests() -> list[HttpsRequest]:
+    return [HttpsRequest(name="home")]
+
+
+class CertificateConfig(Model):
+    min_days_left: Annotated[int, Field(ge=0)] = 14
+
+
+class HttpsChecks(Model):
+    interval: Duration = timedelta(seconds=10)
+    timeout: Duration = timedelta(seconds=5)
+    samples: Annotated[int, Field(ge=1, le=15)] = 1
+    jitter: Duration | None = None
+    max_body: Annotated[int, Field(ge=1024)] = 256 * 1024
+    requests: list[HttpsRequest] = Field(default_factory=_default_requests)
+    certificate: CertificateConfig = Field(default_factory=CertificateConfig)
+
+    @model_validator(mode="after")
+    def _checks(self) -> Self:
+        if self.interval <= timedelta(0):
+            raise ValueError("interval: expected a duration above 0s")
+        if self.timeout <= timedelta(0):
+            raise ValueError("timeout: expected a duration above 0s")
+        if self.timeout > self.interval:
+            raise ValueError(
+                f"timeout: expected at most the interval ({format_duration(self.interval)}), "
+                f"got {format_duration(self.timeout)}"
+            )
+        names = [r.name for r in self.requests]
+        for name in {n for n in names if names.count(n) > 1}:
+            raise ValueError(f"requests: the name {name!r} is used twice")
+        return self
+
+    @property
+    def effective_jitter(self) -> timedelta:
+        """Spreads rounds so regions are not probed in lockstep.
+
+        Default: a tenth of the interval, at most 1s.
+        """
+        if self.jitter is not None:
+            return self.jitter
+        return min(self.interval / 10, timedelta(seconds=1))
+
+
+class ResolverConfig(Model):
+    name: str
+    protocol: Literal["udp", "tcp", "doh", "dot"] = "udp"
+    address: str | None = None
+    port: Port | None = None
+    url: str | None = None
+    expect_region: str | None = None
+
+    @model_validator(mode="after")
+    def _target(self) -> Self:
+        if self.protocol == "doh" and not self.url:
+            raise ValueError("url: a doh resolver needs a url such as https://127.0.0.1/dns-query")
+        if self.protocol != "doh" and not self.address:
+            raise ValueError(f"address: a {self.protocol} resolver needs an address")
+        return self
+
+
+class VantagePointConfig(Model):
+    name: str
+    client_subnet: ipaddress.IPv4Network | ipaddress.IPv6Network
+    expect_region: str | None = None
+
+    @field_validator("client_subnet", mode="before")
+    @classmethod
+    def _subnet(cls, value: object) -> object:
+        try:
+            return ipaddress.ip_network(str(value), strict=True)
+        except ValueError as e:
+            raise ValueError(f"expected a network such as 81.2.69.0/24: {e}") from None
+
+
+class DnsChecks(Model):
+    interval: Duration = timedelta(seconds=30)
+    timeout: Duration = timedelta(seconds=3)
+    resolvers: list[ResolverConfig] = Field(default_factory=list)
+    vantage_points: list[VantagePointConfig] = Field(default_factory=list)
+
+
+class Checks(Model):
+    https: HttpsChecks = Field(default_factory=HttpsChecks)
+    dns: DnsChecks | None = None
+
+
+class TrafficManagerConfig(Model):
+    interval: Duration = timedelta(seconds=30)
+    subscription_id: str
+    resource_group: str
+    profile: str
+    resource_manager_url: str = "https://management.azure.com"
+    authority_host: str | None = None
+    ca_file: Path | None = None
+
+
+class FailoverConfig(Model):
+    mode: Literal["off", "dry-run", "enforce"] = "dry-run"
+    failing_rounds: Annotated[int, Field(ge=1)] = 3
+    failing_rounds_without_deploy: Annotated[int, Field(ge=1)] | None = 12
+    healthy_rounds: Annotated[int, Field(ge=1)] = 5
+    deploy_window: Duration = timedelta(minutes=30)
+    min_enabled: Annotated[int, Field(ge=1)] = 1
+    max_disables_per_hour: Annotated[int, Field(ge=0)] = 1
+    cooldown: Duration = timedelta(minutes=10)
+    reenable: Literal["auto", "manual"] = "auto"
+
+
+class DeploysConfig(Model):
+    version_header: str = "X-Release"
+
+
+class AlertConfig(Model):
+    name: str
+    type: Literal["webhook", "slack", "teams", "pagerduty"]
+    url: str
+    secret: str | None = None
+    events: list[str] | None = None
+    min_severity: Literal["info", "warning", "critical"] = "warning"
+
+
+class ApiConfig(Model):
+    listen: str = "127.0.0.1:8000"
+    token: str | None = None
+    read_token: str | None = None
+    local_region: str | None = None
+
+    @field_validator("listen")
+    @classmethod
+    def _listen(cls, value: str) -> str:
+        host, sep, port = value.rpartition(":")
+        if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+            raise ValueError(f"expected host:port such as 127.0.0.1:8000, got {value!r}")
+        return value
+
+    @property
+    def host(self) -> str:
+        return self.listen.rpartition(":")[0].strip("[]")
+
+    @property
+    def port(self) -> int:
+        return int(self.listen.rpartition(":")[2])
+
+
+class PeerConfig(Model):
+    name: str
+    url: str
+    token: str | None = None
+
+
+class StorageConfig(Model):
+    path: Path = Path("regionwatch.db")
+    retention: Duration = timedelta(days=30)
+
+
+class Config(Model):
+    site: Site
+    regions: dict[str, RegionConfig]
+    tls: TlsConfig = Field(default_factory=TlsConfig)
+    checks: Checks = Field(default_factory=Checks)
+    traffic_manager: TrafficManagerConfig | None = None
+    failover: FailoverConfig = Field(default_factory=FailoverConfig)
+    deploys: DeploysConfig = Field(default_factory=DeploysConfig)
+    alerts: list[AlertConfig] = Field(default_factory=list)
+    api: ApiConfig = Field(default_factory=ApiConfig)
+    vantage: str | None = None
+    role: Literal["decider", "observer"] = "decider"
+    peers: list[PeerConfig] = Field(default_factory=list)
+    storage: StorageConfig = Field(default_factory=StorageConfig)
+
+    @field_validator("regions")
+    @classmethod
+    def _regions(cls, value: dict[str, RegionConfig]) -> dict[str, RegionConfig]:
+        if not value:
+            raise ValueError("expected at least one region")
+        for name in value:
+            _check_name(name, "region")
+        return value
+
+    def endpoint_of(self, region: str) -> str:
+        """The Traffic Manager endpoint name of a region (default: the region's name)."""
+        return self.regions[region].endpoint or region
+
+    def requests_for(self, region: str) -> list[HttpsRequest]:
+        """The HTTPS requests a region's round sends."""
+        return [r for r in self.checks.https.requests if r.regions is None or region in r.regions]
+
+
+def _references(config: Config) -> list[ConfigProblem]:
+    """Every name that points at a region must name a configured one."""
+    regions = sorted(config.regions)
+    problems = []
+
+    def check(key: str, name: str | None) -> None:
+        if name is not None and name not in config.regions:
+            problems.append(
+                ConfigProblem(
+                    key, f"unknown region {name!r} (expected one of: {', '.join(regions)})"
+                )
+            )
+
+    check("api.local_region", config.api.local_region)
+    for i, request in enumerate(config.checks.https.requests):
+        for j, name in enumerate(request.regions or []):
+            check(f"checks.https.requests[{i}].regions[{j}]", name)
+    if config.checks.dns is not None:
+        for i, resolver in enumerate(config.checks.dns.resolvers):
+            check(f"checks.dns.resolvers[{i}].expect_region", resolver.expect_region)
+        for i, vantage in enumerate(config.checks.dns.vantage_points):
+            check(f"checks.dns.vantage_points[{i}].expect_region", vantage.expect_region)
+    endpoints = [config.endpoint_of(r) for r in config.regions]
+    for region in config.regions:
+        if endpoints.count(config.endpoint_of(region)) > 1:
+            problems.append(
+                ConfigProblem(
+                    f"regions.{region}.endpoint",
+                    f"endpoint {config.endpoint_of(region)!r} is used by more than one region",
+                )
+            )
+    return problems
+
+
+def _files(config: Config, base: Path) -> tuple[Config, list[ConfigProblem]]:
+    """Resolve relative paths against the configuration file's folder and check CA files exist."""
+    problems = []
+    tls_ca = config.tls.ca_file
+    if tls_ca is not None:
+        tls_ca = base / tls_ca
+        if not tls_ca.is_file():
+            problems.append(
+                ConfigProblem("tls.ca_file", f"expected a readable file, got {str(tls_ca)!r}")
+            )
+    tm = config.traffic_manager
+    if tm is not None and tm.ca_file is not None:
+        tm_ca = base / tm.ca_file
+        if not tm_ca.is_file():
+            problems.append(
+                ConfigProblem(
+                    "traffic_manager.ca_file", f"expected a readable file, got {str(tm_ca)!r}"
+                )
+            )
+        tm = tm.model_copy(update={"ca_file": tm_ca})
+    storage = config.storage.model_copy(update={"path": base / config.storage.path})
+    resolved = config.model_copy(
+        update={"tls": TlsConfig(ca_file=tls_ca), "traffic_manager": tm, "storage": storage}
+    )
+    return resolved, problems
+
+
+def parse_config(
+    data: object,
+    *,
+    source: str = "<config>",
+    base: Path | None = None,
+    env: Mapping[str, str] | None = None,
+) -> Config:
+    """Validate already-parsed YAML. Raises ConfigError listing every problem found."""
+    if not isinstance(data, dict):
+        raise ConfigError(source, [ConfigProblem("", "expected a mapping at the top level")])
+    problems: list[ConfigProblem] = []
+    data = interpolate(data, os.environ if env is None else env, problems)
+    if problems:
+        raise ConfigError(source, problems)
+    try:
+        config = Config.model_validate(data)
+    except ValidationError as e:
+        raise ConfigError(source, [_problem(error) for error in e.errors()]) from None
+    problems = _references(config)
+    config, file_problems = _files(config, base if base is not None else Path.cwd())
+    problems += file_problems
+    if problems:
+        raise ConfigError(source, problems)
+    return config
+
+
+def load_config(path: str | Path, *, env: Mapping[str, str] | None = None) -> Config:
+    """Read and validate a YAML configuration file.
+
+    Raises ConfigError; never returns half a configuration.
+    """
+    path = Path(path)
+    source = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(source, [ConfigProblem("", "file not found")]) from None
+    except OSError as e:
+        raise ConfigError(
+            source, [ConfigProblem("", f"cannot read the file: {e.strerror}")]
+        ) from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
+        problem = getattr(e, "problem", None) or str(e)
+        raise ConfigError(source, [ConfigProblem("", f"{where}invalid YAML: {problem}")]) from None
+    return parse_config(data, source=source, base=path.parent, env=env)
+
+
+def _problem(error: Mapping[str, Any]) -> ConfigProblem:
+    loc = tuple(error["loc"])
+    key = _dotted(loc)
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        allowed = _allowed_keys(loc[:-1])
+        expected = f" (expected one of: {', '.join(allowed)})" if allowed else ""
+        return ConfigProblem(key, f"unknown key{expected}")
+    if kind == "missing":
+        return ConfigProblem(key, "required key is missing")
+    message = str(error["msg"]).removeprefix("Value error, ")
+    if kind in {"int_parsing", "int_type", "int_from_float"}:
+        message = "expected a whole number"
+    elif message.startswith("Input should be "):
+        message = "expected " + message.removeprefix("Input should be ")
+    if kind not in {"value_error", "assertion_error"} and "input" in error:
+        message = f"{message[:1].lower()}{message[1:]}, got {error['input']!r}"
+    # A model-level check names its own sub-key ("timeout: ..."): fold it into the path.
+    sub, sep, rest = message.partition(": ")
+    if kind == "value_error" and sep and re.fullmatch(r"[a-z_]+", sub):
+        return ConfigProblem(f"{key}.{sub}" if key else sub, rest)
+    return ConfigProblem(key, message)
+
+
+def _dotted(loc: tuple[Any, ...]) -> str:
+    key = ""
+    for part in loc:
+        if isinstance(part, int):
+            key += f"[{part}]"
+        elif str(part).startswith(("function-", "tagged-union")):
+            continue  # pydantic's internal validator names are not keys
+        else:
+            key = f"{key}.{part}" if key else str(part)
+    return key
+
+
+def _allowed_keys(loc: tuple[Any, ...]) -> list[str]:
+    """The keys a mapping at `loc` accepts, found by walking the models along the path."""
+    model: Any = Config
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        fields = model.model_fields
+        if part in fields:
+            model = _inner_model(fields[part].annotation)
+            if model is None:
+                return []
+        # otherwise `part` is a key of a mapping of models (a region's name): stay on the model
+    return sorted(model.model_fields)
+
+
+def _inner_model(annotation: Any) -> Any:
+    """The BaseModel inside `X | None`, `list[X]` or `dict[str, X]`, if there is one."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()):
+        found = _inner_model(arg)
+        if found is not None:
+            return found
+    return None

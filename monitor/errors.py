@@ -1,0 +1,44 @@
+"""The project's error tree: every error that crosses a seam is one of these."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+__all__ = ["ConfigError", "ConfigProblem", "ProbeError", "RegionwatchError", "StoreError"]
+
+
+class RegionwatchError(Exception):
+    """Base of every error regionwatch raises on purpose."""
+
+
+class ConfigProblem:
+    """One thing wrong with a configuration: the key path and what was expected."""
+
+    __slots__ = ("key", "message")
+
+    def __init__(self, key: str, message: str) -> None:
+        self.key = key
+        self.message = message
+
+    def __repr__(self) -> str:
+        return f"ConfigProblem({self.key!r}, {self.message!r})"
+
+
+class ConfigError(RegionwatchError):
+    """The configuration is wrong. Every line names the file, the key path and what was expected."""
+
+    def __init__(self, file: str, problems: Sequence[ConfigProblem]) -> None:
+        self.file = file
+        self.problems = tuple(problems)
+        lines = [
+            f"{file}: {p.key}: {p.message}" if p.key else f"{file}: {p.message}" for p in problems
+        ]
+        super().__init__("\n".join(lines))
+
+
+class ProbeError(RegionwatchError):
+    """A probe could not run at all (a bug or a local resource problem, never the target)."""
+
+
+class StoreError(RegionwatchError):
+    """The history store could not be opened or migrated."""

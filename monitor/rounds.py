@@ -1,0 +1,73 @@
+"""A round: every HTTPS request of one region, all at once, samples folded, then one verdict."""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+from collections.abc import Mapping, Sequence
+
+from monitor.clock import Clock
+from monitor.config import Config
+from monitor.evaluate import fold_samples, verdict
+from monitor.probes.https import HttpsProbe, HttpsTarget, build_ssl_context
+from monitor.results import RegionVerdict
+
+__all__ = ["RoundRunner", "build_probes"]
+
+
+def build_probes(
+    config: Config, clock: Clock, ssl_context: ssl.SSLContext | None = None
+) -> dict[str, list[tuple[HttpsProbe, int]]]:
+    """For every region, its probes and how many samples each sends per round."""
+    https = config.checks.https
+    context = ssl_context or build_ssl_context(
+        str(config.tls.ca_file) if config.tls.ca_file else None
+    )
+    probes: dict[str, list[tuple[HttpsProbe, int]]] = {}
+    for name, region in config.regions.items():
+        target = HttpsTarget(
+            name, config.site.hostname, region.address, region.port, region.http_port
+        )
+        probes[name] = [
+            (
+                HttpsProbe(
+                    target,
+                    request,
+                    ssl_context=context,
+                    timeout=https.timeout.total_seconds(),
+                    clock=clock,
+                    max_body=https.max_body,
+                    min_cert_days=https.certificate.min_days_left,
+                    release_header=config.deploys.version_header,
+                ),
+                request.samples or https.samples,
+            )
+            for request in config.requests_for(name)
+        ]
+    return probes
+
+
+class RoundRunner:
+    """Runs rounds; knows nothing of schedules, storage or policy."""
+
+    def __init__(
+        self, probes: Mapping[str, Sequence[tuple[HttpsProbe, int]]], clock: Clock
+    ) -> None:
+        self._probes = probes
+        self._clock = clock
+
+    @property
+    def regions(self) -> list[str]:
+        return list(self._probes)
+
+    async def run(self, region: str) -> RegionVerdict:
+        """One round of `region`: all requests and samples concurrently, then the verdict."""
+        probes = self._probes[region]
+        attempts = [probe.probe() for probe, samples in probes for _ in range(samples)]
+        outcomes = await asyncio.gather(*attempts)
+        results = []
+        index = 0
+        for _, samples in probes:
+            results.append(fold_samples(outcomes[index : index + samples]))
+            index += samples
+        return verdict(region, results, self._clock.now())

@@ -1,0 +1,156 @@
+"""The composition root: everything is built once from the configuration and owned here."""
+
+from __future__ import annotations
+
+import json
+import ssl
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import structlog
+
+from monitor.clock import Clock, SystemClock
+from monitor.config import Config
+from monitor.results import RegionStatus, RegionVerdict
+from monitor.rounds import RoundRunner, build_probes
+from monitor.scheduler import RoundScheduler
+from monitor.store import Store
+
+__all__ = ["HealthAnswer", "Service", "build_service"]
+
+log = structlog.get_logger("monitor.service")
+
+# Sections DESIGN.md defines whose behaviour later releases add: accepted and validated now
+# so configurations written against the contract load, and named at start so nobody
+# believes they act yet.
+_NOT_YET_ACTIVE = ("checks.dns", "traffic_manager", "alerts", "peers")
+
+
+@dataclass(frozen=True, slots=True)
+class HealthAnswer:
+    """What `/healthz` answers: a status code and a tiny body, computed from memory."""
+
+    status_code: int
+    body: bytes
+
+
+class Service:
+    """Rounds on a schedule, results into the store, verdicts in memory for the API."""
+
+    def __init__(
+        self,
+        config: Config,
+        *,
+        clock: Clock | None = None,
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> None:
+        self.config = config
+        self.clock = clock or SystemClock()
+        self.store = Store(
+            config.storage.path, clock=self.clock, retention=config.storage.retention
+        )
+        self.rounds = RoundRunner(build_probes(config, self.clock, ssl_context), self.clock)
+        https = config.checks.https
+        self.scheduler = RoundScheduler(
+            self.rounds.regions,
+            interval=https.interval,
+            jitter=https.effective_jitter,
+            run_round=self.run_round,
+            housekeeping=self.housekeeping,
+        )
+        self._rounds_done: dict[str, int] = {}
+
+    async def start(self) -> None:
+        await self.store.open()
+        for section in _NOT_YET_ACTIVE:
+            if _configured(self.config, section):
+                log.warning("section_not_active_yet", section=section)
+        self.scheduler.start()
+        log.info("service_started", regions=self.rounds.regions)
+
+    async def stop(self) -> None:
+        self.scheduler.shutdown()
+        await self.store.close()
+        log.info("service_stopped")
+
+    async def run_round(self, region: str) -> RegionVerdict:
+        """One round of `region`, recorded. Never raises: a failure here is logged, and the
+        next round runs on schedule."""
+        previous = self.store.latest().get(region)
+        verdict = await self.rounds.run(region)
+        try:
+            await self.store.record(verdict)
+        except Exception:
+            log.exception("round_not_stored", region=region)
+        self._rounds_done[region] = self._rounds_done.get(region, 0) + 1
+        log.info(
+            "round_finished",
+            region=region,
+            status=verdict.status.value,
+            reasons=list(verdict.reasons),
+        )
+        if previous is None or previous.status is not verdict.status:
+            log.warning(
+                "region_status_changed",
+                region=region,
+                previous=previous.status.value if previous else None,
+                status=verdict.status.value,
+            )
+        return verdict
+
+    async def housekeeping(self) -> None:
+        try:
+            deleted = await self.store.prune()
+        except Exception:
+            log.exception("prune_failed")
+            return
+        if deleted:
+            log.info("history_pruned", rounds=deleted)
+
+    def verdicts(self) -> Mapping[str, RegionVerdict]:
+        """The latest verdict of every configured region; unknown until its first round."""
+        latest = self.store.latest()
+        return {
+            name: latest.get(name)
+            or RegionVerdict(name, RegionStatus.UNKNOWN, self.clock.now(), ("no round yet",))
+            for name in self.config.regions
+        }
+
+    def rounds_done(self, region: str) -> int:
+        """Rounds of `region` finished by this process (history from before a restart not counted)."""
+        return self._rounds_done.get(region, 0)
+
+    def readiness(self) -> list[str]:
+        """Why the service is not ready; empty when it is."""
+        problems = []
+        if not self.scheduler.running:
+            problems.append("scheduler not running")
+        waiting = [r for r in self.config.regions if not self._rounds_done.get(r)]
+        if waiting:
+            problems.append(f"first round not done: {', '.join(waiting)}")
+        return problems
+
+    def health(self, region: str | None) -> HealthAnswer:
+        """The `/healthz` answer for `region` (or, with None, for `api.local_region` or the
+        service itself). 503 only when the policy has decided the region should be out of
+        rotation; with no failover policy yet, that never happens: the monitor fails static."""
+        region = region or self.config.api.local_region
+        if region is None:
+            return HealthAnswer(200, b'{"service":"ok"}')
+        if region not in self.config.regions:
+            return HealthAnswer(404, json.dumps({"error": f"unknown region {region!r}"}).encode())
+        status = self.verdicts()[region].status.value
+        return HealthAnswer(
+            200, json.dumps({"region": region, "serve": True, "status": status}).encode()
+        )
+
+
+def build_service(config: Config, *, clock: Clock | None = None) -> Service:
+    return Service(config, clock=clock)
+
+
+def _configured(config: Config, section: str) -> bool:
+    value: object = config
+    for part in section.split("."):
+        value = getattr(value, part)
+    return bool(value)

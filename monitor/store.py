@@ -1,0 +1,277 @@
+"""History in SQLite, and the latest verdict of every region in memory.
+
+SQLite runs in WAL mode on one dedicated thread: the event loop never blocks on disk, and
+one connection on one thread needs no locking of our own. The schema is created and
+migrated here, in order, by `PRAGMA user_version`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, TypeVar
+
+from monitor.clock import Clock
+from monitor.errors import StoreError
+from monitor.results import (
+    CheckResult,
+    FailureClass,
+    OnFailure,
+    Outcome,
+    RegionStatus,
+    RegionVerdict,
+)
+
+__all__ = ["MIGRATIONS", "Store"]
+
+T = TypeVar("T")
+
+# Append only: a migration that shipped is never edited, a new one is added after it.
+MIGRATIONS: Sequence[str] = (
+    """
+    CREATE TABLE verdicts (
+        id INTEGER PRIMARY KEY,
+        region TEXT NOT NULL,
+        status TEXT NOT NULL,
+        decided_at REAL NOT NULL,
+        reasons TEXT NOT NULL
+    );
+    CREATE INDEX verdicts_by_region_time ON verdicts (region, decided_at);
+    CREATE INDEX verdicts_by_time ON verdicts (decided_at);
+    CREATE TABLE results (
+        id INTEGER PRIMARY KEY,
+        verdict_id INTEGER REFERENCES verdicts (id) ON DELETE CASCADE,
+        region TEXT NOT NULL,
+        check_name TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        outcome TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        on_failure TEXT NOT NULL,
+        failure_class TEXT,
+        latency_ms REAL,
+        started_at REAL NOT NULL,
+        duration_ms REAL NOT NULL,
+        facts TEXT NOT NULL
+    );
+    CREATE INDEX results_by_region_check_time ON results (region, check_name, started_at);
+    CREATE INDEX results_by_verdict ON results (verdict_id);
+    CREATE INDEX results_by_time ON results (started_at);
+    """,
+)
+
+
+class Store:
+    """Round history with retention; `latest` answers from memory without touching disk."""
+
+    def __init__(self, path: Path | str, *, clock: Clock, retention: timedelta) -> None:
+        self.path = Path(path)
+        self._clock = clock
+        self._retention = retention
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="regionwatch-store")
+        self._db: sqlite3.Connection | None = None
+        self._latest: dict[str, RegionVerdict] = {}
+
+    async def open(self) -> None:
+        """Open (creating or migrating) the database and load the last verdict of each region."""
+        try:
+            await self._call(self._open)
+        except sqlite3.Error as e:
+            raise StoreError(f"cannot open the store at {self.path}: {e}") from e
+        self._latest = await self._call(self._load_latest)
+
+    async def close(self) -> None:
+        if self._db is not None:
+            await self._call(self._db.close)
+            self._db = None
+        self._executor.shutdown(wait=True)
+
+    def latest(self) -> Mapping[str, RegionVerdict]:
+        """The last verdict of every region that has one (kept across restarts)."""
+        return self._latest
+
+    async def record(self, verdict: RegionVerdict) -> None:
+        """Store one round: the verdict and the results that decided it."""
+        self._latest[verdict.region] = verdict
+        await self._call(self._insert, verdict)
+
+    async def results(
+        self, region: str, *, check: str | None = None, limit: int = 100
+    ) -> list[CheckResult]:
+        """The most recent results of a region, newest first."""
+        return await self._call(self._select_results, region, check, limit)
+
+    async def verdicts(self, region: str, *, limit: int = 100) -> list[RegionVerdict]:
+        """The most recent verdicts of a region (without their results), newest first."""
+        return await self._call(self._select_verdicts, region, limit)
+
+    async def prune(self) -> int:
+        """Delete what is older than the retention period; returns the number of rounds deleted."""
+        cutoff = (self._clock.now() - self._retention).timestamp()
+        return await self._call(self._delete_before, cutoff)
+
+    async def _call(self, fn: Callable[..., T], *args: object) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, fn, *args)
+
+    def _conn(self) -> sqlite3.Connection:
+        if self._db is None:
+            raise StoreError("the store is not open")
+        return self._db
+
+    def _open(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        db = sqlite3.connect(self.path, isolation_level=None)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")
+        db.execute("PRAGMA foreign_keys=ON")
+        db.execute("PRAGMA busy_timeout=5000")
+        version = db.execute("PRAGMA user_version").fetchone()[0]
+        if version > len(MIGRATIONS):
+            db.close()
+            raise StoreError(
+                f"the store at {self.path} has schema version {version}, newer than this "
+                f"regionwatch knows ({len(MIGRATIONS)}): upgrade regionwatch or use another path"
+            )
+        for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+            db.execute("BEGIN")
+            for statement in filter(str.strip, script.split(";")):
+                db.execute(statement)
+            db.execute(f"PRAGMA user_version = {number}")
+            db.execute("COMMIT")
+        self._db = db
+
+    def _insert(self, verdict: RegionVerdict) -> None:
+        db = self._conn()
+        db.execute("BEGIN")
+        cursor = db.execute(
+            "INSERT INTO verdicts (region, status, decided_at, reasons) VALUES (?, ?, ?, ?)",
+            (
+                verdict.region,
+                verdict.status.value,
+                verdict.decided_at.timestamp(),
+                json.dumps(verdict.reasons),
+            ),
+        )
+        db.executemany(
+            "INSERT INTO results (verdict_id, region, check_name, kind, outcome, reason, on_failure,"
+            " failure_class, latency_ms, started_at, duration_ms, facts)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                (
+                    cursor.lastrowid,
+                    r.region,
+                    r.check,
+                    r.kind,
+                    r.outcome.value,
+                    r.reason,
+                    r.on_failure.value,
+                    r.failure_class.value if r.failure_class else None,
+                    r.latency_ms,
+                    r.started_at.timestamp(),
+                    r.duration.total_seconds() * 1000,
+                    json.dumps(dict(r.facts)),
+                )
+                for r in verdict.results
+            ],
+        )
+        db.execute("COMMIT")
+
+    def _load_latest(self) -> dict[str, RegionVerdict]:
+        db = self._conn()
+        latest = {}
+        rows = db.execute(
+            "SELECT v.id, v.region, v.status, v.decided_at, v.reasons FROM verdicts v"
+            " JOIN (SELECT region, MAX(id) AS id FROM verdicts GROUP BY region) m ON m.id = v.id"
+        ).fetchall()
+        for verdict_id, region, status, decided_at, reasons in rows:
+            results = [
+                _result(row)
+                for row in db.execute(
+                    f"SELECT {_RESULT_COLUMNS} FROM results WHERE verdict_id = ? ORDER BY id",  # noqa: S608 (constant columns)
+                    (verdict_id,),
+                )
+            ]
+            latest[region] = RegionVerdict(
+                region,
+                RegionStatus(status),
+                _time(decided_at),
+                tuple(json.loads(reasons)),
+                tuple(results),
+            )
+        return latest
+
+    def _select_results(self, region: str, check: str | None, limit: int) -> list[CheckResult]:
+        query = f"SELECT {_RESULT_COLUMNS} FROM results WHERE region = ?"  # noqa: S608 (constant columns)
+        args: list[object] = [region]
+        if check is not None:
+            query += " AND check_name = ?"
+            args.append(check)
+        query += " ORDER BY started_at DESC, id DESC LIMIT ?"
+        args.append(limit)
+        return [_result(row) for row in self._conn().execute(query, args)]
+
+    def _select_verdicts(self, region: str, limit: int) -> list[RegionVerdict]:
+        rows = self._conn().execute(
+            "SELECT region, status, decided_at, reasons FROM verdicts WHERE region = ?"
+            " ORDER BY decided_at DESC, id DESC LIMIT ?",
+            (region, limit),
+        )
+        return [
+            RegionVerdict(r, RegionStatus(s), _time(t), tuple(json.loads(reasons)))
+            for r, s, t, reasons in rows
+        ]
+
+    def _delete_before(self, cutoff: float) -> int:
+        db = self._conn()
+        db.execute("BEGIN")
+        db.execute(
+            "DELETE FROM results WHERE verdict_id IN (SELECT id FROM verdicts WHERE decided_at < ?)",
+            (cutoff,),
+        )
+        deleted = db.execute("DELETE FROM verdicts WHERE decided_at < ?", (cutoff,)).rowcount
+        db.execute("COMMIT")
+        return deleted
+
+
+_RESULT_COLUMNS = (
+    "region, check_name, kind, outcome, reason, on_failure, failure_class, latency_ms,"
+    " started_at, duration_ms, facts"
+)
+
+
+def _result(row: tuple[Any, ...]) -> CheckResult:
+    (
+        region,
+        check,
+        kind,
+        outcome,
+        reason,
+        on_failure,
+        failure_class,
+        latency,
+        started,
+        duration,
+        facts,
+    ) = row
+    return CheckResult(
+        check=str(check),
+        kind=str(kind),
+        region=str(region),
+        outcome=Outcome(outcome),
+        started_at=_time(float(started)),
+        duration=timedelta(milliseconds=float(duration)),
+        reason=str(reason),
+        on_failure=OnFailure(on_failure),
+        failure_class=FailureClass(failure_class) if failure_class else None,
+        latency_ms=float(latency) if latency is not None else None,
+        facts=json.loads(str(facts)),
+    )
+
+
+def _time(timestamp: float) -> datetime:
+    return datetime.fromtimestamp(timestamp, UTC)

@@ -1,0 +1,5 @@
+import sys
+
+from regionwatch.cli import main
+
+sys.exit(main())

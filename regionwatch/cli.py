@@ -1,0 +1,140 @@
+"""The `regionwatch` command.
+
+It sits above `monitor/` (the engine), `api/` (the web app) and `lab/` (the sandbox), so the
+engine never imports the web framework. Exit codes are a contract (DESIGN.md): `check`
+exits 0 when every region is healthy or degraded, 1 when one is failing or unknown, and 2
+when the configuration is wrong.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from collections.abc import Sequence
+
+from monitor.clock import SystemClock
+from monitor.config import Config, load_config
+from monitor.errors import ConfigError
+from monitor.report import check_document, exit_code
+from monitor.results import Outcome, RegionVerdict
+from monitor.rounds import RoundRunner, build_probes
+
+__all__ = ["main"]
+
+EXIT_OK, EXIT_FAILING, EXIT_CONFIG = 0, 1, 2
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return EXIT_CONFIG
+    try:
+        return int(args.handler(args))
+    except ConfigError as e:
+        print(f"configuration error:\n{e}", file=sys.stderr)
+        return EXIT_CONFIG
+    except KeyboardInterrupt:
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="regionwatch",
+        description=(
+            "Watches a site served from several regions behind Azure Traffic Manager: probes "
+            "every region's address directly over HTTPS and judges each region on its own."
+        ),
+        epilog="Start with `regionwatch check --config examples/regionwatch.yaml`. "
+        "The configuration reference is docs/configuration.md.",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    run = commands.add_parser(
+        "run",
+        help="run the service: scheduled rounds, the API and the dashboard",
+        description="Run the service: rounds on schedule, history in the store, and the HTTP "
+        "API (/healthz, /readyz, /api/v1/regions, /docs) on api.listen.",
+    )
+    run.add_argument("--config", required=True, metavar="FILE", help="the YAML configuration")
+    run.add_argument(
+        "--log-format",
+        choices=["auto", "json", "console"],
+        default="auto",
+        help="JSON lines, readable lines, or auto (JSON unless stderr is a terminal)",
+    )
+    run.set_defaults(handler=_run)
+
+    check = commands.add_parser(
+        "check",
+        help="run one round of every check, print it, and exit 0/1/2",
+        description="Run one round of every check and print the result. Exit status: 0 when "
+        "every region is healthy or degraded; 1 when a region is failing or unknown; 2 when "
+        "the configuration is wrong.",
+    )
+    check.add_argument("--config", required=True, metavar="FILE", help="the YAML configuration")
+    check.add_argument(
+        "--json", action="store_true", help="print one JSON document (contract/check.schema.json)"
+    )
+    check.set_defaults(handler=_check)
+    return parser
+
+
+def _check(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    verdicts = asyncio.run(_one_round(config))
+    if args.json:
+        print(json.dumps(check_document(verdicts), indent=2))
+    else:
+        print(_render(verdicts))
+    return EXIT_OK if exit_code(verdicts) == 0 else EXIT_FAILING
+
+
+async def _one_round(config: Config) -> list[RegionVerdict]:
+    clock = SystemClock()
+    runner = RoundRunner(build_probes(config, clock), clock)
+    return list(await asyncio.gather(*(runner.run(region) for region in runner.regions)))
+
+
+_MARKS = {Outcome.UP: "ok  ", Outcome.DOWN: "FAIL", Outcome.ERROR: "ERR "}
+
+
+def _render(verdicts: Sequence[RegionVerdict]) -> str:
+    lines = []
+    for verdict in verdicts:
+        lines.append(f"{verdict.region}: {verdict.status.value}")
+        for result in verdict.results:
+            latency = f"{result.latency_ms:7.1f} ms" if result.latency_ms is not None else " " * 10
+            detail = result.reason
+            if result.outcome is Outcome.DOWN:
+                detail = f"{detail} [{result.on_failure.value}]"
+            lines.append(
+                f"  {_MARKS[result.outcome]} {result.check:<20} {latency}  {detail}".rstrip()
+            )
+    return "\n".join(lines)
+
+
+def _run(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from api.app import create_app
+    from monitor.logs import configure_logging
+    from monitor.service import build_service
+
+    config = load_config(args.config)
+    configure_logging(json={"auto": None, "json": True, "console": False}[args.log_format])
+    app = create_app(build_service(config))
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app, host=config.api.host, port=config.api.port, log_config=None, access_log=False
+        )
+    )
+    asyncio.run(server.serve())
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())
