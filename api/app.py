@@ -8,15 +8,16 @@ and the router's per-request cost is most of what it would otherwise spend.
 from __future__ import annotations
 
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 from urllib.parse import parse_qsl
 
-from fastapi import Depends, FastAPI, HTTPException, Query, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from api.pages import status_page
 from monitor.report import result_dict, verdict_dict
 from monitor.service import Service
 
@@ -29,9 +30,12 @@ _HEALTHZ_HEADERS = [
 ]
 
 
-def create_app(service: Service, *, manage_lifecycle: bool = True) -> ASGIApp:
+def create_app(
+    service: Service, *, manage_lifecycle: bool = True, routers: Sequence[APIRouter] = ()
+) -> ASGIApp:
     """The ASGI app for `service`. With `manage_lifecycle`, the app's lifespan starts and
-    stops the service (the normal case); without, the caller owns it."""
+    stops the service (the normal case); without, the caller owns it. `routers` adds
+    routes from above this layer (the lab's fault panel)."""
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -54,7 +58,7 @@ def create_app(service: Service, *, manage_lifecycle: bool = True) -> ASGIApp:
     def require_read(request: Request) -> None:
         _check_token(request, service.config.api.read_token)
 
-    Read = Annotated[None, Depends(require_read)]
+    v1 = APIRouter(prefix="/api/v1", dependencies=[Depends(require_read)])
 
     @app.get("/livez", tags=["probes"], summary="The process is up")
     async def livez() -> dict[str, str]:
@@ -79,14 +83,12 @@ def create_app(service: Service, *, manage_lifecycle: bool = True) -> ASGIApp:
         answer = service.health(region or request.headers.get(REGION_HEADER))
         return Response(answer.body, answer.status_code, headers=dict(_decoded(_HEALTHZ_HEADERS)))
 
-    @app.get("/api/v1/regions", tags=["regions"], summary="Every region's latest verdict")
-    async def regions(_: Read) -> dict[str, Any]:
+    @v1.get("/regions", tags=["regions"], summary="Every region's latest verdict")
+    async def regions() -> dict[str, Any]:
         return {"regions": [verdict_dict(v) for v in service.verdicts().values()]}
 
-    @app.get("/api/v1/regions/{name}", tags=["regions"], summary="One region, with recent history")
-    async def region(
-        name: str, _: Read, limit: Annotated[int, Query(ge=1, le=1000)] = 50
-    ) -> dict[str, Any]:
+    @v1.get("/regions/{name}", tags=["regions"], summary="One region, with recent history")
+    async def region(name: str, limit: Annotated[int, Query(ge=1, le=1000)] = 50) -> dict[str, Any]:
         verdicts = service.verdicts()
         if name not in verdicts:
             raise HTTPException(404, f"unknown region {name!r}")
@@ -104,6 +106,16 @@ def create_app(service: Service, *, manage_lifecycle: bool = True) -> ASGIApp:
         document["recent_checks"] = [result_dict(r) for r in results]
         return document
 
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    async def index() -> str:
+        refresh = max(1, round(service.config.checks.https.interval.total_seconds()))
+        return status_page(
+            service.config.site.hostname, service.verdicts().values(), refresh=refresh
+        )
+
+    app.include_router(v1)
+    for router in routers:
+        app.include_router(router)
     return HealthzLayer(app, service)
 
 

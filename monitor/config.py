@@ -17,6 +17,7 @@ from typing import Annotated, Any, Literal, Self
 
 import yaml
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -59,6 +60,24 @@ _HOSTNAME = re.compile(
 _HEADER = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
 
 
+class _Loader(yaml.SafeLoader):
+    """SafeLoader with YAML 1.2 booleans: only true and false.
+
+    YAML 1.1 reads an unquoted `off` (a value of `failover.mode` and `bypass_cache`), `on`,
+    `yes` and `no` as booleans; here they stay words, and pydantic still accepts them where a
+    boolean is expected.
+    """
+
+
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:bool"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
+
+
 def _check_name(value: str, what: str) -> str:
     if not _NAME.match(value):
         raise ValueError(
@@ -74,6 +93,14 @@ def _check_host(value: str) -> str:
         if not _HOSTNAME.match(value):
             raise ValueError(f"expected an IP address or a hostname, got {value!r}") from None
     return value
+
+
+def _check_region_name(value: str) -> str:
+    return _check_name(value, "region")
+
+
+# Validated as the mapping's key, so an error names the region: `regions.West_Europe: ...`.
+RegionName = Annotated[str, AfterValidator(_check_region_name)]
 
 
 class Model(BaseModel):
@@ -203,8 +230,9 @@ class HttpsChecks(Model):
                 f"got {format_duration(self.timeout)}"
             )
         names = [r.name for r in self.requests]
-        for name in {n for n in names if names.count(n) > 1}:
-            raise ValueError(f"requests: the name {name!r} is used twice")
+        for name in names:
+            if names.count(name) > 1:
+                raise ValueError(f"requests: the name {name!r} is used more than once")
         return self
 
     @property
@@ -332,7 +360,7 @@ class StorageConfig(Model):
 
 class Config(Model):
     site: Site
-    regions: dict[str, RegionConfig]
+    regions: dict[RegionName, RegionConfig]
     tls: TlsConfig = Field(default_factory=TlsConfig)
     checks: Checks = Field(default_factory=Checks)
     traffic_manager: TrafficManagerConfig | None = None
@@ -350,8 +378,6 @@ class Config(Model):
     def _regions(cls, value: dict[str, RegionConfig]) -> dict[str, RegionConfig]:
         if not value:
             raise ValueError("expected at least one region")
-        for name in value:
-            _check_name(name, "region")
         return value
 
     def endpoint_of(self, region: str) -> str:
@@ -466,7 +492,7 @@ def load_config(path: str | Path, *, env: Mapping[str, str] | None = None) -> Co
             source, [ConfigProblem("", f"cannot read the file: {e.strerror}")]
         ) from None
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_Loader)  # noqa: S506 (a SafeLoader)
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
@@ -488,6 +514,8 @@ def _problem(error: Mapping[str, Any]) -> ConfigProblem:
     message = str(error["msg"]).removeprefix("Value error, ")
     if kind in {"int_parsing", "int_type", "int_from_float"}:
         message = "expected a whole number"
+    elif kind in {"model_type", "model_attributes_type", "dict_type"}:
+        message = "expected a mapping"  # not pydantic's "a valid dictionary or instance of Site"
     elif message.startswith("Input should be "):
         message = "expected " + message.removeprefix("Input should be ")
     if kind not in {"value_error", "assertion_error"} and "input" in error:
@@ -504,8 +532,8 @@ def _dotted(loc: tuple[Any, ...]) -> str:
     for part in loc:
         if isinstance(part, int):
             key += f"[{part}]"
-        elif str(part).startswith(("function-", "tagged-union")):
-            continue  # pydantic's internal validator names are not keys
+        elif str(part).startswith(("function-", "tagged-union")) or part == "[key]":
+            continue  # pydantic's internal validator names are not keys; `[key]`: the key itself
         else:
             key = f"{key}.{part}" if key else str(part)
     return key

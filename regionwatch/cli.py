@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import sys
 from collections.abc import Sequence
+from datetime import timedelta
 
 from monitor.clock import SystemClock
 from monitor.config import Config, load_config
+from monitor.durations import parse_duration
 from monitor.errors import ConfigError
 from monitor.report import check_document, exit_code
 from monitor.results import Outcome, RegionVerdict
@@ -80,7 +83,36 @@ def _parser() -> argparse.ArgumentParser:
         "--json", action="store_true", help="print one JSON document (contract/check.schema.json)"
     )
     check.set_defaults(handler=_check)
+
+    lab = commands.add_parser(
+        "lab",
+        help="run a two-region sandbox on loopback and the service watching it",
+        description="Start the lab: two regional HTTPS origins of blog.example.com on loopback "
+        "(westeurope, centralus) with a lab CA, the service probing them, its API and status "
+        "page, and a fault panel under /lab to deploy a version or break a region. Prints "
+        "what to try; stops cleanly on Ctrl-C.",
+    )
+    lab.add_argument(
+        "--port",
+        type=int,
+        default=8000,
+        help="the API's port on 127.0.0.1 (default 8000; 0 picks one)",
+    )
+    lab.add_argument(
+        "--interval",
+        type=_duration,
+        default=timedelta(seconds=5),
+        help="how often each region is probed (default 5s)",
+    )
+    lab.set_defaults(handler=_lab)
     return parser
+
+
+def _duration(text: str) -> timedelta:
+    try:
+        return parse_duration(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
 
 
 def _check(args: argparse.Namespace) -> int:
@@ -133,6 +165,16 @@ def _run(args: argparse.Namespace) -> int:
         )
     )
     asyncio.run(server.serve())
+    return EXIT_OK
+
+
+def _lab(args: argparse.Namespace) -> int:
+    from lab.sandbox import LabSettings, run_lab
+    from monitor.logs import configure_logging
+
+    configure_logging(json=False)
+    with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C is how the lab is meant to stop
+        asyncio.run(run_lab(LabSettings(port=args.port, interval=args.interval)))
     return EXIT_OK
 
 

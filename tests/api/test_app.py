@@ -1,0 +1,126 @@
+"""The HTTP API on a real socket: probes for Kubernetes and Traffic Manager, and the regions API."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+import httpx
+import pytest
+from servers import eventually, serving
+
+from api.app import create_app
+from lab.origin import Fault, RegionalOrigin
+from monitor.config import load_config
+from monitor.service import Service
+
+ConfigWriter = Callable[..., Path]
+
+
+@pytest.fixture
+async def running(
+    two_regions: dict[str, RegionalOrigin], write_config: ConfigWriter
+) -> AsyncIterator[tuple[Service, httpx.AsyncClient]]:
+    path = write_config(two_regions, api={"listen": "127.0.0.1:0", "local_region": "centralus"})
+    service = Service(load_config(path))
+    async with serving(create_app(service)) as url, httpx.AsyncClient(base_url=url) as client:
+        yield service, client
+
+
+async def test_livez_answers_while_readyz_waits_for_the_first_round(
+    two_regions: dict[str, RegionalOrigin], write_config: ConfigWriter
+) -> None:
+    """/livez is up at once; /readyz turns 200 once every region has had a round."""
+    path = write_config(two_regions)
+    service = Service(load_config(path))
+    two_regions["westeurope"].inject(Fault.HANG)
+    async with serving(create_app(service)) as url, httpx.AsyncClient(base_url=url) as client:
+        assert (await client.get("/livez")).status_code == 200
+        early = await client.get("/readyz")
+        assert early.status_code == 503
+        assert early.json()["ready"] is False
+        assert any("first round not done" in p for p in early.json()["problems"])
+
+        async def ready() -> bool:
+            return (await client.get("/readyz")).status_code == 200
+
+        await eventually(ready)
+
+
+async def test_regions_api_shows_each_verdict_with_its_checks(
+    running: tuple[Service, httpx.AsyncClient], two_regions: dict[str, RegionalOrigin]
+) -> None:
+    """GET /api/v1/regions lists both regions with status and per-check outcomes."""
+    service, client = running
+    two_regions["westeurope"].inject(Fault.ORIGIN_DOWN)
+    await eventually(lambda: all(service.rounds_done(r) >= 1 for r in two_regions))
+    await eventually(lambda: service.rounds_done("westeurope") >= 2)
+    body = (await client.get("/api/v1/regions")).json()
+    by_name = {r["name"]: r for r in body["regions"]}
+    assert by_name["centralus"]["status"] == "healthy"
+    assert by_name["westeurope"]["status"] == "failing"
+    checks = {c["check"]: c for c in by_name["westeurope"]["checks"]}
+    assert checks["home"]["reason"] == "status 502, expected 200"
+    assert checks["home-cached"]["outcome"] == "down"
+    assert "stale copy" in checks["home-cached"]["reason"]
+    detail = (await client.get("/api/v1/regions/westeurope")).json()
+    assert detail["history"][0]["status"] == "failing"
+    assert detail["recent_checks"]
+    assert (await client.get("/api/v1/regions/nowhere")).status_code == 404
+
+
+async def test_healthz_names_its_region_by_query_header_or_default(
+    running: tuple[Service, httpx.AsyncClient], two_regions: dict[str, RegionalOrigin]
+) -> None:
+    """/healthz: ?region=, else X-Regionwatch-Region, else api.local_region; no-store, tiny body."""
+    _, client = running
+    by_query = await client.get("/healthz", params={"region": "westeurope"})
+    assert by_query.status_code == 200
+    assert by_query.json()["region"] == "westeurope"
+    assert by_query.headers["cache-control"] == "no-store"
+    by_header = await client.get("/healthz", headers={"X-Regionwatch-Region": "westeurope"})
+    assert by_header.json()["region"] == "westeurope"
+    default = await client.get("/healthz")
+    assert default.json()["region"] == "centralus"
+    assert (await client.get("/healthz", params={"region": "nowhere"})).status_code == 404
+    head = await client.head("/healthz")
+    assert (head.status_code, head.content) == (200, b"")
+    assert len(by_query.content) < 100
+
+
+async def test_healthz_stays_200_for_a_failing_region_without_a_policy(
+    running: tuple[Service, httpx.AsyncClient], two_regions: dict[str, RegionalOrigin]
+) -> None:
+    """Until a failover policy decides a region is out, /healthz fails static: 200."""
+    service, client = running
+    two_regions["westeurope"].inject(Fault.ERROR, status=500)
+    await eventually(lambda: service.verdicts()["westeurope"].status.value == "failing")
+    answer = await client.get("/healthz", params={"region": "westeurope"})
+    assert answer.status_code == 200
+    assert answer.json() == {"region": "westeurope", "serve": True, "status": "failing"}
+
+
+async def test_read_token_guards_the_api_but_not_the_probes(
+    two_regions: dict[str, RegionalOrigin], write_config: ConfigWriter
+) -> None:
+    """With api.read_token set, /api/v1 needs the bearer token; /livez and /healthz do not."""
+    path = write_config(two_regions, api={"listen": "127.0.0.1:0", "read_token": "s3cret"})
+    service = Service(load_config(path))
+    async with serving(create_app(service)) as url, httpx.AsyncClient(base_url=url) as client:
+        assert (await client.get("/api/v1/regions")).status_code == 401
+        wrong = await client.get("/api/v1/regions", headers={"Authorization": "Bearer nope"})
+        assert wrong.status_code == 401
+        right = await client.get("/api/v1/regions", headers={"Authorization": "Bearer s3cret"})
+        assert right.status_code == 200
+        assert (await client.get("/livez")).status_code == 200
+        assert (await client.get("/healthz")).status_code == 200
+
+
+async def test_openapi_documents_the_routes(running: tuple[Service, httpx.AsyncClient]) -> None:
+    """/docs serves, and the OpenAPI schema lists the probes and the regions API."""
+    _, client = running
+    assert (await client.get("/docs")).status_code == 200
+    paths = (await client.get("/openapi.json")).json()["paths"]
+    assert {"/livez", "/readyz", "/healthz", "/api/v1/regions", "/api/v1/regions/{name}"} <= set(
+        paths
+    )

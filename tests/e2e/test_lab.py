@@ -1,0 +1,96 @@
+"""`regionwatch lab` as a newcomer runs it: a real process, its fault panel, and Ctrl-C."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import signal
+import socket
+import sys
+from datetime import datetime
+from pathlib import Path
+
+import httpx
+from servers import eventually
+
+
+async def statuses(client: httpx.AsyncClient) -> dict[str, str]:
+    body = (await client.get("/api/v1/regions")).json()
+    return {r["name"]: r["status"] for r in body["regions"]}
+
+
+def refused(address: str, port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex((address, port)) != 0
+
+
+async def test_lab_starts_breaks_heals_and_stops_cleanly() -> None:
+    """Two healthy regions; a fault turns one failing within three rounds; healing brings it
+    back; Ctrl-C stops the process and leaves no port or temporary folder behind."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "regionwatch",
+        "lab",
+        "--port",
+        "0",
+        "--interval",
+        "1s",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    assert process.stdout is not None
+    banner = ""
+    try:
+        async with asyncio.timeout(30):
+            while "Stop with Ctrl-C." not in banner:
+                line = await process.stdout.readline()
+                assert line, f"the lab exited early: {banner}"
+                banner += line.decode()
+        base = re.search(r"regions \(JSON\) (http://127\.0\.0\.1:\d+)/", banner)
+        workdir = re.search(r"configuration +(\S+)", banner)
+        assert base and workdir, banner
+        async with httpx.AsyncClient(base_url=base.group(1), timeout=5) as client:
+            await eventually(lambda: _all_healthy(client), timeout=20, interval=0.2)
+            panel = (await client.get("/lab")).json()["regions"]
+
+            injected_at = datetime.now().astimezone()
+            fault = await client.post("/lab/regions/westeurope/faults/error", json={"status": 503})
+            assert fault.status_code == 200, fault.text
+            assert fault.json()["faults"] == {"error": {"status": 503, "every": 1}}
+
+            async def westeurope_failing() -> bool:
+                return (await statuses(client))["westeurope"] == "failing"
+
+            await eventually(westeurope_failing, timeout=20, interval=0.2)
+            history = (await client.get("/api/v1/regions/westeurope")).json()["history"]
+            since = [h for h in history if datetime.fromisoformat(h["decided_at"]) > injected_at]
+            # History is newest first: one of the first three rounds after the fault failed.
+            first_three = [h["status"] for h in reversed(since)][:3]
+            assert "failing" in first_three, since
+            assert (await statuses(client))["centralus"] == "healthy"
+
+            assert (await client.post("/lab/regions/westeurope/heal")).json()["faults"] == {}
+            await eventually(lambda: _all_healthy(client), timeout=20, interval=0.2)
+
+            bad = await client.post("/lab/regions/westeurope/faults/meltdown")
+            assert bad.status_code == 422
+            assert "unknown fault 'meltdown'" in bad.json()["detail"]
+    finally:
+        if process.returncode is None:
+            process.send_signal(signal.SIGINT)
+        code = await asyncio.wait_for(process.wait(), timeout=20)
+    assert code == 0
+    port = int(base.group(1).rsplit(":", 1)[1])
+    assert refused("127.0.0.1", port)
+    for region in panel.values():
+        assert refused(region["address"], region["https_port"])
+        assert refused(region["address"], region["http_port"])
+    assert not Path(workdir.group(1)).parent.exists()
+
+
+async def _all_healthy(client: httpx.AsyncClient) -> bool:
+    try:
+        return set((await statuses(client)).values()) == {"healthy"}
+    except httpx.HTTPError:
+        return False

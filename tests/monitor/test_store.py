@@ -1,0 +1,125 @@
+"""The SQLite store: history across restarts, retention, migrations."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from monitor.clock import ManualClock
+from monitor.errors import StoreError
+from monitor.results import (
+    CheckResult,
+    FailureClass,
+    OnFailure,
+    Outcome,
+    RegionStatus,
+    RegionVerdict,
+)
+from monitor.store import MIGRATIONS, Store
+
+START = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
+
+
+def a_verdict(
+    clock: ManualClock, region: str = "westeurope", status: RegionStatus = RegionStatus.FAILING
+) -> RegionVerdict:
+    result = CheckResult(
+        check="home",
+        kind="https",
+        region=region,
+        outcome=Outcome.DOWN,
+        started_at=clock.now(),
+        duration=timedelta(milliseconds=12.5),
+        reason="X-Cache-Status STALE",
+        on_failure=OnFailure.FAILOVER,
+        failure_class=FailureClass.CONTENT,
+        latency_ms=12.5,
+        facts={"status": 200, "cache_status": "STALE", "body_truncated": False, "release": None},
+    )
+    return RegionVerdict(region, status, clock.now(), ("home: X-Cache-Status STALE",), (result,))
+
+
+async def test_history_and_latest_verdict_survive_a_restart(tmp_path: Path) -> None:
+    """What one process recorded, the next one reads back exactly."""
+    clock = ManualClock(START)
+    store = Store(tmp_path / "rw.db", clock=clock, retention=timedelta(days=30))
+    await store.open()
+    first = a_verdict(clock)
+    await store.record(first)
+    clock.advance(10)
+    second = a_verdict(clock, status=RegionStatus.HEALTHY)
+    await store.record(second)
+    await store.close()
+
+    reopened = Store(tmp_path / "rw.db", clock=clock, retention=timedelta(days=30))
+    await reopened.open()
+    try:
+        assert reopened.latest()["westeurope"] == second
+        history = await reopened.verdicts("westeurope")
+        assert [v.status for v in history] == [RegionStatus.HEALTHY, RegionStatus.FAILING]
+        results = await reopened.results("westeurope", check="home")
+        assert results == [second.results[0], first.results[0]]
+    finally:
+        await reopened.close()
+
+
+async def test_retention_deletes_only_rounds_older_than_the_period(tmp_path: Path) -> None:
+    """Pruning removes rounds past retention, with their results, and keeps the rest."""
+    clock = ManualClock(START)
+    store = Store(tmp_path / "rw.db", clock=clock, retention=timedelta(days=1))
+    await store.open()
+    try:
+        await store.record(a_verdict(clock))
+        clock.advance(timedelta(hours=20).total_seconds())
+        await store.record(a_verdict(clock))
+        clock.advance(timedelta(hours=6).total_seconds())
+        assert await store.prune() == 1
+        assert len(await store.verdicts("westeurope")) == 1
+        assert len(await store.results("westeurope")) == 1
+        assert await store.prune() == 0
+    finally:
+        await store.close()
+
+
+async def test_store_is_created_in_wal_mode_at_the_latest_schema(tmp_path: Path) -> None:
+    """A new store is migrated to the newest schema and uses WAL."""
+    store = Store(tmp_path / "sub" / "rw.db", clock=ManualClock(START), retention=timedelta(days=1))
+    await store.open()
+    await store.close()
+    db = sqlite3.connect(tmp_path / "sub" / "rw.db")
+    try:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
+        assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    finally:
+        db.close()
+
+
+async def test_a_store_from_a_newer_release_is_refused(tmp_path: Path) -> None:
+    """A schema newer than this code knows is an error, not silent corruption."""
+    path = tmp_path / "rw.db"
+    db = sqlite3.connect(path)
+    db.execute(f"PRAGMA user_version = {len(MIGRATIONS) + 1}")
+    db.close()
+    store = Store(path, clock=ManualClock(START), retention=timedelta(days=1))
+    with pytest.raises(StoreError, match="newer than this regionwatch knows"):
+        await store.open()
+    await store.close()
+
+
+async def test_latest_keeps_one_verdict_per_region(tmp_path: Path) -> None:
+    """latest() holds the newest verdict of each region, from memory."""
+    clock = ManualClock(START)
+    store = Store(tmp_path / "rw.db", clock=clock, retention=timedelta(days=1))
+    await store.open()
+    try:
+        await store.record(a_verdict(clock, "westeurope"))
+        await store.record(a_verdict(clock, "centralus", RegionStatus.HEALTHY))
+        assert {r: v.status for r, v in store.latest().items()} == {
+            "westeurope": RegionStatus.FAILING,
+            "centralus": RegionStatus.HEALTHY,
+        }
+    finally:
+        await store.close()

@@ -1,0 +1,43 @@
+"""The layering of DESIGN.md: the engine never imports the web app, the web framework or the lab."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+FORBIDDEN = {
+    "monitor": {"api", "fastapi", "starlette", "uvicorn", "lab", "regionwatch"},
+    "api": {"lab", "regionwatch"},
+    "lab": {"regionwatch"},
+}
+
+
+def imported_modules(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module.split(".")[0])
+    return found
+
+
+@pytest.mark.parametrize("package", sorted(FORBIDDEN))
+def test_package_does_not_import_the_layers_above_it(package: str) -> None:
+    """No module of a lower layer imports a higher one, even inside a function."""
+    offenders = {
+        str(path.relative_to(ROOT)): sorted(imported_modules(path) & FORBIDDEN[package])
+        for path in sorted((ROOT / package).rglob("*.py"))
+    }
+    assert {k: v for k, v in offenders.items() if v} == {}
+
+
+def test_the_layering_check_sees_imports_inside_functions(tmp_path: Path) -> None:
+    """The check itself finds a lazy import, so it cannot pass by not looking."""
+    module = tmp_path / "m.py"
+    module.write_text("def f():\n    import fastapi\n    from api.app import create_app\n")
+    assert imported_modules(module) == {"fastapi", "api"}
