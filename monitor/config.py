@@ -330,6 +330,12 @@ class ApiConfig(Model):
     read_token: str | None = None
     local_region: str | None = None
 
+    @field_validator("token", "read_token")
+    @classmethod
+    def _token(cls, value: str | None) -> str | None:
+        # `${REGIONWATCH_TOKEN:-}` with the variable unset means "no token", not "the empty token".
+        return value or None
+
     @field_validator("listen")
     @classmethod
     def _listen(cls, value: str) -> str:

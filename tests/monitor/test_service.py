@@ -40,6 +40,8 @@ async def test_a_fault_turns_the_region_failing_and_healing_brings_it_back(
     service = Service(load_config(write_config(two_regions)))
     await service.start()
     try:
+        await eventually(lambda: min(service.rounds_done(r) for r in two_regions) >= 1)
+        assert service.verdicts()["westeurope"].status is RegionStatus.HEALTHY
         two_regions["westeurope"].inject(Fault.ERROR, status=503)
         await eventually(lambda: service.verdicts()["westeurope"].status is RegionStatus.FAILING)
         assert service.verdicts()["centralus"].status is RegionStatus.HEALTHY
