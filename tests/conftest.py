@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
-from collections.abc import AsyncIterator, Callable
+import socket
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import trustme
 import yaml
 from hypothesis import settings
 
 from lab.certs import LabCA
 from lab.origin import RegionalOrigin
+from lab.trafficmanager import TrafficManagerEmulator
 
 HOSTNAME = "blog.example.com"
 
@@ -20,6 +24,52 @@ HOSTNAME = "blog.example.com"
 settings.register_profile("ci", max_examples=200, deadline=None, derandomize=True)
 settings.register_profile("dev", max_examples=100, deadline=None)
 settings.load_profile("ci" if os.environ.get("CI") else "dev")
+
+
+def _loopback(host: object) -> bool:
+    if host is None:
+        return True
+    text = host.decode() if isinstance(host, bytes) else str(host)
+    if text.lower() in ("localhost", "localhost."):
+        return True
+    try:
+        return ipaddress.ip_address(text).is_loopback
+    except ValueError:
+        return False
+
+
+@pytest.fixture(autouse=True)
+def loopback_only(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
+    """The network rule, enforced: refuse to resolve any host (or IP literal) that is not
+    loopback, and fail the test if anything tried. asyncio, httpx and requests all resolve
+    through getaddrinfo, even for literal addresses."""
+    attempts: list[str] = []
+    real = socket.getaddrinfo
+
+    def guarded(host: Any, *args: Any, **kwargs: Any) -> Any:
+        if not _loopback(host):
+            attempts.append(str(host))
+            raise socket.gaierror(socket.EAI_NONAME, f"{host}: not loopback (test guard)")
+        return real(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", guarded)
+    yield attempts
+    assert attempts == [], f"something tried to leave loopback: {attempts}"
+
+
+@pytest.fixture(scope="session")
+def tm_ca() -> trustme.CA:
+    """One CA for every emulator of the session: issuing a certificate is cheap, a CA is not."""
+    return trustme.CA(organization_name="regionwatch TM emulator (tests)")
+
+
+@pytest.fixture
+async def tm(tm_ca: trustme.CA) -> AsyncIterator[TrafficManagerEmulator]:
+    """A running emulator holding the lab's Geographic profile `blog` (westeurope → GEO-EU,
+    centralus → WORLD)."""
+    async with TrafficManagerEmulator(ca=tm_ca) as emulator:
+        emulator.seed_lab_profile()
+        yield emulator
 
 
 @pytest.fixture(scope="session")

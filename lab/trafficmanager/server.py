@@ -1,0 +1,241 @@
+"""`TrafficManagerEmulator`: Entra ID, ARM, Traffic Manager's probing and its DNS, on loopback,
+in the caller's asyncio loop.
+
+    async with TrafficManagerEmulator() as tm:
+        tm.seed_lab_profile()
+        cred = ClientSecretCredential(tm.tenant_id, tm.client_id, tm.client_secret,
+                                      authority=tm.base_url, disable_instance_discovery=True,
+                                      connection_verify=str(tm.ca_file))
+        client = TrafficManagerManagementClient(cred, tm.subscription_id, base_url=tm.base_url,
+                                                connection_verify=str(tm.ca_file))
+"""
+
+from __future__ import annotations
+
+import ssl
+import tempfile
+import uuid
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import trustme
+
+from lab.trafficmanager.app import EmulatorApp
+from lab.trafficmanager.clock import Clock
+from lab.trafficmanager.dnsserver import EcsMode, TrafficManagerDns
+from lab.trafficmanager.entra import READER_ACTIONS, Directory, ServicePrincipal
+from lab.trafficmanager.faults import FaultQueue, RequestLog
+from lab.trafficmanager.geo import GeoLocator
+from lab.trafficmanager.httpserver import HttpsServer
+from lab.trafficmanager.model import MonitorStatus, Profile
+from lab.trafficmanager.prober import Prober
+from lab.trafficmanager.seed import lab_profile_body
+from lab.trafficmanager.state import TrafficManagerState
+
+__all__ = ["TrafficManagerEmulator"]
+
+
+class TrafficManagerEmulator:
+    """The whole emulator. Everything binds to `host` (loopback) on ephemeral ports.
+
+    `token_lifetime` is the `expires_in` of issued tokens; `clock` is the emulator's notion of
+    now (advance it to expire tokens). `dns_geography` is where the emulator's own name server
+    places resolvers whose queries carry no client subnet. `probe_interval` starts the prober's
+    background loop at that period; without it, drive the prober with `prober.probe_once()`.
+    """
+
+    def __init__(
+        self,
+        *,
+        host: str = "127.0.0.1",
+        tenant_id: str | None = None,
+        subscription_id: str | None = None,
+        resource_group: str = "blog",
+        client_id: str | None = None,
+        client_secret: str | None = None,
+        token_lifetime: int = 3600,
+        clock: Clock | None = None,
+        geography_table: Mapping[str, str] | None = None,
+        dns_geography: str | None = None,
+        ecs: EcsMode = EcsMode.HONOUR,
+        probe_interval: float | None = None,
+        probe_timeout: float | None = None,
+        probe_ssl_context: ssl.SSLContext | None = None,
+        ca: Any = None,
+        workdir: Path | None = None,
+    ) -> None:
+        if not host.startswith("127."):
+            raise ValueError(f"the emulator listens on loopback only, not {host!r}")
+        self.host = host
+        self.tenant_id = tenant_id or str(uuid.uuid4())
+        self.subscription_id = subscription_id or str(uuid.uuid4())
+        self.resource_group = resource_group
+        self.clock = clock or Clock()
+        self.state = TrafficManagerState(locator=GeoLocator(table=geography_table))
+        self.state.add_resource_group(self.subscription_id, resource_group)
+        self.directory = Directory(self.tenant_id, clock=self.clock, token_lifetime=token_lifetime)
+        self.contributor: ServicePrincipal = self.directory.add(client_id, client_secret)
+        self.reader: ServicePrincipal = self.directory.add(actions=READER_ACTIONS)
+        self._app = EmulatorApp(self.state, self.directory)
+        self._ca = ca if ca is not None else trustme.CA(organization_name="regionwatch TM emulator")
+        self._workdir = workdir
+        self._tempdir: tempfile.TemporaryDirectory[str] | None = None
+        self._ca_file: Path | None = None
+        self._https = HttpsServer(self._app, self._server_context(), host=host)
+        self.dns = TrafficManagerDns(self.state, host=host, geography=dns_geography, ecs=ecs)
+        self.prober = Prober(
+            self.state,
+            interval=probe_interval,
+            timeout=probe_timeout,
+            ssl_context=probe_ssl_context,
+        )
+        self._probe_in_background = probe_interval is not None
+        self._started = False
+
+    def _server_context(self) -> ssl.SSLContext:
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.set_alpn_protocols(["http/1.1"])
+        self._ca.issue_cert(self.host, "localhost").configure_cert(context)
+        return context
+
+    # Lifecycle.
+
+    async def start(self) -> None:
+        if self._started:
+            raise RuntimeError("emulator already started")
+        self._started = True
+        directory = self._workdir
+        if directory is None:
+            self._tempdir = tempfile.TemporaryDirectory(prefix="tm-emulator-")
+            directory = Path(self._tempdir.name)
+        self._ca_file = directory / "tm-emulator-ca.pem"
+        self._ca.cert_pem.write_to_path(str(self._ca_file))
+        try:
+            await self._https.start()
+            self.directory.authority = self.base_url
+            await self.dns.start()
+            if self._probe_in_background:
+                self.prober.start()
+        except BaseException:
+            await self.stop()
+            raise
+
+    async def stop(self) -> None:
+        """Stop probing, close every listener and connection, remove the temporary CA file."""
+        await self.prober.stop()
+        await self.dns.stop()
+        await self._https.stop()
+        if self._tempdir is not None:
+            self._tempdir.cleanup()
+            self._tempdir = None
+
+    async def __aenter__(self) -> TrafficManagerEmulator:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.stop()
+
+    # What clients need.
+
+    @property
+    def base_url(self) -> str:
+        """The one URL for both the authority (Entra ID) and ARM: `https://127.0.0.1:PORT`."""
+        return f"https://{self.host}:{self._https.port}"
+
+    @property
+    def ca_file(self) -> Path:
+        """The PEM of the CA that signed the emulator's certificate (for `connection_verify`)."""
+        if self._ca_file is None:
+            raise RuntimeError("the emulator is not started")
+        return self._ca_file
+
+    @property
+    def ca_pem(self) -> bytes:
+        pem: bytes = self._ca.cert_pem.bytes()
+        return pem
+
+    @property
+    def client_id(self) -> str:
+        return self.contributor.client_id
+
+    @property
+    def client_secret(self) -> str:
+        assert self.contributor.secret is not None
+        return self.contributor.secret
+
+    @property
+    def dns_port(self) -> int:
+        return self.dns.port
+
+    @property
+    def faults(self) -> FaultQueue:
+        return self._app.faults
+
+    @property
+    def requests_log(self) -> RequestLog:
+        return self._app.log
+
+    def add_client(
+        self,
+        client_id: str | None = None,
+        secret: str | None = None,
+        *,
+        actions: Sequence[str] = READER_ACTIONS,
+        not_actions: Sequence[str] = (),
+        assertion: str | None = None,
+    ) -> ServicePrincipal:
+        """Another service principal, with its role's actions (Reader's by default)."""
+        return self.directory.add(
+            client_id, secret, actions=actions, not_actions=not_actions, assertion=assertion
+        )
+
+    # Seeding and the lab's admin hooks.
+
+    def put_profile(
+        self, name: str, body: Mapping[str, Any], *, resource_group: str | None = None
+    ) -> Profile:
+        """Create or replace a profile as a PUT would (validated the same way)."""
+        group = resource_group or self.resource_group
+        self.state.add_resource_group(self.subscription_id, group)
+        profile, _ = self.state.put_profile(self.subscription_id, group, name, body)
+        return profile
+
+    def seed_lab_profile(
+        self,
+        *,
+        name: str = "blog",
+        relative_name: str = "blog-tm",
+        targets: Mapping[str, str] | None = None,
+        geo_mapping: Mapping[str, Sequence[str]] | None = None,
+        ttl: int = 60,
+        monitor_path: str = "/",
+        monitor_port: int = 443,
+        host_header: str = "blog.example.com",
+        routing_method: str = "Geographic",
+    ) -> Profile:
+        """The model deployment's profile: Geographic, westeurope → GEO-EU, centralus → WORLD
+        (reference: model-deployment.md), probing HTTPS with the site's Host header."""
+        return self.put_profile(
+            name,
+            lab_profile_body(
+                relative_name=relative_name,
+                targets=targets,
+                geo_mapping=geo_mapping,
+                ttl=ttl,
+                monitor_path=monitor_path,
+                monitor_port=monitor_port,
+                host_header=host_header,
+                routing_method=routing_method,
+            ),
+        )
+
+    def profile(self, name: str = "blog") -> Profile:
+        return self.state.find_profile(name)
+
+    def force_monitor_status(
+        self, endpoint: str, status: MonitorStatus | str | None, *, profile: str = "blog"
+    ) -> None:
+        """Pin what probing says of an endpoint (None releases it to the prober again)."""
+        self.state.force_monitor_status(self.profile(profile), endpoint, status)

@@ -1,0 +1,158 @@
+"""Scripted faults, as the real SDK sees them (reference §1.6, §1.7)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import pytest
+from azure.core.exceptions import (
+    ClientAuthenticationError,
+    HttpResponseError,
+    ResourceNotFoundError,
+    ServiceResponseError,
+)
+
+from lab.trafficmanager import TrafficManagerEmulator
+
+RG, PROFILE = "blog", "blog"
+DISABLE = {"properties": {"endpointStatus": "Disabled"}}
+
+
+def disable(client: Any) -> Any:
+    return client.endpoints.update(RG, PROFILE, "ExternalEndpoints", "westeurope", DISABLE)
+
+
+async def test_429_with_retry_after_is_retried_and_succeeds(
+    azure: Any, tm: TrafficManagerEmulator
+) -> None:
+    """Retry-After makes even a PATCH retryable; the second attempt goes through."""
+    tm.faults.add(method="PATCH", status=429, headers={"Retry-After": "0"})
+    client = azure.client(retry_total=3, retry_backoff_factor=0.01)
+    endpoint = await asyncio.to_thread(disable, client)
+    assert endpoint.endpoint_status == "Disabled"
+    assert [e.status for e in tm.requests_log.where("PATCH")] == [429, 200]
+
+
+async def test_patch_429_without_retry_after_is_not_retried(
+    azure: Any, tm: TrafficManagerEmulator
+) -> None:
+    """azure-core retries a PATCH on 429 only with Retry-After: one attempt, then the error."""
+    tm.faults.add(method="PATCH", status=429)
+    client = azure.client(retry_total=3, retry_backoff_factor=0.01)
+    with pytest.raises(HttpResponseError) as throttled:
+        await asyncio.to_thread(disable, client)
+    assert throttled.value.status_code == 429
+    assert throttled.value.error is not None
+    assert throttled.value.error.code == "TooManyRequests"
+    assert len(tm.requests_log.where("PATCH")) == 1
+    assert tm.profile().endpoint("westeurope").status == "Enabled"  # type: ignore[union-attr]
+
+
+async def test_get_429_without_retry_after_is_retried(
+    azure: Any, tm: TrafficManagerEmulator
+) -> None:
+    tm.faults.add(method="GET", path_contains="trafficmanagerprofiles/blog", status=429, count=2)
+    client = azure.client(retry_total=3, retry_backoff_factor=0.01)
+    assert (await asyncio.to_thread(client.profiles.get, RG, PROFILE)).name == PROFILE
+    assert [e.status for e in tm.requests_log.where("GET", "/trafficmanagerprofiles/blog")] == [
+        429,
+        429,
+        200,
+    ]
+
+
+@pytest.mark.parametrize("status", [500, 503])
+async def test_server_errors_surface_without_retries(
+    azure: Any, tm: TrafficManagerEmulator, status: int
+) -> None:
+    """With retry_total=0 a 5xx is an HttpResponseError carrying ARM's code."""
+    tm.faults.add(method="GET", path_contains="/trafficmanagerprofiles/", status=status)
+    client = azure.client(retry_total=0)
+    with pytest.raises(HttpResponseError) as failed:
+        await asyncio.to_thread(client.profiles.get, RG, PROFILE)
+    assert failed.value.status_code == status
+    assert failed.value.error is not None
+    assert failed.value.error.code in ("InternalServerError", "ServiceUnavailable")
+
+
+async def test_persistent_503_exhausts_the_retries(azure: Any, tm: TrafficManagerEmulator) -> None:
+    """1 + retry_status attempts, then the error."""
+    tm.faults.add(method="GET", path_contains="/trafficmanagerprofiles/", status=503, count=None)
+    client = azure.client(retry_total=5, retry_status=2, retry_backoff_factor=0.01)
+    with pytest.raises(HttpResponseError):
+        await asyncio.to_thread(client.profiles.get, RG, PROFILE)
+    assert len(tm.requests_log.where("GET", "/trafficmanagerprofiles/")) == 3
+
+
+async def test_403_is_authorization_failed(azure: Any, tm: TrafficManagerEmulator) -> None:
+    tm.faults.add(method="PATCH", status=403)
+    with pytest.raises(HttpResponseError) as refused:
+        await asyncio.to_thread(disable, azure.client())
+    assert refused.value.status_code == 403
+    assert refused.value.error is not None
+    assert refused.value.error.code == "AuthorizationFailed"
+
+
+async def test_404_is_resource_not_found(azure: Any, tm: TrafficManagerEmulator) -> None:
+    tm.faults.add(method="GET", path_contains="/externalEndpoints/westeurope", status=404)
+    client = azure.client()
+    with pytest.raises(ResourceNotFoundError):
+        await asyncio.to_thread(
+            client.endpoints.get, RG, PROFILE, "ExternalEndpoints", "westeurope"
+        )
+
+
+async def test_401_is_client_authentication_error(azure: Any, tm: TrafficManagerEmulator) -> None:
+    tm.faults.add(method="GET", path_contains="/trafficmanagerprofiles/", status=401)
+    with pytest.raises(ClientAuthenticationError):
+        await asyncio.to_thread(azure.client().profiles.get, RG, PROFILE)
+
+
+async def test_a_custom_body_is_sent_verbatim(azure: Any, tm: TrafficManagerEmulator) -> None:
+    tm.faults.add(
+        method="GET",
+        path_contains="trafficManagerGeographicHierarchies",
+        status=409,
+        body={"error": {"code": "Conflict", "message": "someone else is writing"}},
+    )
+    with pytest.raises(HttpResponseError) as conflict:
+        await asyncio.to_thread(azure.client().geographic_hierarchies.get_default)
+    assert conflict.value.error is not None
+    assert conflict.value.error.message == "someone else is writing"
+
+
+async def test_slow_answers_arrive_late_and_can_time_out(
+    azure: Any, tm: TrafficManagerEmulator
+) -> None:
+    """`status=None` with a delay is "slow": the normal answer, late; a short read timeout
+    turns it into ServiceResponseError."""
+    client = azure.client()
+    await asyncio.to_thread(client.profiles.get, RG, PROFILE)  # token fetched beforehand
+    tm.faults.add(method="GET", path_contains="/trafficmanagerprofiles/", status=None, delay=0.3)
+    started = time.monotonic()
+    assert (await asyncio.to_thread(client.profiles.get, RG, PROFILE)).name == PROFILE
+    assert time.monotonic() - started >= 0.3
+
+    tm.faults.add(method="GET", path_contains="/trafficmanagerprofiles/", status=None, delay=2.0)
+    with pytest.raises(ServiceResponseError):
+        await asyncio.to_thread(client.profiles.get, RG, PROFILE, read_timeout=0.2)
+
+
+async def test_faults_can_hit_the_token_endpoint(azure: Any, tm: TrafficManagerEmulator) -> None:
+    """Entra being down is a ClientAuthenticationError before ARM is ever asked."""
+    tm.faults.add(method="POST", path_contains="/oauth2/v2.0/token", status=503, count=None)
+    with pytest.raises(ClientAuthenticationError):
+        client = azure.client(azure.credential(retry_total=0))
+        await asyncio.to_thread(client.profiles.get, RG, PROFILE)
+    assert len(tm.requests_log.token_requests()) == 1
+    assert tm.requests_log.where(path_contains="/subscriptions/") == []
+
+
+async def test_rules_are_used_up_in_order(tm: TrafficManagerEmulator) -> None:
+    first = tm.faults.add(method="GET", status=500, count=2)
+    tm.faults.add(status=503)
+    assert tm.faults.pending() == [first, tm.faults.pending()[1]]
+    with pytest.raises(ValueError, match="status, a delay"):
+        tm.faults.add(status=None)
