@@ -18,7 +18,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api.pages import status_page
-from monitor.report import result_dict, verdict_dict
+from monitor.report import result_dict, traffic_manager_dict, verdict_dict
 from monitor.service import Service
 
 __all__ = ["create_app"]
@@ -85,7 +85,10 @@ def create_app(
 
     @v1.get("/regions", tags=["regions"], summary="Every region's latest verdict")
     async def regions() -> dict[str, Any]:
-        return {"regions": [verdict_dict(v) for v in service.verdicts().values()]}
+        views = service.endpoint_views()
+        return {
+            "regions": [verdict_dict(v, views.get(v.region)) for v in service.verdicts().values()]
+        }
 
     @v1.get("/regions/{name}", tags=["regions"], summary="One region, with recent history")
     async def region(name: str, limit: Annotated[int, Query(ge=1, le=1000)] = 50) -> dict[str, Any]:
@@ -94,7 +97,7 @@ def create_app(
             raise HTTPException(404, f"unknown region {name!r}")
         history = await service.store.verdicts(name, limit=limit)
         results = await service.store.results(name, limit=limit)
-        document = verdict_dict(verdicts[name])
+        document = verdict_dict(verdicts[name], service.endpoint_views().get(name))
         document["history"] = [
             {
                 "status": v.status.value,
@@ -105,6 +108,14 @@ def create_app(
         ]
         document["recent_checks"] = [result_dict(r) for r in results]
         return document
+
+    @v1.get(
+        "/traffic-manager",
+        tags=["traffic manager"],
+        summary="Traffic Manager's last-read profile and whether we may write it",
+    )
+    async def traffic_manager() -> dict[str, Any]:
+        return traffic_manager_dict(service)
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     async def index() -> str:

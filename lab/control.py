@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Mapping
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Depends, HTTPException, Request
+from pydantic import BaseModel
 
 from lab.faults import Fault, ParamValue
 from lab.origin import RegionalOrigin
+from lab.trafficmanager import TrafficManagerEmulator
 
 __all__ = ["control_router"]
 
@@ -28,9 +30,30 @@ def _loopback_only(request: Request) -> None:
         raise HTTPException(403, "the lab's fault panel answers loopback clients only")
 
 
-def control_router(origins: Mapping[str, RegionalOrigin]) -> APIRouter:
-    """Routes under /lab for the given origins."""
+class StatusBody(BaseModel):
+    status: Literal["Enabled", "Disabled"]
+
+
+class MonitorBody(BaseModel):
+    status: Literal["CheckingEndpoint", "Online", "Degraded", "Stopped"] | None
+
+
+class ArmFaultBody(BaseModel):
+    status: int | None = 503
+    method: str | None = None
+    path_contains: str | None = None
+    count: int | None = 1
+    retry_after: float | None = None
+    delay: float = 0.0
+
+
+def control_router(
+    origins: Mapping[str, RegionalOrigin], traffic_manager: TrafficManagerEmulator | None = None
+) -> APIRouter:
+    """Routes under /lab for the given origins (and Traffic Manager emulator)."""
     router = APIRouter(prefix="/lab", tags=["lab"], dependencies=[Depends(_loopback_only)])
+    if traffic_manager is not None:
+        router.include_router(_traffic_manager_routes(traffic_manager))
 
     def origin_of(region: str) -> RegionalOrigin:
         if region not in origins:
@@ -48,10 +71,13 @@ def control_router(origins: Mapping[str, RegionalOrigin]) -> APIRouter:
 
     @router.get("", summary="Every lab region: address, release and active faults")
     async def panel() -> dict[str, Any]:
-        return {
+        document: dict[str, Any] = {
             "regions": {name: state(o) for name, o in origins.items()},
             "faults": [f.value for f in Fault],
         }
+        if traffic_manager is not None:
+            document["traffic_manager"] = _tm_state(traffic_manager)
+        return document
 
     @router.post("/regions/{region}/deploy", summary="Roll out a release to one region")
     async def deploy(region: str, version: Annotated[str, Body(embed=True)]) -> dict[str, Any]:
@@ -93,5 +119,84 @@ def control_router(origins: Mapping[str, RegionalOrigin]) -> APIRouter:
         origin.heal()
         await origin.settled()
         return state(origin)
+
+    return router
+
+
+def _tm_state(tm: TrafficManagerEmulator) -> dict[str, Any]:
+    profile = tm.profile()
+    return {
+        "base_url": tm.base_url,
+        "dns_port": tm.dns_port,
+        "endpoints": {
+            e.name: {
+                "target": e.target,
+                "endpoint_status": e.status.value,
+                "monitor_status": tm.state.monitor_status(profile, e).value,
+            }
+            for e in profile.endpoints
+        },
+        "arm_faults": len(tm.faults.pending()),
+    }
+
+
+def _traffic_manager_routes(tm: TrafficManagerEmulator) -> APIRouter:
+    """What an operator or Azure itself could do to the profile behind the service's back."""
+    router = APIRouter(prefix="/traffic-manager")
+
+    def endpoint_of(name: str) -> Any:
+        endpoint = tm.profile().endpoint(name)
+        if endpoint is None:
+            raise HTTPException(404, f"no endpoint {name!r} in the lab profile")
+        return endpoint
+
+    @router.get("", summary="The emulated profile's endpoints as Traffic Manager sees them")
+    async def view() -> dict[str, Any]:
+        return _tm_state(tm)
+
+    @router.post(
+        "/endpoints/{name}/status",
+        summary="Enable or disable an endpoint, as an operator in the Azure portal would",
+    )
+    async def set_status(name: str, body: StatusBody) -> dict[str, Any]:
+        endpoint = endpoint_of(name)
+        tm.state.patch_endpoint(
+            tm.subscription_id,
+            tm.resource_group,
+            "blog",
+            endpoint.type.value,
+            endpoint.name,
+            {"properties": {"endpointStatus": body.status}},
+        )
+        return _tm_state(tm)
+
+    @router.post(
+        "/endpoints/{name}/monitor-status",
+        summary="Pin what Traffic Manager's probing says of an endpoint (null releases it)",
+    )
+    async def force(name: str, body: MonitorBody) -> dict[str, Any]:
+        tm.force_monitor_status(endpoint_of(name).name, body.status)
+        return _tm_state(tm)
+
+    @router.post("/faults", summary="Make ARM answer the next requests with an error or slowly")
+    async def add_fault(body: ArmFaultBody) -> dict[str, Any]:
+        headers = {"Retry-After": f"{body.retry_after:g}"} if body.retry_after is not None else None
+        try:
+            tm.faults.add(
+                method=body.method,
+                path_contains=body.path_contains,
+                status=body.status,
+                headers=headers,
+                count=body.count,
+                delay=body.delay,
+            )
+        except ValueError as e:
+            raise HTTPException(422, str(e)) from None
+        return _tm_state(tm)
+
+    @router.delete("/faults", summary="Clear ARM faults")
+    async def clear_faults() -> dict[str, Any]:
+        tm.faults.clear()
+        return _tm_state(tm)
 
     return router

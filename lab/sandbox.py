@@ -1,14 +1,17 @@
 """`regionwatch lab`: the model deployment on loopback, and the service watching it.
 
-Two regional origins (westeurope, centralus) with a lab CA, a generated configuration a
-newcomer can read and reuse, the service with its API, and the fault panel under /lab, all
-in one process. Everything lives in a temporary folder that is removed on exit.
+Two regional origins (westeurope, centralus) with a lab CA, a Traffic Manager emulator with
+the model's Geographic profile (Europe → westeurope, the world → centralus) probing them, a
+generated configuration a newcomer can read and reuse, the service with its API, and the
+fault panel under /lab, all in one process. Everything lives in a temporary folder that is
+removed on exit.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import tempfile
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -25,6 +28,7 @@ from lab.control import control_router
 from lab.faults import Fault
 from lab.loopback import loopback_address
 from lab.origin import RegionalOrigin
+from lab.trafficmanager import TrafficManagerEmulator
 from monitor.config import Config, load_config
 from monitor.durations import format_duration
 from monitor.service import Service
@@ -52,6 +56,10 @@ class Sandbox:
         self.origins: dict[str, RegionalOrigin] = {}
         self.config_path = workdir / "regionwatch.yaml"
         self.ca_path = workdir / "lab-ca.pem"
+        # Traffic Manager probes on its own clock; the lab's is as fast as the service's.
+        self.traffic_manager = TrafficManagerEmulator(
+            probe_interval=settings.interval.total_seconds(), workdir=workdir
+        )
 
     async def start(self) -> Config:
         self.ca.write_ca_pem(self.ca_path)
@@ -61,10 +69,27 @@ class Sandbox:
             )
             await origin.start()
             self.origins[region] = origin
+        tm = self.traffic_manager
+        await tm.start()
+        tm.seed_lab_profile(targets={name: o.address for name, o in self.origins.items()})
+        for origin in self.origins.values():
+            tm.prober.route(origin.address, origin.address, origin.https_port)
         self.config_path.write_text(self._config_yaml(), encoding="utf-8")
         return load_config(self.config_path)
 
+    def identity(self) -> dict[str, str]:
+        """The environment DefaultAzureCredential reads, for the emulator's contributor. The
+        chain is held to the environment credential: nothing tries a managed identity."""
+        tm = self.traffic_manager
+        return {
+            "AZURE_TENANT_ID": tm.tenant_id,
+            "AZURE_CLIENT_ID": tm.client_id,
+            "AZURE_CLIENT_SECRET": tm.client_secret,
+            "AZURE_TOKEN_CREDENTIALS": "EnvironmentCredential",
+        }
+
     async def stop(self) -> None:
+        await self.traffic_manager.stop()
         for origin in self.origins.values():
             await origin.stop()
 
@@ -111,6 +136,15 @@ class Sandbox:
                     ],
                 }
             },
+            "traffic_manager": {
+                "interval": format_duration(interval),
+                "subscription_id": self.traffic_manager.subscription_id,
+                "resource_group": self.traffic_manager.resource_group,
+                "profile": "blog",
+                "resource_manager_url": self.traffic_manager.base_url,
+                "authority_host": self.traffic_manager.base_url,
+                "ca_file": str(self.traffic_manager.ca_file),
+            },
             "api": {"listen": f"{self.settings.host}:{self.settings.port}"},
             "storage": {"path": "regionwatch.db", "retention": "1d"},
         }
@@ -146,6 +180,10 @@ def banner(sandbox: Sandbox, base_url: str) -> str:
         f"  curl -s {base_url}/api/v1/regions/westeurope | python3 -m json.tool | head -20",
         "  # heal it",
         f"  curl -s -X POST {base_url}/lab/regions/westeurope/heal",
+        "  # Traffic Manager's own view, and disabling westeurope by hand in the emulator",
+        f"  curl -s {base_url}/api/v1/traffic-manager | python3 -m json.tool | head -30",
+        f"  curl -s -X POST {base_url}/lab/traffic-manager/endpoints/westeurope/status "
+        "-H 'content-type: application/json' -d '{\"status\": \"Disabled\"}'",
         "",
         f"Other faults: {', '.join(f.value for f in Fault)}.",
         "Stop with Ctrl-C.",
@@ -167,9 +205,14 @@ async def run_lab(settings: LabSettings, *, announce: Callable[[str], None] = pr
     """Run the sandbox and the service against it until interrupted; leave nothing behind."""
     with tempfile.TemporaryDirectory(prefix="regionwatch-lab-") as tmp:
         async with sandbox_running(settings, Path(tmp)) as sandbox:
+            # The lab is its own process: its service authenticates as the emulator's
+            # contributor, the way a deployment sets AZURE_* for DefaultAzureCredential.
+            os.environ.update(sandbox.identity())
             config = load_config(sandbox.config_path)
             service = Service(config)
-            app = create_app(service, routers=[control_router(sandbox.origins)])
+            app = create_app(
+                service, routers=[control_router(sandbox.origins, sandbox.traffic_manager)]
+            )
             server = uvicorn.Server(
                 uvicorn.Config(
                     app,

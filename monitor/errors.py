@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-__all__ = ["ConfigError", "ConfigProblem", "ProbeError", "RegionwatchError", "StoreError"]
+__all__ = [
+    "ConfigError",
+    "ConfigProblem",
+    "ProbeError",
+    "RegionwatchError",
+    "StoreError",
+    "TrafficManagerError",
+]
 
 
 class RegionwatchError(Exception):
@@ -42,3 +49,24 @@ class ProbeError(RegionwatchError):
 
 class StoreError(RegionwatchError):
     """The history store could not be opened or migrated."""
+
+
+class TrafficManagerError(RegionwatchError):
+    """A Traffic Manager read or write failed. `retryable` says whether trying again may help
+    (throttling, a 5xx, a network failure) or not (authentication, permission, not found).
+    The message never carries a token or a secret."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        retryable: bool,
+        status: int | None = None,
+        code: str | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.retryable = retryable
+        self.status = status
+        self.code = code
+        self.retry_after = retry_after

@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
 
 from monitor.results import CheckResult, RegionStatus, RegionVerdict
+from monitor.trafficmanager.compare import EndpointView
 
-__all__ = ["check_document", "exit_code", "result_dict", "verdict_dict"]
+if TYPE_CHECKING:
+    from monitor.service import Service
+
+__all__ = [
+    "check_document",
+    "endpoint_dict",
+    "exit_code",
+    "result_dict",
+    "traffic_manager_dict",
+    "verdict_dict",
+]
 
 
 def result_dict(result: CheckResult) -> dict[str, Any]:
@@ -24,23 +36,105 @@ def result_dict(result: CheckResult) -> dict[str, Any]:
     }
 
 
-def verdict_dict(verdict: RegionVerdict) -> dict[str, Any]:
+def endpoint_dict(view: EndpointView | None) -> dict[str, Any] | None:
+    """A region's `traffic_manager` object; None when TM was not read or lacks the endpoint."""
+    if view is None or view.state is None:
+        return None
+    state = view.state
+    return {
+        "endpoint": view.endpoint,
+        "endpoint_status": state.endpoint_status,
+        "monitor_status": state.monitor_status,
+        "target": state.target,
+        "geo_mapping": list(state.geo_mapping),
+        "priority": state.priority,
+        "weight": state.weight,
+    }
+
+
+def verdict_dict(verdict: RegionVerdict, view: EndpointView | None = None) -> dict[str, Any]:
+    """A region: our verdict and checks, Traffic Manager's view of its endpoint, and findings
+    that are not part of the verdict (drift, disagreement with Traffic Manager)."""
     return {
         "name": verdict.region,
         "status": verdict.status.value,
         "decided_at": verdict.decided_at.isoformat(),
         "reasons": list(verdict.reasons),
         "checks": [result_dict(r) for r in verdict.results],
-        "traffic_manager": None,
+        "traffic_manager": endpoint_dict(view),
+        "findings": list(view.findings) if view is not None else [],
     }
 
 
-def check_document(verdicts: Iterable[RegionVerdict]) -> dict[str, Any]:
+def check_document(
+    verdicts: Iterable[RegionVerdict], views: Mapping[str, EndpointView] | None = None
+) -> dict[str, Any]:
     """The document `regionwatch check --json` prints (contract/check.schema.json)."""
-    return {"regions": [verdict_dict(v) for v in verdicts], "dns": []}
+    views = views or {}
+    return {"regions": [verdict_dict(v, views.get(v.region)) for v in verdicts], "dns": []}
 
 
 def exit_code(verdicts: Iterable[RegionVerdict]) -> int:
     """0 when every region is healthy or degraded; 1 when one is failing or unknown."""
     ok = {RegionStatus.HEALTHY, RegionStatus.DEGRADED}
     return 0 if all(v.status in ok for v in verdicts) else 1
+
+
+def traffic_manager_dict(service: Service) -> dict[str, Any]:
+    """`GET /api/v1/traffic-manager`: the last read, the write-access check, the views."""
+    watch = service.traffic_manager
+    if watch is None:
+        return {"configured": False}
+    reading, access = watch.latest, watch.access
+    profile = reading.profile if reading else None
+    return {
+        "configured": True,
+        "mode": service.config.failover.mode,
+        "read_at": _iso(reading.read_at) if reading else None,
+        "error": reading.error if reading else None,
+        "profile": None
+        if profile is None
+        else {
+            "name": profile.name,
+            "routing_method": profile.routing_method,
+            "profile_status": profile.profile_status,
+            "fqdn": profile.fqdn,
+            "ttl": profile.ttl,
+            "monitor": {
+                "protocol": profile.monitor.protocol,
+                "port": profile.monitor.port,
+                "path": profile.monitor.path,
+                "interval_s": profile.monitor.interval_s,
+                "timeout_s": profile.monitor.timeout_s,
+                "tolerated_failures": profile.monitor.tolerated_failures,
+            },
+            "endpoints": [
+                {
+                    "name": e.name,
+                    "type": e.type_segment,
+                    "target": e.target,
+                    "endpoint_status": e.endpoint_status,
+                    "monitor_status": e.monitor_status,
+                    "geo_mapping": list(e.geo_mapping),
+                    "priority": e.priority,
+                    "weight": e.weight,
+                }
+                for e in profile.endpoints
+            ],
+        },
+        "write_access": None
+        if access is None
+        else {
+            "checked_at": _iso(access.checked_at),
+            "can_write": access.can_write,
+            "detail": access.access.detail if access.access else access.error,
+        },
+        "regions": {
+            region: {"endpoint": view.endpoint, "findings": list(view.findings)}
+            for region, view in service.endpoint_views().items()
+        },
+    }
+
+
+def _iso(timestamp: float) -> str:
+    return datetime.fromtimestamp(timestamp, UTC).isoformat()

@@ -2,16 +2,28 @@
 
 from __future__ import annotations
 
+import asyncio
 import random
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
-__all__ = ["RoundScheduler"]
+__all__ = ["PeriodicJob", "RoundScheduler"]
 
 PRUNE_EVERY = timedelta(hours=1)
+
+
+@dataclass(frozen=True, slots=True)
+class PeriodicJob:
+    """A job beside the rounds (a Traffic Manager read, a permissions check), first run at start."""
+
+    id: str
+    name: str
+    interval: timedelta
+    run: Callable[[], Awaitable[object]]
 
 
 class RoundScheduler:
@@ -26,13 +38,16 @@ class RoundScheduler:
         jitter: timedelta,
         run_round: Callable[[str], Awaitable[object]],
         housekeeping: Callable[[], Awaitable[object]],
+        periodic: Sequence[PeriodicJob] = (),
     ) -> None:
         self._regions = list(regions)
         self._interval = interval
         self._jitter = jitter
         self._run_round = run_round
         self._housekeeping = housekeeping
+        self._periodic = list(periodic)
         self._scheduler: AsyncIOScheduler | None = None
+        self._active: set[asyncio.Task[object]] = set()
 
     @property
     def running(self) -> bool:
@@ -53,24 +68,53 @@ class RoundScheduler:
         jitter = self._jitter.total_seconds()
         for region in self._regions:
             scheduler.add_job(
-                self._run_round,
+                self._tracked,
                 IntervalTrigger(seconds=self._interval.total_seconds(), jitter=jitter or None),
-                args=[region],
+                args=[self._run_round, region],
                 id=f"https-round:{region}",
                 name=f"HTTPS round of {region}",
                 next_run_time=now + timedelta(seconds=random.uniform(0, jitter)),  # noqa: S311
             )
         scheduler.add_job(
-            self._housekeeping,
+            self._tracked,
             IntervalTrigger(seconds=PRUNE_EVERY.total_seconds()),
+            args=[self._housekeeping],
             id="housekeeping",
             name="store retention",
             next_run_time=now,
         )
+        for job in self._periodic:
+            scheduler.add_job(
+                self._tracked,
+                IntervalTrigger(seconds=job.interval.total_seconds()),
+                args=[job.run],
+                id=job.id,
+                name=job.name,
+                next_run_time=now,
+                misfire_grace_time=max(1, int(job.interval.total_seconds())),
+            )
         scheduler.start()
         self._scheduler = scheduler
 
-    def shutdown(self) -> None:
-        if self._scheduler is not None and self._scheduler.running:
-            self._scheduler.shutdown(wait=False)
-        self._scheduler = None
+    async def shutdown(self, *, grace: float = 10.0) -> None:
+        """Stop scheduling, let jobs already running finish (up to `grace` seconds), then stop.
+
+        Cancelling a round mid-flight would log it as a failed job and lose its result.
+        """
+        scheduler, self._scheduler = self._scheduler, None
+        if scheduler is None or not scheduler.running:
+            return
+        scheduler.pause()
+        if self._active:
+            await asyncio.wait(set(self._active), timeout=grace)
+        scheduler.shutdown(wait=False)
+
+    async def _tracked(self, job: Callable[..., Awaitable[object]], *args: object) -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            self._active.add(task)
+        try:
+            await job(*args)
+        finally:
+            if task is not None:
+                self._active.discard(task)

@@ -6,6 +6,7 @@ import json
 import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 
 import structlog
 
@@ -13,8 +14,12 @@ from monitor.clock import Clock, SystemClock
 from monitor.config import Config
 from monitor.results import RegionStatus, RegionVerdict
 from monitor.rounds import RoundRunner, build_probes
-from monitor.scheduler import RoundScheduler
+from monitor.scheduler import PeriodicJob, RoundScheduler
 from monitor.store import Store
+from monitor.trafficmanager.azure import AzureTrafficManager
+from monitor.trafficmanager.compare import EndpointView, endpoint_views
+from monitor.trafficmanager.port import TrafficManager
+from monitor.trafficmanager.watch import TrafficManagerWatch
 
 __all__ = ["HealthAnswer", "Service", "build_service"]
 
@@ -23,7 +28,8 @@ log = structlog.get_logger("monitor.service")
 # Sections DESIGN.md defines whose behaviour later releases add: accepted and validated now
 # so configurations written against the contract load, and named at start so nobody
 # believes they act yet.
-_NOT_YET_ACTIVE = ("checks.dns", "traffic_manager", "alerts", "peers")
+_NOT_YET_ACTIVE = ("checks.dns", "alerts", "peers")
+ACCESS_CHECK_EVERY = timedelta(hours=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +49,7 @@ class Service:
         *,
         clock: Clock | None = None,
         ssl_context: ssl.SSLContext | None = None,
+        traffic_manager: TrafficManager | None = None,
     ) -> None:
         self.config = config
         self.clock = clock or SystemClock()
@@ -50,6 +57,25 @@ class Service:
             config.storage.path, clock=self.clock, retention=config.storage.retention
         )
         self.rounds = RoundRunner(build_probes(config, self.clock, ssl_context), self.clock)
+        self.traffic_manager: TrafficManagerWatch | None = None
+        periodic: list[PeriodicJob] = []
+        if config.traffic_manager is not None:
+            client = traffic_manager or AzureTrafficManager(config.traffic_manager)
+            self.traffic_manager = TrafficManagerWatch(client, self.clock)
+            periodic += [
+                PeriodicJob(
+                    "traffic-manager",
+                    "Traffic Manager read",
+                    config.traffic_manager.interval,
+                    self.read_traffic_manager,
+                ),
+                PeriodicJob(
+                    "traffic-manager-access",
+                    "Traffic Manager write access",
+                    ACCESS_CHECK_EVERY,
+                    self.traffic_manager.check_access,
+                ),
+            ]
         https = config.checks.https
         self.scheduler = RoundScheduler(
             self.rounds.regions,
@@ -57,6 +83,7 @@ class Service:
             jitter=https.effective_jitter,
             run_round=self.run_round,
             housekeeping=self.housekeeping,
+            periodic=periodic,
         )
         self._rounds_done: dict[str, int] = {}
 
@@ -69,7 +96,9 @@ class Service:
         log.info("service_started", regions=self.rounds.regions)
 
     async def stop(self) -> None:
-        self.scheduler.shutdown()
+        await self.scheduler.shutdown(grace=self.config.checks.https.timeout.total_seconds() + 1)
+        if self.traffic_manager is not None:
+            await self.traffic_manager.client.close()
         await self.store.close()
         log.info("service_stopped")
 
@@ -97,6 +126,27 @@ class Service:
                 status=verdict.status.value,
             )
         return verdict
+
+    async def read_traffic_manager(self) -> None:
+        """One `traffic_manager` check: read, record, and log what disagrees with our view."""
+        if self.traffic_manager is None:
+            return
+        reading = await self.traffic_manager.read()
+        try:
+            await self.store.record_traffic_manager(reading)
+        except Exception:
+            log.exception("traffic_manager_reading_not_stored")
+        for region, view in self.endpoint_views().items():
+            for finding in view.findings:
+                log.warning("traffic_manager_finding", region=region, finding=finding)
+
+    def endpoint_views(self) -> dict[str, EndpointView]:
+        """Every region's endpoint as Traffic Manager last showed it (empty before a read)."""
+        reading = self.traffic_manager.latest if self.traffic_manager else None
+        if reading is None or reading.profile is None:
+            return {}
+        statuses = {region: v.status for region, v in self.verdicts().items()}
+        return endpoint_views(self.config, reading.profile, statuses)
 
     async def housekeeping(self) -> None:
         try:
@@ -128,6 +178,19 @@ class Service:
         waiting = [r for r in self.config.regions if not self._rounds_done.get(r)]
         if waiting:
             problems.append(f"first round not done: {', '.join(waiting)}")
+        if self.config.failover.mode == "enforce":
+            access = self.traffic_manager.access if self.traffic_manager else None
+            if access is None or not access.can_write:
+                detail = (
+                    "no traffic_manager configured"
+                    if self.traffic_manager is None
+                    else (
+                        "not checked yet"
+                        if access is None
+                        else (access.access.detail if access.access else access.error or "")
+                    )
+                )
+                problems.append(f"enforce mode, cannot write to Traffic Manager: {detail}")
         return problems
 
     def health(self, region: str | None) -> HealthAnswer:

@@ -26,6 +26,7 @@ from monitor.results import (
     RegionStatus,
     RegionVerdict,
 )
+from monitor.trafficmanager.watch import Reading
 
 __all__ = ["MIGRATIONS", "Store"]
 
@@ -61,6 +62,22 @@ MIGRATIONS: Sequence[str] = (
     CREATE INDEX results_by_region_check_time ON results (region, check_name, started_at);
     CREATE INDEX results_by_verdict ON results (verdict_id);
     CREATE INDEX results_by_time ON results (started_at);
+    """,
+    """
+    CREATE TABLE tm_readings (
+        id INTEGER PRIMARY KEY,
+        read_at REAL NOT NULL,
+        error TEXT
+    );
+    CREATE INDEX tm_readings_by_time ON tm_readings (read_at);
+    CREATE TABLE tm_endpoints (
+        reading_id INTEGER NOT NULL REFERENCES tm_readings (id) ON DELETE CASCADE,
+        endpoint TEXT NOT NULL,
+        endpoint_status TEXT NOT NULL,
+        monitor_status TEXT,
+        target TEXT
+    );
+    CREATE INDEX tm_endpoints_by_reading ON tm_endpoints (reading_id);
     """,
 )
 
@@ -108,6 +125,16 @@ class Store:
     async def verdicts(self, region: str, *, limit: int = 100) -> list[RegionVerdict]:
         """The most recent verdicts of a region (without their results), newest first."""
         return await self._call(self._select_verdicts, region, limit)
+
+    async def record_traffic_manager(self, reading: Reading) -> None:
+        """Store one read of Traffic Manager: every endpoint's state, or the error."""
+        await self._call(self._insert_reading, reading)
+
+    async def traffic_manager_history(
+        self, endpoint: str, *, limit: int = 100
+    ) -> list[dict[str, Any]]:
+        """Recent readings of one endpoint (and failed reads), newest first."""
+        return await self._call(self._select_readings, endpoint, limit)
 
     async def prune(self) -> int:
         """Delete what is older than the retention period; returns the number of rounds deleted."""
@@ -226,9 +253,47 @@ class Store:
             for r, s, t, reasons in rows
         ]
 
+    def _insert_reading(self, reading: Reading) -> None:
+        db = self._conn()
+        db.execute("BEGIN")
+        cursor = db.execute(
+            "INSERT INTO tm_readings (read_at, error) VALUES (?, ?)",
+            (reading.read_at, reading.error),
+        )
+        if reading.profile is not None:
+            db.executemany(
+                "INSERT INTO tm_endpoints (reading_id, endpoint, endpoint_status, monitor_status, target)"
+                " VALUES (?, ?, ?, ?, ?)",
+                [
+                    (cursor.lastrowid, e.name, e.endpoint_status, e.monitor_status, e.target)
+                    for e in reading.profile.endpoints
+                ],
+            )
+        db.execute("COMMIT")
+
+    def _select_readings(self, endpoint: str, limit: int) -> list[dict[str, Any]]:
+        rows = self._conn().execute(
+            "SELECT r.read_at, r.error, e.endpoint_status, e.monitor_status, e.target"
+            " FROM tm_readings r LEFT JOIN tm_endpoints e"
+            " ON e.reading_id = r.id AND e.endpoint = ? COLLATE NOCASE"
+            " ORDER BY r.read_at DESC, r.id DESC LIMIT ?",
+            (endpoint, limit),
+        )
+        return [
+            {
+                "read_at": _time(read_at).isoformat(),
+                "error": error,
+                "endpoint_status": status,
+                "monitor_status": monitor,
+                "target": target,
+            }
+            for read_at, error, status, monitor, target in rows
+        ]
+
     def _delete_before(self, cutoff: float) -> int:
         db = self._conn()
         db.execute("BEGIN")
+        db.execute("DELETE FROM tm_readings WHERE read_at < ?", (cutoff,))
         db.execute(
             "DELETE FROM results WHERE verdict_id IN (SELECT id FROM verdicts WHERE decided_at < ?)",
             (cutoff,),

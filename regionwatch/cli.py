@@ -23,6 +23,9 @@ from monitor.errors import ConfigError
 from monitor.report import check_document, exit_code
 from monitor.results import Outcome, RegionVerdict
 from monitor.rounds import RoundRunner, build_probes
+from monitor.trafficmanager.azure import AzureTrafficManager
+from monitor.trafficmanager.compare import EndpointView, endpoint_views
+from monitor.trafficmanager.watch import TrafficManagerWatch
 
 __all__ = ["main"]
 
@@ -117,27 +120,49 @@ def _duration(text: str) -> timedelta:
 
 def _check(args: argparse.Namespace) -> int:
     config = load_config(args.config)
-    verdicts = asyncio.run(_one_round(config))
+    verdicts, views = asyncio.run(_one_round(config))
     if args.json:
-        print(json.dumps(check_document(verdicts), indent=2))
+        print(json.dumps(check_document(verdicts, views), indent=2))
     else:
-        print(_render(verdicts))
+        print(_render(verdicts, views))
     return EXIT_OK if exit_code(verdicts) == 0 else EXIT_FAILING
 
 
-async def _one_round(config: Config) -> list[RegionVerdict]:
+async def _one_round(config: Config) -> tuple[list[RegionVerdict], dict[str, EndpointView]]:
+    """Every region's round and, when configured, one Traffic Manager read, all at once."""
     clock = SystemClock()
     runner = RoundRunner(build_probes(config, clock), clock)
-    return list(await asyncio.gather(*(runner.run(region) for region in runner.regions)))
+    rounds = asyncio.gather(*(runner.run(region) for region in runner.regions))
+    if config.traffic_manager is None:
+        return list(await rounds), {}
+    client = AzureTrafficManager(config.traffic_manager)
+    try:
+        verdicts, reading = await asyncio.gather(rounds, TrafficManagerWatch(client, clock).read())
+    finally:
+        await client.close()
+    views: dict[str, EndpointView] = {}
+    if reading.profile is not None:
+        views = endpoint_views(config, reading.profile, {v.region: v.status for v in verdicts})
+    elif reading.error:
+        print(f"traffic manager: could not read: {reading.error}", file=sys.stderr)
+    return list(verdicts), views
 
 
 _MARKS = {Outcome.UP: "ok  ", Outcome.DOWN: "FAIL", Outcome.ERROR: "ERR "}
 
 
-def _render(verdicts: Sequence[RegionVerdict]) -> str:
+def _render(verdicts: Sequence[RegionVerdict], views: dict[str, EndpointView]) -> str:
     lines = []
     for verdict in verdicts:
         lines.append(f"{verdict.region}: {verdict.status.value}")
+        view = views.get(verdict.region)
+        if view is not None and view.state is not None:
+            lines.append(
+                f"  traffic manager: {view.endpoint} {view.state.endpoint_status}, "
+                f"monitor {view.state.monitor_status}"
+            )
+        for finding in view.findings if view is not None else ():
+            lines.append(f"  note: {finding}")
         for result in verdict.results:
             latency = f"{result.latency_ms:7.1f} ms" if result.latency_ms is not None else " " * 10
             detail = result.reason

@@ -73,6 +73,21 @@ async def test_lab_starts_breaks_heals_and_stops_cleanly() -> None:
             assert (await client.post("/lab/regions/westeurope/heal")).json()["faults"] == {}
             await eventually(lambda: _all_healthy(client), timeout=20, interval=0.2)
 
+            # Traffic Manager's view beside ours, and an operator disabling an endpoint.
+            tm = (await client.get("/api/v1/traffic-manager")).json()
+            assert tm["profile"]["routing_method"] == "Geographic"
+            assert tm["write_access"]["can_write"] is True
+            disabled = await client.post(
+                "/lab/traffic-manager/endpoints/westeurope/status", json={"status": "Disabled"}
+            )
+            assert disabled.json()["endpoints"]["westeurope"]["endpoint_status"] == "Disabled"
+
+            async def seen_disabled() -> bool:
+                west = (await client.get("/api/v1/regions/westeurope")).json()
+                return (west["traffic_manager"] or {}).get("endpoint_status") == "Disabled"
+
+            await eventually(seen_disabled, timeout=20, interval=0.2)
+
             bad = await client.post("/lab/regions/westeurope/faults/meltdown")
             assert bad.status_code == 422
             assert "unknown fault 'meltdown'" in bad.json()["detail"]

@@ -1,0 +1,265 @@
+"""Traffic Manager through the official SDK: `azure-mgmt-trafficmanager` 2.x and `azure-identity`.
+
+The synchronous client runs in worker threads (the async one needs aiohttp). The SDK's own
+retries are off: its RetryPolicy sleeps a `Retry-After` of any length (reference
+§1.7), so retries, backoff and the cap on `Retry-After` live in `call_with_retries`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fnmatch
+import os
+import random
+import re
+from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, TypeVar
+from urllib.parse import quote, urlsplit
+
+from monitor.config import TrafficManagerConfig
+from monitor.errors import TrafficManagerError
+from monitor.trafficmanager.model import EndpointState, ProfileState, WriteAccess, parse_profile
+from monitor.trafficmanager.port import EndpointStatus
+
+__all__ = ["AzureTrafficManager", "RetryPolicy", "call_with_retries", "redact"]
+
+T = TypeVar("T")
+
+# Authorities whose instance metadata MSAL may look up; for any other (an emulator, a private
+# cloud proxy) instance discovery must be off or MSAL calls login.microsoftonline.com first.
+_MICROSOFT_AUTHORITIES = (
+    "login.microsoftonline.com",
+    "login.microsoftonline.us",
+    "login.chinacloudapi.cn",
+    "login.partner.microsoftonline.cn",
+)
+_PERMISSIONS_API = "2022-04-01"
+# ARM's codes for a token it will not take any more; a new token may well be accepted.
+_STALE_TOKEN = frozenset({"ExpiredAuthenticationToken", "InvalidAuthenticationToken"})
+_SECRETS = re.compile(
+    r"(Bearer\s+)[A-Za-z0-9._~+/=-]+|"
+    r"((?:client_secret|access_token|client_assertion|refresh_token)[\"']?\s*[=:]\s*[\"']?)[^&\s\"']+",
+    re.IGNORECASE,
+)
+
+
+def redact(text: str) -> str:
+    """The first line of an SDK message, without bearer tokens or secrets."""
+    first = text.strip().splitlines()[0] if text.strip() else ""
+    return _SECRETS.sub(lambda m: (m.group(1) or m.group(2)) + "[redacted]", first)[:300]
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    attempts: int = 3
+    base_delay: float = 1.0  # exponential: 1s, 2s, 4s ... with jitter
+    max_delay: float = 30.0
+    retry_after_cap: float = 30.0  # ARM's Retry-After is honoured, up to this
+
+
+async def call_with_retries(
+    call: Callable[[], Awaitable[T]],
+    policy: RetryPolicy,
+    *,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+) -> T:
+    """Run `call`; on a retryable TrafficManagerError wait and try again, up to `attempts`."""
+    for attempt in range(1, policy.attempts + 1):
+        try:
+            return await call()
+        except TrafficManagerError as e:
+            if not e.retryable or attempt == policy.attempts:
+                raise
+            if e.retry_after is not None:
+                delay = min(e.retry_after, policy.retry_after_cap)
+            else:
+                delay = min(policy.base_delay * 2 ** (attempt - 1), policy.max_delay)
+                delay *= random.uniform(0.8, 1.2)  # noqa: S311 (jitter, not security)
+            await sleep(delay)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+class AzureTrafficManager:
+    """One profile, read and written through the SDK. See `monitor.trafficmanager.TrafficManager`."""
+
+    def __init__(
+        self,
+        config: TrafficManagerConfig,
+        *,
+        retry: RetryPolicy | None = None,
+        connection_timeout: float = 10.0,
+        read_timeout: float = 20.0,
+    ) -> None:
+        self._config = config
+        self._retry = retry or RetryPolicy()
+        self._timeouts = (connection_timeout, read_timeout)
+        self._executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="regionwatch-azure")
+        self._client: Any = None
+        self._credential: Any = None
+
+    async def profile(self) -> ProfileState:
+        return await self._call(self._get_profile)
+
+    async def set_status(self, endpoint: EndpointState, status: EndpointStatus) -> EndpointState:
+        return await self._call(lambda: self._patch_status(endpoint, status))
+
+    async def write_access(self) -> WriteAccess:
+        return await self._call(self._permissions)
+
+    async def close(self) -> None:
+        await asyncio.get_running_loop().run_in_executor(self._executor, self._forget_sdk)
+        self._executor.shutdown(wait=True)
+
+    async def _call(self, work: Callable[[], T]) -> T:
+        loop = asyncio.get_running_loop()
+
+        async def attempt() -> T:
+            try:
+                return await loop.run_in_executor(self._executor, _mapped, work)
+            except TrafficManagerError as e:
+                if e.code in _STALE_TOKEN:
+                    # ARM refused a token the credential still thinks valid (clock skew, a
+                    # revoked or rotated token): start over with a new credential.
+                    await loop.run_in_executor(self._executor, self._forget_sdk)
+                raise
+
+        return await call_with_retries(attempt, self._retry)
+
+    # Everything below runs in a worker thread.
+
+    def _forget_sdk(self) -> None:
+        client, credential = self._client, self._credential
+        self._client = self._credential = None
+        if client is not None:
+            client.close()
+        if credential is not None:
+            credential.close()
+
+    def _sdk(self) -> Any:
+        if self._client is None:
+            from azure.identity import DefaultAzureCredential
+            from azure.mgmt.trafficmanager import TrafficManagerManagementClient
+
+            config = self._config
+            transport: dict[str, Any] = {
+                "connection_timeout": self._timeouts[0],
+                "read_timeout": self._timeouts[1],
+                "retry_total": 0,  # call_with_retries owns retries
+            }
+            if config.ca_file is not None:
+                transport["connection_verify"] = str(config.ca_file)
+            credential_options: dict[str, Any] = dict(transport)
+            authority = config.authority_host
+            if authority is not None:
+                credential_options["authority"] = authority
+            if not _is_microsoft_authority(authority or os.environ.get("AZURE_AUTHORITY_HOST")):
+                credential_options["disable_instance_discovery"] = True
+            self._credential = DefaultAzureCredential(**credential_options)
+            self._client = TrafficManagerManagementClient(
+                self._credential,
+                config.subscription_id,
+                base_url=config.resource_manager_url,
+                **transport,
+            )
+        return self._client
+
+    def _get_profile(self) -> ProfileState:
+        profile = self._sdk().profiles.get(self._config.resource_group, self._config.profile)
+        return parse_profile(profile.as_dict())
+
+    def _patch_status(self, endpoint: EndpointState, status: EndpointStatus) -> EndpointState:
+        # The only write regionwatch makes: a PATCH of endpointStatus alone (never a PUT).
+        updated = self._sdk().endpoints.update(
+            self._config.resource_group,
+            self._config.profile,
+            endpoint.type_segment,
+            endpoint.name,
+            {"properties": {"endpointStatus": status}},
+        )
+        raw = updated.as_dict()
+        shell = {"properties": {"endpoints": [raw]}}
+        return parse_profile(shell).endpoints[0]
+
+    def _permissions(self) -> WriteAccess:
+        from azure.core.rest import HttpRequest
+
+        config = self._config
+        url = (
+            f"{config.resource_manager_url.rstrip('/')}/subscriptions/{quote(config.subscription_id)}"
+            f"/resourceGroups/{quote(config.resource_group)}/providers/Microsoft.Network"
+            f"/trafficmanagerprofiles/{quote(config.profile)}"
+            f"/providers/Microsoft.Authorization/permissions?api-version={_PERMISSIONS_API}"
+        )
+        response = self._sdk().send_request(HttpRequest("GET", url))
+        response.raise_for_status()
+        return evaluate_permissions(response.json().get("value") or [])
+
+
+def evaluate_permissions(grants: list[dict[str, Any]]) -> WriteAccess:
+    """Whether the permissions listing allows PATCHing the profile's endpoints."""
+    needed = "Microsoft.Network/trafficManagerProfiles/externalEndpoints/write"
+    actions = tuple(a for g in grants for a in g.get("actions") or ())
+    for grant in grants:
+        allowed = any(_matches(needed, a) for a in grant.get("actions") or ())
+        excluded = any(_matches(needed, a) for a in grant.get("notActions") or ())
+        if allowed and not excluded:
+            return WriteAccess(True, f"allowed: {needed}", actions)
+    return WriteAccess(False, f"missing permission {needed}", actions)
+
+
+def _matches(action: str, pattern: str) -> bool:
+    return fnmatch.fnmatchcase(action.lower(), pattern.lower())
+
+
+def _is_microsoft_authority(authority: str | None) -> bool:
+    if authority is None:
+        return True  # azure-identity's default: login.microsoftonline.com
+    host = urlsplit(authority if "://" in authority else f"https://{authority}").hostname or ""
+    return host.lower() in _MICROSOFT_AUTHORITIES
+
+
+def _mapped(work: Callable[[], T]) -> T:
+    """Run `work`, turning every SDK error into a TrafficManagerError."""
+    from azure.core.exceptions import (
+        ClientAuthenticationError,
+        HttpResponseError,
+        ServiceRequestError,
+        ServiceResponseError,
+    )
+
+    try:
+        return work()
+    except ClientAuthenticationError as e:
+        code = getattr(e.error, "code", None) if e.error is not None else None
+        raise TrafficManagerError(
+            f"authentication failed: {redact(str(e.message or e))}",
+            retryable=code in _STALE_TOKEN,
+            status=e.status_code,
+            code=code,
+        ) from None
+    except HttpResponseError as e:
+        status = e.status_code
+        code = getattr(e.error, "code", None) if e.error is not None else None
+        headers: Any = getattr(e.response, "headers", None) or {}
+        raise TrafficManagerError(
+            f"Azure answered {status}{f' {code}' if code else ''}: {redact(str(e.message or e))}",
+            retryable=status in (408, 429, 500, 502, 503, 504),
+            status=status,
+            code=code,
+            retry_after=_retry_after(headers.get("Retry-After")),
+        ) from None
+    except (ServiceRequestError, ServiceResponseError) as e:
+        raise TrafficManagerError(
+            f"cannot reach Azure: {redact(str(e.message or e))}", retryable=True
+        ) from None
+
+
+def _retry_after(value: str | None) -> float | None:
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return None  # an HTTP date: fall back to our own backoff

@@ -1,0 +1,284 @@
+"""The Traffic Manager client: the real SDK over real HTTPS against the lab's emulator."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+import dns.asyncquery
+import dns.edns
+import dns.message
+import dns.rdatatype
+import pytest
+
+from lab.trafficmanager import TrafficManagerEmulator
+from monitor.config import TrafficManagerConfig
+from monitor.errors import TrafficManagerError
+from monitor.trafficmanager.azure import AzureTrafficManager, RetryPolicy, call_with_retries, redact
+from monitor.trafficmanager.model import ProfileState
+
+EUROPE = "81.2.69.0/24"  # GB in the emulator's geography table
+FAST = RetryPolicy(attempts=3, base_delay=0.01, max_delay=0.05, retry_after_cap=0.05)
+
+
+def config_for(tm: TrafficManagerEmulator) -> TrafficManagerConfig:
+    return TrafficManagerConfig(
+        subscription_id=tm.subscription_id,
+        resource_group=tm.resource_group,
+        profile="blog",
+        resource_manager_url=tm.base_url,
+        authority_host=tm.base_url,
+        ca_file=tm.ca_file,
+    )
+
+
+def use_identity(
+    monkeypatch: pytest.MonkeyPatch, tm: TrafficManagerEmulator, *, client_id: str, secret: str
+) -> None:
+    """What a deployment sets for DefaultAzureCredential; the chain is held to the environment
+    credential so nothing can try a managed-identity endpoint."""
+    monkeypatch.setenv("AZURE_TENANT_ID", tm.tenant_id)
+    monkeypatch.setenv("AZURE_CLIENT_ID", client_id)
+    monkeypatch.setenv("AZURE_CLIENT_SECRET", secret)
+    monkeypatch.setenv("AZURE_TOKEN_CREDENTIALS", "EnvironmentCredential")
+
+
+@pytest.fixture
+async def client(
+    tm: TrafficManagerEmulator, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[AzureTrafficManager]:
+    use_identity(monkeypatch, tm, client_id=tm.contributor.client_id, secret=tm.contributor.secret)
+    azure = AzureTrafficManager(config_for(tm), retry=FAST)
+    yield azure
+    await azure.close()
+
+
+async def europe_answer(tm: TrafficManagerEmulator) -> list[str]:
+    query = dns.message.make_query(
+        "blog-tm.trafficmanager.net",
+        "A",
+        use_edns=0,
+        options=[dns.edns.ECSOption.from_text(EUROPE)],
+    )
+    response = await dns.asyncquery.udp(query, "127.0.0.1", port=tm.dns_port, timeout=2)
+    return [
+        r.to_text() for rrset in response.answer if rrset.rdtype == dns.rdatatype.A for r in rrset
+    ]
+
+
+async def test_reads_the_profile_and_every_endpoint(client: AzureTrafficManager) -> None:
+    """Routing method, DNS name and TTL, monitor config, and each endpoint's state and mapping."""
+    profile = await client.profile()
+    assert isinstance(profile, ProfileState)
+    assert (profile.name, profile.routing_method) == ("blog", "Geographic")
+    assert (profile.fqdn, profile.ttl) == ("blog-tm.trafficmanager.net", 60)
+    assert (profile.monitor.protocol, profile.monitor.path) == ("HTTPS", "/")
+    assert ("Host", "blog.example.com") in profile.monitor.custom_headers
+    west = profile.endpoint("WestEurope")  # names compare case-insensitively, as in Azure
+    assert west is not None
+    assert (west.type_segment, west.target, west.endpoint_status) == (
+        "ExternalEndpoints",
+        "20.1.2.3",
+        "Enabled",
+    )
+    assert west.geo_mapping == ("GEO-EU",)
+    central = profile.endpoint("centralus")
+    assert central is not None and central.geo_mapping == ("WORLD",)
+
+
+async def test_disable_and_enable_patch_only_the_status_and_move_dns(
+    client: AzureTrafficManager, tm: TrafficManagerEmulator
+) -> None:
+    """Disabling westeurope takes it out of Europe's DNS answer; enabling brings it back; the
+    only writes on the wire are PATCHes of endpointStatus alone."""
+    assert await europe_answer(tm) == ["20.1.2.3"]
+    west = (await client.profile()).endpoint("westeurope")
+    assert west is not None
+    disabled = await client.set_status(west, "Disabled")
+    assert (disabled.endpoint_status, disabled.monitor_status) == ("Disabled", "Disabled")
+    assert await europe_answer(tm) == ["52.165.160.200"]
+    enabled = await client.set_status(west, "Enabled")
+    assert enabled.endpoint_status == "Enabled"
+    assert await europe_answer(tm) == ["20.1.2.3"]
+
+    writes = [r for r in tm.requests_log.where() if r.method not in ("GET", "POST")]
+    assert [r.method for r in writes] == ["PATCH", "PATCH"]
+    assert [r.body for r in writes] == [
+        {"properties": {"endpointStatus": "Disabled"}},
+        {"properties": {"endpointStatus": "Enabled"}},
+    ]
+    assert all(r.path.lower().endswith("/externalendpoints/westeurope") for r in writes)
+
+
+async def test_throttling_with_retry_after_is_retried(
+    client: AzureTrafficManager, tm: TrafficManagerEmulator
+) -> None:
+    """A 429 with Retry-After is waited out (capped) and retried; the write then lands."""
+    west = (await client.profile()).endpoint("westeurope")
+    assert west is not None
+    tm.faults.add(method="PATCH", status=429, headers={"Retry-After": "3600"}, count=2)
+    assert (await client.set_status(west, "Disabled")).endpoint_status == "Disabled"
+    assert [r.status for r in tm.requests_log.where(method="PATCH")] == [429, 429, 200]
+
+
+async def test_throttling_without_retry_after_is_retried_with_backoff(
+    client: AzureTrafficManager, tm: TrafficManagerEmulator
+) -> None:
+    """The SDK alone would not retry a PATCH answered 429 without Retry-After; we do."""
+    west = (await client.profile()).endpoint("westeurope")
+    assert west is not None
+    tm.faults.add(method="PATCH", status=429, count=1)
+    assert (await client.set_status(west, "Disabled")).endpoint_status == "Disabled"
+
+
+async def test_persistent_5xx_gives_up_as_a_retryable_error(
+    client: AzureTrafficManager, tm: TrafficManagerEmulator
+) -> None:
+    """503 on every attempt: three attempts, then a retryable TrafficManagerError."""
+    tm.faults.add(method="GET", path_contains="trafficmanagerprofiles/blog", status=503, count=None)
+    with pytest.raises(TrafficManagerError) as raised:
+        await client.profile()
+    assert raised.value.retryable is True
+    assert raised.value.status == 503
+    assert (
+        len(tm.requests_log.where(method="GET", path_contains="trafficmanagerprofiles/blog")) == 3
+    )
+
+
+@pytest.mark.parametrize(("status", "code"), [(403, "AuthorizationFailed"), (404, "NotFound")])
+async def test_permission_and_missing_errors_are_not_retried(
+    client: AzureTrafficManager, tm: TrafficManagerEmulator, status: int, code: str
+) -> None:
+    """403 and 404 will not change by retrying: one attempt, not retryable, code kept."""
+    body = {"error": {"code": code, "message": "nope"}}
+    tm.faults.add(
+        method="GET", path_contains="trafficmanagerprofiles/blog", status=status, body=body
+    )
+    with pytest.raises(TrafficManagerError) as raised:
+        await client.profile()
+    assert (raised.value.retryable, raised.value.status, raised.value.code) == (False, status, code)
+    assert (
+        len(tm.requests_log.where(method="GET", path_contains="trafficmanagerprofiles/blog")) == 1
+    )
+
+
+async def test_a_slow_answer_times_out_as_retryable(
+    tm: TrafficManagerEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An answer slower than the read timeout is a retryable error, not a hang."""
+    use_identity(monkeypatch, tm, client_id=tm.contributor.client_id, secret=tm.contributor.secret)
+    azure = AzureTrafficManager(config_for(tm), retry=RetryPolicy(attempts=1), read_timeout=0.3)
+    tm.faults.add(method="GET", path_contains="trafficmanagerprofiles/blog", status=None, delay=1.5)
+    try:
+        with pytest.raises(TrafficManagerError) as raised:
+            await azure.profile()
+    finally:
+        await azure.close()
+    assert raised.value.retryable is True
+    assert str(raised.value).startswith("cannot reach Azure")
+
+
+async def test_a_wrong_secret_fails_clearly_and_never_shows_the_secret(
+    tm: TrafficManagerEmulator, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Authentication failure: not retryable, and neither the secret nor a token in the error
+    or in any log line."""
+    secret = "wrong-secret-do-not-print"
+    use_identity(monkeypatch, tm, client_id=tm.contributor.client_id, secret=secret)
+    azure = AzureTrafficManager(config_for(tm), retry=FAST)
+    caplog.set_level(logging.DEBUG)
+    try:
+        with pytest.raises(TrafficManagerError) as raised:
+            await azure.profile()
+    finally:
+        await azure.close()
+    assert raised.value.retryable is False
+    assert str(raised.value).startswith("authentication failed")
+    assert secret not in str(raised.value)
+    assert secret not in caplog.text
+    assert tm.contributor.secret not in caplog.text
+
+
+async def test_tokens_are_fetched_again_after_they_expire(
+    tm: TrafficManagerEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With short-lived tokens, a read after expiry gets a new token and succeeds."""
+    use_identity(monkeypatch, tm, client_id=tm.contributor.client_id, secret=tm.contributor.secret)
+    azure = AzureTrafficManager(config_for(tm), retry=FAST)
+    try:
+        await azure.profile()
+        first = len(tm.requests_log.token_requests())
+        tm.clock.advance(7200)  # every token issued so far is now expired at the emulator
+        assert (await azure.profile()).name == "blog"
+    finally:
+        await azure.close()
+    assert first >= 1
+    assert len(tm.requests_log.token_requests()) > first
+
+
+async def test_write_access_is_read_from_the_permissions_listing(
+    tm: TrafficManagerEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A contributor may write the endpoints; a reader may not, and a PATCH says so (403)."""
+    use_identity(monkeypatch, tm, client_id=tm.reader.client_id, secret=tm.reader.secret)
+    reader = AzureTrafficManager(config_for(tm), retry=FAST)
+    try:
+        access = await reader.write_access()
+        assert access.can_write is False
+        assert (
+            access.detail
+            == "missing permission Microsoft.Network/trafficManagerProfiles/externalEndpoints/write"
+        )
+        west = (await reader.profile()).endpoint("westeurope")
+        assert west is not None
+        with pytest.raises(TrafficManagerError) as raised:
+            await reader.set_status(west, "Disabled")
+        assert (raised.value.status, raised.value.retryable) == (403, False)
+    finally:
+        await reader.close()
+    use_identity(monkeypatch, tm, client_id=tm.contributor.client_id, secret=tm.contributor.secret)
+    contributor = AzureTrafficManager(config_for(tm), retry=FAST)
+    try:
+        assert (await contributor.write_access()).can_write is True
+    finally:
+        await contributor.close()
+
+
+async def test_retry_after_is_capped_and_backoff_grows() -> None:
+    """Retry-After is honoured up to the cap; without it the wait doubles (with jitter)."""
+    waits: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        waits.append(seconds)
+
+    answers: list[Any] = [
+        TrafficManagerError("429", retryable=True, retry_after=3600),
+        TrafficManagerError("503", retryable=True),
+        TrafficManagerError("503", retryable=True),
+        "done",
+    ]
+
+    async def call() -> str:
+        answer = answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return str(answer)
+
+    policy = RetryPolicy(attempts=4, base_delay=1.0, max_delay=30.0, retry_after_cap=20.0)
+    assert await call_with_retries(call, policy, sleep=sleep) == "done"
+    assert waits[0] == 20.0
+    assert 1.6 <= waits[1] <= 2.4  # second attempt: 2 × base, ±20 %
+    assert 3.2 <= waits[2] <= 4.8
+
+
+def test_redact_removes_tokens_and_secrets() -> None:
+    """Bearer tokens and secret form fields never leave a seam."""
+    text = (
+        'failed: Authorization: Bearer eyJ0.abc-def client_secret=hunter2&x=1 "access_token": "tok"'
+    )
+    cleaned = redact(text)
+    assert "eyJ0" not in cleaned and "hunter2" not in cleaned and '"tok"' not in cleaned
+    assert cleaned.count("[redacted]") == 3
+    assert redact(json.dumps({"a": 1}) + "\nsecond line") == '{"a": 1}'

@@ -1,0 +1,241 @@
+"""Traffic Manager's view beside ours, in the running service and in `check --json`."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import jsonschema
+import pytest
+from servers import eventually, serving
+
+from api.app import create_app
+from lab.origin import Fault, RegionalOrigin
+from lab.trafficmanager import TrafficManagerEmulator
+from monitor.config import load_config
+from monitor.service import Service
+
+ConfigWriter = Callable[..., Path]
+SCHEMA = Path(__file__).resolve().parents[4] / "shared" / "contract" / "check.schema.json"
+
+
+def identity(tm: TrafficManagerEmulator, *, reader: bool = False) -> dict[str, str]:
+    principal = tm.reader if reader else tm.contributor
+    return {
+        "AZURE_TENANT_ID": tm.tenant_id,
+        "AZURE_CLIENT_ID": principal.client_id,
+        "AZURE_CLIENT_SECRET": principal.secret,
+        "AZURE_TOKEN_CREDENTIALS": "EnvironmentCredential",
+    }
+
+
+def tm_section(tm: TrafficManagerEmulator) -> dict[str, Any]:
+    return {
+        "interval": "1s",
+        "subscription_id": tm.subscription_id,
+        "resource_group": tm.resource_group,
+        "profile": "blog",
+        "resource_manager_url": tm.base_url,
+        "authority_host": tm.base_url,
+        "ca_file": str(tm.ca_file),
+    }
+
+
+@pytest.fixture
+def seeded(
+    tm: TrafficManagerEmulator, two_regions: dict[str, RegionalOrigin]
+) -> TrafficManagerEmulator:
+    """The lab profile with the origins' addresses as targets (no drift), both Online."""
+    tm.seed_lab_profile(targets={name: o.address for name, o in two_regions.items()})
+    for name in two_regions:
+        tm.force_monitor_status(name, "Online")
+    return tm
+
+
+@pytest.fixture
+async def api(
+    seeded: TrafficManagerEmulator,
+    two_regions: dict[str, RegionalOrigin],
+    write_config: ConfigWriter,
+    monkeypatch: pytest.MonkeyPatch,
+) -> AsyncIterator[tuple[Service, httpx.AsyncClient]]:
+    for key, value in identity(seeded).items():
+        monkeypatch.setenv(key, value)
+    service = Service(load_config(write_config(two_regions, traffic_manager=tm_section(seeded))))
+    async with serving(create_app(service)) as url, httpx.AsyncClient(base_url=url) as client:
+        await eventually(
+            lambda: (
+                service.traffic_manager is not None and service.traffic_manager.latest is not None
+            )
+        )
+        await eventually(lambda: min(service.rounds_done(r) for r in two_regions) >= 1)
+        yield service, client
+
+
+async def regions(client: httpx.AsyncClient) -> dict[str, dict[str, Any]]:
+    return {r["name"]: r for r in (await client.get("/api/v1/regions")).json()["regions"]}
+
+
+async def test_each_region_shows_its_endpoint_as_traffic_manager_sees_it(
+    api: tuple[Service, httpx.AsyncClient],
+) -> None:
+    """Endpoint status and monitor status beside our verdict; no findings when all agree."""
+    _, client = api
+    west = (await regions(client))["westeurope"]
+    assert west["status"] == "healthy"
+    assert west["traffic_manager"]["endpoint"] == "westeurope"
+    assert west["traffic_manager"]["endpoint_status"] == "Enabled"
+    assert west["traffic_manager"]["monitor_status"] == "Online"
+    assert west["traffic_manager"]["geo_mapping"] == ["GEO-EU"]
+    assert west["findings"] == []
+    view = (await client.get("/api/v1/traffic-manager")).json()
+    assert view["profile"]["routing_method"] == "Geographic"
+    assert {e["name"] for e in view["profile"]["endpoints"]} == {"westeurope", "centralus"}
+    assert view["write_access"]["can_write"] is True
+
+
+async def test_failing_region_that_traffic_manager_calls_online_is_called_out(
+    api: tuple[Service, httpx.AsyncClient], two_regions: dict[str, RegionalOrigin]
+) -> None:
+    """Our probes say failing while Traffic Manager says Online: the case this service exists for."""
+    _, client = api
+    two_regions["westeurope"].inject(Fault.ORIGIN_DOWN)
+
+    async def called_out() -> bool:
+        return any(
+            "Traffic Manager says Online" in f
+            for f in (await regions(client))["westeurope"]["findings"]
+        )
+
+    await eventually(called_out)
+    assert (await regions(client))["centralus"]["findings"] == []
+
+
+async def test_degraded_in_traffic_manager_but_healthy_for_us_points_at_its_probe(
+    api: tuple[Service, httpx.AsyncClient], seeded: TrafficManagerEmulator
+) -> None:
+    """TM Degraded while we see the region healthy: a hint about TM's probe configuration."""
+    _, client = api
+    seeded.force_monitor_status("centralus", "Degraded")
+
+    async def hinted() -> bool:
+        findings = (await regions(client))["centralus"]["findings"]
+        return any("check its probe configuration" in f for f in findings)
+
+    await eventually(hinted)
+
+
+async def test_drift_between_configuration_and_profile_is_reported(
+    tm: TrafficManagerEmulator,
+    two_regions: dict[str, RegionalOrigin],
+    write_config: ConfigWriter,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A target that is not the configured address, and a configured endpoint the profile lacks."""
+    tm.seed_lab_profile(
+        targets={"westeurope": "127.0.0.99", "centralus": two_regions["centralus"].address}
+    )
+    for key, value in identity(tm).items():
+        monkeypatch.setenv(key, value)
+    regions_config = {
+        name: {"address": o.address, "port": o.https_port, "http_port": o.http_port}
+        for name, o in two_regions.items()
+    }
+    regions_config["centralus"]["endpoint"] = "northeurope"
+    service = Service(
+        load_config(
+            write_config(two_regions, traffic_manager=tm_section(tm), regions=regions_config)
+        )
+    )
+    await service.store.open()
+    try:
+        await service.read_traffic_manager()
+        views = service.endpoint_views()
+    finally:
+        await service.store.close()
+    west = two_regions["westeurope"].address
+    assert views["westeurope"].findings == (
+        f"endpoint target 127.0.0.99 is not the configured address {west}",
+    )
+    assert views["centralus"].findings == ("endpoint 'northeurope' is not in profile 'blog'",)
+
+
+async def test_an_azure_outage_is_error_never_a_region_failure(
+    api: tuple[Service, httpx.AsyncClient], seeded: TrafficManagerEmulator
+) -> None:
+    """With ARM answering 503, the read is recorded as an error and regions stay healthy."""
+    service, client = api
+    seeded.faults.add(path_contains="trafficmanagerprofiles/blog", status=503, count=None)
+
+    async def read_failed() -> bool:
+        return bool((await client.get("/api/v1/traffic-manager")).json()["error"])
+
+    await eventually(read_failed, timeout=15)
+    view = (await client.get("/api/v1/traffic-manager")).json()
+    assert "Azure answered 503" in view["error"]
+    assert {r["status"] for r in (await regions(client)).values()} == {"healthy"}
+    history = await service.store.traffic_manager_history("westeurope", limit=50)
+    assert any(h["error"] for h in history)
+    assert any(h["monitor_status"] == "Online" for h in history)
+
+
+async def test_enforce_mode_without_write_access_is_not_ready(
+    seeded: TrafficManagerEmulator,
+    two_regions: dict[str, RegionalOrigin],
+    write_config: ConfigWriter,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """In enforce mode a read-only identity keeps /readyz at 503, saying why."""
+    for key, value in identity(seeded, reader=True).items():
+        monkeypatch.setenv(key, value)
+    path = write_config(
+        two_regions, traffic_manager=tm_section(seeded), failover={"mode": "enforce"}
+    )
+    service = Service(load_config(path))
+    async with serving(create_app(service)) as url, httpx.AsyncClient(base_url=url) as client:
+        await eventually(
+            lambda: (
+                service.traffic_manager is not None and service.traffic_manager.access is not None
+            )
+        )
+        await eventually(lambda: min(service.rounds_done(r) for r in two_regions) >= 1)
+        ready = await client.get("/readyz")
+    assert ready.status_code == 503
+    assert ready.json()["problems"] == [
+        "enforce mode, cannot write to Traffic Manager: missing permission "
+        "Microsoft.Network/trafficManagerProfiles/externalEndpoints/write"
+    ]
+
+
+async def test_check_json_carries_traffic_managers_view(
+    seeded: TrafficManagerEmulator,
+    two_regions: dict[str, RegionalOrigin],
+    write_config: ConfigWriter,
+) -> None:
+    """check --json attaches each region's endpoint state and stays valid against the schema."""
+    path = write_config(two_regions, traffic_manager=tm_section(seeded))
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "regionwatch",
+        "check",
+        "--config",
+        str(path),
+        "--json",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env={**os.environ, **identity(seeded)},
+    )
+    out, err = await asyncio.wait_for(process.communicate(), timeout=60)
+    assert process.returncode == 0, err.decode()
+    document = json.loads(out)
+    jsonschema.validate(document, json.loads(SCHEMA.read_text()))
+    by_name = {r["name"]: r for r in document["regions"]}
+    assert by_name["westeurope"]["traffic_manager"]["monitor_status"] == "Online"
+    assert by_name["centralus"]["traffic_manager"]["geo_mapping"] == ["WORLD"]
