@@ -10,6 +10,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from typing import Annotated, Any
 from urllib.parse import parse_qsl
 
@@ -18,7 +19,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api.pages import status_page
-from monitor.report import result_dict, traffic_manager_dict, verdict_dict
+from monitor.report import dns_dict, result_dict, traffic_manager_dict, verdict_dict
 from monitor.service import Service
 
 __all__ = ["create_app"]
@@ -117,6 +118,16 @@ def create_app(
     async def traffic_manager() -> dict[str, Any]:
         return traffic_manager_dict(service)
 
+    @v1.get("/dns", tags=["dns"], summary="The last DNS round: each resolver × vantage point")
+    async def dns() -> dict[str, Any]:
+        findings = service.dns_findings
+        return {
+            "configured": service.dns is not None,
+            "checked_at": _iso(service.dns_checked_at) if service.dns_checked_at else None,
+            "site_nxdomain": bool(findings) and all(f.status == "nxdomain" for f in findings),
+            "dns": [dns_dict(f) for f in findings],
+        }
+
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     async def index() -> str:
         refresh = max(1, round(service.config.checks.https.interval.total_seconds()))
@@ -165,6 +176,10 @@ class HealthzLayer:
     # FastAPI's app attributes (openapi, routes) stay reachable for tools and tests.
     def __getattr__(self, name: str) -> Any:
         return getattr(self.app, name)
+
+
+def _iso(timestamp: float) -> str:
+    return datetime.fromtimestamp(timestamp, UTC).isoformat()
 
 
 def _query_region(query: bytes) -> str | None:

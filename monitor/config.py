@@ -252,6 +252,7 @@ class ResolverConfig(Model):
     address: str | None = None
     port: Port | None = None
     url: str | None = None
+    tls_hostname: str | None = None
     expect_region: str | None = None
 
     @model_validator(mode="after")

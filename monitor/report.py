@@ -6,6 +6,7 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from monitor.dnsmap import FAILING_STATUSES, DnsFinding
 from monitor.results import CheckResult, RegionStatus, RegionVerdict
 from monitor.trafficmanager.compare import EndpointView
 
@@ -14,6 +15,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "check_document",
+    "dns_dict",
     "endpoint_dict",
     "exit_code",
     "result_dict",
@@ -66,18 +68,46 @@ def verdict_dict(verdict: RegionVerdict, view: EndpointView | None = None) -> di
     }
 
 
+def dns_dict(finding: DnsFinding) -> dict[str, Any]:
+    """One resolver × vantage point: the `dns` items of `check --json` and `/api/v1/dns`."""
+    answer = finding.answer
+    return {
+        "resolver": answer.resolver,
+        "vantage": answer.vantage,
+        "addresses": list(answer.addresses),
+        "region": finding.region,
+        "expected_region": finding.expected_region,
+        "status": finding.status,
+        "reason": finding.reason,
+        "ttl": answer.address_ttl,
+        "cname_chain": [{"name": h.name, "target": h.target, "ttl": h.ttl} for h in answer.hops],
+        "ecs_sent": answer.ecs_sent,
+        "ecs_scope": answer.ecs_scope,
+        "tcp": answer.used_tcp,
+        "latency_ms": answer.latency_ms,
+    }
+
+
 def check_document(
-    verdicts: Iterable[RegionVerdict], views: Mapping[str, EndpointView] | None = None
+    verdicts: Iterable[RegionVerdict],
+    views: Mapping[str, EndpointView] | None = None,
+    dns: Iterable[DnsFinding] = (),
 ) -> dict[str, Any]:
     """The document `regionwatch check --json` prints (contract/check.schema.json)."""
     views = views or {}
-    return {"regions": [verdict_dict(v, views.get(v.region)) for v in verdicts], "dns": []}
+    return {
+        "regions": [verdict_dict(v, views.get(v.region)) for v in verdicts],
+        "dns": [dns_dict(f) for f in dns],
+    }
 
 
-def exit_code(verdicts: Iterable[RegionVerdict]) -> int:
-    """0 when every region is healthy or degraded; 1 when one is failing or unknown."""
+def exit_code(verdicts: Iterable[RegionVerdict], dns: Iterable[DnsFinding] = ()) -> int:
+    """0 when every region is healthy or degraded and no DNS answer is wrong; 1 when a region
+    is failing or unknown, or a DNS answer is mismatch, nxdomain, nodata, servfail or timeout."""
     ok = {RegionStatus.HEALTHY, RegionStatus.DEGRADED}
-    return 0 if all(v.status in ok for v in verdicts) else 1
+    regions_ok = all(v.status in ok for v in verdicts)
+    dns_ok = all(f.status not in FAILING_STATUSES for f in dns)
+    return 0 if regions_ok and dns_ok else 1
 
 
 def traffic_manager_dict(service: Service) -> dict[str, Any]:

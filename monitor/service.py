@@ -12,6 +12,9 @@ import structlog
 
 from monitor.clock import Clock, SystemClock
 from monitor.config import Config
+from monitor.dnsmap import DnsFinding
+from monitor.dnsround import DnsRound
+from monitor.probes.https import build_ssl_context
 from monitor.results import RegionStatus, RegionVerdict
 from monitor.rounds import RoundRunner, build_probes
 from monitor.scheduler import PeriodicJob, RoundScheduler
@@ -28,7 +31,7 @@ log = structlog.get_logger("monitor.service")
 # Sections DESIGN.md defines whose behaviour later releases add: accepted and validated now
 # so configurations written against the contract load, and named at start so nobody
 # believes they act yet.
-_NOT_YET_ACTIVE = ("checks.dns", "alerts", "peers")
+_NOT_YET_ACTIVE = ("alerts", "peers")
 ACCESS_CHECK_EVERY = timedelta(hours=1)
 
 
@@ -56,7 +59,13 @@ class Service:
         self.store = Store(
             config.storage.path, clock=self.clock, retention=config.storage.retention
         )
-        self.rounds = RoundRunner(build_probes(config, self.clock, ssl_context), self.clock)
+        context = ssl_context or build_ssl_context(
+            str(config.tls.ca_file) if config.tls.ca_file else None
+        )
+        self.rounds = RoundRunner(build_probes(config, self.clock, context), self.clock)
+        self.dns = DnsRound(config, context) if config.checks.dns is not None else None
+        self.dns_findings: list[DnsFinding] = []
+        self.dns_checked_at: float | None = None
         self.traffic_manager: TrafficManagerWatch | None = None
         periodic: list[PeriodicJob] = []
         if config.traffic_manager is not None:
@@ -76,6 +85,10 @@ class Service:
                     self.traffic_manager.check_access,
                 ),
             ]
+        if config.checks.dns is not None:
+            periodic.append(
+                PeriodicJob("dns", "DNS round", config.checks.dns.interval, self.run_dns)
+            )
         https = config.checks.https
         self.scheduler = RoundScheduler(
             self.rounds.regions,
@@ -99,6 +112,8 @@ class Service:
         await self.scheduler.shutdown(grace=self.config.checks.https.timeout.total_seconds() + 1)
         if self.traffic_manager is not None:
             await self.traffic_manager.client.close()
+        if self.dns is not None:
+            await self.dns.close()
         await self.store.close()
         log.info("service_stopped")
 
@@ -139,6 +154,31 @@ class Service:
         for region, view in self.endpoint_views().items():
             for finding in view.findings:
                 log.warning("traffic_manager_finding", region=region, finding=finding)
+
+    async def run_dns(self) -> list[DnsFinding]:
+        """One DNS round: judged with Traffic Manager's last view, recorded, and logged."""
+        if self.dns is None:
+            return []
+        reading = self.traffic_manager.latest if self.traffic_manager else None
+        findings = await self.dns.run(reading.profile if reading else None)
+        checked_at = self.clock.now().timestamp()
+        self.dns_findings, self.dns_checked_at = findings, checked_at
+        try:
+            await self.store.record_dns(checked_at, findings)
+        except Exception:
+            log.exception("dns_round_not_stored")
+        for f in findings:
+            if f.status not in ("ok", "failover"):
+                log.warning(
+                    "dns_answer_wrong",
+                    resolver=f.answer.resolver,
+                    vantage=f.answer.vantage,
+                    status=f.status,
+                    reason=f.reason,
+                )
+        if findings and all(f.status == "nxdomain" for f in findings):
+            log.critical("dns_site_nxdomain", hostname=self.config.site.hostname)
+        return findings
 
     def endpoint_views(self) -> dict[str, EndpointView]:
         """Every region's endpoint as Traffic Manager last showed it (empty before a read)."""

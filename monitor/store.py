@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from monitor.clock import Clock
+from monitor.dnsmap import DnsFinding
 from monitor.errors import StoreError
 from monitor.results import (
     CheckResult,
@@ -79,6 +80,22 @@ MIGRATIONS: Sequence[str] = (
     );
     CREATE INDEX tm_endpoints_by_reading ON tm_endpoints (reading_id);
     """,
+    """
+    CREATE TABLE dns_results (
+        id INTEGER PRIMARY KEY,
+        checked_at REAL NOT NULL,
+        resolver TEXT NOT NULL,
+        vantage TEXT,
+        status TEXT NOT NULL,
+        region TEXT,
+        expected_region TEXT,
+        addresses TEXT NOT NULL,
+        hops TEXT NOT NULL,
+        reason TEXT NOT NULL
+    );
+    CREATE INDEX dns_results_by_time ON dns_results (checked_at);
+    CREATE INDEX dns_results_by_resolver ON dns_results (resolver, vantage, checked_at);
+    """,
 )
 
 
@@ -135,6 +152,16 @@ class Store:
     ) -> list[dict[str, Any]]:
         """Recent readings of one endpoint (and failed reads), newest first."""
         return await self._call(self._select_readings, endpoint, limit)
+
+    async def record_dns(self, checked_at: float, findings: Sequence[DnsFinding]) -> None:
+        """Store one DNS round."""
+        await self._call(self._insert_dns, checked_at, findings)
+
+    async def dns_history(
+        self, resolver: str, vantage: str | None, *, limit: int = 100
+    ) -> list[dict[str, Any]]:
+        """Recent statuses of one resolver × vantage point, newest first."""
+        return await self._call(self._select_dns, resolver, vantage, limit)
 
     async def prune(self) -> int:
         """Delete what is older than the retention period; returns the number of rounds deleted."""
@@ -290,9 +317,52 @@ class Store:
             for read_at, error, status, monitor, target in rows
         ]
 
+    def _insert_dns(self, checked_at: float, findings: Sequence[DnsFinding]) -> None:
+        db = self._conn()
+        db.execute("BEGIN")
+        db.executemany(
+            "INSERT INTO dns_results (checked_at, resolver, vantage, status, region,"
+            " expected_region, addresses, hops, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                (
+                    checked_at,
+                    f.answer.resolver,
+                    f.answer.vantage,
+                    f.status,
+                    f.region,
+                    f.expected_region,
+                    json.dumps(f.answer.addresses),
+                    json.dumps([[h.name, h.target, h.ttl] for h in f.answer.hops]),
+                    f.reason,
+                )
+                for f in findings
+            ],
+        )
+        db.execute("COMMIT")
+
+    def _select_dns(self, resolver: str, vantage: str | None, limit: int) -> list[dict[str, Any]]:
+        rows = self._conn().execute(
+            "SELECT checked_at, status, region, expected_region, addresses, reason"
+            " FROM dns_results WHERE resolver = ? AND vantage IS ?"
+            " ORDER BY checked_at DESC, id DESC LIMIT ?",
+            (resolver, vantage, limit),
+        )
+        return [
+            {
+                "checked_at": _time(at).isoformat(),
+                "status": status,
+                "region": region,
+                "expected_region": expected,
+                "addresses": json.loads(addresses),
+                "reason": reason,
+            }
+            for at, status, region, expected, addresses, reason in rows
+        ]
+
     def _delete_before(self, cutoff: float) -> int:
         db = self._conn()
         db.execute("BEGIN")
+        db.execute("DELETE FROM dns_results WHERE checked_at < ?", (cutoff,))
         db.execute("DELETE FROM tm_readings WHERE read_at < ?", (cutoff,))
         db.execute(
             "DELETE FROM results WHERE verdict_id IN (SELECT id FROM verdicts WHERE decided_at < ?)",

@@ -16,16 +16,12 @@ import sys
 from collections.abc import Sequence
 from datetime import timedelta
 
-from monitor.clock import SystemClock
-from monitor.config import Config, load_config
+from monitor.config import load_config
 from monitor.durations import parse_duration
 from monitor.errors import ConfigError
+from monitor.oneshot import CheckOutcome, check_once
 from monitor.report import check_document, exit_code
-from monitor.results import Outcome, RegionVerdict
-from monitor.rounds import RoundRunner, build_probes
-from monitor.trafficmanager.azure import AzureTrafficManager
-from monitor.trafficmanager.compare import EndpointView, endpoint_views
-from monitor.trafficmanager.watch import TrafficManagerWatch
+from monitor.results import Outcome
 
 __all__ = ["main"]
 
@@ -120,40 +116,23 @@ def _duration(text: str) -> timedelta:
 
 def _check(args: argparse.Namespace) -> int:
     config = load_config(args.config)
-    verdicts, views = asyncio.run(_one_round(config))
+    outcome = asyncio.run(check_once(config))
+    if outcome.traffic_manager_error:
+        print(f"traffic manager: could not read: {outcome.traffic_manager_error}", file=sys.stderr)
     if args.json:
-        print(json.dumps(check_document(verdicts, views), indent=2))
+        print(json.dumps(check_document(outcome.verdicts, outcome.views, outcome.dns), indent=2))
     else:
-        print(_render(verdicts, views))
-    return EXIT_OK if exit_code(verdicts) == 0 else EXIT_FAILING
-
-
-async def _one_round(config: Config) -> tuple[list[RegionVerdict], dict[str, EndpointView]]:
-    """Every region's round and, when configured, one Traffic Manager read, all at once."""
-    clock = SystemClock()
-    runner = RoundRunner(build_probes(config, clock), clock)
-    rounds = asyncio.gather(*(runner.run(region) for region in runner.regions))
-    if config.traffic_manager is None:
-        return list(await rounds), {}
-    client = AzureTrafficManager(config.traffic_manager)
-    try:
-        verdicts, reading = await asyncio.gather(rounds, TrafficManagerWatch(client, clock).read())
-    finally:
-        await client.close()
-    views: dict[str, EndpointView] = {}
-    if reading.profile is not None:
-        views = endpoint_views(config, reading.profile, {v.region: v.status for v in verdicts})
-    elif reading.error:
-        print(f"traffic manager: could not read: {reading.error}", file=sys.stderr)
-    return list(verdicts), views
+        print(_render(outcome))
+    return EXIT_OK if exit_code(outcome.verdicts, outcome.dns) == 0 else EXIT_FAILING
 
 
 _MARKS = {Outcome.UP: "ok  ", Outcome.DOWN: "FAIL", Outcome.ERROR: "ERR "}
 
 
-def _render(verdicts: Sequence[RegionVerdict], views: dict[str, EndpointView]) -> str:
+def _render(outcome: CheckOutcome) -> str:
     lines = []
-    for verdict in verdicts:
+    views = outcome.views
+    for verdict in outcome.verdicts:
         lines.append(f"{verdict.region}: {verdict.status.value}")
         view = views.get(verdict.region)
         if view is not None and view.state is not None:
@@ -161,8 +140,8 @@ def _render(verdicts: Sequence[RegionVerdict], views: dict[str, EndpointView]) -
                 f"  traffic manager: {view.endpoint} {view.state.endpoint_status}, "
                 f"monitor {view.state.monitor_status}"
             )
-        for finding in view.findings if view is not None else ():
-            lines.append(f"  note: {finding}")
+        for note in view.findings if view is not None else ():
+            lines.append(f"  note: {note}")
         for result in verdict.results:
             latency = f"{result.latency_ms:7.1f} ms" if result.latency_ms is not None else " " * 10
             detail = result.reason
@@ -171,6 +150,15 @@ def _render(verdicts: Sequence[RegionVerdict], views: dict[str, EndpointView]) -
             lines.append(
                 f"  {_MARKS[result.outcome]} {result.check:<20} {latency}  {detail}".rstrip()
             )
+    if outcome.dns:
+        lines.append("dns:")
+    for finding in outcome.dns:
+        where = finding.answer.resolver + (
+            f" as {finding.answer.vantage}" if finding.answer.vantage else ""
+        )
+        sent_to = finding.region or ", ".join(finding.answer.addresses) or "-"
+        detail = f"  ({finding.reason})" if finding.reason else ""
+        lines.append(f"  {finding.status:<9} {where:<28} → {sent_to}{detail}")
     return "\n".join(lines)
 
 

@@ -1,0 +1,57 @@
+"""One round of every check, outside the scheduler: what `regionwatch check` prints."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+
+from monitor.clock import SystemClock
+from monitor.config import Config
+from monitor.dnsmap import DnsFinding
+from monitor.dnsround import DnsRound
+from monitor.probes.https import build_ssl_context
+from monitor.results import RegionVerdict
+from monitor.rounds import RoundRunner, build_probes
+from monitor.trafficmanager.azure import AzureTrafficManager
+from monitor.trafficmanager.compare import EndpointView, endpoint_views
+from monitor.trafficmanager.watch import Reading, TrafficManagerWatch
+
+__all__ = ["CheckOutcome", "check_once"]
+
+
+@dataclass(frozen=True, slots=True)
+class CheckOutcome:
+    verdicts: list[RegionVerdict]
+    views: dict[str, EndpointView] = field(default_factory=dict)
+    dns: list[DnsFinding] = field(default_factory=list)
+    traffic_manager_error: str | None = None
+
+
+async def check_once(config: Config) -> CheckOutcome:
+    """Every region's round, one Traffic Manager read and one DNS round, all at once; DNS
+    answers are judged once Traffic Manager's view is in."""
+    clock = SystemClock()
+    context = build_ssl_context(str(config.tls.ca_file) if config.tls.ca_file else None)
+    runner = RoundRunner(build_probes(config, clock, context), clock)
+    rounds = asyncio.gather(*(runner.run(region) for region in runner.regions))
+    client = AzureTrafficManager(config.traffic_manager) if config.traffic_manager else None
+    dns = DnsRound(config, context) if config.checks.dns is not None else None
+
+    async def read() -> Reading | None:
+        return await TrafficManagerWatch(client, clock).read() if client else None
+
+    try:
+        verdicts, reading = await asyncio.gather(rounds, read())
+        profile = reading.profile if reading else None
+        findings = await dns.run(profile) if dns else []
+    finally:
+        if client is not None:
+            await client.close()
+        if dns is not None:
+            await dns.close()
+    views = {}
+    if profile is not None:
+        views = endpoint_views(config, profile, {v.region: v.status for v in verdicts})
+    return CheckOutcome(
+        list(verdicts), views, findings, reading.error if reading is not None else None
+    )
