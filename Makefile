@@ -29,7 +29,9 @@ test: lint typecheck pytest
 demo: env
 	$(BIN)/regionwatch lab
 
-bench: env debs
+# Not part of `make test`: the benchmarks also need Prometheus' blackbox_exporter.
+bench: env
+	@bash scripts/install-debs.sh --bench
 	$(BIN)/python bench/https_probe.py
 
 clean:

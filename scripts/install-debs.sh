@@ -1,9 +1,20 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the test suite runs for real, when they are missing.
+# With --bench, also those the benchmarks compare against (bench/, docs/benchmarks.md).
 # Non-interactive, and without starting their services (policy-rc.d answers "no").
 set -euo pipefail
 
 packages=(nginx)
+for arg in "$@"; do
+    case "$arg" in
+        --bench) packages+=(prometheus-blackbox-exporter) ;;
+        *)
+            echo "usage: $0 [--bench]" >&2
+            exit 2
+            ;;
+    esac
+done
+
 missing=()
 for pkg in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
