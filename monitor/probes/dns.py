@@ -28,6 +28,7 @@ from monitor.config import ResolverConfig, VantagePointConfig
 __all__ = ["DnsAnswer", "DnsProbe", "Hop"]
 
 _DEFAULT_PORTS = {"udp": 53, "tcp": 53, "dot": 853}
+_DNS_MESSAGE = "application/dns-message"
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,10 +123,23 @@ class DnsProbe:
                 )
                 return response, True
             case "doh":
-                response = await dns.asyncquery.https(
-                    query, str(r.url), self._timeout, client=self._http, verify=self._ssl
-                )
-                return response, True
+                return await self._doh(query), True
+
+    async def _doh(self, query: dns.message.Message) -> dns.message.Message:
+        """RFC 8484 POST through httpx (dnspython's own DoH needs httpx2 and h2)."""
+        if self._http is None:
+            raise ValueError("a doh resolver needs an HTTP client")
+        query.id = 0  # RFC 8484 §4.1: cache-friendly, the exchange is matched by HTTP
+        reply = await self._http.post(
+            str(self.resolver.url),
+            content=query.to_wire(),
+            headers={"Content-Type": _DNS_MESSAGE, "Accept": _DNS_MESSAGE},
+        )
+        if reply.status_code != 200:
+            raise httpx.HTTPStatusError(
+                f"DoH answered {reply.status_code}", request=reply.request, response=reply
+            )
+        return dns.message.from_wire(reply.content)
 
     def _answer(
         self,

@@ -1,0 +1,251 @@
+"""The DNS check against the lab's resolvers, which answer through the emulated Traffic Manager."""
+
+from __future__ import annotations
+
+import ssl
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import trustme
+
+from lab.resolvers import LabResolver, server_context
+from lab.trafficmanager import TrafficManagerEmulator
+from monitor.config import Config, parse_config
+from monitor.dnsmap import DnsFinding
+from monitor.dnsround import DnsRound
+from monitor.probes.https import build_ssl_context
+from monitor.trafficmanager.model import ProfileState, parse_profile
+
+EUROPE, AMERICA = "81.2.69.0/24", "8.8.8.0/24"
+WEST, CENTRAL = "127.0.0.2", "127.0.0.3"
+TLS_NAME = "dns.lab.example"
+
+
+@pytest.fixture
+async def world(
+    tm: TrafficManagerEmulator, tm_ca: trustme.CA
+) -> AsyncIterator[dict[str, LabResolver]]:
+    """The lab profile with loopback targets, and two resolvers: eu and us."""
+    tm.seed_lab_profile(targets={"westeurope": WEST, "centralus": CENTRAL})
+    tls = server_context(tm_ca)
+    upstream = ("127.0.0.1", tm.dns_port)
+    async with (
+        LabResolver("eu", subnet=EUROPE, upstream=upstream, tls=tls) as eu,
+        LabResolver("us", subnet=AMERICA, upstream=upstream, tls=tls) as us,
+    ):
+        yield {"eu": eu, "us": us}
+
+
+@pytest.fixture
+def trust(tm_ca: trustme.CA, tmp_path: Path) -> ssl.SSLContext:
+    path = tmp_path / "ca.pem"
+    tm_ca.cert_pem.write_to_path(str(path))
+    return build_ssl_context(str(path))
+
+
+def config(resolvers: list[dict[str, Any]], *, vantage: bool = True, timeout: str = "1s") -> Config:
+    return parse_config(
+        {
+            "site": {"hostname": "blog.example.com"},
+            "regions": {"westeurope": {"address": WEST}, "centralus": {"address": CENTRAL}},
+            "checks": {
+                "dns": {
+                    "timeout": timeout,
+                    "resolvers": resolvers,
+                    "vantage_points": [
+                        {"name": "europe", "client_subnet": EUROPE, "expect_region": "westeurope"},
+                        {"name": "america", "client_subnet": AMERICA, "expect_region": "centralus"},
+                    ]
+                    if vantage
+                    else [],
+                }
+            },
+        }
+    )
+
+
+def udp(resolver: LabResolver, expect: str | None) -> dict[str, Any]:
+    return {
+        "name": resolver.name,
+        "address": resolver.address,
+        "port": resolver.port,
+        "expect_region": expect,
+    }
+
+
+async def round_of(
+    cfg: Config, trust: ssl.SSLContext, tm: TrafficManagerEmulator | None = None
+) -> dict[tuple[str, str | None], DnsFinding]:
+    dns = DnsRound(cfg, trust)
+    profile = _profile(tm) if tm is not None else None
+    try:
+        findings = await dns.run(profile)
+    finally:
+        await dns.close()
+    return {(f.answer.resolver, f.answer.vantage): f for f in findings}
+
+
+def _profile(tm: TrafficManagerEmulator) -> ProfileState:
+    return parse_profile(tm.state.profile_json(tm.profile()))
+
+
+def set_endpoint(tm: TrafficManagerEmulator, endpoint: str, status: str) -> None:
+    tm.state.patch_endpoint(
+        tm.subscription_id,
+        "blog",
+        "blog",
+        "ExternalEndpoints",
+        endpoint,
+        {"properties": {"endpointStatus": status}},
+    )
+
+
+async def test_every_resolver_and_vantage_point_is_sent_where_it_should_be(
+    world: dict[str, LabResolver], trust: ssl.SSLContext, tm: TrafficManagerEmulator
+) -> None:
+    """Plain queries follow each resolver's geography; ECS queries follow the vantage point."""
+    cfg = config([udp(world["eu"], "westeurope"), udp(world["us"], "centralus")])
+    results = await round_of(cfg, trust, tm)
+    statuses = {key: (f.status, f.region) for key, f in results.items()}
+    assert statuses == {
+        ("eu", None): ("ok", "westeurope"),
+        ("eu", "europe"): ("ok", "westeurope"),
+        ("eu", "america"): ("ok", "centralus"),
+        ("us", None): ("ok", "centralus"),
+        ("us", "europe"): ("ok", "westeurope"),
+        ("us", "america"): ("ok", "centralus"),
+    }
+    answer = results[("us", "europe")].answer
+    assert answer.addresses == (WEST,)
+    assert [(h.name, h.target, h.ttl) for h in answer.hops] == [
+        ("blog.example.com", "blog-tm.trafficmanager.net", 300)
+    ]
+    assert answer.address_ttl == 60
+    assert answer.ecs_scope and answer.ecs_scope > 0
+
+
+async def test_the_client_subnet_is_on_the_wire(
+    world: dict[str, LabResolver], trust: ssl.SSLContext
+) -> None:
+    """The resolver receives each vantage point's subnet; plain queries carry none."""
+    await round_of(config([udp(world["us"], None)]), trust)
+    subnets = {r.client_subnet for r in world["us"].log if r.qtype == "A"}
+    assert subnets == {None, EUROPE, AMERICA}
+
+
+async def test_disabling_westeurope_reads_failover_and_enabling_it_ok(
+    world: dict[str, LabResolver], trust: ssl.SSLContext, tm: TrafficManagerEmulator
+) -> None:
+    """Disabled in Traffic Manager: Europe is sent to centralus and that is a failover, not a
+    mismatch; enabled again, ok."""
+    cfg = config([udp(world["eu"], "westeurope")])
+    set_endpoint(tm, "westeurope", "Disabled")
+    after = await round_of(cfg, trust, tm)
+    assert (after[("eu", "europe")].status, after[("eu", "europe")].region) == (
+        "failover",
+        "centralus",
+    )
+    assert (
+        after[("eu", "europe")].reason
+        == "sent to centralus: westeurope is Disabled in Traffic Manager"
+    )
+    blind = await round_of(cfg, trust)  # without Traffic Manager's view nothing explains it
+    assert blind[("eu", "europe")].status == "mismatch"
+    set_endpoint(tm, "westeurope", "Enabled")
+    again = await round_of(cfg, trust, tm)
+    assert again[("eu", "europe")].status == "ok"
+
+
+async def test_an_uncovered_geography_is_nodata(
+    world: dict[str, LabResolver], trust: ssl.SSLContext, tm: TrafficManagerEmulator
+) -> None:
+    """With the WORLD endpoint disabled, America has no endpoint at all: NODATA."""
+    set_endpoint(tm, "centralus", "Disabled")
+    results = await round_of(config([udp(world["us"], "centralus")]), trust, tm)
+    assert results[("us", "america")].status == "nodata"
+    assert results[("us", "europe")].status == "ok"
+
+
+async def test_a_resolver_ignoring_ecs_is_not_called_wrong(
+    world: dict[str, LabResolver], trust: ssl.SSLContext
+) -> None:
+    """Scope 0 means the subnet was ignored: 'ECS not honoured', never a mismatch."""
+    world["us"].inject("ignore-ecs")
+    results = await round_of(config([udp(world["us"], "centralus")]), trust)
+    europe = results[("us", "europe")]
+    assert (europe.status, europe.region) == ("unknown", "centralus")
+    assert europe.reason == "ECS not honoured: the resolver ignored the client subnet"
+    assert results[("us", None)].status == "ok"
+
+
+@pytest.mark.parametrize(
+    ("fault", "params", "status"),
+    [
+        ("servfail", {}, "servfail"),
+        ("silence", {}, "timeout"),
+        ("nxdomain", {}, "nxdomain"),
+        ("wrong-answer", {"address": CENTRAL}, "mismatch"),
+        ("wrong-answer", {"address": "192.0.2.1"}, "unknown"),
+    ],
+)
+async def test_resolver_faults_give_their_status(
+    world: dict[str, LabResolver],
+    trust: ssl.SSLContext,
+    fault: str,
+    params: dict[str, Any],
+    status: str,
+) -> None:
+    """Each failure a resolver can have maps to its status of the contract."""
+    world["eu"].inject(fault, **params)
+    results = await round_of(
+        config([udp(world["eu"], "westeurope")], vantage=False, timeout="300ms"), trust
+    )
+    assert results[("eu", None)].status == status
+
+
+async def test_a_truncated_udp_answer_is_asked_again_over_tcp(
+    world: dict[str, LabResolver], trust: ssl.SSLContext
+) -> None:
+    """TC over UDP: the same query over TCP, and the answer judged normally."""
+    world["eu"].inject("truncate")
+    results = await round_of(config([udp(world["eu"], "westeurope")], vantage=False), trust)
+    finding = results[("eu", None)]
+    assert (finding.status, finding.answer.used_tcp) == ("ok", True)
+    assert {r.transport.value for r in world["eu"].log} == {"udp", "tcp"}
+
+
+@pytest.mark.parametrize("protocol", ["tcp", "dot", "doh"])
+async def test_tcp_dot_and_doh_give_the_same_answer(
+    world: dict[str, LabResolver], trust: ssl.SSLContext, protocol: str
+) -> None:
+    """Every transport reaches the same answer, and the resolver saw that transport."""
+    eu = world["eu"]
+    resolver: dict[str, Any] = {"name": "eu", "protocol": protocol, "expect_region": "westeurope"}
+    if protocol == "tcp":
+        resolver |= {"address": eu.address, "port": eu.port}
+    elif protocol == "dot":
+        resolver |= {"address": eu.address, "port": eu.dot_port, "tls_hostname": TLS_NAME}
+    else:
+        resolver |= {"url": eu.doh_url}
+    results = await round_of(config([resolver]), trust)
+    assert {key: f.status for key, f in results.items()} == {
+        ("eu", None): "ok",
+        ("eu", "europe"): "ok",
+        ("eu", "america"): "ok",
+    }
+    assert results[("eu", None)].region == "westeurope"
+    assert results[("eu", "america")].region == "centralus"
+    assert {r.transport.value for r in eu.log} == {protocol}
+
+
+async def test_an_unreachable_resolver_is_error_or_timeout(trust: ssl.SSLContext) -> None:
+    """A closed TCP port is our side's 'error'; a UDP query into nothing is a timeout."""
+    closed = {"name": "gone", "protocol": "tcp", "address": "127.0.0.1", "port": 9}
+    results = await round_of(config([closed], vantage=False, timeout="300ms"), trust)
+    assert results[("gone", None)].status == "error"
+    assert results[("gone", None)].reason.startswith("resolver unreachable")
+    silent = {"name": "void", "address": "127.0.0.1", "port": 9}
+    results = await round_of(config([silent], vantage=False, timeout="300ms"), trust)
+    assert results[("void", None)].status in ("timeout", "error")
