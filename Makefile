@@ -33,6 +33,7 @@ demo: env
 bench: env
 	@bash scripts/install-debs.sh --bench
 	$(BIN)/python bench/https_probe.py
+	$(BIN)/python bench/dns_round.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

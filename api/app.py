@@ -10,7 +10,6 @@ from __future__ import annotations
 import secrets
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
 from typing import Annotated, Any
 from urllib.parse import parse_qsl
 
@@ -19,7 +18,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api.pages import status_page
-from monitor.report import dns_dict, result_dict, traffic_manager_dict, verdict_dict
+from monitor.report import dns_dict, iso, result_dict, traffic_manager_dict, verdict_dict
 from monitor.service import Service
 
 __all__ = ["create_app"]
@@ -123,7 +122,7 @@ def create_app(
         findings = service.dns_findings
         return {
             "configured": service.dns is not None,
-            "checked_at": _iso(service.dns_checked_at) if service.dns_checked_at else None,
+            "checked_at": iso(service.dns_checked_at) if service.dns_checked_at else None,
             "site_nxdomain": bool(findings) and all(f.status == "nxdomain" for f in findings),
             "dns": [dns_dict(f) for f in findings],
         }
@@ -132,7 +131,11 @@ def create_app(
     async def index() -> str:
         refresh = max(1, round(service.config.checks.https.interval.total_seconds()))
         return status_page(
-            service.config.site.hostname, service.verdicts().values(), refresh=refresh
+            service.config.site.hostname,
+            service.verdicts().values(),
+            refresh=refresh,
+            views=service.endpoint_views(),
+            dns=service.dns_findings,
         )
 
     app.include_router(v1)
@@ -176,10 +179,6 @@ class HealthzLayer:
     # FastAPI's app attributes (openapi, routes) stay reachable for tools and tests.
     def __getattr__(self, name: str) -> Any:
         return getattr(self.app, name)
-
-
-def _iso(timestamp: float) -> str:
-    return datetime.fromtimestamp(timestamp, UTC).isoformat()
 
 
 def _query_region(query: bytes) -> str | None:

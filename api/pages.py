@@ -5,10 +5,12 @@ A plain page that refreshes itself; the live dashboard (server-sent events) repl
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from html import escape
 
+from monitor.dnsmap import DnsFinding
 from monitor.results import Outcome, RegionVerdict
+from monitor.trafficmanager.compare import EndpointView
 
 __all__ = ["status_page"]
 
@@ -22,8 +24,16 @@ table{border-collapse:collapse;width:100%}td{padding:.2rem .5rem;border-top:1px 
 """
 
 
-def status_page(hostname: str, verdicts: Iterable[RegionVerdict], *, refresh: int) -> str:
-    sections = "".join(_region(v) for v in verdicts)
+def status_page(
+    hostname: str,
+    verdicts: Iterable[RegionVerdict],
+    *,
+    refresh: int,
+    views: Mapping[str, EndpointView] | None = None,
+    dns: Sequence[DnsFinding] = (),
+) -> str:
+    views = views or {}
+    sections = "".join(_region(v, views.get(v.region)) for v in verdicts) + _dns(dns)
     return (
         "<!doctype html><html lang=en><head><meta charset=utf-8>"
         f'<meta http-equiv="refresh" content="{refresh}">'
@@ -35,8 +45,17 @@ def status_page(hostname: str, verdicts: Iterable[RegionVerdict], *, refresh: in
     )
 
 
-def _region(verdict: RegionVerdict) -> str:
+def _region(verdict: RegionVerdict, view: EndpointView | None) -> str:
     status = verdict.status.value
+    tm = ""
+    if view is not None and view.state is not None:
+        tm = (
+            f"<p><small>Traffic Manager: endpoint {escape(view.endpoint)} "
+            f"{escape(view.state.endpoint_status)}, monitor {escape(view.state.monitor_status or '?')}"
+            "</small></p>"
+        )
+    if view is not None and view.findings:
+        tm += "".join(f'<p class="down"><small>{escape(f)}</small></p>' for f in view.findings)
     rows = "".join(
         f'<tr><td>{escape(r.check)}</td><td class="{r.outcome.value}">{r.outcome.value}</td>'
         f"<td>{'' if r.latency_ms is None else f'{r.latency_ms:.0f} ms'}</td>"
@@ -51,5 +70,23 @@ def _region(verdict: RegionVerdict) -> str:
         f'<section data-region="{escape(verdict.region)}" data-status="{status}">'
         f'<h2>{escape(verdict.region)} <span class=status style="background:{_COLOURS[status]}">'
         f"{status}</span></h2><small>as of {verdict.decided_at:%Y-%m-%d %H:%M:%S} UTC</small>"
-        f"{reasons}<table>{rows}</table></section>"
+        f"{tm}{reasons}<table>{rows}</table></section>"
+    )
+
+
+def _dns(findings: Sequence[DnsFinding]) -> str:
+    if not findings:
+        return ""
+    good = ("ok", "failover")
+    rows = "".join(
+        f"<tr><td>{escape(f.answer.resolver)}</td><td>{escape(f.answer.vantage or '')}</td>"
+        f'<td class="{"up" if f.status in good else "down"}">{f.status}</td>'
+        f"<td>{escape(f.region or ', '.join(f.answer.addresses) or '')}</td>"
+        f"<td>{escape(f.reason)}</td></tr>"
+        for f in findings
+    )
+    return (
+        '<section data-section="dns"><h2>DNS</h2><table><tr><td><b>resolver</b></td>'
+        "<td><b>vantage point</b></td><td><b>status</b></td><td><b>sent to</b></td><td></td></tr>"
+        f"{rows}</table></section>"
     )

@@ -39,6 +39,11 @@ class LabCA:
         self._untrusted = trustme.CA(organization_name="regionwatch untrusted CA")
         self._contexts: dict[tuple[str, CertKind, int], ssl.SSLContext] = {}
 
+    @property
+    def authority(self) -> trustme.CA:
+        """The trusted CA itself, for the lab's other TLS servers (Traffic Manager, DoT, DoH)."""
+        return self._ca
+
     def cert_pem_bytes(self) -> bytes:
         """The PEM bundle clients trust (the lab CA only)."""
         pem: bytes = self._ca.cert_pem.bytes()

@@ -15,6 +15,7 @@ from pydantic import BaseModel
 
 from lab.faults import Fault, ParamValue
 from lab.origin import RegionalOrigin
+from lab.resolvers import LabResolver
 from lab.trafficmanager import TrafficManagerEmulator
 
 __all__ = ["control_router"]
@@ -48,12 +49,16 @@ class ArmFaultBody(BaseModel):
 
 
 def control_router(
-    origins: Mapping[str, RegionalOrigin], traffic_manager: TrafficManagerEmulator | None = None
+    origins: Mapping[str, RegionalOrigin],
+    traffic_manager: TrafficManagerEmulator | None = None,
+    resolvers: Mapping[str, LabResolver] | None = None,
 ) -> APIRouter:
-    """Routes under /lab for the given origins (and Traffic Manager emulator)."""
+    """Routes under /lab for the given origins (and Traffic Manager emulator, and resolvers)."""
     router = APIRouter(prefix="/lab", tags=["lab"], dependencies=[Depends(_loopback_only)])
     if traffic_manager is not None:
         router.include_router(_traffic_manager_routes(traffic_manager))
+    if resolvers:
+        router.include_router(_resolver_routes(resolvers))
 
     def origin_of(region: str) -> RegionalOrigin:
         if region not in origins:
@@ -77,6 +82,8 @@ def control_router(
         }
         if traffic_manager is not None:
             document["traffic_manager"] = _tm_state(traffic_manager)
+        if resolvers:
+            document["resolvers"] = {name: _resolver_state(r) for name, r in resolvers.items()}
         return document
 
     @router.post("/regions/{region}/deploy", summary="Roll out a release to one region")
@@ -198,5 +205,57 @@ def _traffic_manager_routes(tm: TrafficManagerEmulator) -> APIRouter:
     async def clear_faults() -> dict[str, Any]:
         tm.faults.clear()
         return _tm_state(tm)
+
+    return router
+
+
+def _resolver_state(resolver: LabResolver) -> dict[str, Any]:
+    return {
+        "address": resolver.address,
+        "port": resolver.port,
+        "subnet": resolver.subnet,
+        "faults": resolver.faults(),
+    }
+
+
+def _resolver_routes(resolvers: Mapping[str, LabResolver]) -> APIRouter:
+    """Break and heal the lab's resolvers, one geography at a time."""
+    router = APIRouter(prefix="/resolvers")
+
+    def resolver_of(name: str) -> LabResolver:
+        if name not in resolvers:
+            raise HTTPException(
+                404, f"unknown resolver {name!r}; resolvers: {', '.join(resolvers)}"
+            )
+        return resolvers[name]
+
+    @router.post(
+        "/{name}/faults/{fault}",
+        summary="Inject a resolver fault: servfail, silence, wrong-answer, ignore-ecs, truncate, nxdomain",
+    )
+    async def inject(
+        name: str, fault: str, params: Annotated[dict[str, Any] | None, Body()] = None
+    ) -> dict[str, Any]:
+        resolver = resolver_of(name)
+        try:
+            resolver.inject(fault, **(params or {}))
+        except ValueError as e:
+            raise HTTPException(422, str(e)) from None
+        return _resolver_state(resolver)
+
+    @router.delete("/{name}/faults/{fault}", summary="Heal one resolver fault")
+    async def heal_one(name: str, fault: str) -> dict[str, Any]:
+        resolver = resolver_of(name)
+        try:
+            resolver.heal(fault)
+        except ValueError as e:
+            raise HTTPException(422, str(e)) from None
+        return _resolver_state(resolver)
+
+    @router.post("/{name}/heal", summary="Heal every fault of one resolver")
+    async def heal_all(name: str) -> dict[str, Any]:
+        resolver = resolver_of(name)
+        resolver.heal()
+        return _resolver_state(resolver)
 
     return router

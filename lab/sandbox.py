@@ -28,6 +28,7 @@ from lab.control import control_router
 from lab.faults import Fault
 from lab.loopback import loopback_address
 from lab.origin import RegionalOrigin
+from lab.resolvers import DEFAULT_TLS_NAME, LAB_SUBNETS, LabResolver, server_context
 from lab.trafficmanager import TrafficManagerEmulator
 from monitor.config import Config, load_config
 from monitor.durations import format_duration
@@ -37,6 +38,8 @@ __all__ = ["LAB_HOSTNAME", "LAB_REGIONS", "LabSettings", "Sandbox", "run_lab"]
 
 LAB_HOSTNAME = "blog.example.com"
 LAB_REGIONS = ("westeurope", "centralus")
+# The geographies the lab's resolvers stand for (subnets the emulator places in GB and the US).
+LAB_GEOGRAPHIES = {"eu": LAB_SUBNETS["eu"], "us": LAB_SUBNETS["us"]}
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,8 +61,9 @@ class Sandbox:
         self.ca_path = workdir / "lab-ca.pem"
         # Traffic Manager probes on its own clock; the lab's is as fast as the service's.
         self.traffic_manager = TrafficManagerEmulator(
-            probe_interval=settings.interval.total_seconds(), workdir=workdir
+            probe_interval=settings.interval.total_seconds(), workdir=workdir, ca=self.ca.authority
         )
+        self.resolvers: dict[str, LabResolver] = {}
 
     async def start(self) -> Config:
         self.ca.write_ca_pem(self.ca_path)
@@ -74,8 +78,64 @@ class Sandbox:
         tm.seed_lab_profile(targets={name: o.address for name, o in self.origins.items()})
         for origin in self.origins.values():
             tm.prober.route(origin.address, origin.address, origin.https_port)
+        # One resolver per geography, answering the site's name through Traffic Manager's DNS;
+        # DoT and DoH with the lab CA, so every transport of the DNS check has a peer.
+        tls = server_context(self.ca.authority)
+        for name, subnet in LAB_GEOGRAPHIES.items():
+            resolver = LabResolver(
+                name, subnet=subnet, upstream=("127.0.0.1", tm.dns_port), tls=tls
+            )
+            await resolver.start()
+            self.resolvers[name] = resolver
         self.config_path.write_text(self._config_yaml(), encoding="utf-8")
         return load_config(self.config_path)
+
+    def _dns_checks(self) -> dict[str, Any]:
+        eu, us = self.resolvers["eu"], self.resolvers["us"]
+        return {
+            "interval": format_duration(self.settings.interval),
+            "timeout": "1s",
+            "resolvers": [
+                {
+                    "name": "eu",
+                    "address": eu.address,
+                    "port": eu.port,
+                    "expect_region": "westeurope",
+                },
+                {
+                    "name": "us",
+                    "address": us.address,
+                    "port": us.port,
+                    "expect_region": "centralus",
+                },
+                {
+                    "name": "eu-dot",
+                    "protocol": "dot",
+                    "address": eu.address,
+                    "port": eu.dot_port,
+                    "tls_hostname": DEFAULT_TLS_NAME,
+                    "expect_region": "westeurope",
+                },
+                {
+                    "name": "us-doh",
+                    "protocol": "doh",
+                    "url": us.doh_url,
+                    "expect_region": "centralus",
+                },
+            ],
+            "vantage_points": [
+                {
+                    "name": "europe",
+                    "client_subnet": LAB_GEOGRAPHIES["eu"],
+                    "expect_region": "westeurope",
+                },
+                {
+                    "name": "america",
+                    "client_subnet": LAB_GEOGRAPHIES["us"],
+                    "expect_region": "centralus",
+                },
+            ],
+        }
 
     def identity(self) -> dict[str, str]:
         """The environment DefaultAzureCredential reads, for the emulator's contributor. The
@@ -89,6 +149,8 @@ class Sandbox:
         }
 
     async def stop(self) -> None:
+        for resolver in self.resolvers.values():
+            await resolver.stop()
         await self.traffic_manager.stop()
         for origin in self.origins.values():
             await origin.stop()
@@ -134,7 +196,8 @@ class Sandbox:
                             "expect": {"status": [301, 308], "redirect_to_https": True},
                         },
                     ],
-                }
+                },
+                "dns": self._dns_checks(),
             },
             "traffic_manager": {
                 "interval": format_duration(interval),
@@ -184,6 +247,10 @@ def banner(sandbox: Sandbox, base_url: str) -> str:
         f"  curl -s {base_url}/api/v1/traffic-manager | python3 -m json.tool | head -30",
         f"  curl -s -X POST {base_url}/lab/traffic-manager/endpoints/westeurope/status "
         "-H 'content-type: application/json' -d '{\"status\": \"Disabled\"}'",
+        "  # where each resolver and vantage point sends users now (europe: failover)",
+        f"  curl -s {base_url}/api/v1/dns | python3 -m json.tool | grep -E 'resolver|vantage|status'",
+        "  # break a resolver: servfail, silence, wrong-answer, ignore-ecs, truncate, nxdomain",
+        f"  curl -s -X POST {base_url}/lab/resolvers/eu/faults/servfail",
         "",
         f"Other faults: {', '.join(f.value for f in Fault)}.",
         "Stop with Ctrl-C.",
@@ -211,7 +278,10 @@ async def run_lab(settings: LabSettings, *, announce: Callable[[str], None] = pr
             config = load_config(sandbox.config_path)
             service = Service(config)
             app = create_app(
-                service, routers=[control_router(sandbox.origins, sandbox.traffic_manager)]
+                service,
+                routers=[
+                    control_router(sandbox.origins, sandbox.traffic_manager, sandbox.resolvers)
+                ],
             )
             server = uvicorn.Server(
                 uvicorn.Config(

@@ -18,6 +18,7 @@ __all__ = [
     "dns_dict",
     "endpoint_dict",
     "exit_code",
+    "iso",
     "result_dict",
     "traffic_manager_dict",
     "verdict_dict",
@@ -120,7 +121,7 @@ def traffic_manager_dict(service: Service) -> dict[str, Any]:
     return {
         "configured": True,
         "mode": service.config.failover.mode,
-        "read_at": _iso(reading.read_at) if reading else None,
+        "read_at": iso(reading.read_at) if reading else None,
         "error": reading.error if reading else None,
         "profile": None
         if profile is None
@@ -155,7 +156,7 @@ def traffic_manager_dict(service: Service) -> dict[str, Any]:
         "write_access": None
         if access is None
         else {
-            "checked_at": _iso(access.checked_at),
+            "checked_at": iso(access.checked_at),
             "can_write": access.can_write,
             "detail": access.access.detail if access.access else access.error,
         },
@@ -166,5 +167,6 @@ def traffic_manager_dict(service: Service) -> dict[str, Any]:
     }
 
 
-def _iso(timestamp: float) -> str:
+def iso(timestamp: float) -> str:
+    """An epoch timestamp as ISO 8601 in UTC."""
     return datetime.fromtimestamp(timestamp, UTC).isoformat()

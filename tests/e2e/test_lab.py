@@ -88,6 +88,27 @@ async def test_lab_starts_breaks_heals_and_stops_cleanly() -> None:
 
             await eventually(seen_disabled, timeout=20, interval=0.2)
 
+            # DNS follows: Europe's users are now sent to centralus, and that reads failover.
+            async def europe_failed_over() -> bool:
+                answers = (await client.get("/api/v1/dns")).json()["dns"]
+                europe = [a for a in answers if a["resolver"] == "eu" and a["vantage"] == "europe"]
+                return bool(europe) and europe[0]["status"] == "failover"
+
+            await eventually(europe_failed_over, timeout=20, interval=0.2)
+            page = (await client.get("/")).text
+            assert 'data-region="westeurope"' in page and 'data-section="dns"' in page
+            await client.post(
+                "/lab/traffic-manager/endpoints/westeurope/status", json={"status": "Enabled"}
+            )
+            broken = await client.post("/lab/resolvers/us/faults/servfail")
+            assert broken.json()["faults"] == {"servfail": {}}
+
+            async def us_servfail() -> bool:
+                answers = (await client.get("/api/v1/dns")).json()["dns"]
+                return any(a["resolver"] == "us" and a["status"] == "servfail" for a in answers)
+
+            await eventually(us_servfail, timeout=20, interval=0.2)
+
             bad = await client.post("/lab/regions/westeurope/faults/meltdown")
             assert bad.status_code == 422
             assert "unknown fault 'meltdown'" in bad.json()["detail"]

@@ -680,3 +680,14 @@ def test_an_empty_token_means_no_token(tmp_path: Path) -> None:
     )
     api = load_config(path, env={}).api
     assert (api.token, api.read_token) == (None, None)
+
+
+def test_the_shipped_example_configuration_loads() -> None:
+    """examples/regionwatch.yaml is valid (loaded only: nothing here probes its addresses)."""
+    example = Path(__file__).resolve().parents[2] / "examples" / "regionwatch.yaml"
+    config = load_config(
+        example, env={"AZURE_SUBSCRIPTION_ID": "00000000-0000-0000-0000-000000000000"}
+    )
+    assert set(config.regions) == {"westeurope", "centralus"}
+    assert config.checks.dns is not None and len(config.checks.dns.vantage_points) == 2
+    assert config.traffic_manager is not None and config.traffic_manager.profile == "blog"
