@@ -230,6 +230,14 @@ def banner(sandbox: Sandbox, base_url: str) -> str:
         lines.append(
             f"  {name:<14} https://{origin.address}:{origin.https_port}  (http {origin.http_port})"
         )
+    tm = sandbox.traffic_manager
+    lines.append(
+        f"  traffic mgr    {tm.base_url}  (profile blog; its DNS on 127.0.0.1:{tm.dns_port})"
+    )
+    for name, resolver in sandbox.resolvers.items():
+        lines.append(
+            f"  resolver {name:<5} {resolver.address}:{resolver.port} (udp, tcp), {resolver.doh_url}"
+        )
     lines += [
         f"  configuration  {sandbox.config_path}",
         "",
