@@ -123,11 +123,16 @@ def create_app(
         return {
             "configured": service.dns is not None,
             "checked_at": iso(service.dns_checked_at) if service.dns_checked_at else None,
-            "site_nxdomain": bool(findings) and all(f.status == "nxdomain" for f in findings),
+            "site_nxdomain": service.site_nxdomain,
             "dns": [dns_dict(f) for f in findings],
         }
 
-    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    @app.get(
+        "/",
+        response_class=HTMLResponse,
+        include_in_schema=False,
+        dependencies=[Depends(require_read)],
+    )
     async def index() -> str:
         refresh = max(1, round(service.config.checks.https.interval.total_seconds()))
         return status_page(

@@ -283,6 +283,9 @@ async def run_lab(settings: LabSettings, *, announce: Callable[[str], None] = pr
             # The lab is its own process: its service authenticates as the emulator's
             # contributor, the way a deployment sets AZURE_* for DefaultAzureCredential.
             os.environ.update(sandbox.identity())
+            # Everything in the lab is on loopback: no proxy from the environment may carry
+            # the emulator's tokens and secrets elsewhere.
+            os.environ["NO_PROXY"] = os.environ["no_proxy"] = "127.0.0.1,localhost"
             config = load_config(sandbox.config_path)
             service = Service(config)
             app = create_app(

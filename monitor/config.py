@@ -10,6 +10,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import re
+import ssl
 from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
@@ -58,6 +59,9 @@ _HOSTNAME = re.compile(
     r"^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)*[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.?$"
 )
 _HEADER = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
+_PROBE_HEADERS = frozenset({"host", "connection", "content-length", "transfer-encoding"})
+# Values never echoed in an error: they may hold a secret after ${ENV} substitution.
+_SECRET_KEYS = frozenset({"token", "read_token", "secret", "url", "client_secret"})
 
 
 class _Loader(yaml.SafeLoader):
@@ -101,6 +105,11 @@ def _check_region_name(value: str) -> str:
 
 # Validated as the mapping's key, so an error names the region: `regions.West_Europe: ...`.
 RegionName = Annotated[str, AfterValidator(_check_region_name)]
+
+
+def _positive(value: timedelta, key: str) -> None:
+    if value <= timedelta(0):
+        raise ValueError(f"{key}: expected a duration above 0s")
 
 
 class Model(BaseModel):
@@ -200,6 +209,18 @@ class HttpsRequest(Model):
             raise ValueError(f"expected a path starting with / and without spaces, got {value!r}")
         return value
 
+    @field_validator("headers")
+    @classmethod
+    def _headers(cls, value: dict[str, str]) -> dict[str, str]:
+        for name, text in value.items():
+            if not _HEADER.match(name):
+                raise ValueError(f"expected HTTP header names, got {name!r}")
+            if name.lower() in _PROBE_HEADERS:
+                raise ValueError(f"{name} is set by the probe itself (the site's hostname)")
+            if any(c in text for c in "\r\n\0"):
+                raise ValueError(f"the value of {name} must be one line")
+        return value
+
 
 def _default_requests() -> list[HttpsRequest]:
     return [HttpsRequest(name="home")]
@@ -261,6 +282,14 @@ class ResolverConfig(Model):
             raise ValueError("url: a doh resolver needs a url such as https://127.0.0.1/dns-query")
         if self.protocol != "doh" and not self.address:
             raise ValueError(f"address: a {self.protocol} resolver needs an address")
+        if self.address is not None:
+            try:
+                ipaddress.ip_address(self.address)
+            except ValueError:
+                # Looking the resolver up would go through another resolver: name it by address.
+                raise ValueError(
+                    f"address: expected the resolver's IP address, got {self.address!r}"
+                ) from None
         return self
 
 
@@ -284,6 +313,12 @@ class DnsChecks(Model):
     resolvers: list[ResolverConfig] = Field(default_factory=list)
     vantage_points: list[VantagePointConfig] = Field(default_factory=list)
 
+    @model_validator(mode="after")
+    def _durations(self) -> Self:
+        _positive(self.interval, "interval")
+        _positive(self.timeout, "timeout")
+        return self
+
 
 class Checks(Model):
     https: HttpsChecks = Field(default_factory=HttpsChecks)
@@ -298,6 +333,11 @@ class TrafficManagerConfig(Model):
     resource_manager_url: str = "https://management.azure.com"
     authority_host: str | None = None
     ca_file: Path | None = None
+
+    @model_validator(mode="after")
+    def _interval(self) -> Self:
+        _positive(self.interval, "interval")
+        return self
 
 
 class FailoverConfig(Model):
@@ -418,6 +458,16 @@ def _references(config: Config) -> list[ConfigProblem]:
             check(f"checks.dns.resolvers[{i}].expect_region", resolver.expect_region)
         for i, vantage in enumerate(config.checks.dns.vantage_points):
             check(f"checks.dns.vantage_points[{i}].expect_region", vantage.expect_region)
+    if not problems:
+        for region in config.regions:
+            if not config.requests_for(region):
+                problems.append(
+                    ConfigProblem(
+                        f"regions.{region}",
+                        "no request of checks.https.requests applies to this region "
+                        "(it would stay unknown forever)",
+                    )
+                )
     endpoints = [config.endpoint_of(r) for r in config.regions]
     for region in config.regions:
         if endpoints.count(config.endpoint_of(region)) > 1:
@@ -430,25 +480,32 @@ def _references(config: Config) -> list[ConfigProblem]:
     return problems
 
 
+def _ca_problem(path: Path) -> str | None:
+    """What is wrong with a CA bundle, checked the way the probes will load it."""
+    if not path.is_file():
+        return f"expected a readable file, got {str(path)!r}"
+    try:
+        ssl.create_default_context().load_verify_locations(cafile=str(path))
+    except (ssl.SSLError, OSError) as e:
+        return f"expected PEM certificates in {str(path)!r}: {getattr(e, 'reason', None) or e}"
+    return None
+
+
 def _files(config: Config, base: Path) -> tuple[Config, list[ConfigProblem]]:
     """Resolve relative paths against the configuration file's folder and check CA files exist."""
     problems = []
     tls_ca = config.tls.ca_file
     if tls_ca is not None:
         tls_ca = base / tls_ca
-        if not tls_ca.is_file():
-            problems.append(
-                ConfigProblem("tls.ca_file", f"expected a readable file, got {str(tls_ca)!r}")
-            )
+        problem = _ca_problem(tls_ca)
+        if problem:
+            problems.append(ConfigProblem("tls.ca_file", problem))
     tm = config.traffic_manager
     if tm is not None and tm.ca_file is not None:
         tm_ca = base / tm.ca_file
-        if not tm_ca.is_file():
-            problems.append(
-                ConfigProblem(
-                    "traffic_manager.ca_file", f"expected a readable file, got {str(tm_ca)!r}"
-                )
-            )
+        problem = _ca_problem(tm_ca)
+        if problem:
+            problems.append(ConfigProblem("traffic_manager.ca_file", problem))
         tm = tm.model_copy(update={"ca_file": tm_ca})
     storage = config.storage.model_copy(update={"path": base / config.storage.path})
     resolved = config.model_copy(
@@ -526,7 +583,11 @@ def _problem(error: Mapping[str, Any]) -> ConfigProblem:
     elif message.startswith("Input should be "):
         message = "expected " + message.removeprefix("Input should be ")
     if kind not in {"value_error", "assertion_error"} and "input" in error:
-        message = f"{message[:1].lower()}{message[1:]}, got {error['input']!r}"
+        shown = error["input"]
+        if isinstance(shown, dict | list) or (loc and str(loc[-1]) in _SECRET_KEYS):
+            message = f"{message[:1].lower()}{message[1:]}, got {type(shown).__name__}"
+        else:
+            message = f"{message[:1].lower()}{message[1:]}, got {shown!r}"
     # A model-level check names its own sub-key ("timeout: ..."): fold it into the path.
     sub, sep, rest = message.partition(": ")
     if kind == "value_error" and sep and re.fullmatch(r"[a-z_]+", sub):

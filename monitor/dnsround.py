@@ -24,7 +24,8 @@ class DnsRound:
             raise ValueError("DnsRound needs checks.dns")
         self._config = config
         timeout = dns.timeout.total_seconds()
-        self._http = httpx.AsyncClient(verify=ssl_context, timeout=timeout)
+        # trust_env=False: an HTTPS_PROXY would move the vantage point (and leave loopback).
+        self._http = httpx.AsyncClient(verify=ssl_context, timeout=timeout, trust_env=False)
         self._probes: list[tuple[DnsProbe, str | None]] = []
         for resolver in dns.resolvers:
             pairs: list[tuple[VantagePointConfig | None, str | None]] = [

@@ -7,7 +7,6 @@ from collections.abc import Sequence
 __all__ = [
     "ConfigError",
     "ConfigProblem",
-    "ProbeError",
     "RegionwatchError",
     "StoreError",
     "TrafficManagerError",
@@ -41,10 +40,6 @@ class ConfigError(RegionwatchError):
             f"{file}: {p.key}: {p.message}" if p.key else f"{file}: {p.message}" for p in problems
         ]
         super().__init__("\n".join(lines))
-
-
-class ProbeError(RegionwatchError):
-    """A probe could not run at all (a bug or a local resource problem, never the target)."""
 
 
 class StoreError(RegionwatchError):

@@ -9,7 +9,7 @@ from monitor.clock import SystemClock
 from monitor.config import Config
 from monitor.dnsmap import DnsFinding
 from monitor.dnsround import DnsRound
-from monitor.probes.https import build_ssl_context
+from monitor.probes.https import site_ssl_context
 from monitor.results import RegionVerdict
 from monitor.rounds import RoundRunner, build_probes
 from monitor.trafficmanager.azure import AzureTrafficManager
@@ -31,7 +31,7 @@ async def check_once(config: Config) -> CheckOutcome:
     """Every region's round, one Traffic Manager read and one DNS round, all at once; DNS
     answers are judged once Traffic Manager's view is in."""
     clock = SystemClock()
-    context = build_ssl_context(str(config.tls.ca_file) if config.tls.ca_file else None)
+    context = site_ssl_context(config)
     runner = RoundRunner(build_probes(config, clock, context), clock)
     rounds = asyncio.gather(*(runner.run(region) for region in runner.regions))
     client = AzureTrafficManager(config.traffic_manager) if config.traffic_manager else None

@@ -7,8 +7,9 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from monitor.dnsmap import FAILING_STATUSES, DnsFinding
-from monitor.results import CheckResult, RegionStatus, RegionVerdict
+from monitor.results import CheckResult, Outcome, RegionStatus, RegionVerdict
 from monitor.trafficmanager.compare import EndpointView
+from monitor.trafficmanager.model import EndpointState
 
 if TYPE_CHECKING:
     from monitor.service import Service
@@ -32,20 +33,23 @@ def result_dict(result: CheckResult) -> dict[str, Any]:
         "outcome": result.outcome.value,
         "reason": result.reason,
         "latency_ms": result.latency_ms,
-        "on_failure": result.on_failure.value if result.reason else None,
+        "on_failure": result.on_failure.value if result.outcome is Outcome.DOWN else None,
         "failure_class": result.failure_class.value if result.failure_class else None,
         "started_at": result.started_at.isoformat(),
         "facts": dict(result.facts),
     }
 
 
-def endpoint_dict(view: EndpointView | None) -> dict[str, Any] | None:
-    """A region's `traffic_manager` object; None when TM was not read or lacks the endpoint."""
-    if view is None or view.state is None:
-        return None
-    state = view.state
+# The values contract/check.schema.json allows; anything else (or nothing) is not reported
+# as a Traffic Manager view rather than breaking the contract.
+_ENDPOINT_STATUSES = frozenset({"Enabled", "Disabled"})
+_MONITOR_STATUSES = frozenset(
+    {"CheckingEndpoint", "Online", "Degraded", "Disabled", "Inactive", "Stopped", "Unmonitored"}
+)
+
+
+def _endpoint_fields(state: EndpointState) -> dict[str, Any]:
     return {
-        "endpoint": view.endpoint,
         "endpoint_status": state.endpoint_status,
         "monitor_status": state.monitor_status,
         "target": state.target,
@@ -53,6 +57,20 @@ def endpoint_dict(view: EndpointView | None) -> dict[str, Any] | None:
         "priority": state.priority,
         "weight": state.weight,
     }
+
+
+def endpoint_dict(view: EndpointView | None) -> dict[str, Any] | None:
+    """A region's `traffic_manager` object; None when TM was not read, lacks the endpoint, or
+    reports a status outside the contract's values."""
+    if view is None or view.state is None:
+        return None
+    state = view.state
+    if (
+        state.endpoint_status not in _ENDPOINT_STATUSES
+        or state.monitor_status not in _MONITOR_STATUSES
+    ):
+        return None
+    return {"endpoint": view.endpoint, **_endpoint_fields(state)}
 
 
 def verdict_dict(verdict: RegionVerdict, view: EndpointView | None = None) -> dict[str, Any]:
@@ -116,13 +134,14 @@ def traffic_manager_dict(service: Service) -> dict[str, Any]:
     watch = service.traffic_manager
     if watch is None:
         return {"configured": False}
-    reading, access = watch.latest, watch.access
-    profile = reading.profile if reading else None
+    reading, access, good = watch.latest, watch.access, watch.last_good
+    profile = watch.profile
     return {
         "configured": True,
         "mode": service.config.failover.mode,
         "read_at": iso(reading.read_at) if reading else None,
         "error": reading.error if reading else None,
+        "profile_read_at": iso(good.read_at) if good else None,
         "profile": None
         if profile is None
         else {
@@ -140,16 +159,7 @@ def traffic_manager_dict(service: Service) -> dict[str, Any]:
                 "tolerated_failures": profile.monitor.tolerated_failures,
             },
             "endpoints": [
-                {
-                    "name": e.name,
-                    "type": e.type_segment,
-                    "target": e.target,
-                    "endpoint_status": e.endpoint_status,
-                    "monitor_status": e.monitor_status,
-                    "geo_mapping": list(e.geo_mapping),
-                    "priority": e.priority,
-                    "weight": e.weight,
-                }
+                {"name": e.name, "type": e.type_segment, **_endpoint_fields(e)}
                 for e in profile.endpoints
             ],
         },

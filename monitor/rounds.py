@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 from monitor.clock import Clock
 from monitor.config import Config
 from monitor.evaluate import fold_samples, verdict
-from monitor.probes.https import HttpsProbe, HttpsTarget, build_ssl_context
+from monitor.probes.https import HttpsProbe, HttpsTarget, site_ssl_context
 from monitor.results import RegionVerdict
 
 __all__ = ["RoundRunner", "build_probes"]
@@ -20,9 +20,7 @@ def build_probes(
 ) -> dict[str, list[tuple[HttpsProbe, int]]]:
     """For every region, its probes and how many samples each sends per round."""
     https = config.checks.https
-    context = ssl_context or build_ssl_context(
-        str(config.tls.ca_file) if config.tls.ca_file else None
-    )
+    context = ssl_context or site_ssl_context(config)
     probes: dict[str, list[tuple[HttpsProbe, int]]] = {}
     for name, region in config.regions.items():
         target = HttpsTarget(

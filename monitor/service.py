@@ -14,7 +14,7 @@ from monitor.clock import Clock, SystemClock
 from monitor.config import Config
 from monitor.dnsmap import DnsFinding
 from monitor.dnsround import DnsRound
-from monitor.probes.https import build_ssl_context
+from monitor.probes.https import site_ssl_context
 from monitor.results import RegionStatus, RegionVerdict
 from monitor.rounds import RoundRunner, build_probes
 from monitor.scheduler import PeriodicJob, RoundScheduler
@@ -33,6 +33,8 @@ log = structlog.get_logger("monitor.service")
 # believes they act yet.
 _NOT_YET_ACTIVE = ("alerts", "peers")
 ACCESS_CHECK_EVERY = timedelta(hours=1)
+# A Traffic Manager call in flight at shutdown (connect 10s + read 20s at worst; seconds usually).
+TRAFFIC_MANAGER_CALL_BUDGET = timedelta(seconds=30)
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,9 +61,7 @@ class Service:
         self.store = Store(
             config.storage.path, clock=self.clock, retention=config.storage.retention
         )
-        context = ssl_context or build_ssl_context(
-            str(config.tls.ca_file) if config.tls.ca_file else None
-        )
+        context = ssl_context or site_ssl_context(config)
         self.rounds = RoundRunner(build_probes(config, self.clock, context), self.clock)
         self.dns = DnsRound(config, context) if config.checks.dns is not None else None
         self.dns_findings: list[DnsFinding] = []
@@ -109,13 +109,22 @@ class Service:
         log.info("service_started", regions=self.rounds.regions)
 
     async def stop(self) -> None:
-        await self.scheduler.shutdown(grace=self.config.checks.https.timeout.total_seconds() + 1)
+        await self.scheduler.shutdown(grace=self._longest_job().total_seconds() + 1)
         if self.traffic_manager is not None:
             await self.traffic_manager.client.close()
         if self.dns is not None:
             await self.dns.close()
         await self.store.close()
         log.info("service_stopped")
+
+    def _longest_job(self) -> timedelta:
+        """How long a job already running may still need: let it finish rather than cut it."""
+        longest = self.config.checks.https.timeout
+        if self.config.checks.dns is not None:
+            longest = max(longest, self.config.checks.dns.timeout)
+        if self.traffic_manager is not None:
+            longest = max(longest, TRAFFIC_MANAGER_CALL_BUDGET)
+        return longest
 
     async def run_round(self, region: str) -> RegionVerdict:
         """One round of `region`, recorded. Never raises: a failure here is logged, and the
@@ -159,8 +168,8 @@ class Service:
         """One DNS round: judged with Traffic Manager's last view, recorded, and logged."""
         if self.dns is None:
             return []
-        reading = self.traffic_manager.latest if self.traffic_manager else None
-        findings = await self.dns.run(reading.profile if reading else None)
+        profile = self.traffic_manager.profile if self.traffic_manager else None
+        findings = await self.dns.run(profile)
         checked_at = self.clock.now().timestamp()
         self.dns_findings, self.dns_checked_at = findings, checked_at
         try:
@@ -176,17 +185,22 @@ class Service:
                     status=f.status,
                     reason=f.reason,
                 )
-        if findings and all(f.status == "nxdomain" for f in findings):
+        if self.site_nxdomain:
             log.critical("dns_site_nxdomain", hostname=self.config.site.hostname)
         return findings
 
+    @property
+    def site_nxdomain(self) -> bool:
+        """Every resolver says the site's name does not exist: a site-wide emergency."""
+        return bool(self.dns_findings) and all(f.status == "nxdomain" for f in self.dns_findings)
+
     def endpoint_views(self) -> dict[str, EndpointView]:
         """Every region's endpoint as Traffic Manager last showed it (empty before a read)."""
-        reading = self.traffic_manager.latest if self.traffic_manager else None
-        if reading is None or reading.profile is None:
+        profile = self.traffic_manager.profile if self.traffic_manager else None
+        if profile is None:
             return {}
         statuses = {region: v.status for region, v in self.verdicts().items()}
-        return endpoint_views(self.config, reading.profile, statuses)
+        return endpoint_views(self.config, profile, statuses)
 
     async def housekeeping(self) -> None:
         try:
@@ -241,7 +255,10 @@ class Service:
         if region is None:
             return HealthAnswer(200, b'{"service":"ok"}')
         if region not in self.config.regions:
-            return HealthAnswer(404, json.dumps({"error": f"unknown region {region!r}"}).encode())
+            # A mistyped region (say, in TM's custom header) must not take an endpoint out:
+            # the monitor fails static. The body says what is wrong.
+            body = {"region": region, "serve": True, "status": "unknown region"}
+            return HealthAnswer(200, json.dumps(body).encode())
         status = self.verdicts()[region].status.value
         return HealthAnswer(
             200, json.dumps({"region": region, "serve": True, "status": status}).encode()

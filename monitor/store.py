@@ -8,9 +8,10 @@ migrated here, in order, by `PRAGMA user_version`.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import sqlite3
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -192,48 +193,46 @@ class Store:
                 f"regionwatch knows ({len(MIGRATIONS)}): upgrade regionwatch or use another path"
             )
         for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
-            db.execute("BEGIN")
-            for statement in filter(str.strip, script.split(";")):
-                db.execute(statement)
-            db.execute(f"PRAGMA user_version = {number}")
-            db.execute("COMMIT")
+            with _transaction(db):
+                for statement in filter(str.strip, script.split(";")):
+                    db.execute(statement)
+                db.execute(f"PRAGMA user_version = {number}")
         self._db = db
 
     def _insert(self, verdict: RegionVerdict) -> None:
         db = self._conn()
-        db.execute("BEGIN")
-        cursor = db.execute(
-            "INSERT INTO verdicts (region, status, decided_at, reasons) VALUES (?, ?, ?, ?)",
-            (
-                verdict.region,
-                verdict.status.value,
-                verdict.decided_at.timestamp(),
-                json.dumps(verdict.reasons),
-            ),
-        )
-        db.executemany(
-            "INSERT INTO results (verdict_id, region, check_name, kind, outcome, reason, on_failure,"
-            " failure_class, latency_ms, started_at, duration_ms, facts)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [
+        with _transaction(db):
+            cursor = db.execute(
+                "INSERT INTO verdicts (region, status, decided_at, reasons) VALUES (?, ?, ?, ?)",
                 (
-                    cursor.lastrowid,
-                    r.region,
-                    r.check,
-                    r.kind,
-                    r.outcome.value,
-                    r.reason,
-                    r.on_failure.value,
-                    r.failure_class.value if r.failure_class else None,
-                    r.latency_ms,
-                    r.started_at.timestamp(),
-                    r.duration.total_seconds() * 1000,
-                    json.dumps(dict(r.facts)),
-                )
-                for r in verdict.results
-            ],
-        )
-        db.execute("COMMIT")
+                    verdict.region,
+                    verdict.status.value,
+                    verdict.decided_at.timestamp(),
+                    json.dumps(verdict.reasons),
+                ),
+            )
+            db.executemany(
+                "INSERT INTO results (verdict_id, region, check_name, kind, outcome, reason, on_failure,"
+                " failure_class, latency_ms, started_at, duration_ms, facts)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        cursor.lastrowid,
+                        r.region,
+                        r.check,
+                        r.kind,
+                        r.outcome.value,
+                        r.reason,
+                        r.on_failure.value,
+                        r.failure_class.value if r.failure_class else None,
+                        r.latency_ms,
+                        r.started_at.timestamp(),
+                        r.duration.total_seconds() * 1000,
+                        json.dumps(dict(r.facts)),
+                    )
+                    for r in verdict.results
+                ],
+            )
 
     def _load_latest(self) -> dict[str, RegionVerdict]:
         db = self._conn()
@@ -282,21 +281,20 @@ class Store:
 
     def _insert_reading(self, reading: Reading) -> None:
         db = self._conn()
-        db.execute("BEGIN")
-        cursor = db.execute(
-            "INSERT INTO tm_readings (read_at, error) VALUES (?, ?)",
-            (reading.read_at, reading.error),
-        )
-        if reading.profile is not None:
-            db.executemany(
-                "INSERT INTO tm_endpoints (reading_id, endpoint, endpoint_status, monitor_status, target)"
-                " VALUES (?, ?, ?, ?, ?)",
-                [
-                    (cursor.lastrowid, e.name, e.endpoint_status, e.monitor_status, e.target)
-                    for e in reading.profile.endpoints
-                ],
+        with _transaction(db):
+            cursor = db.execute(
+                "INSERT INTO tm_readings (read_at, error) VALUES (?, ?)",
+                (reading.read_at, reading.error),
             )
-        db.execute("COMMIT")
+            if reading.profile is not None:
+                db.executemany(
+                    "INSERT INTO tm_endpoints (reading_id, endpoint, endpoint_status, monitor_status, target)"
+                    " VALUES (?, ?, ?, ?, ?)",
+                    [
+                        (cursor.lastrowid, e.name, e.endpoint_status, e.monitor_status, e.target)
+                        for e in reading.profile.endpoints
+                    ],
+                )
 
     def _select_readings(self, endpoint: str, limit: int) -> list[dict[str, Any]]:
         rows = self._conn().execute(
@@ -319,26 +317,25 @@ class Store:
 
     def _insert_dns(self, checked_at: float, findings: Sequence[DnsFinding]) -> None:
         db = self._conn()
-        db.execute("BEGIN")
-        db.executemany(
-            "INSERT INTO dns_results (checked_at, resolver, vantage, status, region,"
-            " expected_region, addresses, hops, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                (
-                    checked_at,
-                    f.answer.resolver,
-                    f.answer.vantage,
-                    f.status,
-                    f.region,
-                    f.expected_region,
-                    json.dumps(f.answer.addresses),
-                    json.dumps([[h.name, h.target, h.ttl] for h in f.answer.hops]),
-                    f.reason,
-                )
-                for f in findings
-            ],
-        )
-        db.execute("COMMIT")
+        with _transaction(db):
+            db.executemany(
+                "INSERT INTO dns_results (checked_at, resolver, vantage, status, region,"
+                " expected_region, addresses, hops, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        checked_at,
+                        f.answer.resolver,
+                        f.answer.vantage,
+                        f.status,
+                        f.region,
+                        f.expected_region,
+                        json.dumps(f.answer.addresses),
+                        json.dumps([[h.name, h.target, h.ttl] for h in f.answer.hops]),
+                        f.reason,
+                    )
+                    for f in findings
+                ],
+            )
 
     def _select_dns(self, resolver: str, vantage: str | None, limit: int) -> list[dict[str, Any]]:
         rows = self._conn().execute(
@@ -361,15 +358,11 @@ class Store:
 
     def _delete_before(self, cutoff: float) -> int:
         db = self._conn()
-        db.execute("BEGIN")
-        db.execute("DELETE FROM dns_results WHERE checked_at < ?", (cutoff,))
-        db.execute("DELETE FROM tm_readings WHERE read_at < ?", (cutoff,))
-        db.execute(
-            "DELETE FROM results WHERE verdict_id IN (SELECT id FROM verdicts WHERE decided_at < ?)",
-            (cutoff,),
-        )
-        deleted = db.execute("DELETE FROM verdicts WHERE decided_at < ?", (cutoff,)).rowcount
-        db.execute("COMMIT")
+        with _transaction(db):
+            db.execute("DELETE FROM dns_results WHERE checked_at < ?", (cutoff,))
+            db.execute("DELETE FROM tm_readings WHERE read_at < ?", (cutoff,))
+            # results and tm_endpoints go with their parents (ON DELETE CASCADE).
+            deleted = db.execute("DELETE FROM verdicts WHERE decided_at < ?", (cutoff,)).rowcount
         return deleted
 
 
@@ -406,6 +399,19 @@ def _result(row: tuple[Any, ...]) -> CheckResult:
         latency_ms=float(latency) if latency is not None else None,
         facts=json.loads(str(facts)),
     )
+
+
+@contextlib.contextmanager
+def _transaction(db: sqlite3.Connection) -> Iterator[None]:
+    """BEGIN … COMMIT, or ROLLBACK and re-raise: a failed write must not leave the connection
+    inside an open transaction, holding the write lock and refusing every later BEGIN."""
+    db.execute("BEGIN")
+    try:
+        yield
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
 
 
 def _time(timestamp: float) -> datetime:

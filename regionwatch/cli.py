@@ -2,8 +2,9 @@
 
 It sits above `monitor/` (the engine), `api/` (the web app) and `lab/` (the sandbox), so the
 engine never imports the web framework. Exit codes are a contract (DESIGN.md): `check`
-exits 0 when every region is healthy or degraded, 1 when one is failing or unknown, and 2
-when the configuration is wrong.
+exits 0 when every region is healthy or degraded and no DNS answer is wrong, 1 when a region
+is failing or unknown or a DNS answer is mismatch, nxdomain, nodata, servfail or timeout, and
+2 when the configuration is wrong.
 """
 
 from __future__ import annotations
@@ -73,9 +74,10 @@ def _parser() -> argparse.ArgumentParser:
     check = commands.add_parser(
         "check",
         help="run one round of every check, print it, and exit 0/1/2",
-        description="Run one round of every check and print the result. Exit status: 0 when "
-        "every region is healthy or degraded; 1 when a region is failing or unknown; 2 when "
-        "the configuration is wrong.",
+        description="Run one round of every check (HTTPS per region, Traffic Manager, DNS) and "
+        "print the result. Exit status: 0 when every region is healthy or degraded and no DNS "
+        "answer is wrong; 1 when a region is failing or unknown, or a DNS answer is mismatch, "
+        "nxdomain, nodata, servfail or timeout; 2 when the configuration is wrong.",
     )
     check.add_argument("--config", required=True, metavar="FILE", help="the YAML configuration")
     check.add_argument(

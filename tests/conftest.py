@@ -40,19 +40,46 @@ def _loopback(host: object) -> bool:
 
 @pytest.fixture(autouse=True)
 def loopback_only(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
-    """The network rule, enforced: refuse to resolve any host (or IP literal) that is not
-    loopback, and fail the test if anything tried. asyncio, httpx and requests all resolve
-    through getaddrinfo, even for literal addresses."""
+    """The network rule, enforced: refuse to resolve or reach any host (or IP literal) that is
+    not loopback, and fail the test if anything tried. Name lookups go through getaddrinfo;
+    connections and datagrams to literal addresses through socket.connect, connect_ex and
+    sendto, which asyncio, dnspython, httpx and requests all end up calling."""
     attempts: list[str] = []
-    real = socket.getaddrinfo
+    real_getaddrinfo = socket.getaddrinfo
 
-    def guarded(host: Any, *args: Any, **kwargs: Any) -> Any:
+    def guarded_getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
         if not _loopback(host):
             attempts.append(str(host))
             raise socket.gaierror(socket.EAI_NONAME, f"{host}: not loopback (test guard)")
-        return real(host, *args, **kwargs)
+        return real_getaddrinfo(host, *args, **kwargs)
 
-    monkeypatch.setattr(socket, "getaddrinfo", guarded)
+    def check(address: Any) -> None:
+        if isinstance(address, tuple) and address and not _loopback(address[0]):
+            attempts.append(str(address[0]))
+            raise PermissionError(f"{address[0]}: not loopback (test guard)")
+
+    real_connect, real_connect_ex, real_sendto = (
+        socket.socket.connect,
+        socket.socket.connect_ex,
+        socket.socket.sendto,
+    )
+
+    def connect(self: socket.socket, address: Any) -> None:
+        check(address)
+        real_connect(self, address)
+
+    def connect_ex(self: socket.socket, address: Any) -> int:
+        check(address)
+        return real_connect_ex(self, address)
+
+    def sendto(self: socket.socket, data: Any, *args: Any) -> int:
+        check(args[-1])
+        return real_sendto(self, data, *args)
+
+    monkeypatch.setattr(socket, "getaddrinfo", guarded_getaddrinfo)
+    monkeypatch.setattr(socket.socket, "connect", connect)
+    monkeypatch.setattr(socket.socket, "connect_ex", connect_ex)
+    monkeypatch.setattr(socket.socket, "sendto", sendto)
     yield attempts
     assert attempts == [], f"something tried to leave loopback: {attempts}"
 

@@ -22,6 +22,7 @@ import dns.name
 import dns.rcode
 import dns.rdatatype
 import httpx
+import structlog
 
 from monitor.config import ResolverConfig, VantagePointConfig
 
@@ -29,6 +30,7 @@ __all__ = ["DnsAnswer", "DnsProbe", "Hop"]
 
 _DEFAULT_PORTS = {"udp": 53, "tcp": 53, "dot": 853}
 _DNS_MESSAGE = "application/dns-message"
+log = structlog.get_logger("monitor.probes.dns")
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +97,9 @@ class DnsProbe:
             return self._failed("error", f"malformed answer: {e}", subnet)
         except (OSError, ssl.SSLError, httpx.HTTPError, dns.exception.DNSException) as e:
             return self._failed("error", f"resolver unreachable: {type(e).__name__}: {e}", subnet)
+        except Exception as e:  # our bug: an error of this query, never a crashed round
+            log.exception("dns_probe_crashed", resolver=self.resolver.name)
+            return self._failed("error", f"internal error: {type(e).__name__}", subnet)
         latency = round((loop.time() - start) * 1000, 2)
         return self._answer(a, aaaa, subnet, latency)
 

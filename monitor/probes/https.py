@@ -25,11 +25,17 @@ import h11
 import structlog
 
 from monitor.clock import Clock
-from monitor.config import HttpsRequest
+from monitor.config import Config, HttpsRequest
 from monitor.probes.expectations import Observation, judge
 from monitor.results import CheckResult, FailureClass, OnFailure, Outcome
 
-__all__ = ["BYPASS_HEADER", "HttpsProbe", "HttpsTarget", "build_ssl_context"]
+__all__ = [
+    "BYPASS_HEADER",
+    "HttpsProbe",
+    "HttpsTarget",
+    "build_ssl_context",
+    "site_ssl_context",
+]
 
 BYPASS_HEADER = "X-Regionwatch-Bypass"
 USER_AGENT = "regionwatch/0.1"
@@ -45,6 +51,8 @@ _LOCAL_ERRNOS = frozenset(
         errno.ENFILE,
         errno.ENOBUFS,
         errno.ENOMEM,
+        errno.EPERM,  # a local firewall or sandbox refused the connection
+        errno.EACCES,
     }
 )
 
@@ -66,6 +74,11 @@ class _Progress:
 
     stage: str = "connecting"
     facts: dict[str, str | int | float | bool | None] = field(default_factory=dict)
+
+
+def site_ssl_context(config: Config) -> ssl.SSLContext:
+    """The trust every TLS check of `config` uses: system CAs plus `tls.ca_file`."""
+    return build_ssl_context(str(config.tls.ca_file) if config.tls.ca_file else None)
 
 
 def build_ssl_context(ca_file: str | None = None) -> ssl.SSLContext:
@@ -142,6 +155,11 @@ class HttpsProbe:
             return self._down(started_at, start, progress, f"connection reset {progress.stage}")
         except ConnectionRefusedError:
             return self._down(started_at, start, progress, "connection refused")
+        except socket.gaierror as e:
+            # Our resolver failed to find the region's address: we could not judge.
+            return self._error(
+                started_at, start, progress, f"cannot resolve {self.target.address}: {e}"
+            )
         except OSError as e:
             if e.errno in _LOCAL_ERRNOS:
                 return self._error(started_at, start, progress, f"local network error: {e}")
@@ -217,6 +235,10 @@ class HttpsProbe:
             event = connection.next_event()
             if event is h11.NEED_DATA:
                 data = await reader.read(_READ_CHUNK)
+                if not data and status == 0:
+                    # Closed before a single byte of answer: a cut path or a crash, not a
+                    # malformed response.
+                    raise ConnectionResetError("closed before a response")
                 connection.receive_data(data)  # b"" is EOF: h11 raises if the message is incomplete
                 continue
             if isinstance(event, h11.Response):

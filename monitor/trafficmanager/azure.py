@@ -12,6 +12,7 @@ import fnmatch
 import os
 import random
 import re
+import threading
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -23,7 +24,13 @@ from monitor.errors import TrafficManagerError
 from monitor.trafficmanager.model import EndpointState, ProfileState, WriteAccess, parse_profile
 from monitor.trafficmanager.port import EndpointStatus
 
-__all__ = ["AzureTrafficManager", "RetryPolicy", "call_with_retries", "redact"]
+__all__ = [
+    "AzureTrafficManager",
+    "RetryPolicy",
+    "call_with_retries",
+    "evaluate_permissions",
+    "redact",
+]
 
 T = TypeVar("T")
 
@@ -98,6 +105,9 @@ class AzureTrafficManager:
         self._executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="regionwatch-azure")
         self._client: Any = None
         self._credential: Any = None
+        # Two worker threads may build or drop the SDK client at once (a read and the access
+        # check both start with the service).
+        self._sdk_lock = threading.Lock()
 
     async def profile(self) -> ProfileState:
         return await self._call(self._get_profile)
@@ -110,7 +120,8 @@ class AzureTrafficManager:
 
     async def close(self) -> None:
         await asyncio.get_running_loop().run_in_executor(self._executor, self._forget_sdk)
-        self._executor.shutdown(wait=True)
+        # Waiting for a call in flight must not freeze the event loop.
+        await asyncio.to_thread(self._executor.shutdown, True)
 
     async def _call(self, work: Callable[[], T]) -> T:
         loop = asyncio.get_running_loop()
@@ -130,14 +141,19 @@ class AzureTrafficManager:
     # Everything below runs in a worker thread.
 
     def _forget_sdk(self) -> None:
-        client, credential = self._client, self._credential
-        self._client = self._credential = None
+        with self._sdk_lock:
+            client, credential = self._client, self._credential
+            self._client = self._credential = None
         if client is not None:
             client.close()
         if credential is not None:
             credential.close()
 
     def _sdk(self) -> Any:
+        with self._sdk_lock:
+            return self._client or self._build_sdk()
+
+    def _build_sdk(self) -> Any:
         if self._client is None:
             from azure.identity import DefaultAzureCredential
             from azure.mgmt.trafficmanager import TrafficManagerManagementClient
@@ -194,19 +210,31 @@ class AzureTrafficManager:
         )
         response = self._sdk().send_request(HttpRequest("GET", url))
         response.raise_for_status()
-        return evaluate_permissions(response.json().get("value") or [])
+        # The PATCH goes to each endpoint's own type: every type in use must be writable.
+        types = {e.type_segment for e in self._get_profile().endpoints} or {"ExternalEndpoints"}
+        return evaluate_permissions(response.json().get("value") or [], types)
 
 
-def evaluate_permissions(grants: list[dict[str, Any]]) -> WriteAccess:
-    """Whether the permissions listing allows PATCHing the profile's endpoints."""
-    needed = "Microsoft.Network/trafficManagerProfiles/externalEndpoints/write"
+def evaluate_permissions(grants: list[dict[str, Any]], endpoint_types: set[str]) -> WriteAccess:
+    """Whether the permissions listing allows PATCHing endpoints of every given type."""
     actions = tuple(a for g in grants for a in g.get("actions") or ())
+    needed = [
+        f"Microsoft.Network/trafficManagerProfiles/{t[:1].lower()}{t[1:]}/write"
+        for t in sorted(endpoint_types)
+    ]
+    missing = [action for action in needed if not _granted(action, grants)]
+    if missing:
+        return WriteAccess(False, f"missing permission {', '.join(missing)}", actions)
+    return WriteAccess(True, f"allowed: {', '.join(needed)}", actions)
+
+
+def _granted(action: str, grants: list[dict[str, Any]]) -> bool:
     for grant in grants:
-        allowed = any(_matches(needed, a) for a in grant.get("actions") or ())
-        excluded = any(_matches(needed, a) for a in grant.get("notActions") or ())
+        allowed = any(_matches(action, a) for a in grant.get("actions") or ())
+        excluded = any(_matches(action, a) for a in grant.get("notActions") or ())
         if allowed and not excluded:
-            return WriteAccess(True, f"allowed: {needed}", actions)
-    return WriteAccess(False, f"missing permission {needed}", actions)
+            return True
+    return False
 
 
 def _matches(action: str, pattern: str) -> bool:

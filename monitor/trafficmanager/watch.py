@@ -44,7 +44,15 @@ class TrafficManagerWatch:
         self.client = client
         self._clock = clock
         self.latest: Reading | None = None
+        # The last profile actually read: one throttled read must not erase what we know
+        # (DNS answers are explained with it, regions shown beside it). Its age is in
+        # `last_good.read_at`.
+        self.last_good: Reading | None = None
         self.access: AccessCheck | None = None
+
+    @property
+    def profile(self) -> ProfileState | None:
+        return self.last_good.profile if self.last_good else None
 
     async def read(self) -> Reading:
         now = self._clock.now().timestamp()
@@ -57,6 +65,8 @@ class TrafficManagerWatch:
             reading = Reading(now, error=f"internal error: {type(e).__name__}")
             log.exception("traffic_manager_read_crashed")
         self.latest = reading
+        if reading.profile is not None:
+            self.last_good = reading
         return reading
 
     async def check_access(self) -> AccessCheck:

@@ -82,7 +82,9 @@ async def test_healthz_names_its_region_by_query_header_or_default(
     assert by_header.json()["region"] == "westeurope"
     default = await client.get("/healthz")
     assert default.json()["region"] == "centralus"
-    assert (await client.get("/healthz", params={"region": "nowhere"})).status_code == 404
+    unknown = await client.get("/healthz", params={"region": "nowhere"})
+    assert unknown.status_code == 200  # fails static: a typo never takes an endpoint out
+    assert unknown.json()["status"] == "unknown region"
     head = await client.head("/healthz")
     assert (head.status_code, head.content) == (200, b"")
     assert len(by_query.content) < 100
@@ -112,6 +114,7 @@ async def test_read_token_guards_the_api_but_not_the_probes(
         assert wrong.status_code == 401
         right = await client.get("/api/v1/regions", headers={"Authorization": "Bearer s3cret"})
         assert right.status_code == 200
+        assert (await client.get("/")).status_code == 401  # the status page is a read too
         assert (await client.get("/livez")).status_code == 200
         assert (await client.get("/healthz")).status_code == 200
 

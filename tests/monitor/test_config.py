@@ -7,9 +7,12 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+import trustme
 
 from monitor.config import Config, load_config, parse_config
 from monitor.errors import ConfigError
+
+PEM = trustme.CA().cert_pem.bytes()
 
 SITE = """\
 site:
@@ -571,8 +574,8 @@ def test_relative_paths_resolve_against_the_config_folder(
     not the working directory."""
     folder = tmp_path / "etc"
     (folder / "certs").mkdir(parents=True)
-    (folder / "certs" / "ca.pem").write_text("not checked here\n")
-    (folder / "arm-ca.pem").write_text("not checked here\n")
+    (folder / "certs" / "ca.pem").write_bytes(PEM)
+    (folder / "arm-ca.pem").write_bytes(PEM)
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     monkeypatch.chdir(elsewhere)
@@ -600,7 +603,7 @@ def test_absolute_paths_are_kept(tmp_path: Path) -> None:
     """An absolute path is used as written."""
     ca = tmp_path / "trust" / "ca.pem"
     ca.parent.mkdir()
-    ca.write_text("not checked here\n")
+    ca.write_bytes(PEM)
     folder = tmp_path / "conf"
     folder.mkdir()
     config = load(
@@ -691,3 +694,74 @@ def test_the_shipped_example_configuration_loads() -> None:
     assert set(config.regions) == {"westeurope", "centralus"}
     assert config.checks.dns is not None and len(config.checks.dns.vantage_points) == 2
     assert config.traffic_manager is not None and config.traffic_manager.profile == "blog"
+
+
+def problems_of(
+    tmp_path: Path, extra: str, env: dict[str, str] | None = None
+) -> list[tuple[str, str]]:
+    path = tmp_path / "rw.yaml"
+    path.write_text(MINIMAL + extra)
+    with pytest.raises(ConfigError) as raised:
+        load_config(path, env=env or {})
+    return [(p.key, p.message) for p in raised.value.problems]
+
+
+def test_a_ca_file_that_is_not_pem_is_refused_at_load(tmp_path: Path) -> None:
+    """A CA bundle is loaded as the probes will load it, so a bad one fails at start."""
+    (tmp_path / "ca.pem").write_text("not a certificate\n")
+    [(key, message)] = problems_of(tmp_path, "tls: {ca_file: ca.pem}\n")
+    assert key == "tls.ca_file"
+    assert message.startswith(f"expected PEM certificates in '{tmp_path / 'ca.pem'}'")
+
+
+@pytest.mark.parametrize(
+    ("headers", "message"),
+    [
+        ("{Host: evil.example}", "Host is set by the probe itself (the site's hostname)"),
+        ('{"Bad Name": x}', "expected HTTP header names, got 'Bad Name'"),
+        ('{X-Test: "a\\r\\nInjected: 1"}', "the value of X-Test must be one line"),
+    ],
+)
+def test_request_headers_are_checked_at_load(tmp_path: Path, headers: str, message: str) -> None:
+    """Headers a probe would refuse to send fail at load, not as a crash at start."""
+    extra = f"checks:\n  https:\n    requests:\n      - {{name: home, headers: {headers}}}\n"
+    assert problems_of(tmp_path, extra) == [("checks.https.requests[0].headers", message)]
+
+
+def test_a_resolver_is_named_by_its_ip_address(tmp_path: Path) -> None:
+    """Looking a resolver up would need another resolver: its address must be an IP."""
+    extra = "checks:\n  dns:\n    resolvers: [{name: eu, address: dns.example.net}]\n"
+    assert problems_of(tmp_path, extra) == [
+        (
+            "checks.dns.resolvers[0].address",
+            "expected the resolver's IP address, got 'dns.example.net'",
+        )
+    ]
+
+
+def test_dns_and_traffic_manager_intervals_must_be_above_zero(tmp_path: Path) -> None:
+    """A zero interval would spin: refused for DNS and Traffic Manager too."""
+    assert problems_of(tmp_path, "checks:\n  dns: {interval: 0s}\n") == [
+        ("checks.dns.interval", "expected a duration above 0s")
+    ]
+    extra = "traffic_manager: {interval: 0s, subscription_id: s, resource_group: g, profile: p}\n"
+    assert problems_of(tmp_path, extra) == [
+        ("traffic_manager.interval", "expected a duration above 0s")
+    ]
+
+
+def test_a_region_that_no_request_applies_to_is_refused(tmp_path: Path) -> None:
+    """A region no request covers would stay unknown forever (and check would always exit 1)."""
+    extra = "checks:\n  https:\n    requests: [{name: home, regions: [westeurope]}]\n"
+    problems = problems_of(tmp_path, extra)
+    assert [key for key, _ in problems] == ["regions.centralus"]
+
+
+def test_secrets_are_never_echoed_in_errors(tmp_path: Path) -> None:
+    """A value that may hold a secret after ${ENV} substitution is described, not printed."""
+    extra = (
+        "alerts: {name: ops, type: webhook, url: u, secret: '${HOOK_SECRET}'}\napi: {token: [1]}\n"
+    )
+    text = str(problems_of(tmp_path, extra, env={"HOOK_SECRET": "s3cr3t-VALUE"}))
+    assert "s3cr3t-VALUE" not in text
+    assert "got dict" in text and "got list" in text

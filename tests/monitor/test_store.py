@@ -123,3 +123,29 @@ async def test_latest_keeps_one_verdict_per_region(tmp_path: Path) -> None:
         }
     finally:
         await store.close()
+
+
+async def test_a_failed_write_does_not_wedge_the_store(tmp_path: Path) -> None:
+    """A write that fails mid-transaction is rolled back; the next one lands."""
+    clock = ManualClock(START)
+    store = Store(tmp_path / "rw.db", clock=clock, retention=timedelta(days=1))
+    await store.open()
+    try:
+        good = a_verdict(clock)
+        bad_result = CheckResult(
+            "home",
+            "https",
+            "westeurope",
+            Outcome.UP,
+            clock.now(),
+            timedelta(0),
+            facts={"not json": object()},  # type: ignore[dict-item]
+        )
+        bad = RegionVerdict("westeurope", RegionStatus.HEALTHY, clock.now(), (), (bad_result,))
+        with pytest.raises(TypeError):
+            await store.record(bad)
+        await store.record(good)
+        history = await store.verdicts("westeurope")
+        assert [v.status for v in history] == [RegionStatus.FAILING]
+    finally:
+        await store.close()

@@ -392,3 +392,38 @@ def test_build_ssl_context_verifies_hostnames(tmp_path: Path, ca: LabCA) -> None
     assert context.check_hostname is True
     assert context.verify_mode is ssl.CERT_REQUIRED
     assert context.minimum_version is ssl.TLSVersion.TLSv1_2
+
+
+async def test_a_close_before_any_answer_is_a_transport_failure(client_ssl: ssl.SSLContext) -> None:
+    """A peer that hangs up without a byte of answer is DOWN on the path, not 'malformed'."""
+
+    async def hang_up(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.close()
+
+    server = await asyncio.start_server(hang_up, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    request = HttpsRequest(name="redirect", scheme="http", expect={"status": [301]})
+    async with server:
+        result = await HttpsProbe(
+            HttpsTarget("westeurope", HOSTNAME, "127.0.0.1", 1, port),
+            request,
+            ssl_context=client_ssl,
+            timeout=2,
+            clock=SystemClock(),
+        ).probe()
+    assert (result.outcome, result.failure_class) == (Outcome.DOWN, FailureClass.TRANSPORT)
+    assert result.reason == "connection reset waiting for the response"
+
+
+async def test_our_resolver_failing_is_error_not_down(
+    client_ssl: ssl.SSLContext, loopback_only: list[str]
+) -> None:
+    """A region address that our resolver cannot look up is ERROR: we could not judge."""
+    target = HttpsTarget("westeurope", HOSTNAME, "lb.westeurope.invalid", 443)
+    result = await HttpsProbe(
+        target, HttpsRequest(name="home"), ssl_context=client_ssl, timeout=2, clock=SystemClock()
+    ).probe()
+    loopback_only.clear()  # the guard refused the lookup, which is the point
+    assert result.outcome is Outcome.ERROR
+    assert result.reason.startswith("cannot resolve lb.westeurope.invalid")

@@ -16,7 +16,13 @@ import pytest
 from lab.trafficmanager import TrafficManagerEmulator
 from monitor.config import TrafficManagerConfig
 from monitor.errors import TrafficManagerError
-from monitor.trafficmanager.azure import AzureTrafficManager, RetryPolicy, call_with_retries, redact
+from monitor.trafficmanager.azure import (
+    AzureTrafficManager,
+    RetryPolicy,
+    call_with_retries,
+    evaluate_permissions,
+    redact,
+)
 from monitor.trafficmanager.model import ProfileState
 
 EUROPE = "81.2.69.0/24"  # GB in the emulator's geography table
@@ -282,3 +288,23 @@ def test_redact_removes_tokens_and_secrets() -> None:
     assert "eyJ0" not in cleaned and "hunter2" not in cleaned and '"tok"' not in cleaned
     assert cleaned.count("[redacted]") == 3
     assert redact(json.dumps({"a": 1}) + "\nsecond line") == '{"a": 1}'
+
+
+def test_every_endpoint_type_in_use_must_be_writable() -> None:
+    """A role that may write external endpoints but not Azure ones cannot act on both."""
+    grants = [
+        {
+            "actions": ["Microsoft.Network/trafficManagerProfiles/externalEndpoints/*"],
+            "notActions": [],
+        }
+    ]
+    only_external = evaluate_permissions(grants, {"ExternalEndpoints"})
+    both = evaluate_permissions(grants, {"ExternalEndpoints", "AzureEndpoints"})
+    assert only_external.can_write is True
+    assert both.can_write is False
+    assert (
+        both.detail
+        == "missing permission Microsoft.Network/trafficManagerProfiles/azureEndpoints/write"
+    )
+    excluded = [{"actions": ["*"], "notActions": ["Microsoft.Network/*/write"]}]
+    assert evaluate_permissions(excluded, {"ExternalEndpoints"}).can_write is False

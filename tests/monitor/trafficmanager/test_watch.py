@@ -180,6 +180,10 @@ async def test_an_azure_outage_is_error_never_a_region_failure(
     view = (await client.get("/api/v1/traffic-manager")).json()
     assert "Azure answered 503" in view["error"]
     assert {r["status"] for r in (await regions(client)).values()} == {"healthy"}
+    # The last profile read is kept (with its age): one failed read does not erase it.
+    assert view["profile"]["name"] == "blog"
+    assert view["profile_read_at"] < view["read_at"]
+    assert (await regions(client))["westeurope"]["traffic_manager"]["monitor_status"] == "Online"
     history = await service.store.traffic_manager_history("westeurope", limit=50)
     assert any(h["error"] for h in history)
     assert any(h["monitor_status"] == "Online" for h in history)
