@@ -66,6 +66,8 @@ class Service:
         self.dns = DnsRound(config, context) if config.checks.dns is not None else None
         self.dns_findings: list[DnsFinding] = []
         self.dns_checked_at: float | None = None
+        self._dns_statuses: dict[tuple[str, str | None], str] = {}
+        self._tm_findings: set[tuple[str, str]] = set()
         self.traffic_manager: TrafficManagerWatch | None = None
         periodic: list[PeriodicJob] = []
         if config.traffic_manager is not None:
@@ -160,9 +162,13 @@ class Service:
             await self.store.record_traffic_manager(reading)
         except Exception:
             log.exception("traffic_manager_reading_not_stored")
-        for region, view in self.endpoint_views().items():
-            for finding in view.findings:
-                log.warning("traffic_manager_finding", region=region, finding=finding)
+        current = {(r, f) for r, view in self.endpoint_views().items() for f in view.findings}
+        # Logged when they appear and when they clear, not on every read.
+        for region, finding in sorted(current - self._tm_findings):
+            log.warning("traffic_manager_finding", region=region, finding=finding)
+        for region, finding in sorted(self._tm_findings - current):
+            log.info("traffic_manager_finding_cleared", region=region, finding=finding)
+        self._tm_findings = current
 
     async def run_dns(self) -> list[DnsFinding]:
         """One DNS round: judged with Traffic Manager's last view, recorded, and logged."""
@@ -176,15 +182,17 @@ class Service:
             await self.store.record_dns(checked_at, findings)
         except Exception:
             log.exception("dns_round_not_stored")
-        for f in findings:
-            if f.status not in ("ok", "failover"):
-                log.warning(
-                    "dns_answer_wrong",
-                    resolver=f.answer.resolver,
-                    vantage=f.answer.vantage,
-                    status=f.status,
-                    reason=f.reason,
-                )
+        statuses = {(f.answer.resolver, f.answer.vantage): f for f in findings}
+        for key, f in statuses.items():
+            # Logged when an answer's status changes, not on every round.
+            if self._dns_statuses.get(key) == f.status:
+                continue
+            event = (
+                "dns_answer_wrong" if f.status not in ("ok", "failover") else "dns_answer_changed"
+            )
+            level = log.warning if event == "dns_answer_wrong" else log.info
+            level(event, resolver=key[0], vantage=key[1], status=f.status, reason=f.reason)
+        self._dns_statuses = {key: f.status for key, f in statuses.items()}
         if self.site_nxdomain:
             log.critical("dns_site_nxdomain", hostname=self.config.site.hostname)
         return findings

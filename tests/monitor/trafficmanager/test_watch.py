@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 import jsonschema
 import pytest
+import structlog
 from servers import eventually, serving
 
 from api.app import create_app
@@ -243,3 +244,19 @@ async def test_check_json_carries_traffic_managers_view(
     by_name = {r["name"]: r for r in document["regions"]}
     assert by_name["westeurope"]["traffic_manager"]["monitor_status"] == "Online"
     assert by_name["centralus"]["traffic_manager"]["geo_mapping"] == ["WORLD"]
+
+
+async def test_findings_are_logged_when_they_appear_and_clear_not_every_read(
+    api: tuple[Service, httpx.AsyncClient], seeded: TrafficManagerEmulator
+) -> None:
+    """Three reads with the same disagreement log it once; its end is logged once too."""
+    service, _ = api
+    await service.scheduler.shutdown()  # drive the reads by hand
+    seeded.force_monitor_status("centralus", "Degraded")
+    with structlog.testing.capture_logs() as logs:
+        for _ in range(3):
+            await service.read_traffic_manager()
+        seeded.force_monitor_status("centralus", "Online")
+        await service.read_traffic_manager()
+    events = [e["event"] for e in logs if e["event"].startswith("traffic_manager_finding")]
+    assert events == ["traffic_manager_finding", "traffic_manager_finding_cleared"]
