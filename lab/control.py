@@ -166,15 +166,7 @@ def _traffic_manager_routes(tm: TrafficManagerEmulator) -> APIRouter:
         summary="Enable or disable an endpoint, as an operator in the Azure portal would",
     )
     async def set_status(name: str, body: StatusBody) -> dict[str, Any]:
-        endpoint = endpoint_of(name)
-        tm.state.patch_endpoint(
-            tm.subscription_id,
-            tm.resource_group,
-            "blog",
-            endpoint.type.value,
-            endpoint.name,
-            {"properties": {"endpointStatus": body.status}},
-        )
+        tm.set_endpoint_status(endpoint_of(name).name, body.status)
         return _tm_state(tm)
 
     @router.post(

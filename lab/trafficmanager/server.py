@@ -234,6 +234,21 @@ class TrafficManagerEmulator:
     def profile(self, name: str = "blog") -> Profile:
         return self.state.find_profile(name)
 
+    def set_endpoint_status(self, endpoint: str, status: str, *, profile: str = "blog") -> None:
+        """Enable or disable an endpoint behind the service's back, as an operator would in the
+        Azure portal (the same merge as an ARM PATCH of endpointStatus)."""
+        found = self.profile(profile).endpoint(endpoint)
+        if found is None:
+            raise KeyError(endpoint)
+        self.state.patch_endpoint(
+            self.subscription_id,
+            self.resource_group,
+            profile,
+            found.type.value,
+            found.name,
+            {"properties": {"endpointStatus": status}},
+        )
+
     def force_monitor_status(
         self, endpoint: str, status: MonitorStatus | str | None, *, profile: str = "blog"
     ) -> None:

@@ -24,17 +24,6 @@ WEST, CENTRAL = "20.1.2.3", "52.165.160.200"
 SITE, TM_NAME = "blog.example.com.", "blog-tm.trafficmanager.net."
 
 
-def set_endpoint(tm: TrafficManagerEmulator, endpoint: str, status: str) -> None:
-    tm.state.patch_endpoint(
-        tm.subscription_id,
-        "blog",
-        "blog",
-        "ExternalEndpoints",
-        endpoint,
-        {"properties": {"endpointStatus": status}},
-    )
-
-
 def ecs(response: dns.message.Message) -> list[tuple[str, int, int]]:
     return [
         (o.address, o.srclen, o.scopelen)
@@ -113,9 +102,9 @@ async def test_a_client_opting_out_is_placed_by_the_resolver_with_scope_zero(
 async def test_disabling_westeurope_moves_europe_to_centralus(
     tm: TrafficManagerEmulator, eu: LabResolver, client: Any, rows: Any
 ) -> None:
-    set_endpoint(tm, "westeurope", "Disabled")
+    tm.set_endpoint_status("westeurope", "Disabled")
     assert rows(await client.query(eu))[-1][3] == CENTRAL
-    set_endpoint(tm, "westeurope", "Enabled")
+    tm.set_endpoint_status("westeurope", "Enabled")
     assert rows(await client.query(eu))[-1][3] == WEST
 
 
@@ -124,7 +113,7 @@ async def test_an_uncovered_geography_is_nodata_with_the_chain_and_soa(
 ) -> None:
     """With WORLD disabled, America is covered by nothing: NOERROR, the site's CNAME, and
     Traffic Manager's SOA, as a recursive resolver ends a chain at a NODATA."""
-    set_endpoint(tm, "centralus", "Disabled")
+    tm.set_endpoint_status("centralus", "Disabled")
     response = await client.query(eu, subnet=AMERICA)
     assert response.rcode() == dns.rcode.NOERROR
     assert rows(response) == [(SITE, "CNAME", 300, TM_NAME)]

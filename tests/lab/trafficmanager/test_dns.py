@@ -203,14 +203,7 @@ async def test_priority_routing_skips_degraded_and_fails_open(
     assert await resolver.addresses() == [CENTRAL]
     tm.force_monitor_status("centralus", MonitorStatus.DEGRADED)
     assert await resolver.addresses() == [WEST]  # fail open
-    tm.state.patch_endpoint(
-        tm.subscription_id,
-        RG,
-        PROFILE,
-        "ExternalEndpoints",
-        "westeurope",
-        {"properties": {"endpointStatus": "Disabled"}},
-    )
+    tm.set_endpoint_status("westeurope", "Disabled")
     assert await resolver.addresses() == [CENTRAL]
 
 

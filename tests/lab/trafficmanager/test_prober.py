@@ -123,14 +123,7 @@ async def test_a_hung_origin_times_out(
 async def test_disabled_endpoints_are_not_probed(
     tm: TrafficManagerEmulator, prober: Prober, west: RegionalOrigin
 ) -> None:
-    tm.state.patch_endpoint(
-        tm.subscription_id,
-        "blog",
-        "blog",
-        "ExternalEndpoints",
-        "westeurope",
-        {"properties": {"endpointStatus": "Disabled"}},
-    )
+    tm.set_endpoint_status("westeurope", "Disabled")
     assert await prober.probe_once() == []
     assert west.requests_served == 0
     assert status(tm) is MonitorStatus.DISABLED

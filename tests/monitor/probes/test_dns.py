@@ -91,17 +91,6 @@ def _profile(tm: TrafficManagerEmulator) -> ProfileState:
     return parse_profile(tm.state.profile_json(tm.profile()))
 
 
-def set_endpoint(tm: TrafficManagerEmulator, endpoint: str, status: str) -> None:
-    tm.state.patch_endpoint(
-        tm.subscription_id,
-        "blog",
-        "blog",
-        "ExternalEndpoints",
-        endpoint,
-        {"properties": {"endpointStatus": status}},
-    )
-
-
 async def test_every_resolver_and_vantage_point_is_sent_where_it_should_be(
     world: dict[str, LabResolver], trust: ssl.SSLContext, tm: TrafficManagerEmulator
 ) -> None:
@@ -141,7 +130,7 @@ async def test_disabling_westeurope_reads_failover_and_enabling_it_ok(
     """Disabled in Traffic Manager: Europe is sent to centralus and that is a failover, not a
     mismatch; enabled again, ok."""
     cfg = config([udp(world["eu"], "westeurope")])
-    set_endpoint(tm, "westeurope", "Disabled")
+    tm.set_endpoint_status("westeurope", "Disabled")
     after = await round_of(cfg, trust, tm)
     assert (after[("eu", "europe")].status, after[("eu", "europe")].region) == (
         "failover",
@@ -153,7 +142,7 @@ async def test_disabling_westeurope_reads_failover_and_enabling_it_ok(
     )
     blind = await round_of(cfg, trust)  # without Traffic Manager's view nothing explains it
     assert blind[("eu", "europe")].status == "mismatch"
-    set_endpoint(tm, "westeurope", "Enabled")
+    tm.set_endpoint_status("westeurope", "Enabled")
     again = await round_of(cfg, trust, tm)
     assert again[("eu", "europe")].status == "ok"
 
@@ -162,7 +151,7 @@ async def test_an_uncovered_geography_is_nodata(
     world: dict[str, LabResolver], trust: ssl.SSLContext, tm: TrafficManagerEmulator
 ) -> None:
     """With the WORLD endpoint disabled, America has no endpoint at all: NODATA."""
-    set_endpoint(tm, "centralus", "Disabled")
+    tm.set_endpoint_status("centralus", "Disabled")
     results = await round_of(config([udp(world["us"], "centralus")]), trust, tm)
     assert results[("us", "america")].status == "nodata"
     assert results[("us", "europe")].status == "ok"
