@@ -14,14 +14,11 @@ the option instead, to emulate a path where it is lost.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import enum
 import ipaddress
 import logging
 import random
 import struct
-from typing import cast
 
 import dns.edns
 import dns.exception
@@ -35,6 +32,7 @@ import dns.rdataclass
 import dns.rdatatype
 import dns.rrset
 
+from lab.dnstransport import DnsServer
 from lab.trafficmanager.model import TM_SUFFIX, Endpoint, EndpointType, Profile
 from lab.trafficmanager.routing import Client, route
 from lab.trafficmanager.state import TrafficManagerState
@@ -86,10 +84,8 @@ class TrafficManagerDns:
         self.queries = 0
         self._rng = rng or random.Random()  # noqa: S311 - weighted routing, not security
         self._host = host
-        self._port = port
-        self._udp: asyncio.DatagramTransport | None = None
-        self._tcp: asyncio.Server | None = None
-        self._connections: set[asyncio.Task[None]] = set()
+        # A TCP query not worth an answer (garbage) ends the conversation.
+        self._server = DnsServer(self._answer, host=host, port=port, hang_up=True)
 
     @property
     def host(self) -> str:
@@ -98,37 +94,13 @@ class TrafficManagerDns:
     @property
     def port(self) -> int:
         """The port of both the UDP and the TCP listener."""
-        return self._port
+        return self._server.port
 
     async def start(self) -> None:
-        loop = asyncio.get_running_loop()
-        for attempt in range(20):
-            transport, _ = await loop.create_datagram_endpoint(
-                lambda: _Udp(self), local_addr=(self._host, self._port)
-            )
-            port = transport.get_extra_info("sockname")[1]
-            try:
-                self._tcp = await asyncio.start_server(self._accept, self._host, port)
-            except OSError:
-                transport.close()
-                if self._port or attempt == 19:
-                    raise
-                continue  # the UDP port's TCP twin is taken: try another pair
-            self._udp, self._port = transport, port
-            return
+        await self._server.start()
 
     async def stop(self) -> None:
-        if self._udp is not None:
-            self._udp.close()
-            self._udp = None
-        if self._tcp is not None:
-            self._tcp.close()
-            while self._connections:
-                for task in self._connections:
-                    task.cancel()
-                await asyncio.gather(*self._connections, return_exceptions=True)
-            await self._tcp.wait_closed()
-            self._tcp = None
+        await self._server.stop()
 
     async def __aenter__(self) -> TrafficManagerDns:
         await self.start()
@@ -154,6 +126,10 @@ class TrafficManagerDns:
             response.authority.clear()
             response.flags |= dns.flags.TC
             return response.to_wire()
+
+    async def _answer(self, wire: bytes, source: str, stream: bool) -> bytes | None:
+        # Over TCP only the two-byte length frame bounds the size.
+        return self.answer(wire, source, max_size=65535 if stream else None)
 
     def resolve(self, query: dns.message.Message, source: str) -> dns.message.Message:
         """The answer to `query`, asked by a resolver at `source`."""
@@ -259,47 +235,6 @@ class TrafficManagerDns:
             rdtype = dns.rdatatype.A if ip is not None and ip.version == 4 else dns.rdatatype.AAAA
             if qtype in (rdtype, dns.rdatatype.ANY):
                 _add(response, name, rdtype, ttl, text)
-
-    # Transports.
-
-    def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.get_running_loop().create_task(self._serve_tcp(reader, writer))
-        self._connections.add(task)
-        task.add_done_callback(self._connections.discard)
-
-    async def _serve_tcp(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        source = str(writer.get_extra_info("peername")[0])
-        try:
-            while True:
-                async with asyncio.timeout(30):
-                    (length,) = struct.unpack("!H", await reader.readexactly(2))
-                    wire = await reader.readexactly(length)
-                reply = self.answer(wire, source, max_size=65535)
-                if reply is None:
-                    return
-                writer.write(struct.pack("!H", len(reply)) + reply)
-                await writer.drain()
-        except (asyncio.IncompleteReadError, OSError, TimeoutError):
-            return  # the client closed, or went quiet: end of the conversation
-        finally:
-            writer.transport.abort()
-
-
-class _Udp(asyncio.DatagramProtocol):
-    def __init__(self, server: TrafficManagerDns) -> None:
-        self._server = server
-        self._transport: asyncio.DatagramTransport | None = None
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        # On Python 3.11 the selector loop's datagram transport does not subclass
-        # DatagramTransport, though it is one.
-        self._transport = cast(asyncio.DatagramTransport, transport)
-
-    def datagram_received(self, data: bytes, addr: tuple[str | int, ...]) -> None:
-        reply = self._server.answer(data, str(addr[0]))
-        if reply is not None and self._transport is not None:
-            with contextlib.suppress(OSError):
-                self._transport.sendto(reply, addr)
 
 
 def _soa() -> dns.rrset.RRset:
