@@ -25,6 +25,17 @@ import httpx
 import structlog
 
 from monitor.config import ResolverConfig, VantagePointConfig
+from monitor.probes.dnswire import (
+    TYPE_A,
+    TYPE_AAAA,
+    TYPE_CNAME,
+    Reply,
+    WireError,
+    parse_reply,
+    reply_from_message,
+    udp_exchange,
+    with_new_id,
+)
 
 __all__ = ["DnsAnswer", "DnsProbe", "Hop"]
 
@@ -83,6 +94,16 @@ class DnsProbe:
         self._timeout = timeout
         self._ssl = ssl_context
         self._http = http
+        # Encoded once: a round sends the same questions every time (only the id changes).
+        subnet = str(vantage.client_subnet) if vantage else None
+        options = [dns.edns.ECSOption.from_text(subnet)] if subnet else []
+        self._queries = {
+            rdtype: dns.message.make_query(
+                hostname, rdtype, use_edns=0, payload=1232, options=options
+            )
+            for rdtype in ("A", "AAAA")
+        }
+        self._wires = {rdtype: query.to_wire() for rdtype, query in self._queries.items()}
 
     async def probe(self) -> DnsAnswer:
         loop = asyncio.get_running_loop()
@@ -90,10 +111,15 @@ class DnsProbe:
         subnet = str(self.vantage.client_subnet) if self.vantage else None
         try:
             async with asyncio.timeout(self._timeout):
-                a, aaaa = await asyncio.gather(self._ask("A", subnet), self._ask("AAAA", subnet))
+                a, aaaa = await asyncio.gather(self._ask("A"), self._ask("AAAA"))
         except TimeoutError:
             return self._failed("timeout", f"no answer within {self._timeout:g}s", subnet)
-        except (dns.exception.FormError, dns.message.BadEDNS, dns.exception.SyntaxError) as e:
+        except (
+            WireError,
+            dns.exception.FormError,
+            dns.message.BadEDNS,
+            dns.exception.SyntaxError,
+        ) as e:
             return self._failed("error", f"malformed answer: {e}", subnet)
         except (OSError, ssl.SSLError, httpx.HTTPError, dns.exception.DNSException) as e:
             return self._failed("error", f"resolver unreachable: {type(e).__name__}: {e}", subnet)
@@ -103,20 +129,21 @@ class DnsProbe:
         latency = round((loop.time() - start) * 1000, 2)
         return self._answer(a, aaaa, subnet, latency)
 
-    async def _ask(self, rdtype: str, subnet: str | None) -> tuple[dns.message.Message, bool]:
-        options = [dns.edns.ECSOption.from_text(subnet)] if subnet else []
-        query = dns.message.make_query(
-            self.hostname, rdtype, use_edns=0, payload=1232, options=options
-        )
+    async def _ask(self, rdtype: str) -> tuple[Reply, bool]:
+        """One query; returns the reply and whether it came over a stream (TCP, DoT, DoH)."""
         r = self.resolver
         port = r.port or _DEFAULT_PORTS.get(r.protocol, 53)
+        query = self._queries[rdtype]
         match r.protocol:
             case "udp":
-                return await dns.asyncquery.udp_with_fallback(
-                    query, str(r.address), timeout=self._timeout, port=port
-                )
+                wire = with_new_id(self._wires[rdtype])
+                reply = parse_reply(await udp_exchange(wire, str(r.address), port))
+                if not reply.truncated:
+                    return reply, False
+                # Truncated: the same question over TCP, as a stub resolver would.
+                response = await dns.asyncquery.tcp(query, str(r.address), self._timeout, port)
             case "tcp":
-                return await dns.asyncquery.tcp(query, str(r.address), self._timeout, port), True
+                response = await dns.asyncquery.tcp(query, str(r.address), self._timeout, port)
             case "dot":
                 response = await dns.asyncquery.tls(
                     query,
@@ -126,9 +153,9 @@ class DnsProbe:
                     ssl_context=self._ssl,
                     server_hostname=r.tls_hostname or str(r.address),
                 )
-                return response, True
             case "doh":
-                return await self._doh(query), True
+                response = await self._doh(query)
+        return reply_from_message(response), True
 
     async def _doh(self, query: dns.message.Message) -> dns.message.Message:
         """RFC 8484 POST through httpx (dnspython's own DoH needs httpx2 and h2)."""
@@ -147,34 +174,31 @@ class DnsProbe:
         return dns.message.from_wire(reply.content)
 
     def _answer(
-        self,
-        a: tuple[dns.message.Message, bool],
-        aaaa: tuple[dns.message.Message, bool],
-        subnet: str | None,
-        latency_ms: float,
+        self, a: tuple[Reply, bool], aaaa: tuple[Reply, bool], subnet: str | None, latency_ms: float
     ) -> DnsAnswer:
-        response, used_tcp = a
-        rcode = dns.rcode.to_text(response.rcode())
-        hops, addresses, ttl = _chain(self.hostname, response)
-        _, more, more_ttl = _chain(self.hostname, aaaa[0])
-        if aaaa[0].rcode() == dns.rcode.NOERROR:
+        reply, stream = a
+        rcode = dns.rcode.to_text(dns.rcode.Rcode.make(reply.rcode))
+        hops, addresses, ttl = _chain(self.hostname, reply)
+        if aaaa[0].rcode == dns.rcode.NOERROR:
+            _, more, more_ttl = _chain(self.hostname, aaaa[0])
             addresses += more
-            ttl = min(t for t in (ttl, more_ttl) if t is not None) if (ttl or more_ttl) else None
+            ttls = [t for t in (ttl, more_ttl) if t is not None]
+            ttl = min(ttls) if ttls else None
         base = DnsAnswer(
             resolver=self.resolver.name,
             vantage=self.vantage.name if self.vantage else None,
             rcode=rcode,
             hops=hops,
-            ecs_scope=_ecs_scope(response),
+            ecs_scope=reply.ecs_scope,
             ecs_sent=subnet,
-            used_tcp=used_tcp or aaaa[1],
+            used_tcp=stream or aaaa[1],
             latency_ms=latency_ms,
         )
-        if response.rcode() == dns.rcode.SERVFAIL:
+        if reply.rcode == dns.rcode.SERVFAIL:
             return replace(base, failure="servfail", reason="SERVFAIL")
-        if response.rcode() == dns.rcode.NXDOMAIN:
+        if reply.rcode == dns.rcode.NXDOMAIN:
             return replace(base, failure="nxdomain", reason=f"NXDOMAIN for {self.hostname}")
-        if response.rcode() != dns.rcode.NOERROR:
+        if reply.rcode != dns.rcode.NOERROR:
             return replace(base, failure="error", reason=f"resolver answered {rcode}")
         ordered = tuple(sorted(set(addresses), key=_address_key))
         return replace(base, addresses=ordered, address_ttl=ttl)
@@ -190,42 +214,22 @@ class DnsProbe:
         )
 
 
-def _chain(
-    hostname: str, response: dns.message.Message
-) -> tuple[tuple[Hop, ...], list[str], int | None]:
-    """Follow the CNAME chain from `hostname` through the answer section."""
-    name = dns.name.from_text(hostname)
+def _chain(hostname: str, reply: Reply) -> tuple[tuple[Hop, ...], list[str], int | None]:
+    """Follow the CNAME chain from `hostname` through the answer records."""
+    name = hostname.rstrip(".").lower()
+    cnames = {r.name: r for r in reply.records if r.rdtype == TYPE_CNAME}
     hops: list[Hop] = []
     seen = {name}
-    while True:
-        cname = next(
-            (r for r in response.answer if r.name == name and r.rdtype == dns.rdatatype.CNAME),
-            None,
-        )
-        if cname is None:
-            break
-        target = cname[0].target
-        hops.append(
-            Hop(name.to_text(omit_final_dot=True), target.to_text(omit_final_dot=True), cname.ttl)
-        )
-        if target in seen:
+    while name in cnames:
+        record = cnames[name]
+        hops.append(Hop(name, record.value, record.ttl))
+        if record.value in seen:
             break  # a loop: stop rather than spin
-        seen.add(target)
-        name = target
-    addresses: list[str] = []
-    ttl = None
-    for rrset in response.answer:
-        if rrset.name == name and rrset.rdtype in (dns.rdatatype.A, dns.rdatatype.AAAA):
-            addresses += [r.to_text() for r in rrset]
-            ttl = rrset.ttl if ttl is None else min(ttl, rrset.ttl)
-    return tuple(hops), addresses, ttl
-
-
-def _ecs_scope(response: dns.message.Message) -> int | None:
-    for option in response.options:
-        if isinstance(option, dns.edns.ECSOption):
-            return int(option.scopelen)
-    return None
+        seen.add(record.value)
+        name = record.value
+    found = [r for r in reply.records if r.name == name and r.rdtype in (TYPE_A, TYPE_AAAA)]
+    ttl = min((r.ttl for r in found), default=None)
+    return tuple(hops), [r.value for r in found], ttl
 
 
 def _address_key(address: str) -> tuple[int, int]:
