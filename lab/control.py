@@ -7,13 +7,13 @@ refuses any client that is not on this machine.
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Mapping
-from typing import Annotated, Any, Literal
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Annotated, Any, Literal, Protocol, TypeVar
 
 from fastapi import APIRouter, Body, Depends, HTTPException, Request
 from pydantic import BaseModel
 
-from lab.faults import Fault, ParamValue
+from lab.faults import Fault
 from lab.origin import RegionalOrigin
 from lab.resolvers import LabResolver
 from lab.trafficmanager import TrafficManagerEmulator
@@ -95,37 +95,10 @@ def control_router(
             raise HTTPException(422, str(e)) from None
         return state(origin)
 
-    @router.post(
-        "/regions/{region}/faults/{fault}",
-        summary='Inject a fault (JSON body: its parameters, e.g. {"status": 503, "every": 3})',
-    )
-    async def inject(
-        region: str, fault: str, params: Annotated[dict[str, ParamValue] | None, Body()] = None
-    ) -> dict[str, Any]:
-        origin = origin_of(region)
-        try:
-            origin.inject(fault, **(params or {}))
-        except ValueError as e:
-            raise HTTPException(422, str(e)) from None
-        await origin.settled()
-        return state(origin)
+    async def settled(origin: RegionalOrigin) -> None:
+        await origin.settled()  # refusing/re-binding the listener finishes in a task
 
-    @router.delete("/regions/{region}/faults/{fault}", summary="Heal one fault")
-    async def heal_one(region: str, fault: str) -> dict[str, Any]:
-        origin = origin_of(region)
-        try:
-            origin.heal(fault)
-        except ValueError as e:
-            raise HTTPException(422, str(e)) from None
-        await origin.settled()
-        return state(origin)
-
-    @router.post("/regions/{region}/heal", summary="Heal every fault of one region")
-    async def heal_all(region: str) -> dict[str, Any]:
-        origin = origin_of(region)
-        origin.heal()
-        await origin.settled()
-        return state(origin)
+    _fault_routes(router, "/regions", origin_of, state, settled, what="region")
 
     return router
 
@@ -221,33 +194,63 @@ def _resolver_routes(resolvers: Mapping[str, LabResolver]) -> APIRouter:
             )
         return resolvers[name]
 
+    _fault_routes(router, "", resolver_of, _resolver_state, None, what="resolver")
+
+    return router
+
+
+class _Breakable(Protocol):
+    """What the panel can break and heal: an origin or a resolver."""
+
+    def inject(self, fault: Any, **params: Any) -> None: ...
+
+    def heal(self, fault: Any = None) -> None: ...
+
+
+B = TypeVar("B", bound=_Breakable)
+
+
+def _fault_routes(
+    router: APIRouter,
+    prefix: str,
+    lookup: Callable[[str], B],
+    state: Callable[[B], dict[str, Any]],
+    settle: Callable[[B], Awaitable[None]] | None,
+    *,
+    what: str,
+) -> None:
+    """Inject, heal one and heal all, for things looked up by name under `prefix`."""
+
+    async def done(target: B) -> dict[str, Any]:
+        if settle is not None:
+            await settle(target)
+        return state(target)
+
     @router.post(
-        "/{name}/faults/{fault}",
-        summary="Inject a resolver fault: servfail, silence, wrong-answer, ignore-ecs, truncate, nxdomain",
+        prefix + "/{name}/faults/{fault}",
+        summary=f"Inject a {what} fault (JSON body: its parameters, e.g. " + '{"status": 503})',
     )
     async def inject(
         name: str, fault: str, params: Annotated[dict[str, Any] | None, Body()] = None
     ) -> dict[str, Any]:
-        resolver = resolver_of(name)
+        target = lookup(name)
         try:
-            resolver.inject(fault, **(params or {}))
+            target.inject(fault, **(params or {}))
         except ValueError as e:
             raise HTTPException(422, str(e)) from None
-        return _resolver_state(resolver)
+        return await done(target)
 
-    @router.delete("/{name}/faults/{fault}", summary="Heal one resolver fault")
+    @router.delete(prefix + "/{name}/faults/{fault}", summary=f"Heal one {what} fault")
     async def heal_one(name: str, fault: str) -> dict[str, Any]:
-        resolver = resolver_of(name)
+        target = lookup(name)
         try:
-            resolver.heal(fault)
+            target.heal(fault)
         except ValueError as e:
             raise HTTPException(422, str(e)) from None
-        return _resolver_state(resolver)
+        return await done(target)
 
-    @router.post("/{name}/heal", summary="Heal every fault of one resolver")
+    @router.post(prefix + "/{name}/heal", summary=f"Heal every fault of one {what}")
     async def heal_all(name: str) -> dict[str, Any]:
-        resolver = resolver_of(name)
-        resolver.heal()
-        return _resolver_state(resolver)
-
-    return router
+        target = lookup(name)
+        target.heal()
+        return await done(target)
