@@ -9,7 +9,6 @@ removed on exit.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
 import tempfile
@@ -19,7 +18,6 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import uvicorn
 import yaml
 
 from api.app import create_app
@@ -29,17 +27,55 @@ from lab.faults import Fault
 from lab.loopback import loopback_address
 from lab.origin import RegionalOrigin
 from lab.resolvers import DEFAULT_TLS_NAME, LAB_SUBNETS, LabResolver, server_context
+from lab.serving import serving
 from lab.trafficmanager import TrafficManagerEmulator
 from monitor.config import Config, load_config
 from monitor.durations import format_duration
 from monitor.service import Service
 
-__all__ = ["LAB_HOSTNAME", "LAB_REGIONS", "LabSettings", "Sandbox", "run_lab"]
+__all__ = [
+    "LAB_HOSTNAME",
+    "LAB_REGIONS",
+    "MODEL_REQUESTS",
+    "LabSettings",
+    "Sandbox",
+    "run_lab",
+]
 
 LAB_HOSTNAME = "blog.example.com"
 LAB_REGIONS = ("westeurope", "centralus")
 # The geographies the lab's resolvers stand for (subnets the emulator places in GB and the US).
 LAB_GEOGRAPHIES = {"eu": LAB_SUBNETS["eu"], "us": LAB_SUBNETS["us"]}
+
+# The model deployment's requests: the origin path (bypassing the cache), the page readers
+# get (STALE there means Ghost is down), the editor that must stay hidden, and the redirect.
+MODEL_REQUESTS: list[dict[str, Any]] = [
+    {
+        "name": "home",
+        "path": "/",
+        "bypass_cache": "header",
+        "expect": {"status": [200], "body_contains": "<title>"},
+    },
+    {
+        "name": "home-cached",
+        "path": "/",
+        "expect": {
+            "status": [200],
+            "headers_present": ["Strict-Transport-Security"],
+        },
+    },
+    {
+        "name": "admin-blocked",
+        "path": "/ghost",
+        "expect": {"status": [404]},
+        "on_failure": "alert",
+    },
+    {
+        "name": "https-redirect",
+        "scheme": "http",
+        "expect": {"status": [301, 308], "redirect_to_https": True},
+    },
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,33 +205,7 @@ class Sandbox:
                 "https": {
                     "interval": format_duration(interval),
                     "timeout": format_duration(timeout),
-                    "requests": [
-                        {
-                            "name": "home",
-                            "path": "/",
-                            "bypass_cache": "header",
-                            "expect": {"status": [200], "body_contains": "<title>"},
-                        },
-                        {
-                            "name": "home-cached",
-                            "path": "/",
-                            "expect": {
-                                "status": [200],
-                                "headers_present": ["Strict-Transport-Security"],
-                            },
-                        },
-                        {
-                            "name": "admin-blocked",
-                            "path": "/ghost",
-                            "expect": {"status": [404]},
-                            "on_failure": "alert",
-                        },
-                        {
-                            "name": "https-redirect",
-                            "scheme": "http",
-                            "expect": {"status": [301, 308], "redirect_to_https": True},
-                        },
-                    ],
+                    "requests": MODEL_REQUESTS,
                 },
                 "dns": self._dns_checks(),
             },
@@ -294,20 +304,6 @@ async def run_lab(settings: LabSettings, *, announce: Callable[[str], None] = pr
                     control_router(sandbox.origins, sandbox.traffic_manager, sandbox.resolvers)
                 ],
             )
-            server = uvicorn.Server(
-                uvicorn.Config(
-                    app,
-                    host=settings.host,
-                    port=settings.port,
-                    log_config=None,
-                    access_log=False,
-                )
-            )
-            serving = asyncio.create_task(server.serve())
-            # uvicorn offers a `started` flag, not an event to wait on.
-            while not server.started and not serving.done():  # noqa: ASYNC110
-                await asyncio.sleep(0.05)
-            if server.started:
-                port = server.servers[0].sockets[0].getsockname()[1]
-                announce(banner(sandbox, f"http://{settings.host}:{port}"))
-            await serving
+            async with serving(app, host=settings.host, port=settings.port) as served:
+                announce(banner(sandbox, served.base_url))
+                await served.done

@@ -16,6 +16,7 @@ from hypothesis import settings
 
 from lab.certs import LabCA
 from lab.origin import RegionalOrigin
+from lab.sandbox import MODEL_REQUESTS
 from lab.trafficmanager import TrafficManagerEmulator
 
 HOSTNAME = "blog.example.com"
@@ -138,26 +139,7 @@ def write_config(tmp_path: Path, lab_ca_file: Path) -> ConfigWriter:
                 "https": {
                     "interval": "1s",
                     "timeout": "1s",
-                    "requests": [
-                        {
-                            "name": "home",
-                            "path": "/",
-                            "bypass_cache": "header",
-                            "expect": {"status": [200], "body_contains": "<title>"},
-                        },
-                        {"name": "home-cached", "path": "/"},
-                        {
-                            "name": "admin-blocked",
-                            "path": "/ghost",
-                            "expect": {"status": [404]},
-                            "on_failure": "alert",
-                        },
-                        {
-                            "name": "https-redirect",
-                            "scheme": "http",
-                            "expect": {"status": [301, 308], "redirect_to_https": True},
-                        },
-                    ],
+                    "requests": MODEL_REQUESTS,
                 }
             },
             "api": {"listen": "127.0.0.1:0"},
