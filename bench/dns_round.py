@@ -1,6 +1,6 @@
 """A DNS round of 4 resolvers × 4 vantage points against the slowest single query.
 
-`.venv/bin/python bench/dns_round.py` (also run by `make bench`). Target (DESIGN.md): the round
+`.venv/bin/python bench/dns_round.py` (also run by `make bench`). Target (docs/architecture.md): the round
 takes at most 1.2× the slowest single query, i.e. the queries really run concurrently.
 
 Two set-ups, servers in a child process on the other core, the check in this one:

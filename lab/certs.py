@@ -1,7 +1,7 @@
 """The lab's certificate authority: good, wrong, expired, untrusted and expiring server certificates.
 
 Regions bake their certificate into the Nginx image, so a bad deploy can ship any of these to one
-region (DESIGN.md, "Facts of that setup"); the lab reproduces each on demand.
+region (docs/architecture.md, "Facts of that setup"); the lab reproduces each on demand.
 """
 
 from __future__ import annotations

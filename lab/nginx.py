@@ -1,6 +1,6 @@
 """What the model deployment's Nginx (in front of Ghost) answers, as pure functions of the request.
 
-The rules follow the model's nginx.conf (reference/model-deployment.md): `location /ghost` is a
+The rules follow the model's nginx.conf (docs/nginx.md): `location /ghost` is a
 prefix match answered by Nginx itself with its stock 404 page; everything else is proxied to Ghost
 through `proxy_cache` (7 days, `proxy_cache_use_stale`), and `X-Cache-Status` reports
 `$upstream_cache_status`, which is empty (so the header is absent) when Nginx answered alone.

@@ -1,4 +1,4 @@
-"""The configuration: pydantic models of DESIGN.md's YAML, and `load_config` with clear errors.
+"""The configuration: pydantic models of docs/architecture.md's YAML, and `load_config` with clear errors.
 
 Key names are a contract (docs/configuration.md documents every one, and a test keeps the two
 in step). Unknown keys are errors, references between sections are resolved here, and every

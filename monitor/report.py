@@ -40,7 +40,7 @@ def result_dict(result: CheckResult) -> dict[str, Any]:
     }
 
 
-# The values contract/check.schema.json allows; anything else (or nothing) is not reported
+# The values docs/contract/check.schema.json allows; anything else (or nothing) is not reported
 # as a Traffic Manager view rather than breaking the contract.
 _ENDPOINT_STATUSES = frozenset({"Enabled", "Disabled"})
 _MONITOR_STATUSES = frozenset(
@@ -112,7 +112,7 @@ def check_document(
     views: Mapping[str, EndpointView] | None = None,
     dns: Iterable[DnsFinding] = (),
 ) -> dict[str, Any]:
-    """The document `regionwatch check --json` prints (contract/check.schema.json)."""
+    """The document `regionwatch check --json` prints (docs/contract/check.schema.json)."""
     views = views or {}
     return {
         "regions": [verdict_dict(v, views.get(v.region)) for v in verdicts],

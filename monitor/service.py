@@ -28,7 +28,7 @@ __all__ = ["HealthAnswer", "Service", "build_service"]
 
 log = structlog.get_logger("monitor.service")
 
-# Sections DESIGN.md defines whose behaviour later releases add: accepted and validated now
+# Sections docs/architecture.md defines whose behaviour later releases add: accepted and validated now
 # so configurations written against the contract load, and named at start so nobody
 # believes they act yet.
 _NOT_YET_ACTIVE = ("alerts", "peers")

@@ -1,7 +1,7 @@
 """The `regionwatch` command.
 
 It sits above `monitor/` (the engine), `api/` (the web app) and `lab/` (the sandbox), so the
-engine never imports the web framework. Exit codes are a contract (DESIGN.md): `check`
+engine never imports the web framework. Exit codes are a contract (docs/architecture.md): `check`
 exits 0 when every region is healthy or degraded and no DNS answer is wrong, 1 when a region
 is failing or unknown or a DNS answer is mismatch, nxdomain, nodata, servfail or timeout, and
 2 when the configuration is wrong.
@@ -23,10 +23,9 @@ from monitor.errors import ConfigError
 from monitor.oneshot import CheckOutcome, check_once
 from monitor.report import check_document, exit_code
 from monitor.results import Outcome
+from regionwatch.exits import EXIT_CONFIG, EXIT_FAILING, EXIT_OK
 
 __all__ = ["main"]
-
-EXIT_OK, EXIT_FAILING, EXIT_CONFIG = 0, 1, 2
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -81,7 +80,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     check.add_argument("--config", required=True, metavar="FILE", help="the YAML configuration")
     check.add_argument(
-        "--json", action="store_true", help="print one JSON document (contract/check.schema.json)"
+        "--json",
+        action="store_true",
+        help="print one JSON document (docs/contract/check.schema.json)",
     )
     check.set_defaults(handler=_check)
 

@@ -1,4 +1,4 @@
-"""The layering of DESIGN.md: the engine never imports the web app, the web framework or the lab."""
+"""The layering of docs/architecture.md: the engine never imports the web app, the web framework or the lab."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """The lab's DNS resolvers, each standing for a geography: they answer the site's name through
 the emulated Traffic Manager over UDP, TCP, DoT and DoH on loopback, and break on demand
-(DESIGN.md, "The lab")."""
+(docs/architecture.md, "The lab")."""
 
 from lab.resolvers.certs import DEFAULT_TLS_NAME, client_context, server_context
 from lab.resolvers.doh import DOH_PATH, MEDIA_TYPE

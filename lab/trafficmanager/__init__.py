@@ -1,6 +1,6 @@
 """A faithful Azure Traffic Manager emulator for the lab and the tests: Entra ID's token
 endpoint and Traffic Manager's ARM routes over HTTPS, its endpoint probing and its DNS answers,
-all on loopback (DESIGN.md, "The lab"; reference/azure-traffic-manager.md §1, §2, §5)."""
+all on loopback (docs/architecture.md, "The lab"; docs/traffic-manager.md)."""
 
 from lab.trafficmanager.clock import Clock
 from lab.trafficmanager.dnsserver import EcsMode, TrafficManagerDns

@@ -20,7 +20,7 @@ _SECRET_FIELDS = frozenset({"client_secret", "client_assertion"})
 
 
 def split_path(path: str) -> list[str]:
-    """Split on `/` first, then percent-decode each segment (reference §5): `ep%2F1` is one
+    """Split on `/` first, then percent-decode each segment (docs/traffic-manager.md): `ep%2F1` is one
     segment named `ep/1`, not two."""
     return [unquote(segment) for segment in path.split("/") if segment]
 

@@ -1,4 +1,4 @@
-"""The ARM routes of Traffic Manager that the SDK uses (reference §1.2, §5), over the state.
+"""The ARM routes of Traffic Manager that the SDK uses (docs/traffic-manager.md), over the state.
 
 Paths are split on `/`, each segment percent-decoded, and matched case-insensitively: the SDK
 sends `trafficmanagerprofiles` and `ExternalEndpoints`, responses spell `trafficManagerProfiles`

@@ -7,7 +7,7 @@ in `state.hosts`). TTLs are the profile's `dnsConfig.ttl`. A missing or disabled
 NXDOMAIN; no endpoint for the client is NODATA; both carry the zone's SOA.
 
 EDNS Client Subnet (RFC 7871): Traffic Manager "considers the client subnet address if it is
-included in the query" for Geographic, Performance and Subnet routing (reference §2). The answer
+included in the query" for Geographic, Performance and Subnet routing (docs/traffic-manager.md). The answer
 echoes the option with the source prefix length as its scope; `EcsMode` makes the server ignore
 the option instead, to emulate a path where it is lost.
 """

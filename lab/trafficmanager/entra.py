@@ -1,8 +1,8 @@
 """The emulated Entra ID: one tenant, its service principals (with their role's actions), the
 OAuth 2.0 client-credentials token endpoint MSAL uses, and ARM's bearer-token check.
 
-Tokens are opaque strings remembered with their client, audience and expiry (reference §3.2,
-§5): an expired one is refused by ARM with `ExpiredAuthenticationToken`, as Azure does.
+Tokens are opaque strings remembered with their client, audience and expiry
+(docs/traffic-manager.md): an expired one is refused by ARM with `ExpiredAuthenticationToken`, as Azure does.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 The hierarchy has the shape of `GET /providers/Microsoft.Network/trafficManagerGeographicHierarchies/
 default` (WORLD → regional groupings → countries/regions → states/provinces); Geographic routing
-walks it from the most specific code up to WORLD, and the first mapped code wins (reference §2).
+walks it from the most specific code up to WORLD, and the first mapped code wins (docs/traffic-manager.md).
 """
 
 from __future__ import annotations

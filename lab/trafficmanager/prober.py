@@ -1,4 +1,4 @@
-"""Traffic Manager's own endpoint monitoring (reference §2), on loopback.
+"""Traffic Manager's own endpoint monitoring (docs/traffic-manager.md), on loopback.
 
 Each enabled endpoint of each enabled profile is probed with the profile's monitorConfig:
 an HTTP(S) GET of `path` that succeeds on 200 (or a listed expectedStatusCodeRanges entry)

@@ -1,5 +1,5 @@
 """Which endpoints Traffic Manager's DNS returns for a profile and a client: the documented
-routing rules of reference §2, as a pure function of the state.
+routing rules of docs/traffic-manager.md, as a pure function of the state.
 
 - Geographic: walk the client's geography up to WORLD; the first code mapped by an *enabled*
   endpoint wins, whatever its health (a Degraded endpoint keeps its traffic); a matched Stopped

@@ -369,7 +369,7 @@ class TrafficManagerState:
         self.health(profile, endpoint).forced = forced
 
     def monitor_status(self, profile: Profile, endpoint: Endpoint) -> MonitorStatus:
-        """The endpoint monitor status table of reference §2."""
+        """The endpoint monitor status table of docs/traffic-manager.md"""
         return self._monitor_status(profile, endpoint, frozenset())
 
     def _monitor_status(
@@ -416,7 +416,7 @@ class TrafficManagerState:
         return MonitorStatus.ONLINE
 
     def profile_monitor_status(self, profile: Profile) -> ProfileMonitorStatus:
-        """The profile monitor status table of reference §2."""
+        """The profile monitor status table of docs/traffic-manager.md"""
         if profile.status is Status.DISABLED:
             return ProfileMonitorStatus.DISABLED
         statuses = {self.monitor_status(profile, e) for e in profile.endpoints}
@@ -428,7 +428,7 @@ class TrafficManagerState:
             return ProfileMonitorStatus.CHECKING
         return ProfileMonitorStatus.INACTIVE
 
-    # The REST shapes of reference §1.4.
+    # The REST shapes of docs/traffic-manager.md
 
     def endpoint_json(self, profile: Profile, endpoint: Endpoint) -> Json:
         props = endpoint_properties(endpoint)

@@ -2,7 +2,7 @@
 
 Every attempt opens a fresh connection. httpx pools connections by scheme, host and port,
 not by server name, so a kept-alive connection would skip the handshake and a certificate a
-bad deploy just shipped would go unchecked (DESIGN.md, "A fresh TLS connection for every
+bad deploy just shipped would go unchecked (docs/architecture.md, "A fresh TLS connection for every
 regional probe"). The server name and `Host` are the site's hostname and the certificate is
 verified for it. HTTP/1.1 is parsed by h11 over asyncio streams: httpx's per-request
 overhead is about twice the cost of the handshake itself (docs/benchmarks.md).

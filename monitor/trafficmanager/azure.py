@@ -1,8 +1,8 @@
 """Traffic Manager through the official SDK: `azure-mgmt-trafficmanager` 2.x and `azure-identity`.
 
 The synchronous client runs in worker threads (the async one needs aiohttp). The SDK's own
-retries are off: its RetryPolicy sleeps a `Retry-After` of any length (reference
-§1.7), so retries, backoff and the cap on `Retry-After` live in `call_with_retries`.
+retries are off: its RetryPolicy sleeps a `Retry-After` of any length (docs/traffic-manager.md,
+"Retries"), so retries, backoff and the cap on `Retry-After` live in `call_with_retries`.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 Parsing the REST shape (not the SDK's models) keeps us independent of the SDK's model
 generation: 2.x returns "hybrid" models that nest fields under `properties`, 1.x flat ones,
-and both serialize to the same JSON (reference/azure-traffic-manager.md §1.4, §6.8).
+and both serialize to the same JSON (docs/traffic-manager.md).
 """
 
 from __future__ import annotations
@@ -71,7 +71,7 @@ class WriteAccess:
 
 def _type_segment(resource_type: str) -> str:
     # The response says Microsoft.Network/trafficManagerProfiles/externalEndpoints; calls take
-    # ExternalEndpoints (reference §6.9).
+    # ExternalEndpoints (docs/traffic-manager.md).
     last = resource_type.rsplit("/", 1)[-1]
     return last[:1].upper() + last[1:]
 

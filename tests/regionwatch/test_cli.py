@@ -14,7 +14,7 @@ import pytest
 from lab.origin import Fault, RegionalOrigin
 
 ConfigWriter = Callable[..., Path]
-SCHEMA = Path(__file__).resolve().parents[3] / "shared" / "contract" / "check.schema.json"
+SCHEMA = Path(__file__).resolve().parents[2] / "docs" / "contract" / "check.schema.json"
 
 
 async def regionwatch(*args: str) -> tuple[int, str, str]:

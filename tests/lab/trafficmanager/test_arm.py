@@ -68,7 +68,7 @@ async def test_disabling_an_endpoint_is_one_patch_and_shows_in_the_profile(
 async def test_reenabling_an_endpoint_goes_back_to_checking(
     azure: Any, tm: TrafficManagerEmulator
 ) -> None:
-    """Re-enabled, the endpoint waits for its first probe again (reference §1.5)."""
+    """Re-enabled, the endpoint waits for its first probe again (docs/traffic-manager.md)."""
     profile = tm.profile()
     tm.state.record_probe(profile, profile.endpoints[0], True, "status 200")
     assert tm.state.monitor_status(profile, profile.endpoints[0]) == "Online"

@@ -1,5 +1,5 @@
 """Traffic Manager's DNS answers: routing by EDNS Client Subnet, Disabled vs Degraded, NODATA
-and NXDOMAIN, CNAMEs, and the Priority method's fail-open (reference §2)."""
+and NXDOMAIN, CNAMEs, and the Priority method's fail-open (docs/traffic-manager.md)."""
 
 from __future__ import annotations
 
@@ -128,7 +128,7 @@ async def test_without_a_subnet_the_resolver_geography_decides(
 
 
 async def test_unknown_names_and_disabled_profiles_are_nxdomain(azure: Any, resolver: Any) -> None:
-    """A name with no profile, and a disabled profile (reference §2: "DNS answers NXDOMAIN")."""
+    """A name with no profile, and a disabled profile (docs/traffic-manager.md: "DNS answers NXDOMAIN")."""
     missing = await resolver.query("nope.trafficmanager.net")
     assert missing.rcode() == dns.rcode.NXDOMAIN
     assert [rrset.rdtype for rrset in missing.authority] == [dns.rdatatype.SOA]

@@ -31,7 +31,7 @@ def permissions_url(tm: TrafficManagerEmulator) -> str:
 async def test_the_sdk_discovers_the_tenant_then_posts_client_credentials(
     azure: Any, tm: TrafficManagerEmulator
 ) -> None:
-    """MSAL's two calls (reference §3.2), the ARM scope, and the secret kept out of the log."""
+    """MSAL's two calls (docs/traffic-manager.md), the ARM scope, and the secret kept out of the log."""
     client = azure.client()
     await asyncio.to_thread(client.profiles.get, RG, PROFILE)
     first, second, third = list(tm.requests_log)[:3]
@@ -233,7 +233,7 @@ async def test_not_actions_take_precedence(tm: TrafficManagerEmulator) -> None:
 async def test_emulator_certificate_covers_localhost_too(
     tm_ca: trustme.CA,
 ) -> None:
-    """The server certificate names 127.0.0.1 and localhost (reference §5, "Transport")."""
+    """The server certificate names 127.0.0.1 and localhost (docs/traffic-manager.md, "Transport")."""
     async with TrafficManagerEmulator(ca=tm_ca) as emulator:
         context = ssl.create_default_context(cafile=str(emulator.ca_file))
         port = emulator.base_url.rsplit(":", 1)[1]

@@ -1,4 +1,4 @@
-"""Scripted faults, as the real SDK sees them (reference §1.6, §1.7)."""
+"""Scripted faults, as the real SDK sees them (docs/traffic-manager.md)."""
 
 from __future__ import annotations
 

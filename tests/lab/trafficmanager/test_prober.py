@@ -63,7 +63,7 @@ async def test_a_healthy_origin_goes_online(
 async def test_failures_degrade_after_the_tolerated_count_and_one_success_recovers(
     azure: Any, tm: TrafficManagerEmulator, prober: Prober, west: RegionalOrigin
 ) -> None:
-    """toleratedNumberOfFailures 3: Degraded on the 4th consecutive failure (reference §2);
+    """toleratedNumberOfFailures 3: Degraded on the 4th consecutive failure (docs/traffic-manager.md);
     the SDK sees endpoint and profile Degraded; one success brings it back Online."""
     await prober.probe_once()
     west.inject("error", status=503)

@@ -23,7 +23,7 @@ from monitor.config import load_config
 from monitor.service import Service
 
 ConfigWriter = Callable[..., Path]
-SCHEMA = Path(__file__).resolve().parents[4] / "shared" / "contract" / "check.schema.json"
+SCHEMA = Path(__file__).resolve().parents[3] / "docs" / "contract" / "check.schema.json"
 
 
 def identity(tm: TrafficManagerEmulator, *, reader: bool = False) -> dict[str, str]:
