@@ -1,5 +1,5 @@
 """Reading profile and endpoint request bodies into `model` types, with Traffic Manager's
-documented validation rules (docs/traffic-manager.md, "Validation worth emulating") and messages that say
+documented validation rules (docs/traffic-manager.md, "The REST API as the SDK uses it") and messages that say
 which field is wrong."""
 
 from __future__ import annotations

@@ -233,7 +233,7 @@ async def test_not_actions_take_precedence(tm: TrafficManagerEmulator) -> None:
 async def test_emulator_certificate_covers_localhost_too(
     tm_ca: trustme.CA,
 ) -> None:
-    """The server certificate names 127.0.0.1 and localhost (docs/traffic-manager.md, "Transport")."""
+    """The server certificate names 127.0.0.1 and localhost (docs/traffic-manager.md, "The emulator")."""
     async with TrafficManagerEmulator(ca=tm_ca) as emulator:
         context = ssl.create_default_context(cafile=str(emulator.ca_file))
         port = emulator.base_url.rsplit(":", 1)[1]
