@@ -18,6 +18,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api.pages import status_page
+from monitor.errors import StoreError
 from monitor.report import dns_dict, iso, result_dict, traffic_manager_dict, verdict_dict
 from monitor.service import Service
 
@@ -55,6 +56,12 @@ def create_app(
     )
     app.state.service = service
 
+    @app.exception_handler(StoreError)
+    async def store_unavailable(_: Request, error: StoreError) -> JSONResponse:
+        # The history is unreadable, not the request wrong: 503 in the shape HTTPException
+        # gives, with the store's one-line cause and never a traceback or a query.
+        return JSONResponse({"detail": str(error)}, status_code=503)
+
     def require_read(request: Request) -> None:
         _check_token(request, service.config.api.read_token)
 
@@ -64,11 +71,18 @@ def create_app(
     async def livez() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.get("/readyz", tags=["probes"], summary="Scheduler running and first round done")
+    @app.get(
+        "/readyz",
+        tags=["probes"],
+        summary="Scheduler running and first round done",
+        description="503 with `problems` while not ready. `warnings` lists what is wrong while"
+        " the service stays ready, such as a failing history store.",
+    )
     async def readyz() -> JSONResponse:
         problems = service.readiness()
         return JSONResponse(
-            {"ready": not problems, "problems": problems}, status_code=503 if problems else 200
+            {"ready": not problems, "problems": problems, "warnings": service.warnings()},
+            status_code=503 if problems else 200,
         )
 
     @app.get(
@@ -141,6 +155,7 @@ def create_app(
             refresh=refresh,
             views=service.endpoint_views(),
             dns=service.dns_findings,
+            warnings=service.warnings(),
         )
 
     app.include_router(v1)

@@ -31,9 +31,12 @@ def status_page(
     refresh: int,
     views: Mapping[str, EndpointView] | None = None,
     dns: Sequence[DnsFinding] = (),
+    warnings: Sequence[str] = (),
 ) -> str:
     views = views or {}
-    sections = "".join(_region(v, views.get(v.region)) for v in verdicts) + _dns(dns)
+    sections = (
+        _warnings(warnings) + "".join(_region(v, views.get(v.region)) for v in verdicts) + _dns(dns)
+    )
     return (
         "<!doctype html><html lang=en><head><meta charset=utf-8>"
         f'<meta http-equiv="refresh" content="{refresh}">'
@@ -43,6 +46,14 @@ def status_page(
         ' · API: <a href="/docs">/docs</a></small></p>'
         f"{sections}</body></html>"
     )
+
+
+def _warnings(warnings: Sequence[str]) -> str:
+    """What is wrong with regionwatch itself (a failing history store), above the regions."""
+    if not warnings:
+        return ""
+    lines = "".join(f'<p class="down">{escape(w)}</p>' for w in warnings)
+    return f'<section data-section="warnings"><h2>regionwatch itself</h2>{lines}</section>'
 
 
 def _region(verdict: RegionVerdict, view: EndpointView | None) -> str:

@@ -8,6 +8,7 @@ __all__ = [
     "ConfigError",
     "ConfigProblem",
     "RegionwatchError",
+    "StoreCorrupt",
     "StoreError",
     "TrafficManagerError",
 ]
@@ -43,7 +44,12 @@ class ConfigError(RegionwatchError):
 
 
 class StoreError(RegionwatchError):
-    """The history store could not be opened or migrated."""
+    """The history store cannot be used: not opened, migrated, read or written. The message is
+    one line: at start-up it names the file and what to do; at run time, a short cause."""
+
+
+class StoreCorrupt(StoreError):
+    """The store's file is not a SQLite database, or SQLite found a damaged page in it."""
 
 
 class TrafficManagerError(RegionwatchError):

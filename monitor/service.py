@@ -14,6 +14,7 @@ from monitor.clock import Clock, SystemClock
 from monitor.config import Config
 from monitor.dnsmap import DnsFinding
 from monitor.dnsround import DnsRound
+from monitor.errors import StoreError
 from monitor.probes.https import site_ssl_context
 from monitor.results import RegionStatus, RegionVerdict
 from monitor.rounds import RoundRunner, build_probes
@@ -135,6 +136,8 @@ class Service:
         verdict = await self.rounds.run(region)
         try:
             await self.store.record(verdict)
+        except StoreError:
+            pass  # the store tells when writes start failing and when they recover, once each
         except Exception:
             log.exception("round_not_stored", region=region)
         self._rounds_done[region] = self._rounds_done.get(region, 0) + 1
@@ -160,6 +163,8 @@ class Service:
         reading = await self.traffic_manager.read()
         try:
             await self.store.record_traffic_manager(reading)
+        except StoreError:
+            pass  # told by the store, as for rounds
         except Exception:
             log.exception("traffic_manager_reading_not_stored")
         current = {(r, f) for r, view in self.endpoint_views().items() for f in view.findings}
@@ -180,6 +185,8 @@ class Service:
         self.dns_findings, self.dns_checked_at = findings, checked_at
         try:
             await self.store.record_dns(checked_at, findings)
+        except StoreError:
+            pass  # told by the store, as for rounds
         except Exception:
             log.exception("dns_round_not_stored")
         statuses = {(f.answer.resolver, f.answer.vantage): f for f in findings}
@@ -213,6 +220,8 @@ class Service:
     async def housekeeping(self) -> None:
         try:
             deleted = await self.store.prune()
+        except StoreError:
+            return  # told by the store, as for rounds
         except Exception:
             log.exception("prune_failed")
             return
@@ -254,6 +263,14 @@ class Service:
                 )
                 problems.append(f"enforce mode, cannot write to Traffic Manager: {detail}")
         return problems
+
+    def warnings(self) -> list[str]:
+        """What is wrong while the service stays ready: each one line, for `/readyz` and the
+        status page. A failing history store is one: probing, verdicts and `/healthz` work from
+        memory, and taking the pod out of its Service would take `/healthz`, Traffic Manager's
+        probe target, with it, failing the region over for the monitor's own disk."""
+        failure = self.store.writes.failure
+        return [failure.describe()] if failure is not None else []
 
     def health(self, region: str | None) -> HealthAnswer:
         """The `/healthz` answer for `region` (or, with None, for `api.local_region` or the

@@ -3,6 +3,11 @@
 SQLite runs in WAL mode on one dedicated thread: the event loop never blocks on disk, and
 one connection on one thread needs no locking of our own. The schema is created and
 migrated here, in order, by `PRAGMA user_version`.
+
+Opening checks the file (`PRAGMA quick_check`) and that it can be written, so a corrupt or
+read-only store stops the start with a message naming the file and what to do, rather than
+failing later, round after round. Past the start, no sqlite3 error leaves this module: reads
+and writes raise `StoreError`, and failing writes are tracked in `writes` (a `WriteHealth`).
 """
 
 from __future__ import annotations
@@ -15,11 +20,12 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import structlog
 
 from monitor.clock import Clock
-from monitor.dnsmap import DnsFinding
-from monitor.errors import StoreError
+from monitor.errors import StoreCorrupt, StoreError
 from monitor.results import (
     CheckResult,
     FailureClass,
@@ -28,11 +34,21 @@ from monitor.results import (
     RegionStatus,
     RegionVerdict,
 )
-from monitor.trafficmanager.watch import Reading
+from monitor.storehealth import WriteHealth
+
+if TYPE_CHECKING:  # types only: importing them pulls in the configuration and DNS modules
+    from monitor.dnsmap import DnsFinding
+    from monitor.trafficmanager.watch import Reading
 
 __all__ = ["MIGRATIONS", "Store"]
 
 T = TypeVar("T")
+
+log = structlog.get_logger("monitor.store")
+
+# quick_check stops at the first problem: one is enough to refuse the file, and the message
+# names it.
+_QUICK_CHECK = "PRAGMA quick_check(1)"
 
 # Append only: a migration that shipped is never edited, a new one is added after it.
 MIGRATIONS: Sequence[str] = (
@@ -110,14 +126,15 @@ class Store:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="regionwatch-store")
         self._db: sqlite3.Connection | None = None
         self._latest: dict[str, RegionVerdict] = {}
+        self.writes = WriteHealth(self.path, clock)
 
     async def open(self) -> None:
-        """Open (creating or migrating) the database and load the last verdict of each region."""
-        try:
-            await self._call(self._open)
-        except sqlite3.Error as e:
-            raise StoreError(f"cannot open the store at {self.path}: {e}") from e
-        self._latest = await self._call(self._load_latest)
+        """Open (creating or migrating) the database, check it, and load the last verdict of
+        each region. Raises `StoreCorrupt` when the file is not a SQLite database or has a
+        damaged page, and `StoreError` when it is from a newer release, cannot be written, or
+        cannot be opened; the message is one line naming the file and what to do. The check
+        reads the whole file, on the store's thread: the event loop keeps running."""
+        self._latest = await self._call(self._open)
 
     async def close(self) -> None:
         if self._db is not None:
@@ -130,74 +147,168 @@ class Store:
         return self._latest
 
     async def record(self, verdict: RegionVerdict) -> None:
-        """Store one round: the verdict and the results that decided it."""
+        """Store one round: the verdict and the results that decided it. The verdict is the
+        latest in memory even when the write fails (`StoreError`)."""
         self._latest[verdict.region] = verdict
-        await self._call(self._insert, verdict)
+        await self._write(self._insert, verdict)
 
     async def results(
         self, region: str, *, check: str | None = None, limit: int = 100
     ) -> list[CheckResult]:
         """The most recent results of a region, newest first."""
-        return await self._call(self._select_results, region, check, limit)
+        return await self._read(self._select_results, region, check, limit)
 
     async def verdicts(self, region: str, *, limit: int = 100) -> list[RegionVerdict]:
         """The most recent verdicts of a region (without their results), newest first."""
-        return await self._call(self._select_verdicts, region, limit)
+        return await self._read(self._select_verdicts, region, limit)
 
     async def record_traffic_manager(self, reading: Reading) -> None:
         """Store one read of Traffic Manager: every endpoint's state, or the error."""
-        await self._call(self._insert_reading, reading)
+        await self._write(self._insert_reading, reading)
 
     async def traffic_manager_history(
         self, endpoint: str, *, limit: int = 100
     ) -> list[dict[str, Any]]:
         """Recent readings of one endpoint (and failed reads), newest first."""
-        return await self._call(self._select_readings, endpoint, limit)
+        return await self._read(self._select_readings, endpoint, limit)
 
     async def record_dns(self, checked_at: float, findings: Sequence[DnsFinding]) -> None:
         """Store one DNS round."""
-        await self._call(self._insert_dns, checked_at, findings)
+        if findings:  # nothing to write proves nothing about the store
+            await self._write(self._insert_dns, checked_at, findings)
 
     async def dns_history(
         self, resolver: str, vantage: str | None, *, limit: int = 100
     ) -> list[dict[str, Any]]:
         """Recent statuses of one resolver × vantage point, newest first."""
-        return await self._call(self._select_dns, resolver, vantage, limit)
+        return await self._read(self._select_dns, resolver, vantage, limit)
 
     async def prune(self) -> int:
-        """Delete what is older than the retention period; returns the number of rounds deleted."""
+        """Delete what is older than the retention period; returns the number of rounds deleted.
+        Its failure counts as failing writes; its success does not prove them recovered (with
+        nothing old enough it writes nothing, and deleting works on a disk too full to insert)."""
         cutoff = (self._clock.now() - self._retention).timestamp()
-        return await self._call(self._delete_before, cutoff)
+        return await self._write(self._delete_before, cutoff, proves_recovery=False)
 
     async def _call(self, fn: Callable[..., T], *args: object) -> T:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor, fn, *args)
+
+    async def _read(self, fn: Callable[..., T], *args: object) -> T:
+        """`fn` on the store's thread; a SQLite error becomes a one-line `StoreError` (the API
+        answers it with 503) and one log line without a traceback."""
+        try:
+            return await self._call(fn, *args)
+        except sqlite3.Error as e:
+            cause = _one_line(e)
+            log.warning("store_read_failed", path=str(self.path), error=cause)
+            raise StoreError(f"the history store cannot be read: {cause}") from e
+
+    async def _write(self, fn: Callable[..., T], *args: object, proves_recovery: bool = True) -> T:
+        """`fn` on the store's thread, its outcome told to `writes`; a SQLite error becomes a
+        one-line `StoreError`. Other exceptions (a bug, not the store) pass through untold."""
+        try:
+            result = await self._call(fn, *args)
+        except sqlite3.Error as e:
+            cause = _one_line(e)
+            self.writes.failed(cause)
+            raise StoreError(f"the history store cannot be written: {cause}") from e
+        if proves_recovery:
+            self.writes.succeeded()
+        return result
 
     def _conn(self) -> sqlite3.Connection:
         if self._db is None:
             raise StoreError("the store is not open")
         return self._db
 
-    def _open(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        db = sqlite3.connect(self.path, isolation_level=None)
+    def _open(self) -> dict[str, RegionVerdict]:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            # A file where a folder should be is FileExistsError; name it so.
+            cause = "a file is in the way" if isinstance(e, FileExistsError) else e.strerror
+            raise StoreError(
+                f"the store at {self.path} cannot be created, nor its folder ({cause}): create "
+                f"{self.path.parent}, writable by regionwatch's user, or set storage.path to "
+                "another file"
+            ) from e
+        db: sqlite3.Connection | None = None
+        try:
+            db = sqlite3.connect(self.path, isolation_level=None)
+            self._prepare(db)
+            latest = self._load_latest(db)
+        except BaseException as e:
+            if db is not None:
+                db.close()
+            if isinstance(e, sqlite3.Error):
+                raise self._open_error(e) from e
+            raise
+        self._db = db
+        return latest
+
+    def _prepare(self, db: sqlite3.Connection) -> None:
+        """Settings, then refuse a newer schema or a damaged file, migrate, and prove a write."""
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=NORMAL")
         db.execute("PRAGMA foreign_keys=ON")
         db.execute("PRAGMA busy_timeout=5000")
         version = db.execute("PRAGMA user_version").fetchone()[0]
         if version > len(MIGRATIONS):
-            db.close()
             raise StoreError(
                 f"the store at {self.path} has schema version {version}, newer than this "
-                f"regionwatch knows ({len(MIGRATIONS)}): upgrade regionwatch or use another path"
+                f"release of regionwatch knows ({len(MIGRATIONS)}): run the newer release, "
+                "or set storage.path to another file"
             )
+        problems = [row[0] for row in db.execute(_QUICK_CHECK)]
+        if problems != ["ok"]:
+            raise self._corrupt(f"PRAGMA quick_check: {_one_line(problems[0])}")
         for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
             with _transaction(db):
                 for statement in filter(str.strip, script.split(";")):
                     db.execute(statement)
                 db.execute(f"PRAGMA user_version = {number}")
-        self._db = db
+        # A real, committed write (the same value again): SQLite opens a file it may not write
+        # read-only without a word, and a full disk shows only when something is written.
+        db.execute(f"PRAGMA user_version = {len(MIGRATIONS)}")
+
+    def _corrupt(self, detail: str) -> StoreCorrupt:
+        p = self.path
+        return StoreCorrupt(
+            f"the store at {p} is corrupt ({detail}): move it aside "
+            f"(mv {p} {p}.corrupt, and {p}-wal to {p}.corrupt-wal if present) and start "
+            "again; regionwatch starts with a fresh store"
+        )
+
+    def _open_error(self, e: sqlite3.Error) -> StoreError:
+        """What a SQLite error while opening means, and what to do about it."""
+        p, cause = self.path, _one_line(e)
+        code = getattr(e, "sqlite_errorcode", 0) & 0xFF  # the primary code of an extended one
+        if code == sqlite3.SQLITE_NOTADB:
+            return StoreCorrupt(
+                f"the store at {p} is not a SQLite database, or its header is damaged "
+                f"({cause}): check storage.path; if it names the store, move the file aside "
+                f"(mv {p} {p}.corrupt) and start again; regionwatch starts with a fresh store"
+            )
+        if code == sqlite3.SQLITE_CORRUPT:
+            return self._corrupt(cause)
+        if code in (sqlite3.SQLITE_READONLY, sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_PERM):
+            return StoreError(
+                f"the store at {p} cannot be written ({cause}): give regionwatch's user write "
+                f"access to it and to its folder (SQLite writes {p.name}-wal and {p.name}-shm "
+                "beside it), or set storage.path to another file"
+            )
+        if code == sqlite3.SQLITE_FULL:
+            return StoreError(
+                f"the store at {p} cannot be written ({cause}): free space on its disk, "
+                "or set storage.path to another disk"
+            )
+        if code in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+            return StoreError(
+                f"the store at {p} is locked by another process ({cause}): stop the other "
+                "regionwatch using it, or give this one its own storage.path"
+            )
+        return StoreError(f"the store at {p} cannot be opened: {cause}")
 
     def _insert(self, verdict: RegionVerdict) -> None:
         db = self._conn()
@@ -234,8 +345,7 @@ class Store:
                 ],
             )
 
-    def _load_latest(self) -> dict[str, RegionVerdict]:
-        db = self._conn()
+    def _load_latest(self, db: sqlite3.Connection) -> dict[str, RegionVerdict]:
         latest = {}
         rows = db.execute(
             "SELECT v.id, v.region, v.status, v.decided_at, v.reasons FROM verdicts v"
@@ -366,6 +476,12 @@ class Store:
         return deleted
 
 
+def _one_line(error: object) -> str:
+    """SQLite's message on one line, without quick_check's "*** in database main ***" prefix."""
+    text = " ".join(str(error).split())
+    return text.removeprefix("*** in database main *** ")
+
+
 _RESULT_COLUMNS = (
     "region, check_name, kind, outcome, reason, on_failure, failure_class, latency_ms,"
     " started_at, duration_ms, facts"
@@ -404,12 +520,15 @@ def _result(row: tuple[Any, ...]) -> CheckResult:
 @contextlib.contextmanager
 def _transaction(db: sqlite3.Connection) -> Iterator[None]:
     """BEGIN … COMMIT, or ROLLBACK and re-raise: a failed write must not leave the connection
-    inside an open transaction, holding the write lock and refusing every later BEGIN."""
+    inside an open transaction, holding the write lock and refusing every later BEGIN.
+    SQLite rolls back by itself on some errors (SQLITE_FULL, SQLITE_IOERR): then ROLLBACK
+    would fail and hide the error that matters."""
     db.execute("BEGIN")
     try:
         yield
     except BaseException:
-        db.execute("ROLLBACK")
+        if db.in_transaction:
+            db.execute("ROLLBACK")
         raise
     db.execute("COMMIT")
 

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from servers import eventually
+from storefaults import overwrite_pages, pages_of, store_with_history
 
 from lab.origin import Fault, RegionalOrigin
 from monitor.config import load_config
+from monitor.errors import StoreCorrupt
 from monitor.results import RegionStatus
 from monitor.scheduler import RoundScheduler
 from monitor.service import Service
@@ -114,3 +117,24 @@ async def test_a_round_never_overlaps_itself() -> None:
         await scheduler.shutdown()
     assert running["most"] == 1
     assert running["now"] == 0  # the round in flight at shutdown was let finish
+
+
+async def test_a_corrupt_store_stops_the_start_before_any_round(
+    two_regions: dict[str, RegionalOrigin], write_config: ConfigWriter
+) -> None:
+    """A store with a damaged data page: Service.start raises StoreCorrupt naming the file,
+    and nothing runs (no scheduler, so never ready)."""
+    config = load_config(write_config(two_regions))
+    path = config.storage.path
+    await store_with_history(path, datetime.now(UTC) - timedelta(hours=1))
+    leaves = pages_of(path, "results", kind="leaf")
+    overwrite_pages(path, [leaves[len(leaves) // 2]])
+    service = Service(config)
+    with pytest.raises(StoreCorrupt, match=f"the store at {path} is corrupt"):
+        await service.start()
+    try:
+        assert not service.scheduler.running
+        assert "scheduler not running" in service.readiness()
+        assert service.rounds_done("westeurope") == 0
+    finally:
+        await service.store.close()

@@ -7,13 +7,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from storefaults import a_verdict
 
 from monitor.clock import ManualClock
 from monitor.errors import StoreError
 from monitor.results import (
     CheckResult,
-    FailureClass,
-    OnFailure,
     Outcome,
     RegionStatus,
     RegionVerdict,
@@ -21,25 +20,6 @@ from monitor.results import (
 from monitor.store import MIGRATIONS, Store
 
 START = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
-
-
-def a_verdict(
-    clock: ManualClock, region: str = "westeurope", status: RegionStatus = RegionStatus.FAILING
-) -> RegionVerdict:
-    result = CheckResult(
-        check="home",
-        kind="https",
-        region=region,
-        outcome=Outcome.DOWN,
-        started_at=clock.now(),
-        duration=timedelta(milliseconds=12.5),
-        reason="X-Cache-Status STALE",
-        on_failure=OnFailure.FAILOVER,
-        failure_class=FailureClass.CONTENT,
-        latency_ms=12.5,
-        facts={"status": 200, "cache_status": "STALE", "body_truncated": False, "release": None},
-    )
-    return RegionVerdict(region, status, clock.now(), ("home: X-Cache-Status STALE",), (result,))
 
 
 async def test_history_and_latest_verdict_survive_a_restart(tmp_path: Path) -> None:
@@ -104,8 +84,9 @@ async def test_a_store_from_a_newer_release_is_refused(tmp_path: Path) -> None:
     db.execute(f"PRAGMA user_version = {len(MIGRATIONS) + 1}")
     db.close()
     store = Store(path, clock=ManualClock(START), retention=timedelta(days=1))
-    with pytest.raises(StoreError, match="newer than this regionwatch knows"):
+    with pytest.raises(StoreError, match="newer than this release of regionwatch knows") as e:
         await store.open()
+    assert f"the store at {path} has schema version {len(MIGRATIONS) + 1}" in str(e.value)
     await store.close()
 
 
