@@ -10,6 +10,7 @@ removed on exit.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import tempfile
 from collections.abc import AsyncIterator, Callable
@@ -21,13 +22,14 @@ from typing import Any
 import yaml
 
 from api.app import create_app
+from api.listener import bind_listener
+from api.server import run_service, stop_signals
 from lab.certs import LabCA
 from lab.control import control_router
 from lab.faults import Fault
 from lab.loopback import loopback_address
 from lab.origin import RegionalOrigin
 from lab.resolvers import DEFAULT_TLS_NAME, LAB_SUBNETS, LabResolver, server_context
-from lab.serving import serving
 from lab.trafficmanager import TrafficManagerEmulator
 from monitor.config import Config, load_config
 from monitor.durations import format_duration
@@ -287,23 +289,38 @@ async def sandbox_running(settings: LabSettings, workdir: Path) -> AsyncIterator
 
 
 async def run_lab(settings: LabSettings, *, announce: Callable[[str], None] = print) -> None:
-    """Run the sandbox and the service against it until interrupted; leave nothing behind."""
-    with tempfile.TemporaryDirectory(prefix="regionwatch-lab-") as tmp:
-        async with sandbox_running(settings, Path(tmp)) as sandbox:
-            # The lab is its own process: its service authenticates as the emulator's
-            # contributor, the way a deployment sets AZURE_* for DefaultAzureCredential.
-            os.environ.update(sandbox.identity())
-            # Everything in the lab is on loopback: no proxy from the environment may carry
-            # the emulator's tokens and secrets elsewhere.
-            os.environ["NO_PROXY"] = os.environ["no_proxy"] = "127.0.0.1,localhost"
-            config = load_config(sandbox.config_path)
-            service = Service(config)
-            app = create_app(
-                service,
-                routers=[
-                    control_router(sandbox.origins, sandbox.traffic_manager, sandbox.resolvers)
-                ],
-            )
-            async with serving(app, host=settings.host, port=settings.port) as served:
-                announce(banner(sandbox, served.base_url))
-                await served.done
+    """Run the sandbox and the service against it until SIGTERM or SIGINT; leave nothing
+    behind. Raises ListenError, before anything starts, when the port cannot be had."""
+    listener = bind_listener(settings.host, settings.port)
+    # The generated configuration names the port actually bound (--port 0 picks one).
+    settings = dataclasses.replace(settings, port=listener.getsockname()[1])
+    try:
+        async with stop_signals() as stopping:
+            with tempfile.TemporaryDirectory(prefix="regionwatch-lab-") as tmp:
+                async with sandbox_running(settings, Path(tmp)) as sandbox:
+                    # The lab is its own process: its service authenticates as the emulator's
+                    # contributor, the way a deployment sets AZURE_* for DefaultAzureCredential.
+                    os.environ.update(sandbox.identity())
+                    # Everything in the lab is on loopback: no proxy from the environment may
+                    # carry the emulator's tokens and secrets elsewhere.
+                    os.environ["NO_PROXY"] = os.environ["no_proxy"] = "127.0.0.1,localhost"
+                    config = load_config(sandbox.config_path)
+                    service = Service(config)
+                    app = create_app(
+                        service,
+                        manage_lifecycle=False,
+                        routers=[
+                            control_router(
+                                sandbox.origins, sandbox.traffic_manager, sandbox.resolvers
+                            )
+                        ],
+                    )
+                    await run_service(
+                        service,
+                        app,
+                        listener,
+                        stopping=stopping,
+                        announce=lambda base_url: announce(banner(sandbox, base_url)),
+                    )
+    finally:
+        listener.close()

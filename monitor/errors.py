@@ -7,6 +7,7 @@ from collections.abc import Sequence
 __all__ = [
     "ConfigError",
     "ConfigProblem",
+    "ListenError",
     "RegionwatchError",
     "StoreCorrupt",
     "StoreError",
@@ -41,6 +42,11 @@ class ConfigError(RegionwatchError):
             f"{file}: {p.key}: {p.message}" if p.key else f"{file}: {p.message}" for p in problems
         ]
         super().__init__("\n".join(lines))
+
+
+class ListenError(RegionwatchError):
+    """The API's address cannot be listened on (port in use, no permission, no such address).
+    The message is one line naming the address and what to do."""
 
 
 class StoreError(RegionwatchError):

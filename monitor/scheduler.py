@@ -8,12 +8,17 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+import structlog
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 __all__ = ["PeriodicJob", "RoundScheduler"]
 
+log = structlog.get_logger("monitor.scheduler")
+
 PRUNE_EVERY = timedelta(hours=1)
+# How long cancelled jobs get to unwind; they only have to leave their awaits.
+_CANCEL_WAIT = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +53,7 @@ class RoundScheduler:
         self._periodic = list(periodic)
         self._scheduler: AsyncIOScheduler | None = None
         self._active: set[asyncio.Task[object]] = set()
+        self._cancelling = False
 
     @property
     def running(self) -> bool:
@@ -97,9 +103,11 @@ class RoundScheduler:
         self._scheduler = scheduler
 
     async def shutdown(self, *, grace: float = 10.0) -> None:
-        """Stop scheduling, let jobs already running finish (up to `grace` seconds), then stop.
+        """Stop scheduling, let jobs already running finish for up to `grace` seconds, then
+        cancel those still running (a dependency that never answers must not hold the stop).
 
-        Cancelling a round mid-flight would log it as a failed job and lose its result.
+        A job cancelled here ends quietly (`job_cancelled_at_stop`): its result is lost, which
+        is what a stop means, and no error is logged for it.
         """
         scheduler, self._scheduler = self._scheduler, None
         if scheduler is None or not scheduler.running:
@@ -107,6 +115,12 @@ class RoundScheduler:
         scheduler.pause()
         if self._active:
             await asyncio.wait(set(self._active), timeout=grace)
+        running = set(self._active)
+        if running:
+            self._cancelling = True
+            for task in running:
+                task.cancel()
+            await asyncio.wait(running, timeout=_CANCEL_WAIT)
         scheduler.shutdown(wait=False)
 
     async def _tracked(self, job: Callable[..., Awaitable[object]], *args: object) -> None:
@@ -115,6 +129,10 @@ class RoundScheduler:
             self._active.add(task)
         try:
             await job(*args)
+        except asyncio.CancelledError:
+            if not self._cancelling:
+                raise
+            log.info("job_cancelled_at_stop", job=getattr(job, "__name__", str(job)), args=args)
         finally:
             if task is not None:
                 self._active.discard(task)

@@ -34,8 +34,10 @@ log = structlog.get_logger("monitor.service")
 # believes they act yet.
 _NOT_YET_ACTIVE = ("alerts", "peers")
 ACCESS_CHECK_EVERY = timedelta(hours=1)
-# A Traffic Manager call in flight at shutdown (connect 10s + read 20s at worst; seconds usually).
-TRAFFIC_MANAGER_CALL_BUDGET = timedelta(seconds=30)
+# How long a stop waits for jobs already running before cancelling them. A stop must be over
+# within 10 s (well inside Kubernetes' 30 s grace period) whatever a dependency is doing:
+# this, plus the HTTP drain before it and closing the clients and the store after it.
+STOP_GRACE = timedelta(seconds=3)
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,7 +114,10 @@ class Service:
         log.info("service_started", regions=self.rounds.regions)
 
     async def stop(self) -> None:
-        await self.scheduler.shutdown(grace=self._longest_job().total_seconds() + 1)
+        """Stop the rounds (those still running after STOP_GRACE are cancelled), close the
+        clients without waiting for a call in flight, and close the store cleanly. Safe to
+        call after a failed `start()`."""
+        await self.scheduler.shutdown(grace=self._stop_grace().total_seconds())
         if self.traffic_manager is not None:
             await self.traffic_manager.client.close()
         if self.dns is not None:
@@ -120,14 +125,15 @@ class Service:
         await self.store.close()
         log.info("service_stopped")
 
-    def _longest_job(self) -> timedelta:
-        """How long a job already running may still need: let it finish rather than cut it."""
+    def _stop_grace(self) -> timedelta:
+        """How long a job already running may still need, up to STOP_GRACE: let a round
+        finish rather than cut it, unless it waits on something that does not answer."""
         longest = self.config.checks.https.timeout
         if self.config.checks.dns is not None:
             longest = max(longest, self.config.checks.dns.timeout)
         if self.traffic_manager is not None:
-            longest = max(longest, TRAFFIC_MANAGER_CALL_BUDGET)
-        return longest
+            longest = STOP_GRACE  # an SDK call can take 30 s (connect 10 s + read 20 s)
+        return min(longest + timedelta(seconds=1), STOP_GRACE)
 
     async def run_round(self, region: str) -> RegionVerdict:
         """One round of `region`, recorded. Never raises: a failure here is logged, and the

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import sys
 from collections.abc import Sequence
@@ -19,11 +18,11 @@ from datetime import timedelta
 
 from monitor.config import load_config
 from monitor.durations import parse_duration
-from monitor.errors import ConfigError
+from monitor.errors import ConfigError, ListenError, StoreError
 from monitor.oneshot import CheckOutcome, check_once
 from monitor.report import check_document, exit_code
 from monitor.results import Outcome
-from regionwatch.exits import EXIT_CONFIG, EXIT_FAILING, EXIT_OK
+from regionwatch.exits import EXIT_CONFIG, EXIT_FAILING, EXIT_LISTEN, EXIT_OK, EXIT_STORE
 
 __all__ = ["main"]
 
@@ -39,6 +38,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as e:
         print(f"configuration error:\n{e}", file=sys.stderr)
         return EXIT_CONFIG
+    except StoreError as e:
+        print(f"store error: {e}", file=sys.stderr)
+        return EXIT_STORE
+    except ListenError as e:
+        print(f"regionwatch {args.command}: {e}", file=sys.stderr)
+        return EXIT_LISTEN
     except KeyboardInterrupt:
         return 130
 
@@ -59,9 +64,17 @@ def _parser() -> argparse.ArgumentParser:
         "run",
         help="run the service: scheduled rounds, the API and the dashboard",
         description="Run the service: rounds on schedule, history in the store, and the HTTP "
-        "API (/healthz, /readyz, /api/v1/regions, /docs) on api.listen.",
+        "API (/healthz, /readyz, /api/v1/regions, /docs) on api.listen. Stops cleanly, with "
+        "exit 0, on SIGTERM or Ctrl-C; exits 3 when the store cannot be used and 4 when the "
+        "address cannot be listened on.",
     )
     run.add_argument("--config", required=True, metavar="FILE", help="the YAML configuration")
+    run.add_argument(
+        "--host", metavar="HOST", help="the address to listen on, instead of api.listen's"
+    )
+    run.add_argument(
+        "--port", type=_port, metavar="PORT", help="the port to listen on, instead of api.listen's"
+    )
     run.add_argument(
         "--log-format",
         choices=["auto", "json", "console"],
@@ -92,11 +105,11 @@ def _parser() -> argparse.ArgumentParser:
         description="Start the lab: two regional HTTPS origins of blog.example.com on loopback "
         "(westeurope, centralus) with a lab CA, the service probing them, its API and status "
         "page, and a fault panel under /lab to deploy a version or break a region. Prints "
-        "what to try; stops cleanly on Ctrl-C.",
+        "what to try; stops cleanly, removing everything it made, on Ctrl-C or SIGTERM.",
     )
     lab.add_argument(
         "--port",
-        type=int,
+        type=_port,
         default=8000,
         help="the API's port on 127.0.0.1 (default 8000; 0 picks one)",
     )
@@ -108,6 +121,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     lab.set_defaults(handler=_lab)
     return parser
+
+
+def _port(text: str) -> int:
+    if not text.isdigit() or int(text) > 65535:
+        raise argparse.ArgumentTypeError(f"expected a port number from 0 to 65535, got {text!r}")
+    return int(text)
 
 
 def _duration(text: str) -> timedelta:
@@ -166,21 +185,21 @@ def _render(outcome: CheckOutcome) -> str:
 
 
 def _run(args: argparse.Namespace) -> int:
-    import uvicorn
-
     from api.app import create_app
+    from api.listener import bind_listener
+    from api.server import run_service
     from monitor.logs import configure_logging
     from monitor.service import build_service
 
     config = load_config(args.config)
     configure_logging(json={"auto": None, "json": True, "console": False}[args.log_format])
-    app = create_app(build_service(config))
-    server = uvicorn.Server(
-        uvicorn.Config(
-            app, host=config.api.host, port=config.api.port, log_config=None, access_log=False
-        )
-    )
-    asyncio.run(server.serve())
+    host = config.api.host if args.host is None else args.host
+    port = config.api.port if args.port is None else args.port
+    # Bound before the service starts: a busy port ends the command before any round runs.
+    listener = bind_listener(host, port)
+    service = build_service(config)
+    app = create_app(service, manage_lifecycle=False)
+    asyncio.run(run_service(service, app, listener))
     return EXIT_OK
 
 
@@ -189,8 +208,7 @@ def _lab(args: argparse.Namespace) -> int:
     from monitor.logs import configure_logging
 
     configure_logging(json=False)
-    with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C is how the lab is meant to stop
-        asyncio.run(run_lab(LabSettings(port=args.port, interval=args.interval)))
+    asyncio.run(run_lab(LabSettings(port=args.port, interval=args.interval)))
     return EXIT_OK
 
 

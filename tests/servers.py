@@ -9,7 +9,7 @@ from typing import Literal
 
 from starlette.types import ASGIApp
 
-from lab.serving import serving as lab_serving
+from api.server import serving as api_serving
 
 
 @asynccontextmanager
@@ -17,7 +17,7 @@ async def serving(
     app: ASGIApp, *, lifespan: Literal["auto", "on", "off"] = "on"
 ) -> AsyncIterator[str]:
     """Serve `app` with uvicorn on 127.0.0.1 (an ephemeral port); yields the base URL."""
-    async with lab_serving(app, lifespan=lifespan) as served:
+    async with api_serving(app, lifespan=lifespan) as served:
         yield served.base_url
 
 

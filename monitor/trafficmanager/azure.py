@@ -1,6 +1,7 @@
 """Traffic Manager through the official SDK: `azure-mgmt-trafficmanager` 2.x and `azure-identity`.
 
-The synchronous client runs in worker threads (the async one needs aiohttp). The SDK's own
+The synchronous client runs in worker threads (the async one needs aiohttp): daemon threads,
+one per call, so a call that never answers cannot hold the process at exit. The SDK's own
 retries are off: its RetryPolicy sleeps a `Retry-After` of any length (docs/traffic-manager.md,
 "Retries"), so retries, backoff and the cap on `Retry-After` live in `call_with_retries`.
 """
@@ -8,13 +9,13 @@ retries are off: its RetryPolicy sleeps a `Retry-After` of any length (docs/traf
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import fnmatch
 import os
 import random
 import re
 import threading
 from collections.abc import Awaitable, Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, TypeVar
 from urllib.parse import quote, urlsplit
@@ -43,6 +44,8 @@ _MICROSOFT_AUTHORITIES = (
     "login.partner.microsoftonline.cn",
 )
 _PERMISSIONS_API = "2022-04-01"
+# Closing the SDK client is local work; it must not hold a stop if it blocks.
+_CLOSE_WAIT = 2.0
 # ARM's codes for a token it will not take any more; a new token may well be accepted.
 _STALE_TOKEN = frozenset({"ExpiredAuthenticationToken", "InvalidAuthenticationToken"})
 _SECRETS = re.compile(
@@ -102,7 +105,6 @@ class AzureTrafficManager:
         self._config = config
         self._retry = retry or RetryPolicy()
         self._timeouts = (connection_timeout, read_timeout)
-        self._executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="regionwatch-azure")
         self._client: Any = None
         self._credential: Any = None
         # Two worker threads may build or drop the SDK client at once (a read and the access
@@ -119,21 +121,20 @@ class AzureTrafficManager:
         return await self._call(self._permissions)
 
     async def close(self) -> None:
-        await asyncio.get_running_loop().run_in_executor(self._executor, self._forget_sdk)
-        # Waiting for a call in flight must not freeze the event loop.
-        await asyncio.to_thread(self._executor.shutdown, True)
+        """Drop the SDK client and credential. A call still in flight is abandoned, not
+        awaited: its thread ends with its own timeout, or with the process."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(_in_thread(self._forget_sdk), _CLOSE_WAIT)
 
     async def _call(self, work: Callable[[], T]) -> T:
-        loop = asyncio.get_running_loop()
-
         async def attempt() -> T:
             try:
-                return await loop.run_in_executor(self._executor, _mapped, work)
+                return await _in_thread(lambda: _mapped(work))
             except TrafficManagerError as e:
                 if e.code in _STALE_TOKEN:
                     # ARM refused a token the credential still thinks valid (clock skew, a
                     # revoked or rotated token): start over with a new credential.
-                    await loop.run_in_executor(self._executor, self._forget_sdk)
+                    await _in_thread(self._forget_sdk)
                 raise
 
         return await call_with_retries(attempt, self._retry)
@@ -246,6 +247,34 @@ def _is_microsoft_authority(authority: str | None) -> bool:
         return True  # azure-identity's default: login.microsoftonline.com
     host = urlsplit(authority if "://" in authority else f"https://{authority}").hostname or ""
     return host.lower() in _MICROSOFT_AUTHORITIES
+
+
+async def _in_thread(work: Callable[[], T]) -> T:
+    """Run blocking `work` on a daemon thread of its own. Cancelling the await abandons the
+    work: unlike an executor's threads, the thread is not joined at interpreter exit."""
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[T] = loop.create_future()
+
+    def settle(result: T | None, error: BaseException | None) -> None:
+        if future.done():  # the caller was cancelled
+            return
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(result)  # type: ignore[arg-type]
+
+    def run() -> None:
+        result: T | None = None
+        error: BaseException | None = None
+        try:
+            result = work()
+        except BaseException as e:
+            error = e
+        with contextlib.suppress(RuntimeError):  # the loop is closed: nobody is waiting
+            loop.call_soon_threadsafe(settle, result, error)
+
+    threading.Thread(target=run, name="regionwatch-azure", daemon=True).start()
+    return await future
 
 
 def _mapped(work: Callable[[], T]) -> T:

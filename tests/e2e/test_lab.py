@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import signal
 import socket
 import sys
+import time
 from datetime import datetime
 from pathlib import Path
 
 import httpx
+import pytest
 from servers import eventually
 
 
@@ -130,3 +133,75 @@ async def _all_healthy(client: httpx.AsyncClient) -> bool:
         return set((await statuses(client)).values()) == {"healthy"}
     except httpx.HTTPError:
         return False
+
+
+async def start_lab(tmp_path: Path, *args: str) -> asyncio.subprocess.Process:
+    """`regionwatch lab` with its temporary folder under `tmp_path`."""
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "regionwatch",
+        "lab",
+        *args,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env={**os.environ, "TMPDIR": str(tmp_path)},
+    )
+
+
+@pytest.mark.slow
+async def test_sigterm_stops_the_lab_with_exit_0_within_10s_and_leaves_no_folder(
+    tmp_path: Path,
+) -> None:
+    """SIGTERM while a Traffic Manager read hangs: exit 0 within 10 s, temporary folder gone."""
+    process = await start_lab(tmp_path, "--port", "0", "--interval", "1s")
+    assert process.stdout is not None and process.stderr is not None
+    drain = asyncio.create_task(process.stderr.read())  # the log must not fill the pipe
+    banner = ""
+    try:
+        async with asyncio.timeout(30):
+            while "Stop with Ctrl-C." not in banner:
+                line = await process.stdout.readline()
+                assert line, f"the lab exited early: {banner}"
+                banner += line.decode()
+        base = re.search(r"regions \(JSON\) (http://127\.0\.0\.1:\d+)/", banner)
+        assert base, banner
+        assert list(tmp_path.glob("regionwatch-lab-*"))
+        async with httpx.AsyncClient(base_url=base.group(1), timeout=5) as client:
+            hang = {"status": None, "method": "GET", "delay": 600, "count": 1}
+            hang["path_contains"] = "trafficmanagerprofiles/blog"
+            assert (await client.post("/lab/traffic-manager/faults", json=hang)).is_success
+
+            async def read_in_flight() -> bool:
+                # The one-shot fault is taken when a read arrives, and that read never ends.
+                return (await client.get("/lab/traffic-manager")).json()["arm_faults"] == 0
+
+            await eventually(read_in_flight, timeout=20, interval=0.1)
+        started = time.monotonic()
+        process.send_signal(signal.SIGTERM)
+        code = await asyncio.wait_for(process.wait(), timeout=20)
+        took = time.monotonic() - started
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+    log = (await drain).decode(errors="replace")
+    assert code == 0, log[-3000:]
+    assert took < 10, f"took {took:.1f}s to stop"
+    assert list(tmp_path.glob("regionwatch-lab-*")) == []
+
+
+@pytest.mark.slow
+async def test_a_busy_port_ends_the_lab_with_exit_4_and_one_line(tmp_path: Path) -> None:
+    """The lab's port is taken: exit 4, one line naming the port, no traceback, nothing
+    started (no temporary folder made)."""
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        process = await start_lab(tmp_path, "--port", str(port))
+        _, err = await asyncio.wait_for(process.communicate(), timeout=30)
+    lines = err.decode().strip().splitlines()
+    assert process.returncode == 4, err.decode()
+    assert len(lines) == 1 and f"127.0.0.1:{port}" in lines[0], err.decode()
+    assert list(tmp_path.glob("regionwatch-lab-*")) == []

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+import structlog
 from servers import eventually
 from storefaults import overwrite_pages, pages_of, store_with_history
 
@@ -138,3 +140,34 @@ async def test_a_corrupt_store_stops_the_start_before_any_round(
         assert service.rounds_done("westeurope") == 0
     finally:
         await service.store.close()
+
+
+async def test_a_stop_cancels_a_job_still_running_after_the_grace_quietly(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A round that never ends is cancelled once the grace has passed: the stop returns with
+    the job over, and no error is logged for it."""
+    stuck: list[asyncio.Task[object] | None] = []
+
+    async def never_ending_round(region: str) -> None:
+        stuck.append(asyncio.current_task())
+        await asyncio.Event().wait()
+
+    async def nothing() -> None:
+        return None
+
+    scheduler = RoundScheduler(
+        ["westeurope"],
+        interval=timedelta(hours=1),
+        jitter=timedelta(0),
+        run_round=never_ending_round,
+        housekeeping=nothing,
+    )
+    scheduler.start()
+    await eventually(lambda: bool(stuck))
+    with structlog.testing.capture_logs() as logs:
+        await asyncio.wait_for(scheduler.shutdown(grace=0.1), timeout=5)
+    assert not [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert [e["event"] for e in logs] == ["job_cancelled_at_stop"]
+    task = stuck[0]
+    assert task is not None and task.done()

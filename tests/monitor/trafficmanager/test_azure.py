@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+import threading
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -12,6 +14,7 @@ import dns.edns
 import dns.message
 import dns.rdatatype
 import pytest
+from servers import eventually
 
 from lab.trafficmanager import TrafficManagerEmulator
 from monitor.config import TrafficManagerConfig
@@ -184,6 +187,25 @@ async def test_a_slow_answer_times_out_as_retryable(
         await azure.close()
     assert raised.value.retryable is True
     assert str(raised.value).startswith("cannot reach Azure")
+
+
+async def test_close_abandons_a_call_that_never_answers(
+    tm: TrafficManagerEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A read waiting on an answer that never comes holds neither close() nor the process's
+    exit: it is cancelled, close() returns, and its thread is a daemon the exit does not join."""
+    use_identity(monkeypatch, tm, client_id=tm.contributor.client_id, secret=tm.contributor.secret)
+    azure = AzureTrafficManager(config_for(tm), retry=RetryPolicy(attempts=1))
+    hang = tm.faults.add(
+        method="GET", path_contains="trafficmanagerprofiles/blog", status=None, delay=600
+    )
+    read = asyncio.create_task(azure.profile())
+    await eventually(lambda: hang.hits >= 1)
+    read.cancel()
+    await asyncio.wait_for(azure.close(), timeout=3)
+    assert read.cancelled()
+    workers = [t for t in threading.enumerate() if t.name.startswith("regionwatch-azure")]
+    assert workers and all(t.daemon for t in workers)
 
 
 async def test_a_wrong_secret_fails_clearly_and_never_shows_the_secret(

@@ -1,0 +1,298 @@
+"""`regionwatch run` as a real process: listening, stopping on a signal, and failing clearly."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import resource
+import secrets
+import signal
+import socket
+import sqlite3
+import sys
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from servers import eventually
+
+from lab.origin import RegionalOrigin
+from lab.trafficmanager import TrafficManagerEmulator
+
+ConfigWriter = Callable[..., Path]
+# Started with this open-file limit (soft and hard), the process cannot raise it.
+LOW_FILE_LIMIT = 256
+# The child sets its own limit before regionwatch starts: the same as a shell's `ulimit -n`.
+_LIMITED = (
+    "import resource, runpy, sys; "
+    "resource.setrlimit(resource.RLIMIT_NOFILE, ({limit}, {limit})); "
+    "sys.argv[0] = 'regionwatch'; runpy.run_module('regionwatch', run_name='__main__')"
+)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def identity(tm: TrafficManagerEmulator) -> dict[str, str]:
+    """The emulator's contributor, as a deployment sets it for DefaultAzureCredential."""
+    return {
+        "AZURE_TENANT_ID": tm.tenant_id,
+        "AZURE_CLIENT_ID": tm.contributor.client_id,
+        "AZURE_CLIENT_SECRET": tm.contributor.secret,
+        "AZURE_TOKEN_CREDENTIALS": "EnvironmentCredential",
+        "NO_PROXY": "127.0.0.1,localhost",
+    }
+
+
+def traffic_manager_section(tm: TrafficManagerEmulator) -> dict[str, Any]:
+    return {
+        "interval": "1s",
+        "subscription_id": tm.subscription_id,
+        "resource_group": tm.resource_group,
+        "profile": "blog",
+        "resource_manager_url": tm.base_url,
+        "authority_host": tm.base_url,
+        "ca_file": str(tm.ca_file),
+    }
+
+
+class Run:
+    """A `regionwatch run` child process; its stderr goes to a file (no pipe to fill)."""
+
+    def __init__(self, process: asyncio.subprocess.Process, stderr: Path) -> None:
+        self.process = process
+        self.stderr_path = stderr
+
+    @property
+    def stderr(self) -> str:
+        return self.stderr_path.read_text(encoding="utf-8", errors="replace")
+
+    async def wait(self, timeout: float) -> int:
+        return await asyncio.wait_for(self.process.wait(), timeout)
+
+
+@asynccontextmanager
+async def regionwatch(
+    tmp_path: Path, *args: str, env: dict[str, str] | None = None, file_limit: int | None = None
+) -> AsyncIterator[Run]:
+    """Start `python -m regionwatch ARGS`; killed at the end of the block if still running."""
+    stderr = tmp_path / f"stderr-{secrets.token_hex(4)}.log"
+    command = [sys.executable, "-m", "regionwatch", *args]
+    if file_limit is not None:
+        command = [sys.executable, "-c", _LIMITED.format(limit=file_limit), *args]
+    with stderr.open("wb") as sink:
+        process = await asyncio.create_subprocess_exec(
+            *command,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=sink,
+            env={**os.environ, **(env or {})},
+        )
+    try:
+        yield Run(process, stderr)
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+
+
+async def answers(url: str) -> bool:
+    try:
+        async with httpx.AsyncClient(timeout=1) as client:
+            return (await client.get(url)).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+async def stopped_by(run: Run, sig: signal.Signals) -> tuple[int, float]:
+    """Send `sig`; returns the exit status and how long the process took to exit."""
+    started = time.monotonic()
+    run.process.send_signal(sig)
+    code = await run.wait(timeout=20)
+    return code, time.monotonic() - started
+
+
+def store_closed_cleanly(db: Path) -> bool:
+    """A clean close checkpoints the WAL into the database and removes it (looked at before
+    opening it here: opening it again makes a new WAL)."""
+    wal_left = Path(f"{db}-wal").exists()
+    with sqlite3.connect(db) as conn:
+        ok = conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        rounds = conn.execute("SELECT count(*) FROM verdicts").fetchone()[0]
+    return ok and rounds > 0 and not wal_left
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+async def test_a_signal_stops_run_with_exit_0_within_10s_while_traffic_manager_hangs(
+    sig: signal.Signals,
+    two_regions: dict[str, RegionalOrigin],
+    write_config: ConfigWriter,
+    tm: TrafficManagerEmulator,
+    tmp_path: Path,
+) -> None:
+    """SIGTERM or SIGINT while a Traffic Manager read never answers: exit 0 within 10 s, the
+    store closed cleanly (no WAL left, integrity check passing)."""
+    port = free_port()
+    config = write_config(
+        two_regions,
+        api={"listen": f"127.0.0.1:{port}"},
+        traffic_manager=traffic_manager_section(tm),
+    )
+    hang = tm.faults.add(
+        method="GET",
+        path_contains="trafficmanagerprofiles/blog",
+        status=None,
+        delay=600,
+        count=None,
+    )
+    async with regionwatch(tmp_path, "run", "--config", str(config), env=identity(tm)) as run:
+        await eventually(lambda: answers(f"http://127.0.0.1:{port}/readyz"), timeout=30)
+        await eventually(lambda: hang.hits >= 1, timeout=30)  # a read is in flight, unanswered
+        code, took = await stopped_by(run, sig)
+    assert code == 0, run.stderr[-3000:]
+    assert took < 10, f"took {took:.1f}s to stop"
+    assert store_closed_cleanly(tmp_path / "regionwatch.db")
+
+
+@pytest.mark.slow
+async def test_a_busy_port_exits_4_with_one_line_before_any_round(
+    two_regions: dict[str, RegionalOrigin], write_config: ConfigWriter, tmp_path: Path
+) -> None:
+    """The API's port is taken: exit 4, one line naming the address and what to do, no
+    traceback, and no round run (no store created, no probe reached an origin)."""
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        config = write_config(two_regions, api={"listen": f"127.0.0.1:{port}"})
+        served = {name: o.requests_served for name, o in two_regions.items()}
+        async with regionwatch(tmp_path, "run", "--config", str(config)) as run:
+            code = await run.wait(timeout=30)
+    lines = run.stderr.strip().splitlines()
+    assert code == 4, run.stderr
+    assert len(lines) == 1, run.stderr
+    assert f"127.0.0.1:{port}" in lines[0]
+    assert "already in use" in lines[0] and "--port" in lines[0]
+    assert not (tmp_path / "regionwatch.db").exists()
+    assert {name: o.requests_served for name, o in two_regions.items()} == served
+
+
+@pytest.mark.slow
+async def test_an_unusable_store_exits_3_with_one_line_naming_the_file(
+    two_regions: dict[str, RegionalOrigin], write_config: ConfigWriter, tmp_path: Path
+) -> None:
+    """storage.path holding random bytes: exit 3 and one line naming the file, no traceback."""
+    db = tmp_path / "garbage.db"
+    db.write_bytes(secrets.token_bytes(8192))
+    config = write_config(
+        two_regions, api={"listen": f"127.0.0.1:{free_port()}"}, storage={"path": str(db)}
+    )
+    async with regionwatch(tmp_path, "run", "--config", str(config)) as run:
+        code = await run.wait(timeout=30)
+    errors = [line for line in run.stderr.splitlines() if str(db) in line]
+    assert code == 3, run.stderr
+    assert "Traceback" not in run.stderr
+    assert len(errors) == 1, run.stderr
+
+
+@pytest.mark.slow
+async def test_host_and_port_options_override_api_listen(
+    two_regions: dict[str, RegionalOrigin], write_config: ConfigWriter, tmp_path: Path
+) -> None:
+    """`run --host H --port N` listens on H:N, not on the configuration's api.listen."""
+    configured, chosen = free_port(), free_port()
+    config = write_config(two_regions, api={"listen": f"127.0.0.2:{configured}"})
+    async with regionwatch(
+        tmp_path, "run", "--config", str(config), "--host", "127.0.0.1", "--port", str(chosen)
+    ) as run:
+        await eventually(lambda: answers(f"http://127.0.0.1:{chosen}/livez"), timeout=30)
+        assert not await answers(f"http://127.0.0.2:{configured}/livez")
+        code, _ = await stopped_by(run, signal.SIGTERM)
+    assert code == 0, run.stderr[-3000:]
+
+
+# The slow-client attack: more half-sent requests than the process has descriptors.
+ATTACKERS = 300
+ATTACK_SECONDS = 3.0
+HALF_A_HEAD = b"GET /healthz HTTP/1.1\r\nHost: regionwatch\r\nUser-Agent: slow"
+
+
+@pytest.mark.slow
+async def test_healthz_answers_and_regions_are_probed_through_a_half_sent_request_flood(
+    two_regions: dict[str, RegionalOrigin], write_config: ConfigWriter, tmp_path: Path
+) -> None:
+    """A process limited to 256 descriptors, held by 300 connections that each send half a
+    request head and idle (reopened when closed): /healthz answers 200 every time, the
+    regions keep being probed (never unknown), and failed accepts are not logged per attempt."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < 2 * ATTACKERS:  # this test's own side of the connections
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 4 * ATTACKERS), hard))
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    config = write_config(two_regions, api={"listen": f"127.0.0.1:{port}"})
+    async with regionwatch(
+        tmp_path, "run", "--config", str(config), file_limit=LOW_FILE_LIMIT
+    ) as run:
+        await eventually(lambda: answers(f"{base}/readyz"), timeout=30)
+        async with httpx.AsyncClient(base_url=base, timeout=5) as api:
+            before = await last_rounds(api)
+        attackers: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
+        probes: list[float] = []
+        try:
+            deadline = time.monotonic() + ATTACK_SECONDS
+            while time.monotonic() < deadline:
+                await top_up(attackers, port)
+                started = time.monotonic()
+                # A fresh connection each time, as Traffic Manager's probe makes.
+                async with httpx.AsyncClient(timeout=3) as probe:
+                    answer = await probe.get(f"{base}/healthz")
+                assert answer.status_code == 200, answer.text
+                probes.append(time.monotonic() - started)
+            async with httpx.AsyncClient(base_url=base, timeout=5) as api:
+                after = await last_rounds(api)
+                statuses = {
+                    r["name"]: r["status"]
+                    for r in (await api.get("/api/v1/regions")).json()["regions"]
+                }
+        finally:
+            for _, writer in attackers:
+                writer.close()
+        code, _ = await stopped_by(run, signal.SIGTERM)
+    log = run.stderr
+    assert len(probes) >= 10
+    assert set(statuses) == {"westeurope", "centralus"}
+    assert "unknown" not in statuses.values(), log[-3000:]
+    assert all(after[region] > before[region] for region in before), (before, after)
+    assert log.count("out of system resource") == 0, log[-3000:]
+    assert log.count("Too many open files") == 0, log[-3000:]
+    assert log.count("connection_cap_reached") == 1, log[-3000:]
+    assert code == 0
+
+
+async def last_rounds(api: httpx.AsyncClient) -> dict[str, str]:
+    regions = (await api.get("/api/v1/regions")).json()["regions"]
+    return {r["name"]: r["decided_at"] for r in regions}
+
+
+async def top_up(
+    attackers: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]], port: int
+) -> None:
+    """Reopen the attackers the server closed, until ATTACKERS are open again."""
+    for reader, writer in [a for a in attackers if a[0].at_eof() or a[1].is_closing()]:
+        writer.close()
+        attackers.remove((reader, writer))
+
+    async def one() -> None:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(HALF_A_HEAD)
+        attackers.append((reader, writer))
+
+    await asyncio.gather(*(one() for _ in range(ATTACKERS - len(attackers))))
