@@ -17,6 +17,7 @@ from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from api.docs import add_offline_docs
 from api.pages import status_page
 from monitor.report import dns_dict, iso, result_dict, traffic_manager_dict, verdict_dict
 from monitor.service import Service
@@ -52,8 +53,11 @@ def create_app(
         summary="Multi-region health and failover monitor for Azure Traffic Manager",
         version="0.1.0",
         lifespan=lifespan,
+        docs_url=None,  # served from the package by add_offline_docs, not from a CDN
+        redoc_url=None,
     )
     app.state.service = service
+    add_offline_docs(app)
 
     def require_read(request: Request) -> None:
         _check_token(request, service.config.api.read_token)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
@@ -127,3 +128,23 @@ async def test_openapi_documents_the_routes(running: tuple[Service, httpx.AsyncC
     assert {"/livez", "/readyz", "/healthz", "/api/v1/regions", "/api/v1/regions/{name}"} <= set(
         paths
     )
+
+
+@pytest.mark.parametrize("page", ["/docs", "/redoc"])
+async def test_api_docs_load_everything_from_the_service_itself(
+    running: tuple[Service, httpx.AsyncClient], page: str
+) -> None:
+    """/docs and /redoc name no other host (they work offline), and every script, stylesheet
+    and icon they reference is served by the service."""
+    _, client = running
+    html = (await client.get(page)).text
+    assert not re.findall(r"(?:https?:)?//[^\s\"'<>]+", html)
+    assets = re.findall(r"(?:src|href)=\"([^\"]+)\"", html)
+    assert any(a.endswith(".js") for a in assets), assets
+    for asset in assets:
+        answer = await client.get(asset)
+        assert answer.status_code == 200, asset
+        assert len(answer.content) > 1000, asset
+    if page == "/docs":
+        script = next(a for a in assets if a.endswith(".js"))
+        assert "SwaggerUIBundle" in (await client.get(script)).text
