@@ -138,7 +138,6 @@ def _logging_options(command: argparse.ArgumentParser, *, default_format: str) -
         "--log-libraries",
         choices=_LEVELS,
         default="warning",
-        metavar="LEVEL",
         help="the least severe event to log from the libraries below it: the Azure SDK, "
         "azure-identity and MSAL, httpx, APScheduler, uvicorn's access log (default warning; "
         "info shows every Azure request and response, debug more)",
