@@ -26,8 +26,11 @@ pytest: env debs
 
 test: lint typecheck pytest
 
+# `make demo PORT=8080` when 8000 is taken.
+PORT ?= 8000
+
 demo: env
-	$(BIN)/regionwatch lab
+	$(BIN)/regionwatch lab --port $(PORT)
 
 # Not part of `make test`: the benchmarks also need Prometheus' blackbox_exporter.
 bench: env

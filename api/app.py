@@ -17,7 +17,8 @@ from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from api.pages import status_page
+from api.docs import add_offline_docs
+from api.pages import dashboard_page
 from monitor.errors import StoreError
 from monitor.report import dns_dict, iso, result_dict, traffic_manager_dict, verdict_dict
 from monitor.service import Service
@@ -25,6 +26,16 @@ from monitor.service import Service
 __all__ = ["create_app"]
 
 REGION_HEADER = "x-regionwatch-region"
+# "failing" is a round's verdict; what the failover policy does about it is a separate state.
+VERDICT_FIELDS = (
+    "`status` is the verdict of the region's latest round alone: `failing` after a single "
+    "round with a failover-level failure, `degraded` with only alert-level failures, "
+    "`unknown` when nothing could be judged, else `healthy`. It is not the failover policy's "
+    "state: the policy (a later release) acts only after `failover.failing_rounds` "
+    "consecutive failing rounds. `reasons` explain the verdict, `checks` are the round's "
+    "results, `traffic_manager` is Traffic Manager's view of the region's endpoint, and "
+    "`findings` are disagreements with it (not part of the verdict)."
+)
 _HEALTHZ_HEADERS = [
     (b"content-type", b"application/json"),
     (b"cache-control", b"no-store"),
@@ -53,8 +64,11 @@ def create_app(
         summary="Multi-region health and failover monitor for Azure Traffic Manager",
         version="0.1.0",
         lifespan=lifespan,
+        docs_url=None,  # served from the package by add_offline_docs, not from a CDN
+        redoc_url=None,
     )
     app.state.service = service
+    add_offline_docs(app)
 
     @app.exception_handler(StoreError)
     async def store_unavailable(_: Request, error: StoreError) -> JSONResponse:
@@ -97,14 +111,25 @@ def create_app(
         answer = service.health(region or request.headers.get(REGION_HEADER))
         return Response(answer.body, answer.status_code, headers=dict(_decoded(_HEALTHZ_HEADERS)))
 
-    @v1.get("/regions", tags=["regions"], summary="Every region's latest verdict")
+    @v1.get(
+        "/regions",
+        tags=["regions"],
+        summary="Every region's latest verdict",
+        description=VERDICT_FIELDS,
+    )
     async def regions() -> dict[str, Any]:
         views = service.endpoint_views()
         return {
             "regions": [verdict_dict(v, views.get(v.region)) for v in service.verdicts().values()]
         }
 
-    @v1.get("/regions/{name}", tags=["regions"], summary="One region, with recent history")
+    @v1.get(
+        "/regions/{name}",
+        tags=["regions"],
+        summary="One region, with recent history",
+        description=VERDICT_FIELDS
+        + " `history` lists earlier rounds' verdicts, newest first; `recent_checks` their checks.",
+    )
     async def region(name: str, limit: Annotated[int, Query(ge=1, le=1000)] = 50) -> dict[str, Any]:
         verdicts = service.verdicts()
         if name not in verdicts:
@@ -149,7 +174,7 @@ def create_app(
     )
     async def index() -> str:
         refresh = max(1, round(service.config.checks.https.interval.total_seconds()))
-        return status_page(
+        return dashboard_page(
             service.config.site.hostname,
             service.verdicts().values(),
             refresh=refresh,

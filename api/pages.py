@@ -1,6 +1,7 @@
-"""The status page at `/`: every region's verdict and checks, server-rendered.
+"""The dashboard at `/`: every region's verdict and checks, server-rendered.
 
-A plain page that refreshes itself; the live dashboard (server-sent events) replaces it.
+A plain page that refreshes itself; a live version (server-sent events) will replace it at the
+same address, under the same name.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from monitor.dnsmap import DnsFinding
 from monitor.results import Outcome, RegionVerdict
 from monitor.trafficmanager.compare import EndpointView
 
-__all__ = ["status_page"]
+__all__ = ["dashboard_page"]
 
 _COLOURS = {"healthy": "#1a7f37", "degraded": "#9a6700", "failing": "#cf222e", "unknown": "#6e7781"}
 _STYLE = """
@@ -24,7 +25,7 @@ table{border-collapse:collapse;width:100%}td{padding:.2rem .5rem;border-top:1px 
 """
 
 
-def status_page(
+def dashboard_page(
     hostname: str,
     verdicts: Iterable[RegionVerdict],
     *,
@@ -40,7 +41,7 @@ def status_page(
     return (
         "<!doctype html><html lang=en><head><meta charset=utf-8>"
         f'<meta http-equiv="refresh" content="{refresh}">'
-        f"<title>regionwatch · {escape(hostname)}</title><style>{_STYLE}</style></head><body>"
+        f"<title>regionwatch dashboard · {escape(hostname)}</title><style>{_STYLE}</style></head><body>"
         f"<h1>regionwatch · {escape(hostname)}</h1>"
         f'<p><small>Refreshes every {refresh}s. JSON: <a href="/api/v1/regions">/api/v1/regions</a>'
         ' · API: <a href="/docs">/docs</a></small></p>'

@@ -1,7 +1,8 @@
 """A DNS round of 4 resolvers × 4 vantage points against the slowest single query.
 
-`.venv/bin/python bench/dns_round.py` (also run by `make bench`). Target (docs/architecture.md): the round
-takes at most 1.2× the slowest single query, i.e. the queries really run concurrently.
+`.venv/bin/python bench/dns_round.py` (also run by `make bench`; `--help` for its options).
+Target: the round takes at most 1.2× the slowest single query, i.e. the queries really run
+concurrently.
 
 Two set-ups, servers in a child process on the other core, the check in this one:
 - `responder`: four small UDP responders that answer like a resolver across a network (the
@@ -17,6 +18,7 @@ Prints a Markdown section and writes it into docs/benchmarks.md between markers.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import multiprocessing
 import os
@@ -291,10 +293,26 @@ def run_setup(target: Any, args: tuple[Any, ...]) -> dict[str, Any]:
             server.kill()
 
 
-def main() -> None:
-    rtt = 0.020
-    if "--rtt" in sys.argv:
-        rtt = float(sys.argv[sys.argv.index("--rtt") + 1]) / 1000
+def _parse(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description=__doc__.splitlines()[0] if __doc__ else None,
+        epilog="Measures on loopback for tens of seconds, then writes its section into "
+        "docs/benchmarks.md (unless --no-write).",
+    )
+    parser.add_argument(
+        "--rtt",
+        type=float,
+        default=20.0,
+        metavar="MS",
+        help="the responders' answer delay in milliseconds (default 20)",
+    )
+    parser.add_argument("--no-write", action="store_true", help="print only")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str]) -> None:
+    args = _parse(argv)
+    rtt = args.rtt / 1000
     ca = trustme.CA()
     results = {
         "responder": run_setup(serve_responders, (rtt,)),
@@ -302,10 +320,10 @@ def main() -> None:
     }
     section = report(results, rtt)
     print(section)
-    if "--no-write" not in sys.argv:
+    if not args.no_write:
         write(section)
         print("written to docs/benchmarks.md")
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])

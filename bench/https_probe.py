@@ -8,7 +8,7 @@
   the other core asks it for probes;
 - the highest fixed rate at which `HttpsProbe` keeps up on one core with p99 lag < 100 ms.
 The results are printed and written into docs/benchmarks.md between this script's markers.
-Traffic goes to 127.0.0.1 only. docs/architecture.md, "Performance targets", gives the targets.
+Traffic goes to 127.0.0.1 only. The targets are in docs/benchmarks.md.
 """
 
 from __future__ import annotations

@@ -11,14 +11,18 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Annotated, Any, Literal, Protocol, TypeVar
 
 from fastapi import APIRouter, Body, Depends, HTTPException, Request
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
-from lab.faults import Fault
+from lab.faults import Fault, fault_catalogue
 from lab.origin import RegionalOrigin
 from lab.resolvers import LabResolver
+from lab.resolvers.faults import fault_catalogue as resolver_fault_catalogue
 from lab.trafficmanager import TrafficManagerEmulator
 
-__all__ = ["control_router"]
+__all__ = ["Catalogue", "control_router", "describe_faults"]
+
+# Fault name → (what it does, parameter → (what it means, its default as JSON)).
+Catalogue = Mapping[str, tuple[str, Mapping[str, tuple[str, str]]]]
 
 
 def _loopback_only(request: Request) -> None:
@@ -40,12 +44,32 @@ class MonitorBody(BaseModel):
 
 
 class ArmFaultBody(BaseModel):
-    status: int | None = 503
-    method: str | None = None
-    path_contains: str | None = None
-    count: int | None = 1
-    retry_after: float | None = None
-    delay: float = 0.0
+    status: int | None = Field(
+        503, description="the HTTP status ARM answers (429, 5xx, 401, 403, 404); null: only delay"
+    )
+    method: str | None = Field(None, description="only requests with this method (GET, PATCH)")
+    path_contains: str | None = Field(
+        None, description="only requests whose path contains this, e.g. `trafficmanagerprofiles`"
+    )
+    count: int | None = Field(1, description="how many requests it hits; null: every one")
+    retry_after: float | None = Field(
+        None, description="seconds sent as `Retry-After` (with 429 or 503)"
+    )
+    delay: float = Field(0.0, description="seconds to wait before answering")
+
+
+def describe_faults(catalogue: Catalogue) -> str:
+    """A fault catalogue as Markdown: each fault, what it does, and its parameters."""
+    lines = []
+    for name, (meaning, params) in catalogue.items():
+        taken = (
+            "; ".join(
+                f"`{p}`: {text} (default `{default}`)" for p, (text, default) in params.items()
+            )
+            or "none"
+        )
+        lines.append(f"- `{name}`: {meaning}. Parameters: {taken}.")
+    return "\n".join(lines)
 
 
 def control_router(
@@ -98,7 +122,9 @@ def control_router(
     async def settled(origin: RegionalOrigin) -> None:
         await origin.settled()  # refusing/re-binding the listener finishes in a task
 
-    _fault_routes(router, "/regions", origin_of, state, settled, what="region")
+    _fault_routes(
+        router, "/regions", origin_of, state, settled, what="region", catalogue=fault_catalogue()
+    )
 
     return router
 
@@ -150,7 +176,14 @@ def _traffic_manager_routes(tm: TrafficManagerEmulator) -> APIRouter:
         tm.force_monitor_status(endpoint_of(name).name, body.status)
         return _tm_state(tm)
 
-    @router.post("/faults", summary="Make ARM answer the next requests with an error or slowly")
+    @router.post(
+        "/faults",
+        summary="Make ARM answer the next requests with an error or slowly",
+        description="Queues a fault for the emulator's HTTPS side, Entra ID's token endpoint "
+        "and Resource Manager alike (narrow it with `path_contains`): the next `count` matching "
+        "requests are answered `status` after `delay` seconds. Example: "
+        '`{"status": 429, "retry_after": 2, "count": 3, "path_contains": "trafficmanagerprofiles"}`.',
+    )
     async def add_fault(body: ArmFaultBody) -> dict[str, Any]:
         headers = {"Retry-After": f"{body.retry_after:g}"} if body.retry_after is not None else None
         try:
@@ -194,7 +227,15 @@ def _resolver_routes(resolvers: Mapping[str, LabResolver]) -> APIRouter:
             )
         return resolvers[name]
 
-    _fault_routes(router, "", resolver_of, _resolver_state, None, what="resolver")
+    _fault_routes(
+        router,
+        "",
+        resolver_of,
+        _resolver_state,
+        None,
+        what="resolver",
+        catalogue=resolver_fault_catalogue(),
+    )
 
     return router
 
@@ -218,8 +259,10 @@ def _fault_routes(
     settle: Callable[[B], Awaitable[None]] | None,
     *,
     what: str,
+    catalogue: Catalogue,
 ) -> None:
-    """Inject, heal one and heal all, for things looked up by name under `prefix`."""
+    """Inject, heal one and heal all, for things looked up by name under `prefix`; the inject
+    route documents every fault of `catalogue` and its parameters."""
 
     async def done(target: B) -> dict[str, Any]:
         if settle is not None:
@@ -229,6 +272,9 @@ def _fault_routes(
     @router.post(
         prefix + "/{name}/faults/{fault}",
         summary=f"Inject a {what} fault (JSON body: its parameters, e.g. " + '{"status": 503})',
+        description=f"Switches a fault on for one {what}; injecting it again replaces its "
+        "parameters. The optional JSON body holds the parameters, each with a default. "
+        f"The faults:\n\n{describe_faults(catalogue)}",
     )
     async def inject(
         name: str, fault: str, params: Annotated[dict[str, Any] | None, Body()] = None

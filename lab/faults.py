@@ -13,7 +13,15 @@ from dataclasses import dataclass, field
 
 from lab.certs import CertKind
 
-__all__ = ["CERT_FAULTS", "REQUEST_FAULTS", "Fault", "FaultBoard", "ParamValue", "parse_fault"]
+__all__ = [
+    "CERT_FAULTS",
+    "REQUEST_FAULTS",
+    "Fault",
+    "FaultBoard",
+    "ParamValue",
+    "fault_catalogue",
+    "parse_fault",
+]
 
 ParamValue = float | int | str
 
@@ -81,6 +89,42 @@ _SPECS: Mapping[Fault, Mapping[str, _Param]] = {
     Fault.SLOW: {"delay": _Param(3.0, _number, 0, math.inf, "a number of seconds >= 0")},
     Fault.EXPIRING_CERT: {"days": _Param(5, _integer, 1, math.inf, "an integer >= 1")},
 }
+
+
+# What each fault stands for, as the fault panel documents it.
+_MEANINGS: Mapping[Fault, str] = {
+    Fault.ERROR: "every path except /ghost answers `status`",
+    Fault.ORIGIN_DOWN: "Ghost is down behind Nginx: cached pages go STALE, bypass requests get 502",
+    Fault.REFUSE: "the HTTPS listener is closed: connections are refused",
+    Fault.HANG: "TLS completes, then no response is ever sent",
+    Fault.SLOW: "the response is sent after `delay` seconds",
+    Fault.RESET: "part of the response, then a TCP reset",
+    Fault.WRONG_CERT: "a certificate for another name",
+    Fault.EXPIRED_CERT: "an expired certificate",
+    Fault.UNTRUSTED_CERT: "a certificate from a CA nobody trusts",
+    Fault.EXPIRING_CERT: "a valid certificate that expires in `days` days",
+    Fault.EXPOSE_ADMIN: "/ghost answers 200 with the editor instead of 404",
+    Fault.NO_HSTS: "Strict-Transport-Security is missing",
+    Fault.MALFORMED: "bytes that are not HTTP, then the connection closes",
+}
+_EVERY_MEANING = ": one request in every `every` is hit (one bad pod out of N)"
+
+
+def fault_catalogue() -> dict[str, tuple[str, dict[str, tuple[str, str]]]]:
+    """Every fault by name: what it does, and each parameter's meaning and default (as JSON)."""
+    return {
+        fault.value: (
+            _MEANINGS[fault],
+            {
+                name: (
+                    param.expects + (_EVERY_MEANING if name == "every" else ""),
+                    f"{param.default:g}",
+                )
+                for name, param in _spec(fault).items()
+            },
+        )
+        for fault in Fault
+    }
 
 
 def _spec(fault: Fault) -> Mapping[str, _Param]:

@@ -1,4 +1,10 @@
-"""Structured logging: JSON lines in production, readable lines on a terminal."""
+"""Structured logging: JSON lines in production, readable lines on a terminal, always on stderr.
+
+regionwatch's own events are logged at `level`. The libraries under it (the Azure SDK, httpx,
+MSAL, APScheduler, uvicorn's access log) would log every HTTP request, response header and job
+run at INFO, drowning those events, so they are held at `library_level` (WARNING by default;
+`--log-libraries info` or `debug` brings their detail back).
+"""
 
 from __future__ import annotations
 
@@ -7,11 +13,29 @@ import sys
 
 import structlog
 
-__all__ = ["configure_logging"]
+__all__ = ["LIBRARY_LOGGERS", "configure_logging"]
+
+# The third-party loggers held at `library_level`; a logger's children follow it.
+LIBRARY_LOGGERS = (
+    "azure",
+    "azure.core.pipeline.policies.http_logging_policy",
+    "azure.identity",
+    "httpx",
+    "httpcore",
+    "msal",
+    "urllib3",
+    "apscheduler",
+    "uvicorn.access",
+)
 
 
-def configure_logging(*, json: bool | None = None, level: int = logging.INFO) -> None:
-    """Route structlog and the standard library (uvicorn, APScheduler) through one renderer."""
+def configure_logging(
+    *, json: bool | None = None, level: int = logging.INFO, library_level: int = logging.WARNING
+) -> None:
+    """Route structlog and the standard library through one renderer on stderr: our events
+    from `level` up, the libraries' (LIBRARY_LOGGERS) from `library_level` up. `json=None`
+    picks JSON unless stderr is a terminal. Nothing is ever written to stdout, which belongs
+    to the command's own output (`check --json`)."""
     if json is None:
         json = not sys.stderr.isatty()
     shared: list[structlog.types.Processor] = [
@@ -43,5 +67,5 @@ def configure_logging(*, json: bool | None = None, level: int = logging.INFO) ->
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    # APScheduler logs every job run at INFO; our own round log says more.
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    for name in LIBRARY_LOGGERS:
+        logging.getLogger(name).setLevel(library_level)

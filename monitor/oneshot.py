@@ -24,7 +24,8 @@ class CheckOutcome:
     verdicts: list[RegionVerdict]
     views: dict[str, EndpointView] = field(default_factory=dict)
     dns: list[DnsFinding] = field(default_factory=list)
-    traffic_manager_error: str | None = None
+    # The one Traffic Manager read (its error when it failed); None when none is configured.
+    traffic_manager: Reading | None = None
 
 
 async def check_once(config: Config) -> CheckOutcome:
@@ -52,6 +53,4 @@ async def check_once(config: Config) -> CheckOutcome:
     views = {}
     if profile is not None:
         views = endpoint_views(config, profile, {v.region: v.status for v in verdicts})
-    return CheckOutcome(
-        list(verdicts), views, findings, reading.error if reading is not None else None
-    )
+    return CheckOutcome(list(verdicts), views, findings, reading)

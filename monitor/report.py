@@ -10,6 +10,7 @@ from monitor.dnsmap import FAILING_STATUSES, DnsFinding
 from monitor.results import CheckResult, Outcome, RegionStatus, RegionVerdict
 from monitor.trafficmanager.compare import EndpointView
 from monitor.trafficmanager.model import EndpointState
+from monitor.trafficmanager.watch import Reading
 
 if TYPE_CHECKING:
     from monitor.service import Service
@@ -111,12 +112,19 @@ def check_document(
     verdicts: Iterable[RegionVerdict],
     views: Mapping[str, EndpointView] | None = None,
     dns: Iterable[DnsFinding] = (),
+    *,
+    traffic_manager: Reading | None = None,
 ) -> dict[str, Any]:
-    """The document `regionwatch check --json` prints (docs/contract/check.schema.json)."""
+    """The document `regionwatch check --json` prints (docs/contract/check.schema.json).
+    `traffic_manager` is the round's read of the profile: when it failed, its error is in the
+    document (the regions then have no `traffic_manager` view)."""
     views = views or {}
     return {
         "regions": [verdict_dict(v, views.get(v.region)) for v in verdicts],
         "dns": [dns_dict(f) for f in dns],
+        "traffic_manager": None
+        if traffic_manager is None
+        else {"read_at": iso(traffic_manager.read_at), "error": traffic_manager.error},
     }
 
 

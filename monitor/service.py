@@ -153,11 +153,14 @@ class Service:
             status=verdict.status.value,
             reasons=list(verdict.reasons),
         )
-        if previous is None or previous.status is not verdict.status:
+        if previous is None:
+            # A region's first verdict is where it starts, not a change worth a warning.
+            log.info("region_first_verdict", region=region, status=verdict.status.value)
+        elif previous.status is not verdict.status:
             log.warning(
                 "region_status_changed",
                 region=region,
-                previous=previous.status.value if previous else None,
+                previous=previous.status.value,
                 status=verdict.status.value,
             )
         return verdict

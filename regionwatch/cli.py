@@ -1,10 +1,11 @@
 """The `regionwatch` command.
 
 It sits above `monitor/` (the engine), `api/` (the web app) and `lab/` (the sandbox), so the
-engine never imports the web framework. Exit codes are a contract (docs/architecture.md): `check`
-exits 0 when every region is healthy or degraded and no DNS answer is wrong, 1 when a region
-is failing or unknown or a DNS answer is mismatch, nxdomain, nodata, servfail or timeout, and
-2 when the configuration is wrong.
+engine never imports the web framework. Exit codes are a contract (regionwatch/exits.py,
+documented in docs/configuration.md, "Exit codes"): `check` exits 0 when every region is
+healthy or degraded and no DNS answer is wrong, 1 when a region is failing or unknown or a DNS
+answer is mismatch, nxdomain, nodata, servfail or timeout, and 2 when the configuration (or the
+command line) is wrong. Logs go to stderr, always: stdout is the command's own output.
 """
 
 from __future__ import annotations
@@ -12,17 +13,22 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
 import sys
 from collections.abc import Sequence
 from datetime import timedelta
+from importlib.metadata import PackageNotFoundError, version
+from typing import TYPE_CHECKING
 
 from monitor.config import load_config
 from monitor.durations import parse_duration
 from monitor.errors import ConfigError, ListenError, StoreError
-from monitor.oneshot import CheckOutcome, check_once
-from monitor.report import check_document, exit_code
+from monitor.logs import configure_logging
 from monitor.results import Outcome
 from regionwatch.exits import EXIT_CONFIG, EXIT_FAILING, EXIT_LISTEN, EXIT_OK, EXIT_STORE
+
+if TYPE_CHECKING:
+    from monitor.oneshot import CheckOutcome
 
 __all__ = ["main"]
 
@@ -32,7 +38,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()
-        return EXIT_CONFIG
+        return EXIT_OK
     try:
         return int(args.handler(args))
     except ConfigError as e:
@@ -55,9 +61,11 @@ def _parser() -> argparse.ArgumentParser:
             "Watches a site served from several regions behind Azure Traffic Manager: probes "
             "every region's address directly over HTTPS and judges each region on its own."
         ),
-        epilog="Start with `regionwatch check --config examples/regionwatch.yaml`. "
-        "The configuration reference is docs/configuration.md.",
+        epilog="New here? Start with `make demo` (or `regionwatch lab`): two regions on "
+        "loopback, the service watching them, and a ready configuration to copy. Then write "
+        "your own from examples/regionwatch.yaml; every key is in docs/configuration.md.",
     )
+    parser.add_argument("--version", action="version", version=f"regionwatch {_version()}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     run = commands.add_parser(
@@ -75,12 +83,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--port", type=_port, metavar="PORT", help="the port to listen on, instead of api.listen's"
     )
-    run.add_argument(
-        "--log-format",
-        choices=["auto", "json", "console"],
-        default="auto",
-        help="JSON lines, readable lines, or auto (JSON unless stderr is a terminal)",
-    )
+    _logging_options(run, default_format="auto")
     run.set_defaults(handler=_run)
 
     check = commands.add_parser(
@@ -97,15 +100,17 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="print one JSON document (docs/contract/check.schema.json)",
     )
+    _logging_options(check, default_format="auto")
     check.set_defaults(handler=_check)
 
     lab = commands.add_parser(
         "lab",
         help="run a two-region sandbox on loopback and the service watching it",
         description="Start the lab: two regional HTTPS origins of blog.example.com on loopback "
-        "(westeurope, centralus) with a lab CA, the service probing them, its API and status "
-        "page, and a fault panel under /lab to deploy a version or break a region. Prints "
-        "what to try; stops cleanly, removing everything it made, on Ctrl-C or SIGTERM.",
+        "(westeurope, centralus) with a lab CA, a Traffic Manager emulator and DNS resolvers, "
+        "the service probing them, its API and dashboard, and a fault panel under /lab to "
+        "deploy a version or break a region. Prints what to try and a configuration to copy; "
+        "stops cleanly, removing everything it made, on Ctrl-C or SIGTERM.",
     )
     lab.add_argument(
         "--port",
@@ -119,6 +124,7 @@ def _parser() -> argparse.ArgumentParser:
         default=timedelta(seconds=5),
         help="how often each region is probed (default 5s)",
     )
+    _logging_options(lab, default_format="console")
     lab.set_defaults(handler=_lab)
     return parser
 
@@ -129,6 +135,49 @@ def _port(text: str) -> int:
     return int(text)
 
 
+_LEVELS = ["debug", "info", "warning", "error"]
+
+
+def _logging_options(command: argparse.ArgumentParser, *, default_format: str) -> None:
+    """The logging flags every command that logs takes; logs always go to stderr."""
+    command.add_argument(
+        "--log-format",
+        choices=["auto", "json", "console"],
+        default=default_format,
+        help="JSON lines, readable lines, or auto (JSON unless stderr is a terminal); "
+        f"default {default_format}",
+    )
+    command.add_argument(
+        "--log-level",
+        choices=_LEVELS,
+        default="info",
+        help="the least severe of regionwatch's own events to log (default info)",
+    )
+    command.add_argument(
+        "--log-libraries",
+        choices=_LEVELS,
+        default="warning",
+        help="the least severe event to log from the libraries below it: the Azure SDK, "
+        "azure-identity and MSAL, httpx, APScheduler, uvicorn's access log (default warning; "
+        "info shows every Azure request and response, debug more)",
+    )
+
+
+def _configure_logging(args: argparse.Namespace) -> None:
+    configure_logging(
+        json={"auto": None, "json": True, "console": False}[args.log_format],
+        level=logging.getLevelNamesMapping()[args.log_level.upper()],
+        library_level=logging.getLevelNamesMapping()[args.log_libraries.upper()],
+    )
+
+
+def _version() -> str:
+    try:
+        return version("regionwatch")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown"
+
+
 def _duration(text: str) -> timedelta:
     try:
         return parse_duration(text)
@@ -137,12 +186,19 @@ def _duration(text: str) -> timedelta:
 
 
 def _check(args: argparse.Namespace) -> int:
+    # Imported here: the probes, the Azure SDK and DNS take a second to load, which
+    # `--help` and `--version` need not wait for.
+    from monitor.oneshot import check_once
+    from monitor.report import check_document, exit_code
+
+    _configure_logging(args)  # before anything can log: stdout is the report's alone
     config = load_config(args.config)
     outcome = asyncio.run(check_once(config))
-    if outcome.traffic_manager_error:
-        print(f"traffic manager: could not read: {outcome.traffic_manager_error}", file=sys.stderr)
     if args.json:
-        print(json.dumps(check_document(outcome.verdicts, outcome.views, outcome.dns), indent=2))
+        document = check_document(
+            outcome.verdicts, outcome.views, outcome.dns, traffic_manager=outcome.traffic_manager
+        )
+        print(json.dumps(document, indent=2))
     else:
         print(_render(outcome))
     return EXIT_OK if exit_code(outcome.verdicts, outcome.dns) == 0 else EXIT_FAILING
@@ -154,6 +210,9 @@ _MARKS = {Outcome.UP: "ok  ", Outcome.DOWN: "FAIL", Outcome.ERROR: "ERR "}
 def _render(outcome: CheckOutcome) -> str:
     lines = []
     views = outcome.views
+    reading = outcome.traffic_manager
+    if reading is not None and reading.error is not None:
+        lines.append(f"traffic manager: could not read: {reading.error}")
     for verdict in outcome.verdicts:
         lines.append(f"{verdict.region}: {verdict.status.value}")
         view = views.get(verdict.region)
@@ -188,11 +247,10 @@ def _run(args: argparse.Namespace) -> int:
     from api.app import create_app
     from api.listener import bind_listener
     from api.server import run_service
-    from monitor.logs import configure_logging
     from monitor.service import build_service
 
     config = load_config(args.config)
-    configure_logging(json={"auto": None, "json": True, "console": False}[args.log_format])
+    _configure_logging(args)
     host = config.api.host if args.host is None else args.host
     port = config.api.port if args.port is None else args.port
     # Bound before the service starts: a busy port ends the command before any round runs.
@@ -205,9 +263,8 @@ def _run(args: argparse.Namespace) -> int:
 
 def _lab(args: argparse.Namespace) -> int:
     from lab.sandbox import LabSettings, run_lab
-    from monitor.logs import configure_logging
 
-    configure_logging(json=False)
+    _configure_logging(args)
     asyncio.run(run_lab(LabSettings(port=args.port, interval=args.interval)))
     return EXIT_OK
 

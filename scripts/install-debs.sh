@@ -4,12 +4,20 @@
 # Non-interactive, and without starting their services (policy-rc.d answers "no").
 set -euo pipefail
 
+usage="usage: $0 [--bench]
+Installs Debian's nginx (for the tests) when missing; with --bench, also
+prometheus-blackbox-exporter (for bench/). Needs root only when something is missing."
+
 packages=(nginx)
 for arg in "$@"; do
     case "$arg" in
         --bench) packages+=(prometheus-blackbox-exporter) ;;
+        -h | --help)
+            echo "$usage"
+            exit 0
+            ;;
         *)
-            echo "usage: $0 [--bench]" >&2
+            echo "$usage" >&2
             exit 2
             ;;
     esac

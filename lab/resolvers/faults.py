@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import enum
 import ipaddress
+import json
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["Fault", "FaultPanel"]
+__all__ = ["Fault", "FaultPanel", "fault_catalogue"]
 
 
 class Fault(enum.StrEnum):
@@ -32,6 +33,36 @@ _DEFAULTS: Mapping[Fault, Mapping[str, Any]] = {
     Fault.TRUNCATE: {},
     Fault.NXDOMAIN: {},
 }
+
+
+# What each fault stands for and what its parameters mean, as the fault panel documents them.
+_MEANINGS: Mapping[Fault, str] = {
+    Fault.SERVFAIL: "every query is answered SERVFAIL",
+    Fault.SILENCE: "no answer at all: UDP is dropped, streams are accepted and left hanging",
+    Fault.WRONG_ANSWER: "the site's name is answered with `address`, without the CNAME",
+    Fault.IGNORE_ECS: "the client subnet is not forwarded: echoed with scope 0, or dropped",
+    Fault.TRUNCATE: "UDP answers carry TC=1 and no records; TCP, DoT and DoH stay whole",
+    Fault.NXDOMAIN: "the site's name is answered NXDOMAIN",
+}
+_PARAM_MEANINGS: Mapping[str, str] = {
+    "address": "the IP address answered",
+    "ttl": "its TTL in seconds, 0 to 2**31-1",
+    "drop": "true: drop the ECS option from the answer instead of echoing it with scope 0",
+}
+
+
+def fault_catalogue() -> dict[str, tuple[str, dict[str, tuple[str, str]]]]:
+    """Every fault by name: what it does, and each parameter's meaning and default (as JSON)."""
+    return {
+        fault.value: (
+            _MEANINGS[fault],
+            {
+                name: (_PARAM_MEANINGS[name], json.dumps(default))
+                for name, default in _DEFAULTS[fault].items()
+            },
+        )
+        for fault in Fault
+    }
 
 
 def _fault(name: str | Fault) -> Fault:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
@@ -114,7 +115,7 @@ async def test_read_token_guards_the_api_but_not_the_probes(
         assert wrong.status_code == 401
         right = await client.get("/api/v1/regions", headers={"Authorization": "Bearer s3cret"})
         assert right.status_code == 200
-        assert (await client.get("/")).status_code == 401  # the status page is a read too
+        assert (await client.get("/")).status_code == 401  # the dashboard is a read too
         assert (await client.get("/livez")).status_code == 200
         assert (await client.get("/healthz")).status_code == 200
 
@@ -127,3 +128,46 @@ async def test_openapi_documents_the_routes(running: tuple[Service, httpx.AsyncC
     assert {"/livez", "/readyz", "/healthz", "/api/v1/regions", "/api/v1/regions/{name}"} <= set(
         paths
     )
+
+
+@pytest.mark.parametrize("page", ["/docs", "/redoc"])
+async def test_api_docs_load_everything_from_the_service_itself(
+    running: tuple[Service, httpx.AsyncClient], page: str
+) -> None:
+    """/docs and /redoc name no other host (they work offline), and every script, stylesheet
+    and icon they reference is served by the service."""
+    _, client = running
+    html = (await client.get(page)).text
+    assert not re.findall(r"(?:https?:)?//[^\s\"'<>]+", html)
+    assets = re.findall(r"(?:src|href)=\"([^\"]+)\"", html)
+    assert any(a.endswith(".js") for a in assets), assets
+    for asset in assets:
+        answer = await client.get(asset)
+        assert answer.status_code == 200, asset
+        assert len(answer.content) > 1000, asset
+    if page == "/docs":
+        script = next(a for a in assets if a.endswith(".js"))
+        assert "SwaggerUIBundle" in (await client.get(script)).text
+
+
+async def test_the_page_at_the_root_is_titled_the_dashboard(
+    running: tuple[Service, httpx.AsyncClient],
+) -> None:
+    """The page at / carries the name the CLI, the README and the lab give it: the dashboard."""
+    _, client = running
+    page = (await client.get("/")).text
+    title = re.search(r"<title>([^<]*)</title>", page)
+    assert title and title.group(1) == "regionwatch dashboard · blog.example.com"
+
+
+async def test_openapi_says_status_is_the_rounds_verdict_not_the_policys(
+    running: tuple[Service, httpx.AsyncClient],
+) -> None:
+    """The regions API documents `status` as one round's verdict, apart from the failover
+    policy's consecutive-rounds threshold."""
+    _, client = running
+    paths = (await client.get("/openapi.json")).json()["paths"]
+    for path in ("/api/v1/regions", "/api/v1/regions/{name}"):
+        described = paths[path]["get"]["description"]
+        assert "latest round alone" in described, path
+        assert "`failover.failing_rounds` consecutive failing rounds" in described, path

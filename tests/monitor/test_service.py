@@ -82,6 +82,32 @@ async def test_history_survives_a_restart(
         await second.store.close()
 
 
+async def test_a_regions_first_verdict_is_info_and_a_change_is_a_warning(
+    two_regions: dict[str, RegionalOrigin], write_config: ConfigWriter
+) -> None:
+    """The first verdict of a region is logged at info, not as a change; a later change of
+    status is a warning."""
+    service = Service(load_config(write_config(two_regions)))
+    await service.store.open()  # rounds driven by hand, no scheduler
+    try:
+        with structlog.testing.capture_logs() as logs:
+            await service.run_round("westeurope")
+            await service.run_round("westeurope")
+            two_regions["westeurope"].inject(Fault.ERROR, status=503)
+            await service.run_round("westeurope")
+    finally:
+        await service.store.close()
+    noted = [
+        (e["log_level"], e["event"], e.get("previous"), e["status"])
+        for e in logs
+        if e["event"] in ("region_first_verdict", "region_status_changed")
+    ]
+    assert noted == [
+        ("info", "region_first_verdict", None, "healthy"),
+        ("warning", "region_status_changed", "healthy", "failing"),
+    ]
+
+
 async def _verdicts(path: Path, region: str) -> list[object]:
     service = Service(load_config(path))
     await service.store.open()

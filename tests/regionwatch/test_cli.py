@@ -4,20 +4,25 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sys
 from collections.abc import Callable
+from importlib.metadata import version
 from pathlib import Path
+from typing import Any
 
 import jsonschema
 import pytest
 
 from lab.origin import Fault, RegionalOrigin
+from lab.trafficmanager import TrafficManagerEmulator
+from monitor.logs import LIBRARY_LOGGERS
 
 ConfigWriter = Callable[..., Path]
 SCHEMA = Path(__file__).resolve().parents[2] / "docs" / "contract" / "check.schema.json"
 
 
-async def regionwatch(*args: str) -> tuple[int, str, str]:
+async def regionwatch(*args: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:
     """Run the CLI in a child process while this event loop keeps serving the origins."""
     process = await asyncio.create_subprocess_exec(
         sys.executable,
@@ -26,6 +31,7 @@ async def regionwatch(*args: str) -> tuple[int, str, str]:
         *args,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
+        env={**os.environ, **(env or {})},
     )
     out, err = await asyncio.wait_for(process.communicate(), timeout=60)
     assert process.returncode is not None
@@ -98,11 +104,169 @@ async def test_check_exits_2_on_a_broken_configuration(tmp_path: Path) -> None:
     assert f"{path}: regions.westeurope.address: required key is missing" in err
 
 
-@pytest.mark.parametrize("args", [["--help"], ["check", "--help"], ["run", "--help"]])
+@pytest.mark.parametrize(
+    "args", [["--help"], ["check", "--help"], ["run", "--help"], ["lab", "--help"]]
+)
 async def test_help_explains_the_commands(args: list[str]) -> None:
-    """--help names the commands, the config option and the exit codes."""
+    """--help names the commands, the config option and the exit codes; every command that
+    logs (run, check, lab) takes --log-format, --log-level and --log-libraries."""
     code, out, _ = await regionwatch(*args)
     assert code == 0
-    assert "--config" in out or "check" in out
+    assert "--config" in out or "check" in out or "--port" in out
     if args[0] == "check":
         assert "1 when a region is failing or unknown" in out.replace("\n", " ").replace("  ", " ")
+    if args[0] != "--help":
+        for flag in ("--log-format", "--log-level", "--log-libraries"):
+            assert flag in out, (args, flag)
+
+
+async def test_help_sends_a_newcomer_to_the_lab_not_to_the_example() -> None:
+    """The first step --help suggests is the loopback lab, never checking the example's
+    addresses."""
+    code, out, _ = await regionwatch("--help")
+    text = " ".join(out.split())
+    assert code == 0
+    assert "make demo" in text and "regionwatch lab" in text
+    assert "check --config examples" not in text
+
+
+async def test_bare_regionwatch_prints_help_and_exits_0() -> None:
+    """No command is a question, not a configuration error: the help, and exit 0."""
+    code, out, err = await regionwatch()
+    assert code == 0, err
+    assert out.startswith("usage: regionwatch")
+    assert "lab" in out and "check" in out and "run" in out
+
+
+async def test_version_is_the_installed_packages() -> None:
+    """--version prints the version of the installed package and exits 0."""
+    code, out, _ = await regionwatch("--version")
+    assert code == 0
+    assert out.strip() == f"regionwatch {version('regionwatch')}"
+
+
+def tm_identity(tm: TrafficManagerEmulator) -> dict[str, str]:
+    """What a deployment sets for DefaultAzureCredential, held to the environment credential."""
+    return {
+        "AZURE_TENANT_ID": tm.tenant_id,
+        "AZURE_CLIENT_ID": tm.contributor.client_id,
+        "AZURE_CLIENT_SECRET": tm.contributor.secret,
+        "AZURE_TOKEN_CREDENTIALS": "EnvironmentCredential",
+        "NO_PROXY": "127.0.0.1,localhost",
+    }
+
+
+def tm_section(tm: TrafficManagerEmulator) -> dict[str, Any]:
+    return {
+        "interval": "1s",
+        "subscription_id": tm.subscription_id,
+        "resource_group": tm.resource_group,
+        "profile": "blog",
+        "resource_manager_url": tm.base_url,
+        "authority_host": tm.base_url,
+        "ca_file": str(tm.ca_file),
+    }
+
+
+def log_events(stderr: str) -> list[dict[str, Any]]:
+    """The JSON log lines of a child process (stderr is not a terminal, so logs are JSON)."""
+    return [json.loads(line) for line in stderr.splitlines() if line.startswith("{")]
+
+
+async def test_check_json_carries_an_unreadable_traffic_manager_and_stays_json(
+    two_regions: dict[str, RegionalOrigin],
+    write_config: ConfigWriter,
+    tm: TrafficManagerEmulator,
+) -> None:
+    """When ARM refuses the read, stdout is still one valid JSON document, which carries the
+    error; the warning is logged to stderr."""
+    tm.faults.add(path_contains="trafficmanagerprofiles", status=403, count=None)
+    path = write_config(two_regions, traffic_manager=tm_section(tm))
+    code, out, err = await regionwatch(
+        "check", "--config", str(path), "--json", env=tm_identity(tm)
+    )
+    document = json.loads(out)
+    jsonschema.validate(document, json.loads(SCHEMA.read_text()))
+    assert document["traffic_manager"]["error"], document["traffic_manager"]
+    assert "403" in document["traffic_manager"]["error"]
+    assert document["traffic_manager"]["read_at"]
+    assert all(r["traffic_manager"] is None for r in document["regions"])
+    assert code == 0
+    assert [e["event"] for e in log_events(err) if e["event"] == "traffic_manager_read_failed"] == [
+        "traffic_manager_read_failed"
+    ]
+
+
+async def test_log_level_and_log_libraries_are_set_apart(
+    two_regions: dict[str, RegionalOrigin],
+    write_config: ConfigWriter,
+    tm: TrafficManagerEmulator,
+) -> None:
+    """--log-libraries info brings back the Azure SDK's request log while --log-level error
+    hides our own warning; stdout stays the document alone."""
+    tm.faults.add(path_contains="trafficmanagerprofiles", status=403, count=None)
+    path = write_config(two_regions, traffic_manager=tm_section(tm))
+    _, out, err = await regionwatch(
+        "check",
+        "--config",
+        str(path),
+        "--json",
+        "--log-level",
+        "error",
+        "--log-libraries",
+        "info",
+        env=tm_identity(tm),
+    )
+    json.loads(out)
+    events = log_events(err)
+    loggers = {e["logger"] for e in events}
+    assert "azure.core.pipeline.policies.http_logging_policy" in loggers, loggers
+    assert not [e for e in events if e["event"] == "traffic_manager_read_failed"]
+
+
+async def test_run_logs_its_own_events_and_not_every_library_request(
+    two_regions: dict[str, RegionalOrigin],
+    write_config: ConfigWriter,
+    tm: TrafficManagerEmulator,
+) -> None:
+    """By default `run` logs its own events, a region's first verdict at info, and none of the
+    per-request info the Azure SDK, httpx or uvicorn log."""
+    path = write_config(two_regions, traffic_manager=tm_section(tm))
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "regionwatch",
+        "run",
+        "--config",
+        str(path),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env={**os.environ, **tm_identity(tm)},
+    )
+    assert process.stderr is not None and process.stdout is not None
+    lines: list[str] = []
+    try:
+        # The seeded profile's targets are not the origins' addresses: the drift finding is
+        # logged once the first read (and so the SDK's requests) is done.
+        async with asyncio.timeout(30):
+            while not any("traffic_manager_finding" in line for line in lines):
+                line = await process.stderr.readline()
+                assert line, "".join(lines)
+                lines.append(line.decode())
+    finally:
+        process.terminate()
+        rest, _ = await asyncio.wait_for(process.communicate(), timeout=20)
+    lines += rest.decode().splitlines(keepends=True)
+    events = log_events("".join(lines))
+    assert tm.requests_log, "the service never read Traffic Manager"
+    # The libraries' warnings still come through; their chatter at info and below does not.
+    chatter = [
+        e
+        for e in events
+        if e["logger"].startswith(LIBRARY_LOGGERS) and e["level"] in ("debug", "info")
+    ]
+    assert chatter == []
+    first = [e for e in events if e["event"] == "region_first_verdict"]
+    assert {e["region"] for e in first} == set(two_regions)
+    assert {e["level"] for e in first} == {"info"}
+    assert not [e for e in events if e["event"] == "region_status_changed"]

@@ -1,0 +1,177 @@
+"""The lab as a newcomer meets it: its banner, enough to write a configuration of one's own,
+and a fault panel that documents every fault and parameter it accepts."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import sys
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from fastapi import FastAPI
+
+from lab.control import control_router
+from lab.faults import FaultBoard, fault_catalogue
+from lab.resolvers import LabResolver
+from lab.resolvers.faults import FaultPanel
+from lab.resolvers.faults import fault_catalogue as resolver_fault_catalogue
+from lab.sandbox import LabSettings, Sandbox, banner, sandbox_running
+from monitor.config import load_config
+
+
+@pytest.fixture
+async def sandbox(tmp_path: Path) -> AsyncIterator[Sandbox]:
+    """The lab's origins, Traffic Manager emulator and resolvers, without the service."""
+    settings = LabSettings(port=0, interval=timedelta(seconds=1))
+    async with sandbox_running(settings, tmp_path) as running:
+        yield running
+
+
+def found(pattern: str, text: str) -> re.Match[str]:
+    match = re.search(pattern, text, re.MULTILINE)
+    assert match, f"the banner has no {pattern!r}:\n{text}"
+    return match
+
+
+def config_from(text: str, workdir: Path) -> Path:
+    """A configuration written from the banner alone, as a newcomer would."""
+    regions = {
+        m.group(1): {"address": m.group(2), "port": int(m.group(3)), "http_port": int(m.group(4))}
+        for m in re.finditer(r"^  (\w+) +https://([\d.]+):(\d+)  \(http (\d+)\)$", text, re.M)
+    }
+    ca = found(r"^  lab CA +(\S+)", text).group(1)
+    dot = found(r"^  resolver eu +\S+ \(udp, tcp\), DoT ([\d.]+):(\d+) \(TLS name (\S+)\)", text)
+    tm_url = found(r"^  traffic mgr +(https://\S+)", text).group(1)
+    where = found(r"subscription (\S+), resource group (\S+), profile (\S+)$", text)
+    tm_ca = found(r"^ +CA (/\S+)$", text).group(1)
+    config: dict[str, Any] = {
+        "site": {"hostname": "blog.example.com"},
+        "regions": regions,
+        "tls": {"ca_file": ca},
+        "checks": {
+            "https": {"interval": "5s", "timeout": "5s"},
+            "dns": {
+                "timeout": "5s",
+                "resolvers": [
+                    {
+                        "name": "mine",
+                        "protocol": "dot",
+                        "address": dot.group(1),
+                        "port": int(dot.group(2)),
+                        "tls_hostname": dot.group(3),
+                    }
+                ],
+            },
+        },
+        "traffic_manager": {
+            "subscription_id": where.group(1),
+            "resource_group": where.group(2),
+            "profile": where.group(3),
+            "resource_manager_url": tm_url,
+            "authority_host": tm_url,
+            "ca_file": tm_ca,
+        },
+    }
+    path = workdir / "mine.yaml"
+    path.write_text(yaml.safe_dump(config), encoding="utf-8")
+    return path
+
+
+async def test_the_banner_holds_all_a_newcomer_needs_to_write_a_configuration(
+    sandbox: Sandbox, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """From the banner alone (addresses, the lab CA, the DoT port and TLS name, the emulator's
+    subscription, CA and credentials as export lines), a configuration of one's own checks the
+    lab: regions healthy, Traffic Manager read, the DoT resolver answering."""
+    text = banner(sandbox, "http://127.0.0.1:8000")
+    assert f"configuration  {sandbox.config_path}" in text
+    path = config_from(text, tmp_path_factory.mktemp("newcomer"))
+    exported = dict(re.findall(r"^  export (\w+)=(\S+)$", text, re.MULTILINE))
+    assert {"AZURE_TENANT_ID", "AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET"} <= set(exported)
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "regionwatch",
+        "check",
+        "--config",
+        str(path),
+        "--json",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env={**os.environ, **exported},
+    )
+    out, err = await asyncio.wait_for(process.communicate(), timeout=60)
+    document = json.loads(out)
+    assert document["traffic_manager"]["error"] is None, err.decode()
+    assert {r["name"]: r["status"] for r in document["regions"]} == {
+        "westeurope": "healthy",
+        "centralus": "healthy",
+    }
+    assert all(r["traffic_manager"] is not None for r in document["regions"])
+    assert {a["status"] for a in document["dns"]} == {"ok"}, document["dns"]
+
+
+async def test_the_labs_own_configuration_loads_from_a_copy_elsewhere(
+    sandbox: Sandbox, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """The configuration the lab writes names its CA files by absolute path, so a copy in
+    another folder loads; it says where the credentials come from and holds no secret."""
+    text = sandbox.config_path.read_text(encoding="utf-8")
+    copy = tmp_path_factory.mktemp("elsewhere") / "regionwatch.yaml"
+    copy.write_text(text, encoding="utf-8")
+    config = load_config(copy)
+    assert config.tls.ca_file == sandbox.ca_path
+    comments = "\n".join(line for line in text.splitlines() if line.startswith("#"))
+    assert "AZURE_CLIENT_SECRET" in comments
+    assert sandbox.identity()["AZURE_CLIENT_SECRET"] not in text
+
+
+def _descriptions() -> dict[str, str]:
+    resolver = LabResolver("eu", subnet="81.2.69.0/24", upstream=("127.0.0.1", 53))
+    app = FastAPI()
+    app.include_router(control_router({}, None, {"eu": resolver}))
+    paths = app.openapi()["paths"]
+    return {
+        "region": paths["/lab/regions/{name}/faults/{fault}"]["post"]["description"],
+        "resolver": paths["/lab/resolvers/{name}/faults/{fault}"]["post"]["description"],
+    }
+
+
+def test_the_fault_panel_documents_every_fault_and_parameter() -> None:
+    """The inject routes' OpenAPI descriptions name every fault, each parameter and its
+    default."""
+    described = _descriptions()
+    for what, catalogue in (
+        ("region", fault_catalogue()),
+        ("resolver", resolver_fault_catalogue()),
+    ):
+        for fault, (_, params) in catalogue.items():
+            assert f"`{fault}`" in described[what], (what, fault)
+            for name, (_, default) in params.items():
+                assert f"`{name}`" in described[what], (what, fault, name)
+                assert f"(default `{default}`)" in described[what], (what, fault, name)
+
+
+def test_the_documented_defaults_are_the_ones_applied() -> None:
+    """Each fault injected without parameters takes exactly the defaults the panel documents."""
+    for fault, (_, params) in fault_catalogue().items():
+        board = FaultBoard()
+        board.inject(fault, {})
+        applied = board.snapshot()[fault]
+        assert {k: f"{v:g}" for k, v in applied.items()} == {
+            k: default for k, (_, default) in params.items()
+        }, fault
+    for fault, (_, params) in resolver_fault_catalogue().items():
+        panel = FaultPanel()
+        panel.inject(fault)
+        applied = panel.active()[fault]
+        assert {k: json.dumps(v) for k, v in applied.items()} == {
+            k: default for k, (_, default) in params.items()
+        }, fault
