@@ -4,8 +4,8 @@
 a SafeLoader that uses YAML 1.2 booleans, and checks the composed document before anything is
 built from it:
 
-- a key written twice in one mapping is an error naming both lines (YAML keeps the last one
-  silently, which once dropped a whole `api` section);
+- a key written twice in one mapping is an error naming both lines (YAML would keep the last
+  one silently: an appended `api:` block would drop the first one's token);
 - nesting deeper than MAX_DEPTH is an error, never a RecursionError;
 - aliases (`*name`) and merge keys (`<<: *name`) are allowed, but the document they expand to
   may hold at most MAX_VALUES values and nest at most MAX_DEPTH deep. Both are counted on the
