@@ -12,11 +12,13 @@ import os
 import re
 import ssl
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal, Self
+from urllib.parse import urlsplit
 
-import yaml
+import httpx
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -29,9 +31,10 @@ from pydantic import (
     model_validator,
 )
 
+from monitor.configfile import read_yaml
 from monitor.durations import format_duration, parse_duration
 from monitor.errors import ConfigError, ConfigProblem
-from monitor.interpolate import interpolate
+from monitor.interpolate import Substitution, interpolate, redact
 from monitor.results import OnFailure
 
 __all__ = [
@@ -44,6 +47,7 @@ __all__ = [
     "HttpsChecks",
     "HttpsRequest",
     "RegionConfig",
+    "UrlRule",
     "load_config",
     "parse_config",
 ]
@@ -58,28 +62,12 @@ _NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 _HOSTNAME = re.compile(
     r"^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)*[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.?$"
 )
+# An IPv6 host goes in brackets, so the port is whatever follows the last colon.
+_LISTEN = re.compile(r"(\[[0-9A-Fa-f:.]+\]|[^:\[\]]+):[0-9]{1,5}")
 _HEADER = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
 _PROBE_HEADERS = frozenset({"host", "connection", "content-length", "transfer-encoding"})
 # Values never echoed in an error: they may hold a secret after ${ENV} substitution.
 _SECRET_KEYS = frozenset({"token", "read_token", "secret", "url", "client_secret"})
-
-
-class _Loader(yaml.SafeLoader):
-    """SafeLoader with YAML 1.2 booleans: only true and false.
-
-    YAML 1.1 reads an unquoted `off` (a value of `failover.mode` and `bypass_cache`), `on`,
-    `yes` and `no` as booleans; here they stay words, and pydantic still accepts them where a
-    boolean is expected.
-    """
-
-
-_Loader.yaml_implicit_resolvers = {
-    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:bool"]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
-_Loader.add_implicit_resolver(
-    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
-)
 
 
 def _check_name(value: str, what: str) -> str:
@@ -90,13 +78,116 @@ def _check_name(value: str, what: str) -> str:
     return value
 
 
-def _check_host(value: str) -> str:
+def _is_ip(value: str) -> bool:
     try:
         ipaddress.ip_address(value)
     except ValueError:
-        if not _HOSTNAME.match(value):
-            raise ValueError(f"expected an IP address or a hostname, got {value!r}") from None
+        return False
+    return True
+
+
+def _is_hostname(value: str) -> bool:
+    # A name never ends in a number (RFC 3696 §2): `999.1.1.1` is a mistyped address, not a name.
+    return bool(_HOSTNAME.match(value)) and not value.rstrip(".").rpartition(".")[2].isdigit()
+
+
+def _not_an_address(value: str) -> str:
+    """Why a value that looks like an IPv4 address is none, for the end of a message."""
+    if _HOSTNAME.match(value) and not _is_hostname(value):
+        return " (an IPv4 address is four numbers from 0 to 255, and a name cannot end in a number)"
+    return ""
+
+
+def _check_host(value: str) -> str:
+    if not _is_ip(value) and not _is_hostname(value):
+        raise ValueError(
+            f"expected an IP address or a hostname, got {value!r}{_not_an_address(value)}"
+        )
     return value
+
+
+def _shown(value: object) -> str:
+    """A value as a message shows it; a list or mapping is described, never printed whole."""
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    return repr(value)
+
+
+@dataclass(frozen=True, slots=True)
+class UrlRule:
+    """What a URL key accepts; its `check` validates a value, its `type_cell` is the doc's Type.
+
+    A URL is checked as the client that will use it parses it (the standard library's
+    urlsplit, then httpx), so a malformed one fails at load, not on every request.
+    """
+
+    schemes: tuple[str, ...]
+    example: str
+    bare_host: bool = False  # a hostname alone means https://hostname (azure-identity's rule)
+
+    @property
+    def type_cell(self) -> str:
+        kind = " or ".join(self.schemes)
+        return f"{kind} URL or hostname" if self.bare_host else f"{kind} URL"
+
+    def check(self, value: str) -> str:
+        problem = self._problem(value)
+        if problem:
+            kind = " or ".join(self.schemes)
+            article = "an" if kind[0] in "aeiouh" else "a"
+            raise ValueError(f"expected {article} {kind} URL such as {self.example} ({problem})")
+        return value
+
+    def _problem(self, value: str) -> str | None:
+        # Never quotes the value: a URL may carry a token or credentials.
+        if not value or any(c.isspace() or ord(c) < 0x20 or c == "\x7f" for c in value):
+            return "it is empty or has spaces or control characters"
+        if self.bare_host and "://" not in value:
+            return None if _is_hostname(value) else "it is not a hostname"
+        try:
+            parts = urlsplit(value)
+            port = parts.port
+        except ValueError as e:
+            return f"it is malformed: {_url_error(e)}"
+        if parts.scheme not in self.schemes:
+            return f"its scheme is {parts.scheme}" if parts.scheme else "it has no scheme"
+        host = parts.hostname or ""
+        if not host:
+            return "it has no host"
+        if not _is_ip(host) and not _is_hostname(host):
+            return f"its host is not an IP address or a hostname{_not_an_address(host)}"
+        if port == 0:
+            return "its port is 0"
+        try:
+            httpx.URL(value)
+        except httpx.InvalidURL:
+            return "it is malformed"
+        return None
+
+
+def _url_error(error: ValueError) -> str:
+    text = str(error)
+    if text.startswith("Port"):
+        return "its port is not a number from 1 to 65535"
+    return text  # urlsplit's own messages ("Invalid IPv6 URL") quote nothing of the URL
+
+
+_DOH_URL = UrlRule(("https",), "https://1.1.1.1/dns-query")
+_ARM_URL = UrlRule(("https",), "https://management.azure.com")
+_AUTHORITY = UrlRule(("https",), "https://login.microsoftonline.com", bare_host=True)
+_ALERT_URL = UrlRule(("https",), "https://hooks.example.com/regionwatch")
+_PEER_URL = UrlRule(("http", "https"), "https://observer.example.com:8000")
+
+
+def _check_path(value: Path) -> Path:
+    if "\0" in str(value):
+        raise ValueError("expected a file path, got one with a NUL character")
+    return value
+
+
+FilePath = Annotated[Path, AfterValidator(_check_path)]
 
 
 def _check_region_name(value: str) -> str:
@@ -122,8 +213,11 @@ class Site(Model):
     @field_validator("hostname")
     @classmethod
     def _hostname(cls, value: str) -> str:
-        if not _HOSTNAME.match(value):
-            raise ValueError(f"expected a DNS hostname such as blog.example.com, got {value!r}")
+        if not _is_ip(value) and not _is_hostname(value):
+            raise ValueError(
+                f"expected a DNS hostname such as blog.example.com, got {value!r}"
+                f"{_not_an_address(value)}"
+            )
         return value.rstrip(".").lower()
 
 
@@ -140,7 +234,7 @@ class RegionConfig(Model):
 
 
 class TlsConfig(Model):
-    ca_file: Path | None = None
+    ca_file: FilePath | None = None
 
 
 class Expect(Model):
@@ -152,7 +246,7 @@ class Expect(Model):
     redirect_to_https: bool = False
     headers_present: list[str] = Field(default_factory=list)
     headers_absent: list[str] = Field(default_factory=list)
-    min_cert_days: int | None = None
+    min_cert_days: Annotated[int, Field(ge=0)] | None = None
 
     @field_validator("status")
     @classmethod
@@ -167,8 +261,10 @@ class Expect(Model):
         if isinstance(value, str):
             try:
                 return re.compile(value)
-            except re.error as e:
+            except (re.error, OverflowError) as e:
                 raise ValueError(f"expected a regular expression: {e}") from None
+            except RecursionError:
+                raise ValueError("expected a regular expression: nested too deeply") from None
         return value
 
     @field_validator("headers_present", "headers_absent")
@@ -245,16 +341,29 @@ class HttpsChecks(Model):
             raise ValueError("interval: expected a duration above 0s")
         if self.timeout <= timedelta(0):
             raise ValueError("timeout: expected a duration above 0s")
+        interval = self._given("interval", in_parentheses=True)
         if self.timeout > self.interval:
             raise ValueError(
-                f"timeout: expected at most the interval ({format_duration(self.interval)}), "
-                f"got {format_duration(self.timeout)}"
+                f"timeout: expected at most the interval ({interval}), got {self._given('timeout')}"
+            )
+        if self.jitter is not None and self.jitter >= self.interval:
+            # A round could start later than the next one is due: rounds would be skipped.
+            raise ValueError(
+                f"jitter: expected less than the interval ({interval}), got {self._given('jitter')}"
             )
         names = [r.name for r in self.requests]
         for name in names:
             if names.count(name) > 1:
                 raise ValueError(f"requests: the name {name!r} is used more than once")
         return self
+
+    def _given(self, key: str, *, in_parentheses: bool = False) -> str:
+        """A duration as a message shows it, saying when it is the default, not the user's."""
+        text = format_duration(getattr(self, key))
+        if key in self.model_fields_set:
+            return text
+        note = f"the default; set checks.https.{key}"
+        return f"{text}, {note}" if in_parentheses else f"{text} ({note})"
 
     @property
     def effective_jitter(self) -> timedelta:
@@ -272,9 +381,14 @@ class ResolverConfig(Model):
     protocol: Literal["udp", "tcp", "doh", "dot"] = "udp"
     address: str | None = None
     port: Port | None = None
-    url: str | None = None
+    url: Annotated[str, AfterValidator(_DOH_URL.check), _DOH_URL] | None = None
     tls_hostname: str | None = None
     expect_region: str | None = None
+
+    @field_validator("tls_hostname")
+    @classmethod
+    def _tls_hostname(cls, value: str | None) -> str | None:
+        return None if value is None else _check_host(value)
 
     @model_validator(mode="after")
     def _target(self) -> Self:
@@ -330,9 +444,11 @@ class TrafficManagerConfig(Model):
     subscription_id: str
     resource_group: str
     profile: str
-    resource_manager_url: str = "https://management.azure.com"
-    authority_host: str | None = None
-    ca_file: Path | None = None
+    resource_manager_url: Annotated[str, AfterValidator(_ARM_URL.check), _ARM_URL] = (
+        "https://management.azure.com"
+    )
+    authority_host: Annotated[str, AfterValidator(_AUTHORITY.check), _AUTHORITY] | None = None
+    ca_file: FilePath | None = None
 
     @model_validator(mode="after")
     def _interval(self) -> Self:
@@ -359,7 +475,7 @@ class DeploysConfig(Model):
 class AlertConfig(Model):
     name: str
     type: Literal["webhook", "slack", "teams", "pagerduty"]
-    url: str
+    url: Annotated[str, AfterValidator(_ALERT_URL.check), _ALERT_URL]
     secret: str | None = None
     events: list[str] | None = None
     min_severity: Literal["info", "warning", "critical"] = "warning"
@@ -377,12 +493,16 @@ class ApiConfig(Model):
         # `${REGIONWATCH_TOKEN:-}` with the variable unset means "no token", not "the empty token".
         return value or None
 
-    @field_validator("listen")
+    @field_validator("listen", mode="before")
     @classmethod
-    def _listen(cls, value: str) -> str:
-        host, sep, port = value.rpartition(":")
-        if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
-            raise ValueError(f"expected host:port such as 127.0.0.1:8000, got {value!r}")
+    def _listen(cls, value: object) -> object:
+        # Before pydantic's own str check, so `listen: 18510` says what a listen value is.
+        if not isinstance(value, str) or not _LISTEN.fullmatch(value):
+            raise ValueError(f"expected host:port such as 127.0.0.1:8000, got {_shown(value)}")
+        host, port = value.rsplit(":", 1)
+        host = host.removeprefix("[").removesuffix("]")
+        if int(port) > 65535 or not (_is_ip(host) or (":" not in host and _is_hostname(host))):
+            raise ValueError(f"expected host:port such as 127.0.0.1:8000, got {_shown(value)}")
         return value
 
     @property
@@ -396,12 +516,21 @@ class ApiConfig(Model):
 
 class PeerConfig(Model):
     name: str
-    url: str
+    url: Annotated[str, AfterValidator(_PEER_URL.check), _PEER_URL]
     token: str | None = None
+
+    @model_validator(mode="after")
+    def _https_for_a_token(self) -> Self:
+        if self.token and urlsplit(self.url).scheme != "https":
+            raise ValueError(
+                "url: expected an https URL when token is set (the token would cross the "
+                "network in clear)"
+            )
+        return self
 
 
 class StorageConfig(Model):
-    path: Path = Path("regionwatch.db")
+    path: FilePath = Path("regionwatch.db")
     retention: Duration = timedelta(days=30)
 
 
@@ -521,48 +650,40 @@ def parse_config(
     base: Path | None = None,
     env: Mapping[str, str] | None = None,
 ) -> Config:
-    """Validate already-parsed YAML. Raises ConfigError listing every problem found."""
+    """Validate already-parsed YAML. Raises ConfigError listing every problem found.
+
+    No message shows a value that came from `${VAR}` substitution: it names the variable.
+    """
     if not isinstance(data, dict):
-        raise ConfigError(source, [ConfigProblem("", "expected a mapping at the top level")])
+        problem = f"expected a mapping at the top level (site:, regions: ...), got {_kind(data)}"
+        raise ConfigError(source, [ConfigProblem("", problem)])
     problems: list[ConfigProblem] = []
-    data = interpolate(data, os.environ if env is None else env, problems)
+    substitutions: list[Substitution] = []
+    data = interpolate(data, os.environ if env is None else env, problems, "", substitutions)
     if problems:
         raise ConfigError(source, problems)
     try:
         config = Config.model_validate(data)
     except ValidationError as e:
-        raise ConfigError(source, [_problem(error) for error in e.errors()]) from None
+        found = [_problem(error) for error in e.errors()]
+        raise ConfigError(source, redact(found, substitutions)) from None
     problems = _references(config)
     config, file_problems = _files(config, base if base is not None else Path.cwd())
     problems += file_problems
     if problems:
-        raise ConfigError(source, problems)
+        raise ConfigError(source, redact(problems, substitutions))
     return config
 
 
 def load_config(path: str | Path, *, env: Mapping[str, str] | None = None) -> Config:
     """Read and validate a YAML configuration file.
 
-    Raises ConfigError; never returns half a configuration.
+    Raises ConfigError, whatever is wrong with the file (its encoding, its YAML, its size, a
+    value); never returns half a configuration.
     """
     path = Path(path)
-    source = str(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(source, [ConfigProblem("", "file not found")]) from None
-    except OSError as e:
-        raise ConfigError(
-            source, [ConfigProblem("", f"cannot read the file: {e.strerror}")]
-        ) from None
-    try:
-        data = yaml.load(text, Loader=_Loader)  # noqa: S506 (a SafeLoader)
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
-        problem = getattr(e, "problem", None) or str(e)
-        raise ConfigError(source, [ConfigProblem("", f"{where}invalid YAML: {problem}")]) from None
-    return parse_config(data, source=source, base=path.parent, env=env)
+    data = read_yaml(path)
+    return parse_config(data, source=str(path), base=path.parent, env=env)
 
 
 def _problem(error: Mapping[str, Any]) -> ConfigProblem:
@@ -582,17 +703,31 @@ def _problem(error: Mapping[str, Any]) -> ConfigProblem:
         message = "expected a mapping"  # not pydantic's "a valid dictionary or instance of Site"
     elif message.startswith("Input should be "):
         message = "expected " + message.removeprefix("Input should be ")
+    secret = bool(loc) and str(loc[-1]) in _SECRET_KEYS
+    shown = error.get("input")
     if kind not in {"value_error", "assertion_error"} and "input" in error:
-        shown = error["input"]
-        if isinstance(shown, dict | list) or (loc and str(loc[-1]) in _SECRET_KEYS):
+        if isinstance(shown, dict | list) or secret:
             message = f"{message[:1].lower()}{message[1:]}, got {type(shown).__name__}"
         else:
             message = f"{message[:1].lower()}{message[1:]}, got {shown!r}"
+    elif secret and isinstance(shown, str) and shown:
+        message = message.replace(repr(shown), "str")  # our own checks never quote these either
     # A model-level check names its own sub-key ("timeout: ..."): fold it into the path.
     sub, sep, rest = message.partition(": ")
     if kind == "value_error" and sep and re.fullmatch(r"[a-z_]+", sub):
         return ConfigProblem(f"{key}.{sub}" if key else sub, rest)
     return ConfigProblem(key, message)
+
+
+def _kind(data: object) -> str:
+    """What a document is, in words (it is not shown: it may be anything)."""
+    if data is None:
+        return "an empty file"
+    if isinstance(data, list):
+        return "a list"
+    if isinstance(data, str):
+        return "a string"
+    return "a single value"
 
 
 def _dotted(loc: tuple[Any, ...]) -> str:

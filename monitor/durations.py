@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import timedelta
 
-__all__ = ["format_duration", "parse_duration"]
+__all__ = ["MAX_DURATION", "format_duration", "parse_duration"]
+
+# Far beyond any interval, timeout or retention that makes sense, and far enough below
+# timedelta's own limit that adding it to today's date (a schedule, a retention cut-off)
+# cannot overflow.
+MAX_DURATION = timedelta(days=3650)
 
 _UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
 _PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
@@ -13,21 +19,27 @@ _WHOLE = re.compile(r"(?:\d+(?:\.\d+)?(?:ms|s|m|h|d))+")
 
 
 def parse_duration(value: object) -> timedelta:
-    """Parse a duration; bare numbers are seconds. Raises ValueError with the accepted forms."""
-    if isinstance(value, timedelta):
-        return value
-    if isinstance(value, bool):
+    """Parse a duration; bare numbers are seconds. Raises ValueError with the accepted forms.
+
+    Every duration is between 0 and MAX_DURATION: negative, infinite, NaN and larger values
+    are refused with a ValueError, never an OverflowError.
+    """
+    if isinstance(value, bool) or (isinstance(value, float) and math.isnan(value)):
         raise ValueError(f"expected a duration such as 10s, 5m or 1h, got {value!r}")
-    if isinstance(value, int | float):
-        if value < 0:
+    if isinstance(value, timedelta | int | float):
+        seconds = value.total_seconds() if isinstance(value, timedelta) else value
+        if seconds < 0:
             raise ValueError(f"expected a duration that is not negative, got {value!r}")
-        return timedelta(seconds=value)
-    if isinstance(value, str):
-        text = value.strip().replace(" ", "")
-        if _WHOLE.fullmatch(text):
-            seconds = sum(float(n) * _UNITS[unit] for n, unit in _PART.findall(text))
-            return timedelta(seconds=seconds)
-    raise ValueError(f"expected a duration such as 10s, 5m or 1h, got {value!r}")
+    elif isinstance(value, str) and _WHOLE.fullmatch(text := value.strip().replace(" ", "")):
+        # float() of a long run of digits is inf, never an error: the bound below catches it.
+        seconds = sum(float(n) * _UNITS[unit] for n, unit in _PART.findall(text))
+    else:
+        raise ValueError(f"expected a duration such as 10s, 5m or 1h, got {value!r}")
+    if seconds > MAX_DURATION.total_seconds():
+        raise ValueError(
+            f"expected a duration of at most {format_duration(MAX_DURATION)}, got {value!r}"
+        )
+    return value if isinstance(value, timedelta) else timedelta(seconds=seconds)
 
 
 def format_duration(value: timedelta) -> str:

@@ -534,13 +534,24 @@ def test_invalid_yaml_reports_line_and_column(tmp_path: Path) -> None:
     )
 
 
-@pytest.mark.parametrize("text", ["- site\n- regions\n", "", "just a string\n"])
-def test_top_level_that_is_not_a_mapping_is_rejected(tmp_path: Path, text: str) -> None:
-    """A list, a scalar or an empty file is not a configuration."""
+@pytest.mark.parametrize(
+    ("text", "got"),
+    [
+        ("- site\n- regions\n", "a list"),
+        ("", "an empty file"),
+        ("# only a comment\n", "an empty file"),
+        ("just a string\n", "a string"),
+        ("8000\n", "a single value"),
+    ],
+)
+def test_top_level_that_is_not_a_mapping_is_rejected(tmp_path: Path, text: str, got: str) -> None:
+    """A list, a scalar or an empty file is not a configuration, and the message says which."""
     path = write(tmp_path, text)
     with pytest.raises(ConfigError) as caught:
         load_config(path, env={})
-    assert str(caught.value) == f"{path}: expected a mapping at the top level"
+    assert str(caught.value) == (
+        f"{path}: expected a mapping at the top level (site:, regions: ...), got {got}"
+    )
 
 
 def test_tls_ca_file_that_does_not_exist_is_rejected(tmp_path: Path) -> None:

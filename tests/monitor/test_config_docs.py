@@ -8,55 +8,21 @@ of a mapping of sections (`regions.<name>.address`), and `[]` for the items of a
 from __future__ import annotations
 
 import re
-import types
 import typing
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
 import yaml
-from pydantic import BaseModel
-from pydantic.fields import FieldInfo
+from configkeys import annotation_metadata, model_keys
 
-from monitor.config import Config, parse_config
-from monitor.durations import format_duration
+from monitor.config import UrlRule, parse_config
+from monitor.configfile import MAX_BYTES, MAX_DEPTH, MAX_VALUES
+from monitor.durations import MAX_DURATION, format_duration
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "configuration.md"
 HEADER = ["Key", "Type", "Default", "Meaning"]
 _CELL_SPLIT = re.compile(r"(?<!\\)\|")
 _KEY_CELL = re.compile(r"^`([^`]+)`$")
-
-
-def model_keys(
-    model: type[BaseModel] = Config, prefix: str = ""
-) -> Iterator[tuple[str, FieldInfo]]:
-    """Every key path of `model`, with its field, parents before children."""
-    for name, field in model.model_fields.items():
-        path = f"{prefix}{name}"
-        yield path, field
-        inner = _section(field.annotation, path)
-        if inner is not None:
-            yield from model_keys(*inner)
-
-
-def _section(annotation: object, path: str) -> tuple[type[BaseModel], str] | None:
-    """The model nested under a key (through `| None`, `list[...]`, `dict[str, ...]`) and the
-    prefix of its keys; None for a scalar key."""
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation, f"{path}."
-    origin = typing.get_origin(annotation)
-    args = typing.get_args(annotation)
-    if origin is list:
-        return _section(args[0], f"{path}[]")
-    if origin is dict:
-        return _section(args[1], f"{path}.<name>")
-    if origin in (typing.Union, types.UnionType):
-        for arg in args:
-            if arg is not type(None):
-                found = _section(arg, path)
-                if found is not None:
-                    return found
-    return None
 
 
 def documented_rows() -> dict[str, list[str]]:
@@ -162,3 +128,46 @@ def test_key_walk_follows_the_doc_conventions() -> None:
         "traffic_manager.ca_file",
         "peers[].token",
     } <= keys
+
+
+def section(title: str) -> str:
+    """The text of the doc's `### title` section, up to the next heading."""
+    text = DOC.read_text(encoding="utf-8")
+    found = re.search(rf"^### {re.escape(title)}\n(.*?)(?=^#)", text, re.DOTALL | re.MULTILINE)
+    assert found is not None, f"no ### {title} section"
+    return found.group(1)
+
+
+def url_rules() -> dict[str, UrlRule]:
+    return {
+        path: rule
+        for path, field in model_keys()
+        for rule in annotation_metadata(field)
+        if isinstance(rule, UrlRule)
+    }
+
+
+def test_every_url_key_documents_the_schemes_it_accepts() -> None:
+    """Each URL key's Type cell says what its rule accepts (`https URL`), and the URLs section's
+    table lists exactly the URL keys, so a new one cannot skip the https decision."""
+    rows = documented_rows()
+    rules = url_rules()
+    wrong = {
+        path: rows[path][1]
+        for path, rule in rules.items()
+        if not rows[path][1].startswith(rule.type_cell)
+    }
+    assert wrong == {}
+    listed = re.findall(r"^\| `([^`]+)` \|", section("URLs"), re.MULTILINE)
+    assert sorted(listed) == sorted(rules)
+    assert len(rules) == 5
+
+
+def test_the_documented_limits_are_the_loaders() -> None:
+    """The YAML section states the loader's limits, and the Durations section the range."""
+    yaml_rules = " ".join(section("YAML").split())
+    assert f"at most {MAX_BYTES // 1024 // 1024} MiB" in yaml_rules
+    assert f"at most {MAX_VALUES:,} values" in yaml_rules
+    assert f"nest at most {MAX_DEPTH} levels deep" in yaml_rules
+    assert "Duplicate keys are errors" in yaml_rules
+    assert f"between `0s` and `{format_duration(MAX_DURATION)}`" in section("Durations")

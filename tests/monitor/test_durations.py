@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from monitor.durations import format_duration, parse_duration
+from monitor.durations import MAX_DURATION, format_duration, parse_duration
 
 
 @pytest.mark.parametrize(
@@ -70,3 +70,38 @@ def test_format_gives_the_shortest_spelling_that_parses_back(value: timedelta, t
     """format_duration writes the shortest exact spelling, and parse_duration reads it back."""
     assert format_duration(value) == text
     assert parse_duration(text) == value
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["9999999999d", "3650d1ms", f"1{'0' * 400}s", float("inf"), 10**400, timedelta(days=5000)],
+)
+def test_durations_beyond_the_maximum_are_refused(value: object) -> None:
+    """Past MAX_DURATION (ten years) is a ValueError naming the bound, never an OverflowError."""
+    with pytest.raises(ValueError) as caught:
+        parse_duration(value)
+    assert str(caught.value) == f"expected a duration of at most 3650d, got {value!r}"
+
+
+def test_a_negative_timedelta_is_refused_like_a_negative_number() -> None:
+    """Below zero is refused whatever the type (a timedelta once passed through unchecked)."""
+    with pytest.raises(ValueError) as caught:
+        parse_duration(timedelta(seconds=-1))
+    assert str(caught.value) == (
+        "expected a duration that is not negative, got datetime.timedelta(days=-1, seconds=86399)"
+    )
+
+
+def test_nan_is_refused_with_examples() -> None:
+    """NaN is no duration (it once leaked timedelta's own `cannot convert float NaN`)."""
+    with pytest.raises(ValueError, match=r"^expected a duration such as 10s, 5m or 1h, got nan$"):
+        parse_duration(float("nan"))
+
+
+def test_the_maximum_itself_is_accepted_and_no_more() -> None:
+    """MAX_DURATION is in range, as a string, a number of seconds or a timedelta; 1ms more is not."""
+    with pytest.raises(ValueError):
+        parse_duration(MAX_DURATION.total_seconds() + 0.001)
+    assert parse_duration("3650d") == MAX_DURATION
+    assert parse_duration(MAX_DURATION.total_seconds()) == MAX_DURATION
+    assert parse_duration(MAX_DURATION) == MAX_DURATION
