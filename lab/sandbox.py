@@ -267,7 +267,7 @@ def banner(sandbox: Sandbox, base_url: str) -> str:
         "-H 'content-type: application/json' -d '{\"status\": \"Disabled\"}'",
         "  # where each resolver and vantage point sends users now (europe: failover)",
         f"  curl -s {base_url}/api/v1/dns | python3 -m json.tool | grep -E 'resolver|vantage|status'",
-        "  # break a resolver: servfail, silence, wrong-answer, ignore-ecs, truncate, nxdomain",
+        "  # break a resolver: servfail, silence, wrong-answer, ignore-ecs, truncate, nxdomain, endless-body",
         f"  curl -s -X POST {base_url}/lab/resolvers/eu/faults/servfail",
         "",
         f"Other faults: {', '.join(f.value for f in Fault)}.",

@@ -7,6 +7,8 @@ import sys
 
 import structlog
 
+from monitor.redaction import RedactUrls
+
 __all__ = ["configure_logging"]
 
 
@@ -40,6 +42,7 @@ def configure_logging(*, json: bool | None = None, level: int = logging.INFO) ->
             ],
         )
     )
+    handler.addFilter(RedactUrls())  # no URL credential in any line, whoever logs it
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
