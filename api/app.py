@@ -141,6 +141,7 @@ def create_app(
             refresh=refresh,
             views=service.endpoint_views(),
             dns=service.dns_findings,
+            traffic_manager=service.traffic_manager.outage if service.traffic_manager else None,
         )
 
     app.include_router(v1)
