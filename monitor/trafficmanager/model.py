@@ -126,7 +126,7 @@ def _int(value: object, where: str) -> int | None:
 def _name(raw: Mapping[str, Any], where: str) -> str:
     name = _str(raw.get("name"), f"{where}name")
     if not name:
-        raise NotAProfile(f"{where or 'it'} has no name" if where else "it has no name")
+        raise NotAProfile(f"{where.rstrip('.') or 'it'} has no name")
     return name
 
 
@@ -166,6 +166,8 @@ def parse_profile(raw: object, *, name: str | None = None) -> ProfileState:
     Raises NotAProfile, saying why, for anything that is not a profile: not a JSON object, no
     name, another resource type, no routing method, a field of the wrong type, or (with `name`)
     another profile than `name` (compared case-insensitively, as Azure does)."""
+    if raw is None:
+        raise NotAProfile("the answer is null")
     obj = _object(raw, "the answer")
     if not obj:
         raise NotAProfile("it is an empty object")
