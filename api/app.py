@@ -181,6 +181,7 @@ def create_app(
             views=service.endpoint_views(),
             dns=service.dns_findings,
             warnings=service.warnings(),
+            traffic_manager=service.traffic_manager.outage if service.traffic_manager else None,
         )
 
     app.include_router(v1)

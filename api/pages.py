@@ -7,11 +7,13 @@ same address, under the same name.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, datetime
 from html import escape
 
 from monitor.dnsmap import DnsFinding
 from monitor.results import Outcome, RegionVerdict
 from monitor.trafficmanager.compare import EndpointView
+from monitor.trafficmanager.watch import Outage
 
 __all__ = ["dashboard_page"]
 
@@ -33,10 +35,14 @@ def dashboard_page(
     views: Mapping[str, EndpointView] | None = None,
     dns: Sequence[DnsFinding] = (),
     warnings: Sequence[str] = (),
+    traffic_manager: Outage | None = None,
 ) -> str:
     views = views or {}
     sections = (
-        _warnings(warnings) + "".join(_region(v, views.get(v.region)) for v in verdicts) + _dns(dns)
+        _warnings(warnings)
+        + _outage(traffic_manager)
+        + "".join(_region(v, views.get(v.region)) for v in verdicts)
+        + _dns(dns)
     )
     return (
         "<!doctype html><html lang=en><head><meta charset=utf-8>"
@@ -84,6 +90,26 @@ def _region(verdict: RegionVerdict, view: EndpointView | None) -> str:
         f"{status}</span></h2><small>as of {verdict.decided_at:%Y-%m-%d %H:%M:%S} UTC</small>"
         f"{tm}{reasons}<table>{rows}</table></section>"
     )
+
+
+def _outage(outage: Outage | None) -> str:
+    if outage is None:
+        return ""
+    shown = (
+        f"Traffic Manager's view below is the profile read at {_when(outage.profile_read_at)}."
+        if outage.profile_read_at is not None
+        else "No profile has been read yet."
+    )
+    return (
+        '<section data-section="traffic-manager" data-status="unreadable"><h2>Traffic Manager'
+        f' <span class=status style="background:{_COLOURS["unknown"]}">unreadable</span></h2>'
+        f'<p class="down">Traffic Manager could not be read since {_when(outage.since)}: '
+        f"{escape(outage.error)}</p><p><small>{shown}</small></p></section>"
+    )
+
+
+def _when(timestamp: float) -> str:
+    return f"{datetime.fromtimestamp(timestamp, UTC):%Y-%m-%d %H:%M:%S} UTC"
 
 
 def _dns(findings: Sequence[DnsFinding]) -> str:

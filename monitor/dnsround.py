@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import ssl
+from collections.abc import Awaitable, Callable
 
 import httpx
 
 from monitor.config import Config, VantagePointConfig
 from monitor.dnsmap import DnsFinding, judge_answer
-from monitor.probes.dns import DnsProbe
+from monitor.probes.dns import DnsAnswer, DnsProbe
 from monitor.trafficmanager.model import ProfileState
 
 __all__ = ["DnsRound"]
@@ -43,10 +44,33 @@ class DnsRound:
                 )
                 self._probes.append((probe, expected))
 
-    async def run(self, profile: ProfileState | None) -> list[DnsFinding]:
+    async def run(
+        self,
+        profile: ProfileState | None,
+        *,
+        refresh: Callable[[], Awaitable[ProfileState | None]] | None = None,
+    ) -> list[DnsFinding]:
         """All queries concurrently; `profile` (Traffic Manager's last view) places targets
-        and explains failovers."""
+        and explains failovers.
+
+        `profile` was read before the answers came: an endpoint disabled in between is in the
+        answers and not in `profile`. So before an answer is called a mismatch, `refresh` (when
+        given) reads Traffic Manager again, and the answers called mismatch are judged against
+        that newer view: one it explains is a failover, never a false alarm."""
         answers = await asyncio.gather(*(probe.probe() for probe, _ in self._probes))
+        findings = self._judged(answers, profile)
+        if refresh is None or not any(f.status == "mismatch" for f in findings):
+            return findings
+        fresh = await refresh()
+        if fresh is None or fresh == profile:
+            return findings
+        again = self._judged(answers, fresh)
+        return [
+            new if old.status == "mismatch" else old
+            for old, new in zip(findings, again, strict=True)
+        ]
+
+    def _judged(self, answers: list[DnsAnswer], profile: ProfileState | None) -> list[DnsFinding]:
         return [
             judge_answer(answer, expected=expected, config=self._config, profile=profile)
             for answer, (_, expected) in zip(answers, self._probes, strict=True)

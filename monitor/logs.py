@@ -13,6 +13,8 @@ import sys
 
 import structlog
 
+from monitor.redaction import RedactUrls
+
 __all__ = ["LIBRARY_LOGGERS", "configure_logging"]
 
 # The third-party loggers held at `library_level`; a logger's children follow it.
@@ -64,6 +66,7 @@ def configure_logging(
             ],
         )
     )
+    handler.addFilter(RedactUrls())  # no URL credential in any line, whoever logs it
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

@@ -14,6 +14,7 @@ from monitor.results import RegionVerdict
 from monitor.rounds import RoundRunner, build_probes
 from monitor.trafficmanager.azure import AzureTrafficManager
 from monitor.trafficmanager.compare import EndpointView, endpoint_views
+from monitor.trafficmanager.model import ProfileState
 from monitor.trafficmanager.watch import Reading, TrafficManagerWatch
 
 __all__ = ["CheckOutcome", "check_once"]
@@ -38,13 +39,22 @@ async def check_once(config: Config) -> CheckOutcome:
     client = AzureTrafficManager(config.traffic_manager) if config.traffic_manager else None
     dns = DnsRound(config, context) if config.checks.dns is not None else None
 
+    watch = TrafficManagerWatch(client, clock) if client else None
+
     async def read() -> Reading | None:
-        return await TrafficManagerWatch(client, clock).read() if client else None
+        return await watch.read() if watch else None
+
+    async def read_again() -> ProfileState | None:
+        await read()
+        return watch.profile if watch else None
 
     try:
         verdicts, reading = await asyncio.gather(rounds, read())
         profile = reading.profile if reading else None
-        findings = await dns.run(profile) if dns else []
+        findings = await dns.run(profile, refresh=read_again if watch else None) if dns else []
+        if watch is not None:
+            # A read again before judging DNS is the freshest view: the one shown.
+            reading, profile = watch.latest, watch.profile
     finally:
         if client is not None:
             await client.close()

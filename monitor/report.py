@@ -149,6 +149,7 @@ def traffic_manager_dict(service: Service) -> dict[str, Any]:
         "mode": service.config.failover.mode,
         "read_at": iso(reading.read_at) if reading else None,
         "error": reading.error if reading else None,
+        "failing_since": iso(watch.failing_since) if watch.failing_since is not None else None,
         "profile_read_at": iso(good.read_at) if good else None,
         "profile": None
         if profile is None

@@ -22,6 +22,7 @@ from monitor.scheduler import PeriodicJob, RoundScheduler
 from monitor.store import Store
 from monitor.trafficmanager.azure import AzureTrafficManager
 from monitor.trafficmanager.compare import EndpointView, endpoint_views
+from monitor.trafficmanager.model import ProfileState
 from monitor.trafficmanager.port import TrafficManager
 from monitor.trafficmanager.watch import TrafficManagerWatch
 
@@ -185,11 +186,20 @@ class Service:
         self._tm_findings = current
 
     async def run_dns(self) -> list[DnsFinding]:
-        """One DNS round: judged with Traffic Manager's last view, recorded, and logged."""
+        """One DNS round: judged with Traffic Manager's last view (read again before an answer
+        is called a mismatch), recorded, and logged."""
         if self.dns is None:
             return []
-        profile = self.traffic_manager.profile if self.traffic_manager else None
-        findings = await self.dns.run(profile)
+        watch = self.traffic_manager
+        if watch is None:
+            findings = await self.dns.run(None)
+        else:
+
+            async def read_again() -> ProfileState | None:
+                await self.read_traffic_manager()
+                return watch.profile
+
+            findings = await self.dns.run(watch.profile, refresh=read_again)
         checked_at = self.clock.now().timestamp()
         self.dns_findings, self.dns_checked_at = findings, checked_at
         try:

@@ -15,9 +15,10 @@ import ssl
 import dns.exception
 import dns.message
 
+from lab.resolvers.faults import Fault, FaultPanel
 from lab.resolvers.log import Transport
 from lab.resolvers.transports import Answerer
-from lab.trafficmanager.httpserver import HttpRequest, HttpResponse, HttpsServer
+from lab.trafficmanager.httpserver import HttpRequest, HttpResponse, HttpsServer, StreamedBody
 
 __all__ = ["DOH_PATH", "MEDIA_TYPE", "DohServer"]
 
@@ -30,10 +31,21 @@ _BASE64URL = re.compile(r"[A-Za-z0-9_-]+")
 
 class DohServer:
     """Answers DoH requests on `host:port` (0: a free port) with `answer`; a query it does not
-    answer (a silent resolver) leaves the request hanging until the client gives up or `stop()`."""
+    answer (a silent resolver) leaves the request hanging until the client gives up or `stop()`.
+    With `faults` given, its endless-body fault answers every valid query with a 200 whose body
+    never ends."""
 
-    def __init__(self, answer: Answerer, tls: ssl.SSLContext, *, host: str, port: int = 0) -> None:
+    def __init__(
+        self,
+        answer: Answerer,
+        tls: ssl.SSLContext,
+        *,
+        host: str,
+        port: int = 0,
+        faults: FaultPanel | None = None,
+    ) -> None:
         self._answer = answer
+        self._faults = faults
         self._host = host
         self._server = HttpsServer(self._handle, tls, host=host, port=port)
         self._running = False
@@ -73,6 +85,8 @@ class DohServer:
             return HttpResponse(405, b"", [("Allow", "GET, POST")])
         if len(wire) < _HEADER or wire[2] & 0x80:
             return _problem(400, "not a DNS query")  # too short, or a response (QR set)
+        if self._faults is not None and self._faults.get(Fault.ENDLESS_BODY) is not None:
+            return HttpResponse(200, headers=[("Content-Type", MEDIA_TYPE)], stream=StreamedBody())
         reply = await self._answer(wire, Transport.DOH)
         if reply is None:
             await asyncio.Event().wait()  # a silent resolver: until the client or stop() ends it

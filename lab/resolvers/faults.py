@@ -22,6 +22,7 @@ class Fault(enum.StrEnum):
     IGNORE_ECS = "ignore-ecs"  # the client subnet is not forwarded; echoed with scope 0 or dropped
     TRUNCATE = "truncate"  # UDP answers carry TC=1 and no records; TCP, DoT and DoH are whole
     NXDOMAIN = "nxdomain"  # the site's name answered NXDOMAIN
+    ENDLESS_BODY = "endless-body"  # DoH answers 200 with a body that never ends; others as usual
 
 
 # Each fault's parameters and their defaults.
@@ -32,6 +33,7 @@ _DEFAULTS: Mapping[Fault, Mapping[str, Any]] = {
     Fault.IGNORE_ECS: {"drop": False},
     Fault.TRUNCATE: {},
     Fault.NXDOMAIN: {},
+    Fault.ENDLESS_BODY: {},
 }
 
 

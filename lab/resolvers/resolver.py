@@ -163,7 +163,9 @@ class LabResolver:
         try:
             await self._listeners.start()
             if self._tls is not None:
-                self._doh = DohServer(self.answer, self._tls, host=self._address, port=doh_port)
+                self._doh = DohServer(
+                    self.answer, self._tls, host=self._address, port=doh_port, faults=self._panel
+                )
                 await self._doh.start()
         except BaseException:
             await self.stop()

@@ -7,6 +7,7 @@ from lab.trafficmanager.dnsserver import EcsMode, TrafficManagerDns
 from lab.trafficmanager.entra import CONTRIBUTOR_ACTIONS, READER_ACTIONS, ServicePrincipal
 from lab.trafficmanager.faults import FaultQueue, FaultRule, LoggedRequest, RequestLog
 from lab.trafficmanager.geo import GeoLocator
+from lab.trafficmanager.httpserver import StreamedBody
 from lab.trafficmanager.model import MonitorStatus, Profile, ProfileMonitorStatus
 from lab.trafficmanager.prober import Prober, ProbeResult
 from lab.trafficmanager.routing import Client, Decision, route
@@ -31,6 +32,7 @@ __all__ = [
     "ProfileMonitorStatus",
     "RequestLog",
     "ServicePrincipal",
+    "StreamedBody",
     "TrafficManagerDns",
     "TrafficManagerEmulator",
     "TrafficManagerState",

@@ -11,7 +11,7 @@ from urllib.parse import parse_qs, unquote
 from lab.trafficmanager.arm import Arm
 from lab.trafficmanager.entra import Directory, entra_response
 from lab.trafficmanager.faults import FaultQueue, FaultRule, LoggedRequest, RequestLog
-from lab.trafficmanager.httpserver import HttpRequest, HttpResponse
+from lab.trafficmanager.httpserver import HttpRequest, HttpResponse, StreamedBody
 from lab.trafficmanager.state import TrafficManagerState
 
 __all__ = ["EmulatorApp", "split_path"]
@@ -90,6 +90,8 @@ class EmulatorApp:
 def _fault_response(rule: FaultRule) -> HttpResponse:
     assert rule.status is not None
     headers = list(rule.headers.items())
+    if isinstance(rule.body, StreamedBody):
+        return HttpResponse(rule.status, headers=headers, stream=rule.body)
     if isinstance(rule.body, bytes | str):
         body = rule.body.encode() if isinstance(rule.body, str) else rule.body
         return HttpResponse(rule.status, body, headers)

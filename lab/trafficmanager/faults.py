@@ -1,8 +1,10 @@
 """Scripted faults for the emulator's HTTPS side, and the log of what clients sent.
 
 `FaultQueue.add(...)` makes the next `count` requests that match answer with a given status
-(429 with or without Retry-After, 5xx, 401, 403, 404, ...), or only wait `delay` seconds before
-their normal answer ("slow"). Rules are tried in the order they were added.
+(429 with or without Retry-After, 5xx, 401, 403, 404, ...) and body (ARM's error envelope, any
+JSON, raw bytes or text with the content type given in `headers`, or a `StreamedBody` that goes
+on for `size` bytes or without end), or only wait `delay` seconds before their normal answer
+("slow"). Rules are tried in the order they were added.
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ class FaultRule:
     path_contains: str | None
     status: int | None
     headers: dict[str, str]
-    body: object  # None: ARM's envelope for the status; bytes/str: raw; else JSON
+    body: object  # None: ARM's envelope for the status; bytes/str: raw; StreamedBody; else JSON
     remaining: int | None  # None: every matching request, until cleared
     delay: float
     hits: int = 0

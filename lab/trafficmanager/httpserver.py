@@ -19,7 +19,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import h11
 
-__all__ = ["Handler", "HttpRequest", "HttpResponse", "HttpsServer"]
+__all__ = ["Handler", "HttpRequest", "HttpResponse", "HttpsServer", "StreamedBody"]
 
 _log = logging.getLogger(__name__)
 
@@ -57,10 +57,29 @@ class HttpRequest:
 
 
 @dataclass(slots=True)
+class StreamedBody:
+    """A body sent as it is made, chunked: `chunk` again and again, `size` bytes in all (None:
+    without end, until the client goes away). `sent` counts the bytes written so far, each
+    chunk counted once the socket has taken it (a misbehaving server, for the lab's faults)."""
+
+    chunk: bytes = b"\0" * 16384
+    size: int | None = None
+    sent: int = 0
+    done: bool = False  # the server stopped sending: all of it, or the client went away
+
+    def next_chunk(self) -> bytes:
+        """The next piece to send; empty once `size` bytes are out."""
+        if self.size is None:
+            return self.chunk
+        return self.chunk[: max(0, self.size - self.sent)]
+
+
+@dataclass(slots=True)
 class HttpResponse:
     status: int
     body: bytes = b""
     headers: list[tuple[str, str]] = field(default_factory=list)
+    stream: StreamedBody | None = None  # instead of `body`: sent chunked, as it is made
 
     @classmethod
     def of_json(
@@ -133,7 +152,7 @@ class HttpsServer:
                 if request is None:
                     return
                 response = await self._answer(request)
-                await self._send(conn, writer, response)
+                await self._send(conn, writer, response, reader)
                 if conn.our_state is not h11.DONE or conn.their_state is not h11.DONE:
                     return  # Connection: close
                 conn.start_next_cycle()
@@ -189,19 +208,60 @@ class HttpsServer:
                 return None
 
     async def _send(
-        self, conn: h11.Connection, writer: asyncio.StreamWriter, response: HttpResponse
+        self,
+        conn: h11.Connection,
+        writer: asyncio.StreamWriter,
+        response: HttpResponse,
+        reader: asyncio.StreamReader | None = None,
     ) -> None:
         headers = [
             (k, v) for k, v in response.headers if k.lower() not in ("content-length", "date")
         ]
-        headers += [
-            ("Content-Length", str(len(response.body))),
-            ("Date", formatdate(usegmt=True)),
-        ]
+        headers.append(("Date", formatdate(usegmt=True)))
+        if response.stream is not None and reader is not None:
+            await self._send_streamed(conn, reader, writer, response, headers)
+            return
+        headers.append(("Content-Length", str(len(response.body))))
         data = conn.send(h11.Response(status_code=response.status, headers=headers))
         data += conn.send(h11.Data(data=response.body)) if response.body else b""
         data += conn.send(h11.EndOfMessage())
         writer.write(data)
+        await writer.drain()
+
+    async def _send_streamed(
+        self,
+        conn: h11.Connection,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        response: HttpResponse,
+        headers: list[tuple[str, str]],
+    ) -> None:
+        body = response.stream
+        assert body is not None
+        headers.append(("Transfer-Encoding", "chunked"))
+        writer.write(conn.send(h11.Response(status_code=response.status, headers=headers)))
+        try:
+            await self._send_chunks(conn, reader, writer, body)
+        finally:
+            body.done = True
+
+    async def _send_chunks(
+        self,
+        conn: h11.Connection,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        body: StreamedBody,
+    ) -> None:
+        while chunk := body.next_chunk():
+            writer.write(conn.send(h11.Data(data=chunk)))
+            await writer.drain()  # a client that stopped reading stops us here
+            body.sent += len(chunk)
+            # Over TLS, drain() neither fails nor yields once the peer has gone: yield, so the
+            # loss reaches the transport, and stop there.
+            await asyncio.sleep(0)
+            if writer.transport.is_closing() or reader.at_eof():
+                raise ConnectionResetError("the client went away mid-body")
+        writer.write(conn.send(h11.EndOfMessage()))
         await writer.drain()
 
 

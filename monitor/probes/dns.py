@@ -24,6 +24,7 @@ import dns.rdatatype
 import httpx
 import structlog
 
+from monitor.bodies import BodyTooLarge, read_bounded
 from monitor.config import ResolverConfig, VantagePointConfig
 from monitor.probes.dnswire import (
     TYPE_A,
@@ -36,11 +37,15 @@ from monitor.probes.dnswire import (
     udp_exchange,
     with_new_id,
 )
+from monitor.redaction import redact_urls
 
-__all__ = ["DnsAnswer", "DnsProbe", "Hop"]
+__all__ = ["DNS_MESSAGE_MAX", "DnsAnswer", "DnsProbe", "Hop"]
 
 _DEFAULT_PORTS = {"udp": 53, "tcp": 53, "dot": 853}
 _DNS_MESSAGE = "application/dns-message"
+# The largest DNS message there is (RFC 1035 §4.2.2's two-byte length): a DoH answer beyond it
+# is not a DNS message, whatever it is.
+DNS_MESSAGE_MAX = 65535
 log = structlog.get_logger("monitor.probes.dns")
 
 
@@ -114,6 +119,8 @@ class DnsProbe:
                 a, aaaa = await asyncio.gather(self._ask("A"), self._ask("AAAA"))
         except TimeoutError:
             return self._failed("timeout", f"no answer within {self._timeout:g}s", subnet)
+        except BodyTooLarge as e:
+            return self._failed("error", f"not a DNS answer: {e}", subnet)
         except (
             WireError,
             dns.exception.FormError,
@@ -162,16 +169,20 @@ class DnsProbe:
         if self._http is None:
             raise ValueError("a doh resolver needs an HTTP client")
         query.id = 0  # RFC 8484 §4.1: cache-friendly, the exchange is matched by HTTP
-        reply = await self._http.post(
-            str(self.resolver.url),
-            content=query.to_wire(),
-            headers={"Content-Type": _DNS_MESSAGE, "Accept": _DNS_MESSAGE},
-        )
-        if reply.status_code != 200:
-            raise httpx.HTTPStatusError(
-                f"DoH answered {reply.status_code}", request=reply.request, response=reply
-            )
-        return dns.message.from_wire(reply.content)
+        headers = {
+            "Content-Type": _DNS_MESSAGE,
+            "Accept": _DNS_MESSAGE,
+            "Accept-Encoding": "identity",  # the bound counts wire bytes: nothing to inflate
+        }
+        async with self._http.stream(
+            "POST", str(self.resolver.url), content=query.to_wire(), headers=headers
+        ) as reply:
+            if reply.status_code != 200:
+                raise httpx.HTTPStatusError(
+                    f"DoH answered {reply.status_code}", request=reply.request, response=reply
+                )
+            wire = await read_bounded(reply, DNS_MESSAGE_MAX, what="the DoH answer")
+        return dns.message.from_wire(wire)
 
     def _answer(
         self, a: tuple[Reply, bool], aaaa: tuple[Reply, bool], subnet: str | None, latency_ms: float
@@ -210,7 +221,8 @@ class DnsProbe:
             rcode="",
             ecs_sent=subnet,
             failure=failure,
-            reason=reason,
+            # Library errors may quote the DoH URL, and it may carry credentials.
+            reason=redact_urls(reason),
         )
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fnmatch
+import json
 import os
 import random
 import re
@@ -22,12 +23,22 @@ from urllib.parse import quote, urlsplit
 
 from monitor.config import TrafficManagerConfig
 from monitor.errors import TrafficManagerError
-from monitor.trafficmanager.model import EndpointState, ProfileState, WriteAccess, parse_profile
+from monitor.redaction import redact_urls
+from monitor.trafficmanager.model import (
+    EndpointState,
+    NotAProfile,
+    ProfileState,
+    WriteAccess,
+    parse_endpoint,
+    parse_profile,
+)
 from monitor.trafficmanager.port import EndpointStatus
+from monitor.trafficmanager.transport import AnswerTooLarge, bounded_transport
 
 __all__ = [
     "AzureTrafficManager",
     "RetryPolicy",
+    "authentication_cause",
     "call_with_retries",
     "evaluate_permissions",
     "redact",
@@ -55,10 +66,32 @@ _SECRETS = re.compile(
 )
 
 
-def redact(text: str) -> str:
-    """The first line of an SDK message, without bearer tokens or secrets."""
+# A line of DefaultAzureCredential's message naming one credential it tried and why it failed.
+_ATTEMPT = re.compile(r"^\s*(\w+Credential): (?:Authentication failed: )?(.+)$")
+
+
+def redact(text: str, *, limit: int = 300) -> str:
+    """The first line of an SDK message, without bearer tokens, secrets or URL credentials."""
     first = text.strip().splitlines()[0] if text.strip() else ""
-    return _SECRETS.sub(lambda m: (m.group(1) or m.group(2)) + "[redacted]", first)[:300]
+    cleaned = redact_urls(_SECRETS.sub(lambda m: (m.group(1) or m.group(2)) + "[redacted]", first))
+    if len(cleaned) <= limit:
+        return cleaned
+    cut = cleaned[:limit]
+    sentence = cut.rfind(". ")
+    return cut[: sentence + 1] if sentence > limit // 2 else f"{cut[: limit - 1]}…"
+
+
+def authentication_cause(text: str) -> str:
+    """Why authentication failed, on one line, redacted. DefaultAzureCredential's first line
+    says only that it failed; the cause is on the lines naming each credential it tried
+    ("EnvironmentCredential: Authentication failed: AADSTS7000215: Invalid client secret
+    ..."). The ones that failed are kept; those merely unavailable only when none failed."""
+    attempts = [m.groups() for m in map(_ATTEMPT.match, text.splitlines()) if m is not None]
+    failed = [(name, why) for name, why in attempts if "unavailable" not in why.lower()]
+    shown = failed or attempts
+    if not shown:
+        return redact(text)
+    return "; ".join(f"{name}: {redact(why)}" for name, why in shown)[:600]
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,14 +193,16 @@ class AzureTrafficManager:
             from azure.mgmt.trafficmanager import TrafficManagerManagementClient
 
             config = self._config
-            transport: dict[str, Any] = {
+            connection: dict[str, Any] = {
                 "connection_timeout": self._timeouts[0],
                 "read_timeout": self._timeouts[1],
-                "retry_total": 0,  # call_with_retries owns retries
             }
             if config.ca_file is not None:
-                transport["connection_verify"] = str(config.ca_file)
-            credential_options: dict[str, Any] = dict(transport)
+                connection["connection_verify"] = str(config.ca_file)
+            credential_options: dict[str, Any] = {
+                "transport": bounded_transport(**connection),
+                "retry_total": 0,  # call_with_retries owns retries
+            }
             authority = config.authority_host
             if authority is not None:
                 credential_options["authority"] = authority
@@ -178,13 +213,33 @@ class AzureTrafficManager:
                 self._credential,
                 config.subscription_id,
                 base_url=config.resource_manager_url,
-                **transport,
+                transport=bounded_transport(**connection),
+                retry_total=0,
             )
         return self._client
 
     def _get_profile(self) -> ProfileState:
-        profile = self._sdk().profiles.get(self._config.resource_group, self._config.profile)
-        return parse_profile(profile.as_dict())
+        name = self._config.profile
+        # The answer as it came (streamed, so the SDK does not decode it first): whatever it
+        # is, it is judged here, never half-read into a model.
+        response = self._sdk().profiles.get(
+            self._config.resource_group,
+            name,
+            stream=True,
+            cls=lambda pipeline_response, *_: pipeline_response.http_response,
+        )
+        try:
+            body = response.read()
+        finally:
+            response.close()
+        try:
+            return parse_profile(_json(body, response.headers.get("content-type")), name=name)
+        except NotAProfile as e:
+            raise TrafficManagerError(
+                f"Traffic Manager answered something that is not the profile {name}: {e}",
+                retryable=False,
+                status=response.status_code,
+            ) from None
 
     def _patch_status(self, endpoint: EndpointState, status: EndpointStatus) -> EndpointState:
         # The only write regionwatch makes: a PATCH of endpointStatus alone (never a PUT).
@@ -195,9 +250,13 @@ class AzureTrafficManager:
             endpoint.name,
             {"properties": {"endpointStatus": status}},
         )
-        raw = updated.as_dict()
-        shell = {"properties": {"endpoints": [raw]}}
-        return parse_profile(shell).endpoints[0]
+        try:
+            return parse_endpoint(updated.as_dict())
+        except (NotAProfile, AttributeError) as e:
+            raise TrafficManagerError(
+                f"Traffic Manager answered something that is not the endpoint {endpoint.name}: {e}",
+                retryable=False,
+            ) from None
 
     def _permissions(self) -> WriteAccess:
         from azure.core.rest import HttpRequest
@@ -288,10 +347,12 @@ def _mapped(work: Callable[[], T]) -> T:
 
     try:
         return work()
+    except AnswerTooLarge as e:
+        raise TrafficManagerError(f"not a Traffic Manager answer: {e}", retryable=False) from None
     except ClientAuthenticationError as e:
         code = getattr(e.error, "code", None) if e.error is not None else None
         raise TrafficManagerError(
-            f"authentication failed: {redact(str(e.message or e))}",
+            f"authentication failed: {authentication_cause(str(e.message or e))}",
             retryable=code in _STALE_TOKEN,
             status=e.status_code,
             code=code,
@@ -311,6 +372,14 @@ def _mapped(work: Callable[[], T]) -> T:
         raise TrafficManagerError(
             f"cannot reach Azure: {redact(str(e.message or e))}", retryable=True
         ) from None
+
+
+def _json(body: bytes, content_type: str | None) -> Any:
+    try:
+        return json.loads(body)
+    except ValueError:
+        kind = (content_type or "no content type").split(";")[0].strip()
+        raise NotAProfile(f"not JSON ({kind}, {len(body)} bytes)") from None
 
 
 def _retry_after(value: str | None) -> float | None:

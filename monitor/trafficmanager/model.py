@@ -11,7 +11,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["EndpointState", "MonitorConfig", "ProfileState", "WriteAccess", "parse_profile"]
+__all__ = [
+    "EndpointState",
+    "MonitorConfig",
+    "NotAProfile",
+    "ProfileState",
+    "WriteAccess",
+    "parse_endpoint",
+    "parse_profile",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +77,13 @@ class WriteAccess:
     actions: tuple[str, ...] = field(default=())
 
 
+class NotAProfile(ValueError):
+    """An answer that is not a Traffic Manager profile (or endpoint); the message says why."""
+
+
+_PROFILE_TYPE = "microsoft.network/trafficmanagerprofiles"
+
+
 def _type_segment(resource_type: str) -> str:
     # The response says Microsoft.Network/trafficManagerProfiles/externalEndpoints; calls take
     # ExternalEndpoints (docs/traffic-manager.md).
@@ -76,49 +91,122 @@ def _type_segment(resource_type: str) -> str:
     return last[:1].upper() + last[1:]
 
 
-def _text(value: Any) -> str | None:
+def _object(value: object, where: str) -> Mapping[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise NotAProfile(f"{where} is {_kind(value)}, not an object")
+    return value
+
+
+def _list(value: object, where: str) -> list[Any]:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise NotAProfile(f"{where} is {_kind(value)}, not a list")
+    return value
+
+
+def _str(value: object, where: str) -> str | None:
     if value is None:
         return None
-    return str(getattr(value, "value", value))
+    if not isinstance(value, str):
+        raise NotAProfile(f"{where} is {_kind(value)}, not a string")
+    return value
 
 
-def parse_profile(raw: Mapping[str, Any]) -> ProfileState:
-    """A profile from its REST JSON (`properties` nested, camelCase keys)."""
-    props = raw.get("properties") or {}
-    dns = props.get("dnsConfig") or {}
-    monitor = props.get("monitorConfig") or {}
-    endpoints = []
-    for item in props.get("endpoints") or []:
-        ep = item.get("properties") or {}
-        endpoints.append(
-            EndpointState(
-                name=str(item.get("name", "")),
-                type_segment=_type_segment(str(item.get("type", "externalEndpoints"))),
-                target=_text(ep.get("target")),
-                endpoint_status=_text(ep.get("endpointStatus")) or "Enabled",
-                monitor_status=_text(ep.get("endpointMonitorStatus")),
-                geo_mapping=tuple(ep.get("geoMapping") or ()),
-                priority=ep.get("priority"),
-                weight=ep.get("weight"),
-            )
-        )
-    return ProfileState(
-        name=str(raw.get("name", "")),
-        routing_method=_text(props.get("trafficRoutingMethod")) or "",
-        profile_status=_text(props.get("profileStatus")),
-        fqdn=dns.get("fqdn"),
-        ttl=dns.get("ttl"),
-        monitor=MonitorConfig(
-            protocol=_text(monitor.get("protocol")),
-            port=monitor.get("port"),
-            path=monitor.get("path"),
-            interval_s=monitor.get("intervalInSeconds"),
-            timeout_s=monitor.get("timeoutInSeconds"),
-            tolerated_failures=monitor.get("toleratedNumberOfFailures"),
-            custom_headers=tuple(
-                (str(h.get("name")), str(h.get("value")))
-                for h in monitor.get("customHeaders") or ()
-            ),
+def _int(value: object, where: str) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise NotAProfile(f"{where} is {_kind(value)}, not a number")
+    return value
+
+
+def _name(raw: Mapping[str, Any], where: str) -> str:
+    name = _str(raw.get("name"), f"{where}name")
+    if not name:
+        raise NotAProfile(f"{where.rstrip('.') or 'it'} has no name")
+    return name
+
+
+def _kind(value: object) -> str:
+    return {dict: "an object", list: "a list", str: "a string", bool: "a boolean"}.get(
+        type(value), "a number" if isinstance(value, int | float) else type(value).__name__
+    )
+
+
+def parse_endpoint(raw: object, where: str = "") -> EndpointState:
+    """An endpoint from its REST JSON; NotAProfile when it is not one (`where` prefixes the
+    field named in the message)."""
+    item = _object(raw, where.rstrip(".") or "the answer")
+    ep = _object(item.get("properties"), f"{where}properties")
+    geo = [
+        _str(code, f"{where}properties.geoMapping[{i}]")
+        for i, code in enumerate(_list(ep.get("geoMapping"), f"{where}properties.geoMapping"))
+    ]
+    return EndpointState(
+        name=_name(item, where),
+        type_segment=_type_segment(_str(item.get("type"), f"{where}type") or "externalEndpoints"),
+        target=_str(ep.get("target"), f"{where}properties.target"),
+        endpoint_status=_str(ep.get("endpointStatus"), f"{where}properties.endpointStatus")
+        or "Enabled",
+        monitor_status=_str(
+            ep.get("endpointMonitorStatus"), f"{where}properties.endpointMonitorStatus"
         ),
-        endpoints=tuple(endpoints),
+        geo_mapping=tuple(code for code in geo if code is not None),
+        priority=_int(ep.get("priority"), f"{where}properties.priority"),
+        weight=_int(ep.get("weight"), f"{where}properties.weight"),
+    )
+
+
+def parse_profile(raw: object, *, name: str | None = None) -> ProfileState:
+    """A profile from its REST JSON (`properties` nested, camelCase keys).
+
+    Raises NotAProfile, saying why, for anything that is not a profile: not a JSON object, no
+    name, another resource type, no routing method, a field of the wrong type, or (with `name`)
+    another profile than `name` (compared case-insensitively, as Azure does)."""
+    if raw is None:
+        raise NotAProfile("the answer is null")
+    obj = _object(raw, "the answer")
+    if not obj:
+        raise NotAProfile("it is an empty object")
+    resource_type = _str(obj.get("type"), "type")
+    if resource_type is not None and resource_type.lower() != _PROFILE_TYPE:
+        raise NotAProfile(f"it is a {resource_type}")
+    found = _name(obj, "")
+    if name is not None and found.lower() != name.lower():
+        raise NotAProfile(f"it is the profile {found!r}")
+    props = _object(obj.get("properties"), "properties")
+    routing = _str(props.get("trafficRoutingMethod"), "properties.trafficRoutingMethod")
+    if not routing:
+        raise NotAProfile("it has no properties.trafficRoutingMethod")
+    dns = _object(props.get("dnsConfig"), "properties.dnsConfig")
+    monitor = _object(props.get("monitorConfig"), "properties.monitorConfig")
+    at = "properties.monitorConfig."
+    headers = [
+        _object(h, f"{at}customHeaders[{i}]")
+        for i, h in enumerate(_list(monitor.get("customHeaders"), f"{at}customHeaders"))
+    ]
+    return ProfileState(
+        name=found,
+        routing_method=routing,
+        profile_status=_str(props.get("profileStatus"), "properties.profileStatus"),
+        fqdn=_str(dns.get("fqdn"), "properties.dnsConfig.fqdn"),
+        ttl=_int(dns.get("ttl"), "properties.dnsConfig.ttl"),
+        monitor=MonitorConfig(
+            protocol=_str(monitor.get("protocol"), f"{at}protocol"),
+            port=_int(monitor.get("port"), f"{at}port"),
+            path=_str(monitor.get("path"), f"{at}path"),
+            interval_s=_int(monitor.get("intervalInSeconds"), f"{at}intervalInSeconds"),
+            timeout_s=_int(monitor.get("timeoutInSeconds"), f"{at}timeoutInSeconds"),
+            tolerated_failures=_int(
+                monitor.get("toleratedNumberOfFailures"), f"{at}toleratedNumberOfFailures"
+            ),
+            custom_headers=tuple((str(h.get("name")), str(h.get("value"))) for h in headers),
+        ),
+        endpoints=tuple(
+            parse_endpoint(item, f"properties.endpoints[{i}].")
+            for i, item in enumerate(_list(props.get("endpoints"), "properties.endpoints"))
+        ),
     )

@@ -12,7 +12,7 @@ from monitor.errors import TrafficManagerError
 from monitor.trafficmanager.model import ProfileState, WriteAccess
 from monitor.trafficmanager.port import TrafficManager
 
-__all__ = ["AccessCheck", "Reading", "TrafficManagerWatch"]
+__all__ = ["AccessCheck", "Outage", "Reading", "TrafficManagerWatch"]
 
 log = structlog.get_logger("monitor.trafficmanager")
 
@@ -24,6 +24,16 @@ class Reading:
     read_at: float  # epoch seconds
     profile: ProfileState | None = None
     error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Outage:
+    """Traffic Manager cannot be read: the latest error, since when reads have failed, and
+    when the profile still shown was read (None: never)."""
+
+    error: str
+    since: float  # epoch seconds of the first failed read in this run of failures
+    profile_read_at: float | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,10 +59,21 @@ class TrafficManagerWatch:
         # `last_good.read_at`.
         self.last_good: Reading | None = None
         self.access: AccessCheck | None = None
+        # When the current run of failed reads began; None while reads succeed.
+        self.failing_since: float | None = None
 
     @property
     def profile(self) -> ProfileState | None:
         return self.last_good.profile if self.last_good else None
+
+    @property
+    def outage(self) -> Outage | None:
+        """Why and since when Traffic Manager cannot be read; None when the last read worked."""
+        latest = self.latest
+        if latest is None or latest.error is None or self.failing_since is None:
+            return None
+        profile_read_at = self.last_good.read_at if self.last_good else None
+        return Outage(latest.error, self.failing_since, profile_read_at)
 
     async def read(self) -> Reading:
         now = self._clock.now().timestamp()
@@ -67,6 +88,9 @@ class TrafficManagerWatch:
         self.latest = reading
         if reading.profile is not None:
             self.last_good = reading
+            self.failing_since = None
+        elif self.failing_since is None:
+            self.failing_since = reading.read_at
         return reading
 
     async def check_access(self) -> AccessCheck:

@@ -152,3 +152,26 @@ def test_unknown_faults_and_parameters_are_named(make_resolver: Any) -> None:
     with pytest.raises(ValueError, match="'drop' of fault 'ignore-ecs' must be a bool"):
         resolver.inject("ignore-ecs", drop="yes")
     assert resolver.faults() == {}
+
+
+async def test_endless_body_streams_doh_answers_without_end(
+    eu: LabResolver, client: Any, resolver_trust: Any
+) -> None:
+    """DoH answers 200 as a DNS message and never ends the body (well past any DNS message);
+    the other transports answer as usual, and healing ends it."""
+    eu.inject("endless-body")
+    headers = {"content-type": "application/dns-message", "accept": "application/dns-message"}
+    received = 0
+    async with (
+        httpx.AsyncClient(verify=resolver_trust) as http,
+        http.stream("POST", eu.doh_url, content=client.message().to_wire(), headers=headers) as r,
+    ):
+        assert (r.status_code, r.headers["content-type"]) == (200, "application/dns-message")
+        async for chunk in r.aiter_raw():
+            received += len(chunk)
+            if received > 1 << 20:
+                break
+    assert received > 1 << 20
+    assert (await client.query(eu, via="udp")).rcode() == dns.rcode.NOERROR
+    eu.heal("endless-body")
+    assert (await client.query(eu, via="doh-post")).rcode() == dns.rcode.NOERROR

@@ -13,8 +13,9 @@ from azure.core.exceptions import (
     ResourceNotFoundError,
     ServiceResponseError,
 )
+from servers import eventually
 
-from lab.trafficmanager import TrafficManagerEmulator
+from lab.trafficmanager import StreamedBody, TrafficManagerEmulator
 
 RG, PROFILE = "blog", "blog"
 DISABLE = {"properties": {"endpointStatus": "Disabled"}}
@@ -156,3 +157,23 @@ async def test_rules_are_used_up_in_order(tm: TrafficManagerEmulator) -> None:
     assert tm.faults.pending() == [first, tm.faults.pending()[1]]
     with pytest.raises(ValueError, match="status, a delay"):
         tm.faults.add(status=None)
+
+
+async def test_a_streamed_body_goes_on_for_its_size_and_stops_when_the_client_does(
+    tm: TrafficManagerEmulator, http: Any
+) -> None:
+    """A StreamedBody arrives chunked, `size` bytes in all; an endless one stops being sent
+    once the client hangs up (`sent` stays far below what a reader that never stops gets)."""
+    whole = StreamedBody(chunk=b"ab", size=5)
+    tm.faults.add(method="GET", path_contains="/whole", status=200, body=whole)
+    answer = await http.get("/whole")
+    assert (answer.status_code, answer.content, whole.sent) == (200, b"ababa", 5)
+    assert answer.headers["transfer-encoding"] == "chunked"
+
+    endless = StreamedBody()
+    tm.faults.add(method="GET", path_contains="/endless", status=200, body=endless)
+    async with http.stream("GET", "/endless") as streamed:
+        async for _ in streamed.aiter_raw():
+            break
+    await eventually(lambda: endless.done)
+    assert endless.sent < 16 << 20  # the socket buffers' worth, not what a reader would take

@@ -2,25 +2,33 @@
 
 from __future__ import annotations
 
+import base64
+import logging
 import ssl
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
+import structlog
 import trustme
+from servers import eventually
 
 from lab.resolvers import LabResolver, server_context
 from lab.trafficmanager import TrafficManagerEmulator
 from monitor.config import Config, parse_config
 from monitor.dnsmap import DnsFinding
 from monitor.dnsround import DnsRound
+from monitor.logs import configure_logging
+from monitor.probes.dns import DnsProbe
 from monitor.probes.https import build_ssl_context
 from monitor.trafficmanager.model import ProfileState, parse_profile
 
 EUROPE, AMERICA = "81.2.69.0/24", "8.8.8.0/24"
 WEST, CENTRAL = "127.0.0.2", "127.0.0.3"
 TLS_NAME = "dns.lab.example"
+DNS_MESSAGE_MAX = 65535  # the largest DNS message there is
 
 
 @pytest.fixture
@@ -238,3 +246,120 @@ async def test_an_unreachable_resolver_is_error_or_timeout(trust: ssl.SSLContext
     silent = {"name": "void", "address": "127.0.0.1", "port": 9}
     results = await round_of(config([silent], vantage=False, timeout="300ms"), trust)
     assert results[("void", None)].status in ("timeout", "error")
+
+
+class _CountedBody(httpx.AsyncByteStream):
+    def __init__(self, inner: httpx.AsyncByteStream, counter: CountingTransport) -> None:
+        self._inner = inner
+        self._counter = counter
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        async for chunk in self._inner:
+            self._counter.read += len(chunk)
+            yield chunk
+
+    async def aclose(self) -> None:
+        self._counter.closed += 1
+        await self._inner.aclose()
+
+
+class CountingTransport(httpx.AsyncBaseTransport):
+    """httpx's own transport, counting the body bytes it handed to the client."""
+
+    def __init__(self, trust: ssl.SSLContext) -> None:
+        self._inner = httpx.AsyncHTTPTransport(verify=trust)
+        self.read = 0
+        self.opened = 0
+        self.closed = 0
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        response = await self._inner.handle_async_request(request)
+        assert isinstance(response.stream, httpx.AsyncByteStream)
+        self.opened += 1
+        return httpx.Response(
+            response.status_code,
+            headers=response.headers,
+            stream=_CountedBody(response.stream, self),
+            extensions=response.extensions,
+        )
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
+async def test_an_endless_doh_answer_is_an_error_read_no_further_than_the_bound(
+    world: dict[str, LabResolver], trust: ssl.SSLContext
+) -> None:
+    """A DoH server streaming a 200 without end: each query stops reading within one network
+    read past 65,535 bytes, and the resolver's finding is an error naming the bound."""
+    eu = world["eu"]
+    eu.inject("endless-body")
+    cfg = config([{"name": "eu", "protocol": "doh", "url": eu.doh_url}], vantage=False)
+    counting = CountingTransport(trust)
+    async with httpx.AsyncClient(transport=counting) as http:
+        probe = DnsProbe(
+            cfg.site.hostname,
+            cfg.checks.dns.resolvers[0],  # type: ignore[union-attr]
+            None,
+            timeout=1.0,
+            ssl_context=trust,
+            http=http,
+        )
+        answer = await probe.probe()
+        await eventually(lambda: counting.opened == counting.closed == 2)  # A and AAAA
+    assert answer.failure == "error"
+    assert answer.reason == "not a DNS answer: the DoH answer is larger than 65535 bytes"
+    # httpx hands over at most 64 KiB per read: the bound plus one read, for each query.
+    assert 2 * DNS_MESSAGE_MAX < counting.read <= 2 * (DNS_MESSAGE_MAX + 65536)
+
+    finding = (await round_of(cfg, trust))[("eu", None)]
+    assert (finding.status, finding.reason) == ("error", answer.reason)
+
+
+@pytest.fixture
+def restored_logging() -> Iterator[None]:
+    """configure_logging changes process-wide state: put it back for the other tests."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    levels = {name: logging.getLogger(name).level for name in ("httpx", "httpcore")}
+    config = structlog.get_config()
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
+    for name, saved in levels.items():
+        logging.getLogger(name).setLevel(saved)
+    structlog.configure(**config)
+
+
+@pytest.mark.parametrize("library_detail", [False, True], ids=["defaults", "httpx-debug"])
+async def test_a_doh_urls_credentials_appear_in_no_log_line(
+    world: dict[str, LabResolver],
+    trust: ssl.SSLContext,
+    capsys: pytest.CaptureFixture[str],
+    restored_logging: None,
+    library_detail: bool,
+) -> None:
+    """A DoH URL with a user, a password and an apikey: no line the service logs (httpx's and
+    httpcore's at debug included) carries the password, the key or the Basic credentials."""
+    user, password, key = "reader", "hunter2-doh-password", "sk-live-doh-key"
+    eu = world["eu"]
+    url = eu.doh_url.replace("https://", f"https://{user}:{password}@") + f"?apikey={key}"
+    if library_detail:
+        configure_logging(json=True, level=logging.DEBUG)
+        logging.getLogger("httpx").setLevel(logging.DEBUG)
+        logging.getLogger("httpcore").setLevel(logging.DEBUG)
+    else:
+        configure_logging(json=True)
+    cfg = config([{"name": "eu", "protocol": "doh", "url": url}], vantage=False)
+    assert (await round_of(cfg, trust))[("eu", None)].status == "ok"
+    eu.inject("endless-body")
+    assert (await round_of(cfg, trust))[("eu", None)].status == "error"
+    logging.getLogger("httpx").warning("request to %s failed", url, exc_info=ValueError(url))
+    err = capsys.readouterr().err
+    basic = base64.b64encode(f"{user}:{password}".encode()).decode()
+    for secret in (password, key, basic):
+        assert secret not in err
+    assert f"https://***@127.0.0.1:{eu.doh_url.split(':')[-1].split('/')[0]}/dns-query" in err
+    if library_detail:
+        assert "HTTP Request: POST https://***@" in err
+        assert "apikey=***" in err

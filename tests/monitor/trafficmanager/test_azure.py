@@ -14,9 +14,11 @@ import dns.edns
 import dns.message
 import dns.rdatatype
 import pytest
+import structlog
 from servers import eventually
 
-from lab.trafficmanager import TrafficManagerEmulator
+from lab.trafficmanager import StreamedBody, TrafficManagerEmulator
+from monitor.clock import SystemClock
 from monitor.config import TrafficManagerConfig
 from monitor.errors import TrafficManagerError
 from monitor.trafficmanager.azure import (
@@ -27,8 +29,11 @@ from monitor.trafficmanager.azure import (
     redact,
 )
 from monitor.trafficmanager.model import ProfileState
+from monitor.trafficmanager.watch import TrafficManagerWatch
 
 EUROPE = "81.2.69.0/24"  # GB in the emulator's geography table
+PROFILE_GET = "trafficmanagerprofiles/blog"
+NOT_THE_PROFILE = "Traffic Manager answered something that is not the profile blog"
 FAST = RetryPolicy(attempts=3, base_delay=0.01, max_delay=0.05, retry_after_cap=0.05)
 
 
@@ -330,3 +335,83 @@ def test_every_endpoint_type_in_use_must_be_writable() -> None:
     )
     excluded = [{"actions": ["*"], "notActions": ["Microsoft.Network/*/write"]}]
     assert evaluate_permissions(excluded, {"ExternalEndpoints"}).can_write is False
+
+
+@pytest.fixture
+async def watch(client: AzureTrafficManager) -> TrafficManagerWatch:
+    """A watch whose first read got the real profile."""
+    watch = TrafficManagerWatch(client, SystemClock())
+    assert (await watch.read()).profile is not None
+    return watch
+
+
+@pytest.mark.parametrize("announced", [True, False], ids=["content-length", "streamed"])
+async def test_an_oversized_answer_is_an_error_read_and_the_last_profile_is_kept(
+    watch: TrafficManagerWatch, tm: TrafficManagerEmulator, announced: bool
+) -> None:
+    """An answer past 4 MiB, announced by its Content-Length or streamed on, is an ERROR read
+    naming the bound; reading stopped there (the emulator could send no more than the socket
+    buffers hold past it) and the profile read before is still the one shown."""
+    good = watch.profile
+    body: bytes | StreamedBody = (
+        b" " * ((4 << 20) + 1) if announced else StreamedBody(size=64 << 20)
+    )
+    tm.faults.add(method="GET", path_contains=PROFILE_GET, status=200, body=body)
+    with structlog.testing.capture_logs() as logs:
+        reading = await watch.read()
+    assert reading.error is not None
+    assert reading.error.startswith("not a Traffic Manager answer: the answer from 127.0.0.1:")
+    assert reading.error.endswith(
+        "is larger than 4 MiB (it declared 4194305 bytes)" if announced else "is larger than 4 MiB"
+    )
+    assert (watch.latest, watch.profile) == (reading, good)
+    assert [e["event"] for e in logs] == ["traffic_manager_read_failed"]
+    if isinstance(body, StreamedBody):
+        await eventually(lambda: body.done)
+        assert body.sent < 16 << 20
+    assert (await watch.read()).profile == good  # the connection was dropped, not poisoned
+
+
+def _other_profile(tm: TrafficManagerEmulator) -> str:
+    return json.dumps({**tm.state.profile_json(tm.profile()), "name": "staging"})
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "why"),
+    [
+        ("<html><body>Sign in</body></html>", "text/html", "not JSON (text/html, 33 bytes)"),
+        ('[{"name": "blog"}]', "application/json", "the answer is a list, not an object"),
+        ('{"name": "blog", "properties": []}', "application/json", "properties is a list"),
+        ("{}", "application/json", "it is an empty object"),
+        (_other_profile, "application/json", "it is the profile 'staging'"),
+    ],
+    ids=["html", "a-list", "wrong-shape", "empty-object", "another-profile"],
+)
+async def test_an_answer_that_is_not_the_profile_is_an_error_read_without_a_traceback(
+    watch: TrafficManagerWatch,
+    tm: TrafficManagerEmulator,
+    caplog: pytest.LogCaptureFixture,
+    body: Any,
+    content_type: str,
+    why: str,
+) -> None:
+    """A 200 that is not the profile `blog` is an ERROR read saying so, logged as one line
+    with no traceback, and never replaces the profile read before."""
+    good = watch.profile
+    text = body(tm) if callable(body) else body
+    tm.faults.add(
+        method="GET",
+        path_contains=PROFILE_GET,
+        status=200,
+        body=text,
+        headers={"Content-Type": content_type},
+    )
+    with structlog.testing.capture_logs() as logs:
+        reading = await watch.read()
+    assert reading.error is not None
+    assert reading.error.startswith(f"{NOT_THE_PROFILE}: {why}")
+    assert (watch.latest, watch.profile) == (reading, good)
+    assert [(e["event"], e.get("exc_info")) for e in logs] == [
+        ("traffic_manager_read_failed", None)
+    ]
+    assert "Traceback" not in caplog.text

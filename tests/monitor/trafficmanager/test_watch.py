@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import html
 import json
 import os
+import socket
 import sys
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -260,3 +262,69 @@ async def test_findings_are_logged_when_they_appear_and_clear_not_every_read(
         await service.read_traffic_manager()
     events = [e["event"] for e in logs if e["event"].startswith("traffic_manager_finding")]
     assert events == ["traffic_manager_finding", "traffic_manager_finding_cleared"]
+
+
+def _closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.mark.parametrize(
+    ("failure", "cause"),
+    [
+        ("bad-secret", "AADSTS7000215: Invalid client secret provided."),
+        ("wrong-tenant", "Unable to get authority configuration for https://127.0.0.1:"),
+        ("authority-unreachable", "Failed to establish a new connection: [Errno 111] Connection"),
+    ],
+)
+async def test_an_authentication_failure_shows_its_cause_and_since_when(
+    seeded: TrafficManagerEmulator,
+    two_regions: dict[str, RegionalOrigin],
+    write_config: ConfigWriter,
+    monkeypatch: pytest.MonkeyPatch,
+    failure: str,
+    cause: str,
+) -> None:
+    """A bad secret, a wrong tenant, an authority nobody answers at: the reading's error, the
+    API and the status page carry the cause on one line, never the secret, and the page says
+    Traffic Manager could not be read and since when."""
+    env = identity(seeded)
+    section = tm_section(seeded)
+    if failure == "bad-secret":
+        env["AZURE_CLIENT_SECRET"] = "not-the-secret-do-not-print"
+    elif failure == "wrong-tenant":
+        env["AZURE_TENANT_ID"] = "00000000-0000-0000-0000-000000000000"
+    else:
+        section["authority_host"] = f"https://127.0.0.1:{_closed_port()}"
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    service = Service(load_config(write_config(two_regions, traffic_manager=section)))
+    async with serving(create_app(service)) as url, httpx.AsyncClient(base_url=url) as client:
+        watch = service.traffic_manager
+        assert watch is not None
+        await eventually(lambda: watch.latest is not None)
+        view = (await client.get("/api/v1/traffic-manager")).json()
+        page = (await client.get("/")).text
+    reading = watch.latest
+    assert reading is not None and reading.error is not None
+    assert reading.error.startswith("authentication failed: EnvironmentCredential: ")
+    assert cause in reading.error
+    assert "\n" not in reading.error
+    assert view["error"] == reading.error
+    assert view["failing_since"] is not None and view["failing_since"] <= view["read_at"]
+    since = view["failing_since"][:19].replace("T", " ")
+    assert f"Traffic Manager could not be read since {since} UTC: " in page
+    assert html.escape(reading.error) in page
+    for shown in (reading.error, json.dumps(view), page):
+        assert env["AZURE_CLIENT_SECRET"] not in shown
+        assert seeded.contributor.secret not in shown
+
+
+async def test_the_status_page_says_nothing_of_traffic_manager_while_it_reads(
+    api: tuple[Service, httpx.AsyncClient],
+) -> None:
+    """Reads that work put no outage on the page, and the API has no failing_since."""
+    _, client = api
+    assert (await client.get("/api/v1/traffic-manager")).json()["failing_since"] is None
+    assert "could not be read" not in (await client.get("/")).text
