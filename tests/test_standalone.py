@@ -43,6 +43,23 @@ def test_no_tracked_file_refers_to_files_outside_the_repository() -> None:
     assert offenders == []
 
 
+def test_no_tracked_file_holds_a_merge_conflict_marker() -> None:
+    """A merge left half-resolved never lands: no line starts with a conflict marker."""
+    markers = ("<" * 7 + " ", ">" * 7 + " ", "=" * 7 + "\n")
+    offenders = []
+    for path in tracked_files():
+        try:
+            lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+        except UnicodeDecodeError:
+            continue
+        offenders += [
+            f"{path.relative_to(ROOT)}:{n}"
+            for n, line in enumerate(lines, 1)
+            if line.startswith(markers)
+        ]
+    assert offenders == []
+
+
 def test_the_check_outside_finds_a_reference(tmp_path: Path) -> None:
     """The scan sees what it looks for, so it cannot pass by not looking."""
     text = "see ../" + "shared/DESIGN" + ".md"
