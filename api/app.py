@@ -20,6 +20,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from api.docs import add_offline_docs
 from api.pages import dashboard_page
 from monitor.errors import StoreError
+from monitor.release import RELEASE
 from monitor.report import dns_dict, iso, result_dict, traffic_manager_dict, verdict_dict
 from monitor.service import Service
 
@@ -62,7 +63,7 @@ def create_app(
     app = FastAPI(
         title="regionwatch",
         summary="Multi-region health and failover monitor for Azure Traffic Manager",
-        version="0.1.0",
+        version=RELEASE,
         lifespan=lifespan,
         docs_url=None,  # served from the package by add_offline_docs, not from a CDN
         redoc_url=None,

@@ -17,13 +17,13 @@ import logging
 import sys
 from collections.abc import Sequence
 from datetime import timedelta
-from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING
 
 from monitor.config import load_config
 from monitor.durations import parse_duration
 from monitor.errors import ConfigError, ListenError, StoreError
 from monitor.logs import configure_logging
+from monitor.release import RELEASE
 from monitor.results import Outcome
 from regionwatch.exits import EXIT_CONFIG, EXIT_FAILING, EXIT_LISTEN, EXIT_OK, EXIT_STORE
 
@@ -65,7 +65,7 @@ def _parser() -> argparse.ArgumentParser:
         "loopback, the service watching them, and a ready configuration to copy. Then write "
         "your own from examples/regionwatch.yaml; every key is in docs/configuration.md.",
     )
-    parser.add_argument("--version", action="version", version=f"regionwatch {_version()}")
+    parser.add_argument("--version", action="version", version=f"regionwatch {RELEASE}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     run = commands.add_parser(
@@ -171,13 +171,6 @@ def _configure_logging(args: argparse.Namespace) -> None:
     )
 
 
-def _version() -> str:
-    try:
-        return version("regionwatch")
-    except PackageNotFoundError:  # run from a source tree that was never installed
-        return "unknown"
-
-
 def _duration(text: str) -> timedelta:
     try:
         return parse_duration(text)
@@ -244,12 +237,14 @@ def _render(outcome: CheckOutcome) -> str:
 
 
 def _run(args: argparse.Namespace) -> int:
+    # The configuration first: a wrong one ends the command before the web stack is imported.
+    config = load_config(args.config)
+
     from api.app import create_app
     from api.listener import bind_listener
     from api.server import run_service
     from monitor.service import build_service
 
-    config = load_config(args.config)
     _configure_logging(args)
     host = config.api.host if args.host is None else args.host
     port = config.api.port if args.port is None else args.port

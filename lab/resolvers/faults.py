@@ -45,6 +45,7 @@ _MEANINGS: Mapping[Fault, str] = {
     Fault.IGNORE_ECS: "the client subnet is not forwarded: echoed with scope 0, or dropped",
     Fault.TRUNCATE: "UDP answers carry TC=1 and no records; TCP, DoT and DoH stay whole",
     Fault.NXDOMAIN: "the site's name is answered NXDOMAIN",
+    Fault.ENDLESS_BODY: "DNS over HTTPS answers 200 with a body that never ends; UDP, TCP and DoT as usual",
 }
 _PARAM_MEANINGS: Mapping[str, str] = {
     "address": "the IP address answered",

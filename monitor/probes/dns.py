@@ -114,10 +114,14 @@ class DnsProbe:
         loop = asyncio.get_running_loop()
         start = loop.time()
         subnet = str(self.vantage.client_subnet) if self.vantage else None
+        # A and AAAA at once; when one fails the other is cancelled, never left running.
+        queries = [asyncio.ensure_future(self._ask(rdtype)) for rdtype in ("A", "AAAA")]
         try:
             async with asyncio.timeout(self._timeout):
-                a, aaaa = await asyncio.gather(self._ask("A"), self._ask("AAAA"))
-        except TimeoutError:
+                a, aaaa = await asyncio.gather(*queries)
+        except (TimeoutError, dns.exception.Timeout):
+            # dnspython's own deadline may fire first, with a message of its own
+            # ("timed out after 0.000 seconds"): the same timeout, said one way.
             return self._failed("timeout", f"no answer within {self._timeout:g}s", subnet)
         except BodyTooLarge as e:
             return self._failed("error", f"not a DNS answer: {e}", subnet)
@@ -133,6 +137,9 @@ class DnsProbe:
         except Exception as e:  # our bug: an error of this query, never a crashed round
             log.exception("dns_probe_crashed", resolver=self.resolver.name)
             return self._failed("error", f"internal error: {type(e).__name__}", subnet)
+        finally:
+            for query in queries:
+                query.cancel()
         latency = round((loop.time() - start) * 1000, 2)
         return self._answer(a, aaaa, subnet, latency)
 

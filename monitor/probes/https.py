@@ -27,6 +27,7 @@ import structlog
 from monitor.clock import Clock
 from monitor.config import Config, HttpsRequest
 from monitor.probes.expectations import Observation, judge
+from monitor.release import RELEASE
 from monitor.results import CheckResult, FailureClass, OnFailure, Outcome
 
 __all__ = [
@@ -38,7 +39,7 @@ __all__ = [
 ]
 
 BYPASS_HEADER = "X-Regionwatch-Bypass"
-USER_AGENT = "regionwatch/0.1"
+USER_AGENT = f"regionwatch/{RELEASE}"
 _READ_CHUNK = 65536
 log = structlog.get_logger("monitor.probes.https")
 
