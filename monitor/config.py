@@ -466,6 +466,7 @@ class FailoverConfig(Model):
     max_disables_per_hour: Annotated[int, Field(ge=0)] = 1
     cooldown: Duration = timedelta(minutes=10)
     reenable: Literal["auto", "manual"] = "auto"
+    streak_gap: Duration | None = None
 
 
 class DeploysConfig(Model):
@@ -559,6 +560,14 @@ class Config(Model):
     def endpoint_of(self, region: str) -> str:
         """The Traffic Manager endpoint name of a region (default: the region's name)."""
         return self.regions[region].endpoint or region
+
+    @property
+    def streak_gap(self) -> timedelta:
+        """The longest pause between two rounds of a region that continues a streak: a longer
+        one (a stopped monitor, a stalled scheduler), whatever caused it, starts a new streak.
+        Default: three intervals."""
+        gap = self.failover.streak_gap
+        return gap if gap is not None else 3 * self.checks.https.interval
 
     def requests_for(self, region: str) -> list[HttpsRequest]:
         """The HTTPS requests a region's round sends."""

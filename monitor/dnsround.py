@@ -11,6 +11,7 @@ import httpx
 from monitor.config import Config, VantagePointConfig
 from monitor.dnsmap import DnsFinding, judge_answer
 from monitor.probes.dns import DnsAnswer, DnsProbe
+from monitor.results import DnsStatus
 from monitor.trafficmanager.model import ProfileState
 
 __all__ = ["DnsRound"]
@@ -59,14 +60,14 @@ class DnsRound:
         that newer view: one it explains is a failover, never a false alarm."""
         answers = await asyncio.gather(*(probe.probe() for probe, _ in self._probes))
         findings = self._judged(answers, profile)
-        if refresh is None or not any(f.status == "mismatch" for f in findings):
+        if refresh is None or not any(f.status is DnsStatus.MISMATCH for f in findings):
             return findings
         fresh = await refresh()
         if fresh is None or fresh == profile:
             return findings
         again = self._judged(answers, fresh)
         return [
-            new if old.status == "mismatch" else old
+            new if old.status is DnsStatus.MISMATCH else old
             for old, new in zip(findings, again, strict=True)
         ]
 

@@ -26,13 +26,13 @@ from monitor.errors import TrafficManagerError
 from monitor.redaction import redact_urls
 from monitor.trafficmanager.model import (
     EndpointState,
+    EndpointStatus,
     NotAProfile,
     ProfileState,
     WriteAccess,
     parse_endpoint,
     parse_profile,
 )
-from monitor.trafficmanager.port import EndpointStatus
 from monitor.trafficmanager.transport import AnswerTooLarge, bounded_transport
 
 __all__ = [

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Literal, Protocol
+from typing import Protocol
 
-from monitor.trafficmanager.model import EndpointState, ProfileState, WriteAccess
+from monitor.trafficmanager.model import EndpointState, EndpointStatus, ProfileState, WriteAccess
 
 __all__ = ["EndpointStatus", "TrafficManager"]
-
-EndpointStatus = Literal["Enabled", "Disabled"]
 
 
 class TrafficManager(Protocol):

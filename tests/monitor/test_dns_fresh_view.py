@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import structlog
 
 from lab.certs import LabCA
 from lab.origin import RegionalOrigin, loopback_address
@@ -20,7 +19,9 @@ from lab.resolvers import LabResolver
 from lab.sandbox import MODEL_REQUESTS
 from lab.trafficmanager import TrafficManagerEmulator
 from monitor.config import load_config
-from monitor.service import Service
+from monitor.events import EventType
+from monitor.eventstore import EventQuery
+from monitor.service import build_service
 
 ConfigWriter = Callable[..., Path]
 HOSTNAME = "blog.example.com"
@@ -104,26 +105,21 @@ async def test_the_service_calls_an_endpoint_disabled_before_the_round_a_failove
     view read again to judge them is the one the service keeps."""
     for key, value in identity(tm).items():
         monkeypatch.setenv(key, value)
-    service = Service(load_config(config_path))
-    watch = service.traffic_manager
-    assert watch is not None and service.dns is not None
-    await service.store.open()
-    try:
-        await service.read_traffic_manager()
-        assert watch.profile is not None
-        west = watch.profile.endpoint("westeurope")
+    async with build_service(load_config(config_path)) as service:
+        tm_view = (await service.read_traffic_manager()).traffic_manager
+        assert tm_view is not None and tm_view.profile is not None
+        west = tm_view.profile.endpoint("westeurope")
         assert west is not None and west.enabled
         tm.set_endpoint_status("westeurope", "Disabled")
-        with structlog.testing.capture_logs() as logs:
-            findings = await service.run_dns()
-    finally:
-        await watch.client.close()
-        await service.dns.close()
-        await service.store.close()
-    judged = {f.answer.vantage: (f.status, f.region, f.reason) for f in findings}
+        snapshot = await service.run_dns()
+        await service.engine.settle()
+        stored = await service.store.events(EventQuery())
+    assert snapshot.dns is not None
+    judged = {f.answer.vantage: (f.status, f.region, f.reason) for f in snapshot.dns.findings}
     assert judged == {None: FAILOVER, "europe": FAILOVER}
-    assert not [e for e in logs if e["event"] == "dns_answer_wrong"]
-    west = watch.profile.endpoint("westeurope") if watch.profile else None
+    assert {s.event.type for s in stored} == {EventType.DNS_FAILOVER}
+    assert snapshot.traffic_manager is not None and snapshot.traffic_manager.profile is not None
+    west = snapshot.traffic_manager.profile.endpoint("westeurope")
     assert west is not None and not west.enabled
     assert len(tm.requests_log.where("GET", PROFILE_GET)) == 2
 
@@ -177,17 +173,10 @@ async def test_a_mismatch_the_fresh_view_does_not_explain_stays_a_mismatch(
     for key, value in identity(tm).items():
         monkeypatch.setenv(key, value)
     eu.inject("wrong-answer", address=regions["centralus"].address)
-    service = Service(load_config(config_path))
-    watch = service.traffic_manager
-    assert watch is not None and service.dns is not None
-    await service.store.open()
-    try:
+    async with build_service(load_config(config_path)) as service:
         await service.read_traffic_manager()
-        findings = await service.run_dns()
-    finally:
-        await watch.client.close()
-        await service.dns.close()
-        await service.store.close()
-    plain = next(f for f in findings if f.answer.vantage is None)
+        snapshot = await service.run_dns()
+    assert snapshot.dns is not None
+    plain = next(f for f in snapshot.dns.findings if f.answer.vantage is None)
     assert (plain.status, plain.reason) == ("mismatch", "sent to centralus, expected westeurope")
     assert len(tm.requests_log.where("GET", PROFILE_GET)) == 2

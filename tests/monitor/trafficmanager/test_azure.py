@@ -21,6 +21,8 @@ from lab.trafficmanager import StreamedBody, TrafficManagerEmulator
 from monitor.clock import SystemClock
 from monitor.config import TrafficManagerConfig
 from monitor.errors import TrafficManagerError
+from monitor.fold import after_read
+from monitor.snapshot import TrafficManagerView
 from monitor.trafficmanager.azure import (
     AzureTrafficManager,
     RetryPolicy,
@@ -29,7 +31,7 @@ from monitor.trafficmanager.azure import (
     redact,
 )
 from monitor.trafficmanager.model import ProfileState
-from monitor.trafficmanager.watch import TrafficManagerWatch
+from monitor.trafficmanager.watch import Reading, read_profile
 
 EUROPE = "81.2.69.0/24"  # GB in the emulator's geography table
 PROFILE_GET = "trafficmanagerprofiles/blog"
@@ -337,17 +339,38 @@ def test_every_endpoint_type_in_use_must_be_writable() -> None:
     assert evaluate_permissions(excluded, {"ExternalEndpoints"}).can_write is False
 
 
+class Watch:
+    """Reads folded into Traffic Manager's view, as the engine folds them."""
+
+    def __init__(self, client: AzureTrafficManager) -> None:
+        self.client = client
+        self.view = TrafficManagerView()
+
+    @property
+    def latest(self) -> Reading | None:
+        return self.view.latest
+
+    @property
+    def profile(self) -> ProfileState | None:
+        return self.view.profile
+
+    async def read(self) -> Reading:
+        reading = await read_profile(self.client, SystemClock())
+        self.view = after_read(self.view, reading)
+        return reading
+
+
 @pytest.fixture
-async def watch(client: AzureTrafficManager) -> TrafficManagerWatch:
-    """A watch whose first read got the real profile."""
-    watch = TrafficManagerWatch(client, SystemClock())
+async def watch(client: AzureTrafficManager) -> Watch:
+    """A view whose first read got the real profile."""
+    watch = Watch(client)
     assert (await watch.read()).profile is not None
     return watch
 
 
 @pytest.mark.parametrize("announced", [True, False], ids=["content-length", "streamed"])
 async def test_an_oversized_answer_is_an_error_read_and_the_last_profile_is_kept(
-    watch: TrafficManagerWatch, tm: TrafficManagerEmulator, announced: bool
+    watch: Watch, tm: TrafficManagerEmulator, announced: bool
 ) -> None:
     """An answer past 4 MiB, announced by its Content-Length or streamed on, is an ERROR read
     naming the bound; reading stopped there (the emulator could send no more than the socket
@@ -388,7 +411,7 @@ def _other_profile(tm: TrafficManagerEmulator) -> str:
     ids=["html", "a-list", "wrong-shape", "empty-object", "another-profile"],
 )
 async def test_an_answer_that_is_not_the_profile_is_an_error_read_without_a_traceback(
-    watch: TrafficManagerWatch,
+    watch: Watch,
     tm: TrafficManagerEmulator,
     caplog: pytest.LogCaptureFixture,
     body: Any,
