@@ -336,7 +336,12 @@ def traffic_manager_out(snapshot: Snapshot, mode: str) -> TrafficManagerOut:
                 "tolerated_failures": profile.monitor.tolerated_failures,
             },
             "endpoints": [
-                {"name": e.name, "type": e.type_segment, **_json_fields(e)}
+                {
+                    "name": e.name,
+                    "type": e.type_segment,
+                    **_json_fields(e),
+                    "geographies": [tm.geography.describe(code) for code in e.geo_mapping],
+                }
                 for e in profile.endpoints
             ],
         },

@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 
 import httpx
 
+from monitor.clock import Clock
 from monitor.config import Config, VantagePointConfig
 from monitor.dnsmap import DnsFinding, judge_answer
 from monitor.probes.dns import DnsAnswer, DnsProbe
@@ -20,7 +21,9 @@ __all__ = ["DnsRound"]
 class DnsRound:
     """Owns the DNS probes and the HTTP client DNS over HTTPS shares; close() when done."""
 
-    def __init__(self, config: Config, ssl_context: ssl.SSLContext) -> None:
+    def __init__(
+        self, config: Config, ssl_context: ssl.SSLContext, *, clock: Clock | None = None
+    ) -> None:
         dns = config.checks.dns
         if dns is None:
             raise ValueError("DnsRound needs checks.dns")
@@ -42,6 +45,7 @@ class DnsRound:
                     timeout=timeout,
                     ssl_context=ssl_context,
                     http=self._http,
+                    clock=clock,
                 )
                 self._probes.append((probe, expected))
 

@@ -68,6 +68,11 @@ class Subscriber:
     def __post_init__(self) -> None:
         self._queue = asyncio.Queue(self.size)
 
+    @property
+    def queued(self) -> int:
+        """Publications waiting for the handler."""
+        return self._queue.qsize()
+
     def offer(self, publication: Publication) -> None:
         if self._queue.full():
             self._queue.get_nowait()
@@ -189,6 +194,9 @@ class Engine:
                     item.done.set_exception(e)
             finally:
                 self._queue.task_done()
+            # A queue that is never empty never suspends `get()`: yield after each item so a
+            # burst of evidence cannot keep `/healthz`, the API and the subscribers waiting.
+            await asyncio.sleep(0)
 
     def _step(self, item: _Item) -> None:
         before = self._snapshot

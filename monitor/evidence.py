@@ -12,12 +12,14 @@ from datetime import datetime
 from monitor.dnsmap import DnsFinding
 from monitor.results import RegionVerdict
 from monitor.storehealth import WriteFailure
+from monitor.trafficmanager.geography import GeographicHierarchy
 from monitor.trafficmanager.watch import AccessCheck, Reading
 
 __all__ = [
     "AccessChecked",
     "DnsRoundFinished",
     "Evidence",
+    "GeographyRead",
     "RoundFinished",
     "SchedulerChanged",
     "StoreHealthChanged",
@@ -47,6 +49,13 @@ class AccessChecked:
 
 
 @dataclass(frozen=True, slots=True)
+class GeographyRead:
+    """Traffic Manager's geographic hierarchy, as Azure has it."""
+
+    hierarchy: GeographicHierarchy
+
+
+@dataclass(frozen=True, slots=True)
 class DnsRoundFinished:
     """Every resolver × vantage point, judged against the freshest Traffic Manager view."""
 
@@ -72,6 +81,7 @@ Evidence = (
     RoundFinished
     | TrafficManagerRead
     | AccessChecked
+    | GeographyRead
     | DnsRoundFinished
     | StoreHealthChanged
     | SchedulerChanged

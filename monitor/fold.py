@@ -18,6 +18,7 @@ from monitor.evidence import (
     AccessChecked,
     DnsRoundFinished,
     Evidence,
+    GeographyRead,
     RoundFinished,
     SchedulerChanged,
     StoreHealthChanged,
@@ -105,6 +106,10 @@ def fold(snapshot: Snapshot, evidence: Evidence, *, config: Config, now: datetim
         case AccessChecked(check=check):
             snapshot = replace(
                 snapshot, traffic_manager=replace(tm or TrafficManagerView(), access=check)
+            )
+        case GeographyRead(hierarchy=hierarchy):
+            snapshot = replace(
+                snapshot, traffic_manager=replace(tm or TrafficManagerView(), geography=hierarchy)
             )
         case DnsRoundFinished(checked_at=checked_at, findings=findings):
             snapshot = replace(snapshot, dns=DnsView(checked_at, findings))

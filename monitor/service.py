@@ -25,6 +25,7 @@ from monitor.events import Severity
 from monitor.evidence import (
     AccessChecked,
     DnsRoundFinished,
+    GeographyRead,
     RoundFinished,
     SchedulerChanged,
     StoreHealthChanged,
@@ -41,7 +42,7 @@ from monitor.store import Store
 from monitor.trafficmanager.azure import AzureTrafficManager
 from monitor.trafficmanager.model import ProfileState
 from monitor.trafficmanager.port import TrafficManager
-from monitor.trafficmanager.watch import check_access, read_profile
+from monitor.trafficmanager.watch import check_access, read_geography, read_profile
 
 __all__ = ["Service", "build_service"]
 
@@ -51,6 +52,8 @@ log = structlog.get_logger("monitor.service")
 # written against the whole contract load, and named at start so nobody believes they act yet.
 _NOT_YET_ACTIVE = ("alerts", "peers")
 ACCESS_CHECK_EVERY = timedelta(hours=1)
+# Azure's geographic hierarchy changes when a country is added, a few times a decade.
+GEOGRAPHY_READ_EVERY = timedelta(days=1)
 # How long a stop waits for jobs already running before cancelling them. A stop must be over
 # within 10 s (well inside Kubernetes' 30 s grace period) whatever a dependency is doing:
 # this, plus the HTTP drain before it and the engine's and the store's after it.
@@ -100,6 +103,12 @@ class Service:
                     "Traffic Manager write access",
                     ACCESS_CHECK_EVERY,
                     self.check_access,
+                ),
+                PeriodicJob(
+                    "traffic-manager-geography",
+                    "Traffic Manager's geographic hierarchy",
+                    GEOGRAPHY_READ_EVERY,
+                    self.read_geography,
                 ),
             ]
         if config.checks.dns is not None:
@@ -172,6 +181,13 @@ class Service:
         if self.traffic_manager is not None:
             check = await check_access(self.traffic_manager, self.clock)
             self.engine.submit(AccessChecked(check))
+
+    async def read_geography(self) -> None:
+        """Traffic Manager's geographic hierarchy, kept in the snapshot when it could be read."""
+        if self.traffic_manager is not None:
+            hierarchy = await read_geography(self.traffic_manager)
+            if hierarchy is not None:
+                self.engine.submit(GeographyRead(hierarchy))
 
     async def run_dns(self) -> Snapshot:
         """One DNS round, judged with Traffic Manager's freshest view: before an answer is
@@ -262,7 +278,7 @@ async def build_service(
         if config.traffic_manager is not None:
             client = traffic_manager or AzureTrafficManager(config.traffic_manager)
         if config.checks.dns is not None:
-            dns = DnsRound(config, context)
+            dns = DnsRound(config, context, clock=clock)
         vantage = config.vantage or "local"
         rounds = RoundRunner(build_probes(config, clock, context), clock, vantage=vantage)
         service = Service(

@@ -17,6 +17,7 @@ from monitor.events import Condition
 from monitor.results import DnsStatus, RegionStatus, RegionVerdict
 from monitor.storehealth import WriteFailure
 from monitor.trafficmanager.compare import EndpointView
+from monitor.trafficmanager.geography import BUILTIN, GeographicHierarchy
 from monitor.trafficmanager.model import ProfileState
 from monitor.trafficmanager.watch import AccessCheck, Outage, Reading
 
@@ -67,6 +68,8 @@ class TrafficManagerView:
     failing_since: float | None = None  # epoch seconds; None while reads succeed
     failed_reads: int = 0  # consecutive failed reads
     access: AccessCheck | None = None
+    # Azure's once read; until then the built-in subset (every regional grouping is in it).
+    geography: GeographicHierarchy = BUILTIN
 
     @property
     def profile(self) -> ProfileState | None:

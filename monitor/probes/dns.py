@@ -25,6 +25,7 @@ import httpx
 import structlog
 
 from monitor.bodies import BodyTooLarge, read_bounded
+from monitor.clock import Clock, SystemClock
 from monitor.config import ResolverConfig, VantagePointConfig
 from monitor.probes.dnswire import (
     TYPE_A,
@@ -93,8 +94,10 @@ class DnsProbe:
         timeout: float,
         ssl_context: ssl.SSLContext,
         http: httpx.AsyncClient | None = None,
+        clock: Clock | None = None,
     ) -> None:
         self.hostname = hostname
+        self._clock = clock or SystemClock()
         self.resolver = resolver
         self.vantage = vantage
         self._timeout = timeout
@@ -112,8 +115,7 @@ class DnsProbe:
         self._wires = {rdtype: query.to_wire() for rdtype, query in self._queries.items()}
 
     async def probe(self) -> DnsAnswer:
-        loop = asyncio.get_running_loop()
-        start = loop.time()
+        start = self._clock.monotonic()
         subnet = str(self.vantage.client_subnet) if self.vantage else None
         # A and AAAA at once; when one fails the other is cancelled, never left running.
         queries = [asyncio.ensure_future(self._ask(rdtype)) for rdtype in ("A", "AAAA")]
@@ -143,7 +145,7 @@ class DnsProbe:
         finally:
             for query in queries:
                 query.cancel()
-        latency = round((loop.time() - start) * 1000, 2)
+        latency = round((self._clock.monotonic() - start) * 1000, 2)
         return self._answer(a, aaaa, subnet, latency)
 
     async def _ask(self, rdtype: str) -> tuple[Reply, bool]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from monitor.trafficmanager.geography import GeographicHierarchy
 from monitor.trafficmanager.model import EndpointState, EndpointStatus, ProfileState, WriteAccess
 
 __all__ = ["EndpointStatus", "TrafficManager"]
@@ -24,5 +25,9 @@ class TrafficManager(Protocol):
         ...
 
     async def write_access(self) -> WriteAccess: ...
+
+    async def geographic_hierarchy(self) -> GeographicHierarchy:
+        """Traffic Manager's geographic hierarchy (`trafficManagerGeographicHierarchies/default`)."""
+        ...
 
     async def close(self) -> None: ...

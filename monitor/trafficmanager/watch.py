@@ -9,10 +9,18 @@ import structlog
 
 from monitor.clock import Clock
 from monitor.errors import TrafficManagerError
+from monitor.trafficmanager.geography import GeographicHierarchy
 from monitor.trafficmanager.model import ProfileState, WriteAccess
 from monitor.trafficmanager.port import TrafficManager
 
-__all__ = ["AccessCheck", "Outage", "Reading", "check_access", "read_profile"]
+__all__ = [
+    "AccessCheck",
+    "Outage",
+    "Reading",
+    "check_access",
+    "read_geography",
+    "read_profile",
+]
 
 log = structlog.get_logger("monitor.trafficmanager")
 
@@ -79,3 +87,15 @@ async def check_access(client: TrafficManager, clock: Clock) -> AccessCheck:
     if not check.can_write:
         log.warning("traffic_manager_cannot_write", detail=check.detail)
     return check
+
+
+async def read_geography(client: TrafficManager) -> GeographicHierarchy | None:
+    """Azure's geographic hierarchy, or None when it cannot be read (logged once here): the
+    one already known stays in use."""
+    try:
+        return await client.geographic_hierarchy()
+    except TrafficManagerError as e:
+        log.warning("geographic_hierarchy_read_failed", error=str(e))
+    except Exception:
+        log.exception("geographic_hierarchy_read_crashed")
+    return None

@@ -30,6 +30,7 @@ from monitor.trafficmanager.azure import (
     evaluate_permissions,
     redact,
 )
+from monitor.trafficmanager.geography import BUILTIN
 from monitor.trafficmanager.model import ProfileState
 from monitor.trafficmanager.watch import Reading, read_profile
 
@@ -438,3 +439,52 @@ async def test_an_answer_that_is_not_the_profile_is_an_error_read_without_a_trac
         ("traffic_manager_read_failed", None)
     ]
     assert "Traceback" not in caplog.text
+
+
+async def test_the_geographic_hierarchy_is_read_through_the_sdk(
+    client: AzureTrafficManager,
+) -> None:
+    """`trafficManagerGeographicHierarchies/default` read with the real SDK from the emulator
+    is the hierarchy the service knows: codes walk up to WORLD and read with their names."""
+    hierarchy = await client.geographic_hierarchy()
+    assert hierarchy == BUILTIN
+    assert hierarchy.lineage("gb") == ["GB", "GEO-EU", "WORLD"]
+    assert hierarchy.lineage("US-CA") == ["US-CA", "US", "GEO-NA", "WORLD"]
+    assert hierarchy.lineage("XX-UNKNOWN") == ["XX-UNKNOWN", "WORLD"]
+    assert hierarchy.describe("GEO-EU") == "GEO-EU (Europe)"
+    assert hierarchy.describe("WORLD") == "WORLD (World)"
+
+
+@pytest.mark.parametrize(
+    ("body", "why"),
+    [
+        ('{"properties": {}}', "it has no properties.geographicHierarchy"),
+        (
+            '{"properties": {"geographicHierarchy": {"code": "GEO-EU", "name": "Europe"}}}',
+            "its root is 'GEO-EU', not WORLD",
+        ),
+        (
+            '{"properties": {"geographicHierarchy": {"code": "WORLD", "name": "World",'
+            ' "regions": [1]}}}',
+            "properties.geographicHierarchy.regions[0] is not an object",
+        ),
+    ],
+    ids=["no-hierarchy", "wrong-root", "not-a-region"],
+)
+async def test_an_answer_that_is_not_the_hierarchy_is_refused_saying_why(
+    client: AzureTrafficManager, tm: TrafficManagerEmulator, body: str, why: str
+) -> None:
+    """A 200 that is not a geographic hierarchy is an error naming what is wrong, not retried."""
+    tm.faults.add(
+        method="GET",
+        path_contains="trafficManagerGeographicHierarchies",
+        status=200,
+        body=body,
+        headers={"Content-Type": "application/json"},
+    )
+    with pytest.raises(TrafficManagerError) as raised:
+        await client.geographic_hierarchy()
+    assert str(raised.value) == (
+        f"Traffic Manager answered something that is not its geographic hierarchy: {why}"
+    )
+    assert raised.value.retryable is False
