@@ -134,7 +134,7 @@ def _closed(condition: Condition, at: datetime, instance: str) -> Event:
         at=at,
         since=condition.since,
         summary=summary,
-        evidence=condition.evidence,
+        evidence={"was": dict(condition.evidence)},  # what was wrong, now over
         instance=instance,
         problem=condition.key,
         resolved=True,
