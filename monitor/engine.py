@@ -39,6 +39,7 @@ class Publication:
     snapshot: Snapshot
     events: tuple[Event, ...]
     evidence: Evidence
+    lag: float = 0.0  # seconds from the evidence's submission to this publication
 
 
 @dataclass(slots=True)
@@ -206,9 +207,9 @@ class Engine:
         )
         self._snapshot = after
         self._recorder.record(item.evidence, events)
-        publication = Publication(after, events, item.evidence)
+        self.lag = self._clock.monotonic() - item.submitted
+        publication = Publication(after, events, item.evidence, self.lag)
         for subscriber in self._subscribers:
             subscriber.offer(publication)
-        self.lag = self._clock.monotonic() - item.submitted
         if item.done is not None and not item.done.done():
             item.done.set_result(after)
