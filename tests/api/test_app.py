@@ -8,8 +8,11 @@ from pathlib import Path
 
 import httpx
 import pytest
-from servers import eventually, serving_service
+from fastapi import APIRouter, Depends
+from servers import eventually, serving, serving_service
 
+from api.app import create_app
+from api.deps import require_write
 from lab.origin import Fault, RegionalOrigin
 from monitor.config import load_config
 from monitor.service import Service
@@ -182,3 +185,46 @@ async def test_openapi_says_status_is_the_rounds_verdict_not_the_policys(
         described = paths[path]["get"]["description"]
         assert "latest round alone" in described, path
         assert "`failover.failing_rounds` consecutive failing rounds" in described, path
+
+
+@pytest.mark.parametrize(
+    ("token", "sent", "status"),
+    [
+        ("w-token", None, 401),
+        ("w-token", "Bearer", 401),
+        ("w-token", "Basic w-token", 401),
+        ("w-token", "Bearer nope", 403),
+        ("w-token", "Bearer w-token-and-more", 403),
+        ("w-token", "Bearer w-token", 200),
+        (None, "Bearer anything", 403),
+    ],
+)
+async def test_a_write_needs_api_token_loopback_included(
+    two_regions: dict[str, RegionalOrigin],
+    write_config: ConfigWriter,
+    token: str | None,
+    sent: str | None,
+    status: int,
+) -> None:
+    """A route that depends on `require_write` answers 401 without a bearer token, 403 with a
+    wrong one (or when no api.token is configured: writes are off), and lets the right one
+    through, even from 127.0.0.1; every refusal in the API's one error shape."""
+    writes = APIRouter()
+
+    @writes.post("/api/v1/test-write", dependencies=[Depends(require_write)])
+    async def write() -> dict[str, str]:
+        return {"written": "yes"}
+
+    api = {"listen": "127.0.0.1:0", **({"token": token} if token else {})}
+    config = load_config(write_config(two_regions, api=api))
+    app = create_app(config, schedule=False, routers=[writes])
+    headers = {"Authorization": sent} if sent else {}
+    async with serving(app) as url, httpx.AsyncClient(base_url=url) as client:
+        answer = await client.post("/api/v1/test-write", headers=headers)
+    assert answer.status_code == status
+    if status != 200:
+        assert set(answer.json()) == {"status", "error", "detail"}
+        assert answer.json()["status"] == status
+        assert "w-token" not in answer.text
+    if status == 401:
+        assert answer.headers["www-authenticate"] == "Bearer"

@@ -23,6 +23,7 @@ from monitor.evidence import SchedulerChanged
 from monitor.results import RegionStatus
 from monitor.scheduler import RoundScheduler
 from monitor.service import Service, build_service
+from monitor.snapshot import Snapshot
 
 ConfigWriter = Callable[..., Path]
 START = datetime(2026, 11, 2, 14, 0, tzinfo=UTC)
@@ -43,21 +44,26 @@ async def test_rounds_run_on_schedule_for_every_region(
 async def test_a_fault_turns_the_region_failing_and_healing_brings_it_back(
     two_regions: dict[str, RegionalOrigin], write_config: ConfigWriter
 ) -> None:
-    """The verdict follows the region on schedule: failing while broken, healthy after it
-    heals, the other region untouched."""
+    """The verdict follows the region round by round (driven by hand on the manual clock):
+    failing while broken, healthy after it heals, the other region untouched."""
+    config = load_config(write_config(two_regions))
+    clock = ManualClock(START)
 
-    def status(service: Service, region: str) -> RegionStatus:
-        return service.snapshot.regions[region].status
+    async def round_of_both(service: Service) -> Snapshot:
+        await asyncio.gather(*(service.run_round(region) for region in two_regions))
+        clock.advance(1)
+        return await service.engine.settle()
 
-    async with build_service(load_config(write_config(two_regions))) as service:
-        service.start()
-        await eventually(lambda: service.snapshot.ready)
-        assert status(service, "westeurope") is RegionStatus.HEALTHY
+    async with build_service(config, clock=clock) as service:
+        first = await round_of_both(service)
+        assert first.regions["westeurope"].status is RegionStatus.HEALTHY
         two_regions["westeurope"].inject(Fault.ERROR, status=503)
-        await eventually(lambda: status(service, "westeurope") is RegionStatus.FAILING)
-        assert status(service, "centralus") is RegionStatus.HEALTHY
+        broken = await round_of_both(service)
+        assert broken.regions["westeurope"].status is RegionStatus.FAILING
+        assert broken.regions["centralus"].status is RegionStatus.HEALTHY
         two_regions["westeurope"].heal()
-        await eventually(lambda: status(service, "westeurope") is RegionStatus.HEALTHY)
+        healed = await round_of_both(service)
+        assert healed.regions["westeurope"].status is RegionStatus.HEALTHY
 
 
 async def test_history_streaks_and_open_conditions_survive_a_restart(
