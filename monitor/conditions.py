@@ -19,7 +19,7 @@ from monitor.events import Condition, EventType, Evidence, Severity
 from monitor.results import CheckResult, DnsStatus, Outcome, RegionStatus
 from monitor.storehealth import WriteFailure
 
-__all__ = ["BLIND_READS", "BLIND_ROUNDS", "RegionFacts", "judge_conditions"]
+__all__ = ["BLIND_READS", "BLIND_ROUNDS", "RegionFacts", "Scope", "judge_conditions"]
 
 # Rounds of a region with nothing but ERROR results before the monitor says it is blind there;
 # failed Traffic Manager reads in a row before it says so of Traffic Manager.
@@ -44,6 +44,31 @@ class RegionFacts:
 
 
 @dataclass(frozen=True, slots=True)
+class Scope:
+    """Which conditions an item of evidence can change: those of the regions named (None: of
+    every region), of DNS, and of the monitor as a whole. The rest stand as they were, so
+    a region's round costs that region's judging, not every region's."""
+
+    regions: frozenset[str] | None = None
+    dns: bool = True
+    monitor: bool = True
+
+
+EVERYTHING = Scope()
+
+
+def _owner(key: str) -> tuple[str, str | None]:
+    """What a condition's key belongs to: ("region", name), ("dns", None) or ("monitor", None)."""
+    kind, _, rest = key.partition("/")
+    if kind == "dns":
+        return "dns", None
+    if kind == "blind":
+        sub, _, name = rest.partition("/")
+        return ("region", name) if sub == "region" else ("monitor", None)
+    return "region", rest
+
+
+@dataclass(frozen=True, slots=True)
 class _Spec:
     type: EventType
     severity: Severity
@@ -64,20 +89,29 @@ def judge_conditions(
     store_failure: WriteFailure | None,
     before: Mapping[str, Condition],
     now: datetime,
+    scope: Scope = EVERYTHING,
 ) -> dict[str, Condition]:
     """Every open condition, keyed; `before` are those of the previous snapshot. `dns` is
     None until a DNS round has been judged; `traffic_manager_read` is false until Traffic
-    Manager has been read (or tried) by this process."""
+    Manager has been read (or tried) by this process. Only the conditions in `scope` are
+    judged (`regions` gives the facts of at least the regions it names); the others are
+    `before`'s."""
     specs: dict[str, _Spec] = {}
     carried: list[str] = []  # keys (or key prefixes ending in /) kept as they were
+    judged_regions = set()
     for region in regions:
-        _region_conditions(config, region, specs, carried)
-    if dns is None:
-        carried.append("dns/")
-    else:
-        for finding in dns:
-            _dns_condition(finding, specs)
-    if not traffic_manager_read:
+        if scope.regions is None or region.name in scope.regions:
+            judged_regions.add(region.name)
+            _region_conditions(config, region, specs, carried)
+    if scope.dns:
+        if dns is None:
+            carried.append("dns/")
+        else:
+            for finding in dns:
+                _dns_condition(finding, specs)
+    if not scope.monitor:
+        pass
+    elif not traffic_manager_read:
         carried.append("blind/traffic-manager")
     elif tm_failed_reads >= BLIND_READS:
         specs["blind/traffic-manager"] = _Spec(
@@ -87,7 +121,7 @@ def judge_conditions(
             f"Traffic Manager could not be read {tm_failed_reads} times in a row: {tm_error}",
             {"failed_reads": tm_failed_reads, "error": tm_error},
         )
-    if store_failure is not None:
+    if scope.monitor and store_failure is not None:
         specs["blind/store"] = _Spec(
             EventType.MONITOR_BLIND,
             Severity.WARNING,
@@ -104,7 +138,15 @@ def judge_conditions(
             key, spec.type, spec.severity, spec.region, since, spec.summary, spec.evidence
         )
     for key, old in before.items():
-        if key not in conditions and any(
+        if key in conditions:
+            continue
+        owner, name = _owner(key)
+        in_scope = (
+            (owner == "region" and name in judged_regions)
+            or (owner == "dns" and scope.dns)
+            or (owner == "monitor" and scope.monitor)
+        )
+        if not in_scope or any(
             key == c or (c.endswith("/") and key.startswith(c)) for c in carried
         ):
             conditions[key] = old

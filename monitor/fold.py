@@ -11,7 +11,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from types import MappingProxyType
 
-from monitor.conditions import RegionFacts, judge_conditions
+from monitor.conditions import RegionFacts, Scope, judge_conditions
 from monitor.config import Config
 from monitor.events import Condition
 from monitor.evidence import (
@@ -74,13 +74,16 @@ def first_snapshot(
     )
     # The remembered conditions stand as they were until evidence judges them: the first
     # item applied closes those that are over, with an event, rather than losing them here.
-    return _finish(snapshot, config, now, judge=False)
+    return _finish(snapshot, config, now, judge=None, before=None)
 
 
 def fold(snapshot: Snapshot, evidence: Evidence, *, config: Config, now: datetime) -> Snapshot:
-    """The snapshot after `evidence`, made at `now`."""
+    """The snapshot after `evidence`, made at `now`. Only what the evidence can change is
+    judged again (a region's round: that region's conditions and `/healthz` answer)."""
+    before_health = snapshot.health
     regions = snapshot.regions
     tm = snapshot.traffic_manager
+    scope = Scope(regions=frozenset(), dns=False, monitor=False)  # judges nothing
     match evidence:
         case RoundFinished(verdict=verdict):
             if verdict.region not in regions:
@@ -97,12 +100,14 @@ def fold(snapshot: Snapshot, evidence: Evidence, *, config: Config, now: datetim
             )
             regions = _with_region(regions, _with_endpoint(view, config, tm))
             snapshot = replace(snapshot, regions=regions)
+            scope = Scope(regions=frozenset({verdict.region}), dns=False, monitor=False)
         case TrafficManagerRead(reading=reading):
             tm = after_read(tm or TrafficManagerView(), reading)
             regions = MappingProxyType(
                 {name: _with_endpoint(view, config, tm) for name, view in regions.items()}
             )
             snapshot = replace(snapshot, traffic_manager=tm, regions=regions)
+            scope = Scope(regions=None, dns=False, monitor=True)
         case AccessChecked(check=check):
             snapshot = replace(
                 snapshot, traffic_manager=replace(tm or TrafficManagerView(), access=check)
@@ -113,11 +118,13 @@ def fold(snapshot: Snapshot, evidence: Evidence, *, config: Config, now: datetim
             )
         case DnsRoundFinished(checked_at=checked_at, findings=findings):
             snapshot = replace(snapshot, dns=DnsView(checked_at, findings))
+            scope = Scope(regions=frozenset(), dns=True, monitor=False)
         case StoreHealthChanged(failure=failure):
             snapshot = replace(snapshot, store_failure=failure)
+            scope = Scope(regions=frozenset(), dns=False, monitor=True)
         case SchedulerChanged(running=running):
             snapshot = replace(snapshot, scheduler_running=running)
-    return _finish(snapshot, config, now, judge=True)
+    return _finish(snapshot, config, now, judge=scope, before=before_health)
 
 
 def next_streak(previous: Streak | None, verdict: RegionVerdict, *, gap: timedelta) -> Streak:
@@ -181,10 +188,22 @@ def _with_endpoint(view: RegionView, config: Config, tm: TrafficManagerView | No
     return replace(view, endpoint=endpoint)
 
 
-def _finish(snapshot: Snapshot, config: Config, now: datetime, *, judge: bool) -> Snapshot:
-    """Conditions (judged, or kept as they are), readiness and the `/healthz` answers, then the
+def _finish(
+    snapshot: Snapshot,
+    config: Config,
+    now: datetime,
+    *,
+    judge: Scope | None,
+    before: Mapping[str, HealthAnswer] | None,
+) -> Snapshot:
+    """Conditions (judged within `judge`, or kept as they are when it is None), readiness and
+    the `/healthz` answers (rebuilt for the regions judged, or all without `before`), then the
     new version."""
-    conditions = _judge(snapshot, config, now) if judge else dict(snapshot.conditions)
+    if judge is None:
+        conditions = dict(snapshot.conditions)
+    else:
+        conditions = _judge(snapshot, config, now, judge)
+    health = _health(snapshot, config, judge.regions if judge is not None else None, before)
     return replace(
         snapshot,
         version=snapshot.version + 1,
@@ -192,11 +211,11 @@ def _finish(snapshot: Snapshot, config: Config, now: datetime, *, judge: bool) -
         conditions=MappingProxyType(conditions),
         readiness=_readiness(snapshot, config),
         warnings=_warnings(snapshot),
-        health=MappingProxyType(_health(snapshot, config)),
+        health=health,
     )
 
 
-def _judge(snapshot: Snapshot, config: Config, now: datetime) -> dict[str, Condition]:
+def _judge(snapshot: Snapshot, config: Config, now: datetime, scope: Scope) -> dict[str, Condition]:
     tm = snapshot.traffic_manager
     profile_known = tm is not None and tm.profile is not None
     facts = [
@@ -223,6 +242,7 @@ def _judge(snapshot: Snapshot, config: Config, now: datetime) -> dict[str, Condi
             profile_known=profile_known,
         )
         for view in snapshot.regions.values()
+        if scope.regions is None or view.name in scope.regions
     ]
     dns = snapshot.dns
     return judge_conditions(
@@ -235,6 +255,7 @@ def _judge(snapshot: Snapshot, config: Config, now: datetime) -> dict[str, Condi
         store_failure=snapshot.store_failure,
         before=snapshot.conditions,
         now=now,
+        scope=scope,
     )
 
 
@@ -267,15 +288,25 @@ def _warnings(snapshot: Snapshot) -> tuple[str, ...]:
     return (failure.describe(),) if failure is not None else ()
 
 
-def _health(snapshot: Snapshot, config: Config) -> dict[str, HealthAnswer]:
+def _health(
+    snapshot: Snapshot,
+    config: Config,
+    regions: frozenset[str] | None,
+    before: Mapping[str, HealthAnswer] | None,
+) -> Mapping[str, HealthAnswer]:
     """Every `/healthz` answer, prebuilt; "" is the answer when no region is named
-    (`api.local_region`'s, else the service's own). 200 for every region: no failover policy
+    (`api.local_region`'s, else the service's own). Only `regions`' answers are built again
+    when the previous ones are given (None: all). 200 for every region: no failover policy
     acts in this release, and the monitor fails static (docs/architecture.md)."""
-    answers = {"": _SERVICE_OK}
+    if before is not None and regions is not None and not regions:
+        return before
+    answers = dict(before) if before is not None and regions is not None else {"": _SERVICE_OK}
     for name, view in snapshot.regions.items():
+        if regions is not None and before is not None and name not in regions:
+            continue
         body = json.dumps({"region": name, "serve": True, "status": view.status.value})
         answers[name] = HealthAnswer(200, body.encode())
     local = config.api.local_region
     if local is not None and local in answers:
         answers[""] = answers[local]
-    return answers
+    return MappingProxyType(answers)
