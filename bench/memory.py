@@ -16,7 +16,9 @@ allows regions to share an address). This process, pinned to one core, is what i
    regions at once per round (as the scheduler starts them within an interval), each verdict
    submitted to the engine and recorded (`Service.run_round`, then `engine.settle()`).
 RSS is `VmRSS` of /proc/self/status after `gc.collect()`; the peak is `VmHWM` (its
-highest since the process started: the thousand connections in flight at once).
+highest since the process started: the thousand connections in flight at once). At the end,
+RSS after `malloc_trim(0)` says how much of it is still in use: glibc keeps heap pages freed
+by the connections of a round rather than returning them.
 Each row runs in a fresh child process: memory freed by one would stay in its heap and blur
 the next. The second row runs the same rounds with at most `--in-flight` regions' rounds at a
 time, to show what the figure depends on.
@@ -28,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import ctypes
 import gc
 import json
 import os
@@ -141,6 +144,9 @@ async def measure(spec: dict[str, Any], workdir: Path) -> dict[str, Any]:
         after_each, walls, outcomes = await run_rounds(service, spec["rounds"], spec["in_flight"])
         after = rss_mib()
         peak = status_kib("VmHWM") / 1024
+        # What of it is still in use: glibc keeps freed heap pages unless told to return them.
+        ctypes.CDLL(None).malloc_trim(0)
+        trimmed = rss_mib()
     return {
         "in_flight": spec["in_flight"],
         "imported": imported,
@@ -153,6 +159,7 @@ async def measure(spec: dict[str, Any], workdir: Path) -> dict[str, Any]:
         "walls": walls,
         "after": after,
         "peak": peak,
+        "trimmed": trimmed,
         "outcomes": dict(outcomes),
     }
 
@@ -163,9 +170,9 @@ def _worker_main(spec: dict[str, Any]) -> None:
     if spec.get("ssl_read_buffer"):
         # What a smaller TLS read buffer would give: asyncio's SSLProtocol allocates this many
         # bytes per connection (256 KiB in Python 3.11), a private class attribute.
-        import asyncio.sslproto
+        from asyncio import sslproto
 
-        asyncio.sslproto.SSLProtocol.max_size = spec["ssl_read_buffer"]
+        sslproto.SSLProtocol.max_size = spec["ssl_read_buffer"]
     with tempfile.TemporaryDirectory(prefix="regionwatch-bench-memory-") as directory:
         result = asyncio.run(measure(spec, Path(directory)))
     sys.stdout.write(json.dumps(result) + "\n")
@@ -206,6 +213,7 @@ def _row(args: argparse.Namespace, r: dict[str, Any]) -> str:
         f"| {r['baseline']:.1f} "
         f"| {rounds} | {r['after']:.1f} | {r['peak']:.1f} "
         f"| **{_per_1000(r, r['after']):.1f}** | {_per_1000(r, r['peak']):.1f} "
+        f"| {_per_1000(r, r['trimmed']):.1f} "
         f"| {walls} | {up:,}/{results:,} |"
     )
 
@@ -231,7 +239,9 @@ def report(args: argparse.Namespace, runs: list[dict[str, Any]], facts: dict[str
         "submitted to the engine and recorded in SQLite (a temporary file); all regions at "
         "once per round (the target's measure), and, in a fresh process, at most "
         f"{args.in_flight} regions' rounds at a time. RSS = `VmRSS` after `gc.collect()`; "
-        f"peak = `VmHWM`. Per 1,000 targets: over the baseline, for the {added:,} targets "
+        "peak = `VmHWM`; in use = RSS after `malloc_trim(0)` at the end (glibc otherwise "
+        "keeps the heap pages it was given back, so RSS stays near the peak). Per 1,000 "
+        f"targets: over the baseline, for the {added:,} targets "
         f"beyond the baseline's {headline['baseline_targets']}, scaled to 1,000."
         + (
             f" asyncio's per-connection TLS read buffer set to {args.ssl_read_buffer:,} bytes "
@@ -242,8 +252,9 @@ def report(args: argparse.Namespace, runs: list[dict[str, Any]], facts: dict[str
         "",
         "| regions in flight | after imports (MiB) | baseline (MiB) | after each round (MiB) "
         "| end (MiB) | peak (MiB) | increment per 1,000 targets (MiB) "
-        "| peak over baseline per 1,000 (MiB) | round wall times (s) | results UP |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| peak over baseline per 1,000 (MiB) | in use at the end per 1,000 (MiB) "
+        "| round wall times (s) | results UP |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
         *(_row(args, r) for r in runs),
         "",
         f"**RSS increment per 1,000 probe targets, all regions at once: {per_1000:.1f} MiB "

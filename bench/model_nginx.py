@@ -4,7 +4,8 @@ rounds: every request of lab/sandbox.py's MODEL_REQUESTS answers as expected.
 - HTTPS on `port`: `/` is the page (with `<title>`), `/ghost` and everything else 404;
   every answer carries `Strict-Transport-Security`, `X-Release`, `X-Host` and `X-Cache-Status`
   (`BYPASS` for a request with the bypass header, `HIT` otherwise, as the model's proxy cache);
-- HTTP on `http_port`: a 301 to `https://$host$request_uri`.
+- HTTP on `http_port`: a 301 to `https://$host$request_uri`, but for `/healthz`, which
+  answers regionwatch's `{"service":"ok"}` itself (a floor for the `/healthz` benchmark).
 
 It is `BenchNginx` (start, readiness, stop, and the clean-up also when the benchmark dies)
 with that configuration, and listen backlogs deep enough for a thousand connections at once.
@@ -58,7 +59,14 @@ http {{
     server {{
         listen {address}:{http_port} backlog={backlog};
         server_name {hostname};
-        return 301 https://$host$request_uri;
+        location = /healthz {{
+            default_type application/json;
+            add_header Cache-Control no-store always;
+            return 200 '{{"service":"ok"}}';
+        }}
+        location / {{
+            return 301 https://$host$request_uri;
+        }}
     }}
 }}
 """
