@@ -209,7 +209,7 @@ def _row(args: argparse.Namespace, r: dict[str, Any]) -> str:
     up = r["outcomes"].get("up", 0)
     results = sum(r["outcomes"].values())
     return (
-        f"| {regions} ({regions * 4:,} probes at once) | {r['imported']:.1f} "
+        f"| {regions} | {r['imported']:.1f} "
         f"| {r['baseline']:.1f} "
         f"| {rounds} | {r['after']:.1f} | {r['peak']:.1f} "
         f"| **{_per_1000(r, r['after']):.1f}** | {_per_1000(r, r['peak']):.1f} "
@@ -236,9 +236,11 @@ def report(args: argparse.Namespace, runs: list[dict[str, Any]], facts: dict[str
         f"{args.baseline_rounds} rounds, still running. Then, in the same process, a "
         f"{args.regions}-region service ({headline['targets']:,} probe targets: the 4 model "
         f"requests per region), every region's round {args.rounds} times, each verdict "
-        "submitted to the engine and recorded in SQLite (a temporary file); all regions at "
-        "once per round (the target's measure), and, in a fresh process, at most "
-        f"{args.in_flight} regions' rounds at a time. RSS = `VmRSS` after `gc.collect()`; "
+        "submitted to the engine and recorded in SQLite (a temporary file); all regions' "
+        "rounds started at once (the target's measure), and, in a fresh process, at most "
+        f"{args.in_flight} regions' rounds at a time; in both, the probes in flight are bounded "
+        "by `checks.https.concurrency` (default 64: each TLS connection in flight holds "
+        "asyncio's 256 KiB read buffer). RSS = `VmRSS` after `gc.collect()`; "
         "peak = `VmHWM`; in use = RSS after `malloc_trim(0)` at the end (glibc otherwise "
         "keeps the heap pages it was given back, so RSS stays near the peak). Per 1,000 "
         f"targets: over the baseline, for the {added:,} targets "
@@ -250,7 +252,7 @@ def report(args: argparse.Namespace, runs: list[dict[str, Any]], facts: dict[str
             else ""
         ),
         "",
-        "| regions in flight | after imports (MiB) | baseline (MiB) | after each round (MiB) "
+        "| regions' rounds started at once | after imports (MiB) | baseline (MiB) | after each round (MiB) "
         "| end (MiB) | peak (MiB) | increment per 1,000 targets (MiB) "
         "| peak over baseline per 1,000 (MiB) | in use at the end per 1,000 (MiB) "
         "| round wall times (s) | results UP |",

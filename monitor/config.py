@@ -332,6 +332,7 @@ class HttpsChecks(Model):
     samples: Annotated[int, Field(ge=1, le=15)] = 1
     jitter: Duration | None = None
     max_body: Annotated[int, Field(ge=1024)] = 256 * 1024
+    concurrency: Annotated[int, Field(ge=1, le=4096)] = 64
     requests: list[HttpsRequest] = Field(default_factory=_default_requests)
     certificate: CertificateConfig = Field(default_factory=CertificateConfig)
 

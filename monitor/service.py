@@ -280,7 +280,12 @@ async def build_service(
         if config.checks.dns is not None:
             dns = DnsRound(config, context, clock=clock)
         vantage = config.vantage or "local"
-        rounds = RoundRunner(build_probes(config, clock, context), clock, vantage=vantage)
+        rounds = RoundRunner(
+            build_probes(config, clock, context),
+            clock,
+            vantage=vantage,
+            concurrency=config.checks.https.concurrency,
+        )
         service = Service(
             config,
             clock=clock,

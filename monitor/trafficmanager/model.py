@@ -87,10 +87,20 @@ class ProfileState:
     ttl: int | None
     monitor: MonitorConfig
     endpoints: tuple[EndpointState, ...] = ()
+    _by_name: Mapping[str, EndpointState] = field(
+        init=False, repr=False, compare=False, default_factory=dict
+    )
+
+    def __post_init__(self) -> None:
+        # Looked up per region on every read: an index, not a scan (the first of a name wins).
+        index: dict[str, EndpointState] = {}
+        for endpoint in self.endpoints:
+            index.setdefault(endpoint.name.lower(), endpoint)
+        object.__setattr__(self, "_by_name", index)
 
     def endpoint(self, name: str) -> EndpointState | None:
         """An endpoint by name; Azure compares names case-insensitively."""
-        return next((e for e in self.endpoints if e.name.lower() == name.lower()), None)
+        return self._by_name.get(name.lower())
 
 
 @dataclass(frozen=True, slots=True)

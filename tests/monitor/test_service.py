@@ -219,3 +219,25 @@ async def test_a_stop_cancels_a_job_still_running_after_the_grace_quietly(
     assert [e["event"] for e in logs] == ["job_cancelled_at_stop"]
     task = stuck[0]
     assert task is not None and task.done()
+
+
+async def test_no_more_probes_are_in_flight_than_the_concurrency(
+    two_regions: dict[str, RegionalOrigin], write_config: ConfigWriter
+) -> None:
+    """Both regions' rounds at once with `concurrency: 3` and every answer hanging: three
+    probes hold a connection, the others wait their turn without starting (their timeout has
+    not begun), and every probe runs in the end."""
+    for origin in two_regions.values():
+        origin.inject(Fault.HANG)
+    config = load_config(write_config(two_regions, checks=_checks(concurrency=3)))
+    async with build_service(config, clock=ManualClock(START)) as service:
+        rounds = service.rounds
+        running = asyncio.gather(*(rounds.run(region) for region in two_regions))
+        await eventually(lambda: rounds.in_flight == 3 and rounds.waiting == 5)
+        handshakes = sum(o.tls_handshakes for o in two_regions.values())
+        assert handshakes <= 3  # the waiting ones have not connected
+        for origin in two_regions.values():
+            origin.heal()
+        verdicts = await running
+    assert (rounds.in_flight, rounds.waiting) == (0, 0)
+    assert all(len(v.results) == 4 for v in verdicts)
