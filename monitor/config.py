@@ -472,6 +472,7 @@ class FailoverConfig(Model):
 
 class DeploysConfig(Model):
     version_header: str = "X-Release"
+    lead: Duration = timedelta(minutes=2)
 
 
 class AlertConfig(Model):

@@ -13,10 +13,11 @@ import socket
 import ssl
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import structlog
 
+from monitor.actuator import Actuator
 from monitor.clock import Clock, SystemClock
 from monitor.config import Config
 from monitor.dnsround import DnsRound
@@ -32,6 +33,7 @@ from monitor.evidence import (
     TrafficManagerRead,
 )
 from monitor.fold import first_snapshot, rebuild_streak
+from monitor.policy import BACKOFF_WINDOW, Action, Outcome_, PolicyState, restore_policy
 from monitor.probes.https import site_ssl_context
 from monitor.recorder import Recorder
 from monitor.results import RegionVerdict
@@ -59,6 +61,8 @@ GEOGRAPHY_READ_EVERY = timedelta(days=1)
 # this, plus the HTTP drain before it and the engine's and the store's after it.
 STOP_GRACE = timedelta(seconds=3)
 ENGINE_STOP_GRACE = 1.0  # seconds for the engine, the recorder and each subscriber
+# An action cut short stays `intended` and is reconciled at the next start.
+ACTUATOR_STOP_GRACE = 2.0
 # Rounds read back to rebuild a region's streak at start: longer streaks count this many.
 STREAK_MEMORY = 1000
 
@@ -89,6 +93,7 @@ class Service:
         self.rounds = rounds
         self.dns = dns
         self.traffic_manager = traffic_manager
+        self.actuator: Actuator | None = None  # the decider's; observers and `check` have none
         periodic: list[PeriodicJob] = []
         if config.traffic_manager is not None and traffic_manager is not None:
             periodic += [
@@ -248,7 +253,8 @@ async def build_service(
     """
     clock = clock or SystemClock()
     store_path = ":memory:" if once else config.storage.path
-    store = Store(store_path, clock=clock, retention=config.storage.retention)
+    # One decider per store: `run` and the lab lock theirs; `check` uses one of its own.
+    store = Store(store_path, clock=clock, retention=config.storage.retention, lock=not once)
     await store.open()
     client: TrafficManager | None = None
     dns: DnsRound | None = None
@@ -270,6 +276,7 @@ async def build_service(
                 verdicts=store.latest(),
                 streaks=streaks,
                 conditions=await store.open_conditions(),
+                policy=await _restored_policy(config, store, now),
             )
         engine = Engine(config, clock=clock, first=first, recorder=Recorder(store))
         engine.subscribe("log", _log_events)
@@ -296,11 +303,28 @@ async def build_service(
             traffic_manager=client,
             rng=rng,
         )
+        actuator = None
+        if not once and config.role == "decider":
+            actuator = Actuator(
+                config,
+                store=store,
+                client=client,
+                clock=clock,
+                snapshot=lambda: engine.snapshot,
+                submit=engine.submit,
+                instance=instance,
+            )
+            engine.decisions = actuator.accept
+            service.actuator = actuator
         await engine.start()
+        if actuator is not None:
+            await actuator.start()
         try:
             yield service
         finally:
             await service.stop()
+            if actuator is not None:
+                await actuator.stop(grace=ACTUATOR_STOP_GRACE)
             await engine.stop(grace=ENGINE_STOP_GRACE)
             log.info("service_stopped")
     finally:
@@ -309,6 +333,25 @@ async def build_service(
         if dns is not None:
             await dns.close()
         await store.close()
+
+
+async def _restored_policy(config: Config, store: Store, now: datetime) -> PolicyState:
+    """The failover policy as the store remembers it (see `monitor.policy.restore_policy`)."""
+    memory = max(
+        config.failover.failing_rounds_without_deploy or 0,
+        config.failover.failing_rounds,
+        config.failover.healthy_rounds * 8,  # the back-off's longest wait, at three disables
+    )
+    rounds = {region: await store.recent_rounds(region, limit=memory) for region in config.regions}
+    since = now - BACKOFF_WINDOW
+    records = await store.actions(since=since, limit=10_000)
+    outcomes = [
+        (r.region, Action(r.action), Outcome_(r.status), r.finished_at or r.decided_at)
+        for r in reversed(records)
+        if r.status in (Outcome_.DONE.value, Outcome_.DRY_RUN.value)
+    ]
+    deploys = await store.deploys(since=now - config.failover.deploy_window - config.deploys.lead)
+    return restore_policy(config, rounds=rounds, outcomes=outcomes, deploys=deploys, now=now)
 
 
 async def _log_events(publication: Publication) -> None:

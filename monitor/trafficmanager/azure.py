@@ -153,7 +153,9 @@ class AzureTrafficManager:
         return await self._call(self._get_profile)
 
     async def set_status(self, endpoint: EndpointState, status: EndpointStatus) -> EndpointState:
-        return await self._call(lambda: self._patch_status(endpoint, status))
+        # One attempt: the actuator owns the write's retries, so each attempt is journalled
+        # and the guard rails are checked again on a fresh read between them.
+        return await self._call(lambda: self._patch_status(endpoint, status), retry=False)
 
     async def write_access(self) -> WriteAccess:
         return await self._call(self._permissions)
@@ -167,7 +169,7 @@ class AzureTrafficManager:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(_in_thread(self._forget_sdk), _CLOSE_WAIT)
 
-    async def _call(self, work: Callable[[], T]) -> T:
+    async def _call(self, work: Callable[[], T], *, retry: bool = True) -> T:
         async def attempt() -> T:
             try:
                 return await _in_thread(lambda: _mapped(work))
@@ -178,6 +180,8 @@ class AzureTrafficManager:
                     await _in_thread(self._forget_sdk)
                 raise
 
+        if not retry:
+            return await attempt()
         return await call_with_retries(attempt, self._retry)
 
     # Everything below runs in a worker thread.
