@@ -223,6 +223,12 @@ class HealthzLayer:
         )
         await send({"type": "http.response.body", "body": body})
 
+    def answer(self, region: str | None) -> tuple[int, bytes]:
+        """The status and body `/healthz` answers for `region`: what `api.fastpath` writes
+        on the wire for a fresh connection's single `/healthz` request."""
+        answer = self.service.health(region)
+        return answer.status_code, answer.body
+
     # FastAPI's app attributes (openapi, routes) stay reachable for tools and tests.
     def __getattr__(self, name: str) -> Any:
         return getattr(self.app, name)

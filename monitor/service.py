@@ -298,6 +298,8 @@ class Service:
         region = region or self.config.api.local_region
         if region is None:
             return HealthAnswer(200, b'{"service":"ok"}')
+        # Region names are lowercase; a header typed `WestEurope` in Traffic Manager still means it.
+        region = region.strip().lower() if region.strip().lower() in self.config.regions else region
         if region not in self.config.regions:
             # A mistyped region (say, in TM's custom header) must not take an endpoint out:
             # the monitor fails static. The body says what is wrong.

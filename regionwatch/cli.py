@@ -12,14 +12,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import ipaddress
 import json
 import logging
+import re
+import signal
 import sys
 from collections.abc import Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
-from monitor.config import load_config
 from monitor.durations import parse_duration
 from monitor.errors import ConfigError, ListenError, StoreError
 from monitor.logs import configure_logging
@@ -34,6 +36,9 @@ __all__ = ["main"]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # Until a command installs its own stop handling, SIGTERM stops it as Ctrl-C does: a stop
+    # asked for while it starts (the imports alone take a second) is a clean exit, not 143.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     parser = _parser()
     args = parser.parse_args(argv)
     if args.command is None:
@@ -51,7 +56,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"regionwatch {args.command}: {e}", file=sys.stderr)
         return EXIT_LISTEN
     except KeyboardInterrupt:
-        return 130
+        # Asked to stop before the service or the lab was up: nothing to clean, nothing failed.
+        # `check` was cut short: its answer is not "all is well".
+        return EXIT_OK if args.command in ("run", "lab") else 130
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -78,7 +85,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--config", required=True, metavar="FILE", help="the YAML configuration")
     run.add_argument(
-        "--host", metavar="HOST", help="the address to listen on, instead of api.listen's"
+        "--host",
+        type=_host,
+        metavar="HOST",
+        help="the address to listen on, instead of api.listen's",
     )
     run.add_argument(
         "--port", type=_port, metavar="PORT", help="the port to listen on, instead of api.listen's"
@@ -127,6 +137,24 @@ def _parser() -> argparse.ArgumentParser:
     _logging_options(lab, default_format="console")
     lab.set_defaults(handler=_lab)
     return parser
+
+
+_HOSTNAME = re.compile(
+    r"^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)*[A-Za-z]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$"
+)
+
+
+def _host(text: str) -> str:
+    """An IP address or a hostname (whose last label is not a number: `999.1.1.1` is neither)."""
+    host = text.strip("[]")
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        if not _HOSTNAME.match(host):
+            raise argparse.ArgumentTypeError(
+                f"expected an IP address or a hostname, got {text!r}"
+            ) from None
+    return host
 
 
 def _port(text: str) -> int:
@@ -181,6 +209,7 @@ def _duration(text: str) -> timedelta:
 def _check(args: argparse.Namespace) -> int:
     # Imported here: the probes, the Azure SDK and DNS take a second to load, which
     # `--help` and `--version` need not wait for.
+    from monitor.config import load_config
     from monitor.oneshot import check_once
     from monitor.report import check_document, exit_code
 
@@ -237,6 +266,8 @@ def _render(outcome: CheckOutcome) -> str:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from monitor.config import load_config
+
     # The configuration first: a wrong one ends the command before the web stack is imported.
     config = load_config(args.config)
 
