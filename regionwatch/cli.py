@@ -279,11 +279,15 @@ def _run(args: argparse.Namespace) -> int:
     _configure_logging(args)
     host = config.api.host if args.host is None else args.host
     port = config.api.port if args.port is None else args.port
-    # Bound before the service starts: a busy port ends the command before any round runs.
-    listener = bind_listener(host, port)
-    service = build_service(config)
-    app = create_app(service, manage_lifecycle=False)
-    asyncio.run(run_service(service, app, listener))
+    try:
+        # Bound before the service starts: a busy port ends the command before any round runs.
+        listener = bind_listener(host, port)
+        service = build_service(config)
+        app = create_app(service, manage_lifecycle=False)
+        asyncio.run(run_service(service, app, listener))
+    except (StoreError, ListenError) as e:
+        # Either names a configured value (storage.path, api.listen) that may come from ${VAR}.
+        raise type(e)(config.scrubbed(str(e))) from None
     return EXIT_OK
 
 
