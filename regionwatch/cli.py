@@ -130,9 +130,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     lab.add_argument(
         "--interval",
-        type=_duration,
+        type=_lab_interval,
         default=timedelta(seconds=5),
-        help="how often each region is probed (default 5s)",
+        help="how often each region is probed, and Traffic Manager and DNS read (default 5s, "
+        "at least 1s)",
     )
     _logging_options(lab, default_format="console")
     lab.set_defaults(handler=_lab)
@@ -204,6 +205,15 @@ def _duration(text: str) -> timedelta:
         return parse_duration(text)
     except ValueError as e:
         raise argparse.ArgumentTypeError(str(e)) from None
+
+
+def _lab_interval(text: str) -> timedelta:
+    interval = _duration(text)
+    if interval < timedelta(seconds=1):
+        raise argparse.ArgumentTypeError(
+            f"expected at least 1s (the shortest interval), got {text}"
+        )
+    return interval
 
 
 def _check(args: argparse.Namespace) -> int:
