@@ -22,9 +22,8 @@ from monitor.scheduler import PeriodicJob, RoundScheduler
 from monitor.store import Store
 from monitor.trafficmanager.azure import AzureTrafficManager
 from monitor.trafficmanager.compare import EndpointView, endpoint_views
-from monitor.trafficmanager.model import ProfileState
 from monitor.trafficmanager.port import TrafficManager
-from monitor.trafficmanager.watch import TrafficManagerWatch
+from monitor.trafficmanager.watch import Reading, TrafficManagerWatch
 
 __all__ = ["HealthAnswer", "Service", "build_service"]
 
@@ -166,10 +165,11 @@ class Service:
             )
         return verdict
 
-    async def read_traffic_manager(self) -> None:
-        """One `traffic_manager` check: read, record, and log what disagrees with our view."""
+    async def read_traffic_manager(self) -> Reading | None:
+        """One `traffic_manager` check: read, record, and log what disagrees with our view.
+        The reading (None with no `traffic_manager` configured)."""
         if self.traffic_manager is None:
-            return
+            return None
         reading = await self.traffic_manager.read()
         try:
             await self.store.record_traffic_manager(reading)
@@ -184,6 +184,7 @@ class Service:
         for region, finding in sorted(self._tm_findings - current):
             log.info("traffic_manager_finding_cleared", region=region, finding=finding)
         self._tm_findings = current
+        return reading
 
     async def run_dns(self) -> list[DnsFinding]:
         """One DNS round: judged with Traffic Manager's last view (read again before an answer
@@ -194,12 +195,7 @@ class Service:
         if watch is None:
             findings = await self.dns.run(None)
         else:
-
-            async def read_again() -> ProfileState | None:
-                await self.read_traffic_manager()
-                return watch.profile
-
-            findings = await self.dns.run(watch.profile, refresh=read_again)
+            findings = await self.dns.run(watch.profile, refresh=self.read_traffic_manager)
         checked_at = self.clock.now().timestamp()
         self.dns_findings, self.dns_checked_at = findings, checked_at
         try:
