@@ -52,7 +52,14 @@ async def check_once(
     try:
         verdicts, reading = await asyncio.gather(rounds, read())
         profile = reading.profile if reading else None
-        findings = await dns.run(profile, refresh=read if watch else None) if dns else []
+        first = reading
+
+        async def read_again() -> Reading | None:
+            # A read that failed moments ago, retries and deadline spent, is not made again:
+            # check would take twice the deadline to say the same thing.
+            return first if first is not None and first.profile is None else await read()
+
+        findings = await dns.run(profile, refresh=read_again if watch else None) if dns else []
         if watch is not None:
             # A read again before judging DNS is the freshest view: the one shown.
             reading, profile = watch.latest, watch.profile

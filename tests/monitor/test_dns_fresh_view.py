@@ -314,22 +314,24 @@ async def test_check_calls_a_mismatch_it_cannot_read_again_to_judge_unknown_and_
     assert process.returncode == 0, err.decode()
 
 
-async def test_check_with_traffic_manager_not_answering_ends_by_the_deadline_with_the_error(
+async def test_check_with_traffic_manager_not_answering_ends_by_one_deadline_with_the_error(
     tm: TrafficManagerEmulator, config_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Traffic Manager's profile dripping in a byte at a time: `check` ends within the
-    client's deadline (and the DNS round's timeout), its document carries the error under
-    `traffic_manager`, and the regions' verdicts are there."""
+    """Traffic Manager's profile dripping in a byte at a time, and westeurope disabled: `check`
+    ends within the client's deadline once (its failed read is not made again to judge the
+    DNS answers, which are `unknown` for want of it), with the error under `traffic_manager`
+    and every region's verdict."""
     for key, value in identity(tm).items():
         monkeypatch.setenv(key, value)
     config = load_config(config_path)
-    assert config.traffic_manager is not None
+    assert config.traffic_manager is not None and config.checks.dns is not None
     client = AzureTrafficManager(
         config.traffic_manager, retry=FAST, attempt_deadline=PER_ATTEMPT, call_deadline=IN_ALL
     )
-    for _ in range(FAST.attempts):
-        drip = StreamedBody(head=b"{", chunk=b" ", pause=0.05)
+    drips = [StreamedBody(head=b"{", chunk=b" ", pause=0.05) for _ in range(2 * FAST.attempts)]
+    for drip in drips:
         tm.faults.add(method="GET", path_contains=PROFILE_GET, status=200, body=drip)
+    tm.set_endpoint_status("westeurope", "Disabled")
     started = time.monotonic()
     async with asyncio.timeout(30):  # before the deadlines: never
         outcome = await check_once(config, traffic_manager=client)
@@ -337,7 +339,10 @@ async def test_check_with_traffic_manager_not_answering_ends_by_the_deadline_wit
     document = check_document(
         outcome.verdicts, outcome.views, outcome.dns, traffic_manager=outcome.traffic_manager
     )
-    assert took < IN_ALL + 5.0  # the rounds and the DNS round run meanwhile; 5 s: a busy machine
-    assert document["traffic_manager"]["error"] == "Traffic Manager did not answer within 1 s"
+    late = "Traffic Manager did not answer within 1 s"
+    assert document["traffic_manager"]["error"] == late
+    assert {(d["status"], d["reason"]) for d in document["dns"]} == {("unknown", UNREADABLE + late)}
     assert {r["name"] for r in document["regions"]} == {"westeurope", "centralus"}
     assert exit_code(outcome.verdicts, outcome.dns) == 0
+    assert len([drip for drip in drips if drip.sent]) == 2  # the two attempts of one read
+    assert took < IN_ALL + config.checks.dns.timeout.total_seconds() + 2.0  # 2 s: a busy machine
