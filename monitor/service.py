@@ -188,14 +188,24 @@ class Service:
 
     async def run_dns(self) -> list[DnsFinding]:
         """One DNS round: judged with Traffic Manager's last view (read again before an answer
-        is called a mismatch), recorded, and logged."""
+        is called a mismatch, unless its last read failed), recorded, and logged."""
         if self.dns is None:
             return []
         watch = self.traffic_manager
         if watch is None:
             findings = await self.dns.run(None)
         else:
-            findings = await self.dns.run(watch.profile, refresh=self.read_traffic_manager)
+
+            async def read_again() -> Reading | None:
+                latest = watch.latest
+                if latest is not None and latest.profile is None:
+                    # Traffic Manager is failing: another read would most likely fail too, after
+                    # up to its deadline, holding the round past its interval and adding to any
+                    # throttling. The next scheduled read tries again.
+                    return latest
+                return await self.read_traffic_manager()
+
+            findings = await self.dns.run(watch.profile, refresh=read_again)
         checked_at = self.clock.now().timestamp()
         self.dns_findings, self.dns_checked_at = findings, checked_at
         try:
