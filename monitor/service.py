@@ -132,7 +132,7 @@ class Service:
         if self.config.checks.dns is not None:
             longest = max(longest, self.config.checks.dns.timeout)
         if self.traffic_manager is not None:
-            longest = STOP_GRACE  # an SDK call can take 30 s (connect 10 s + read 20 s)
+            longest = STOP_GRACE  # an SDK call can take 25 s (its deadline)
         return min(longest + timedelta(seconds=1), STOP_GRACE)
 
     async def run_round(self, region: str) -> RegionVerdict:

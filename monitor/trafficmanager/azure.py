@@ -70,13 +70,14 @@ _MICROSOFT_AUTHORITIES = (
     "login.partner.microsoftonline.cn",
 )
 _PERMISSIONS_API = "2022-04-01"
-# One attempt (a token first if one is needed, then the call) gets as long as the socket read
-# timeout allows one silence: a slow but steady answer is not cut sooner than a silent one. The
-# whole call, retries and their waits included, gets the default read interval: a read is over
-# by the time the next one is due, and a DNS round that reads again waits at most its own
-# timeout plus these 30 s. A healthy read takes well under a second.
-ATTEMPT_DEADLINE = 20.0
-CALL_DEADLINE = 30.0
+# The whole call, retries and their waits included, ends within 25 s: before the next read is
+# due at the default 30 s interval (a read running into the next would make the scheduler skip
+# it), and a DNS round that reads again, at the default 3 s timeout, stays within its default
+# 30 s interval too. One attempt (a token first if one is needed, then the call) gets 15 s, so
+# a retry after a stalled connection still has about 9 s on a fresh one; a healthy read, token
+# included, takes a second or two.
+ATTEMPT_DEADLINE = 15.0
+CALL_DEADLINE = 25.0
 # The longest error message that leaves this client: it goes into every log line, stored
 # reading, API answer and dashboard, once per read.
 ERROR_LIMIT = 400
