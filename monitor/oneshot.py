@@ -14,7 +14,7 @@ from monitor.results import RegionVerdict
 from monitor.rounds import RoundRunner, build_probes
 from monitor.trafficmanager.azure import AzureTrafficManager
 from monitor.trafficmanager.compare import EndpointView, endpoint_views
-from monitor.trafficmanager.model import ProfileState
+from monitor.trafficmanager.port import TrafficManager
 from monitor.trafficmanager.watch import Reading, TrafficManagerWatch
 
 __all__ = ["CheckOutcome", "check_once"]
@@ -29,14 +29,19 @@ class CheckOutcome:
     traffic_manager: Reading | None = None
 
 
-async def check_once(config: Config) -> CheckOutcome:
+async def check_once(
+    config: Config, *, traffic_manager: TrafficManager | None = None
+) -> CheckOutcome:
     """Every region's round, one Traffic Manager read and one DNS round, all at once; DNS
-    answers are judged once Traffic Manager's view is in."""
+    answers are judged once Traffic Manager's view is in. `traffic_manager` is the client
+    to read with when `config.traffic_manager` is set (default: the SDK's, built from it)."""
     clock = SystemClock()
     context = site_ssl_context(config)
     runner = RoundRunner(build_probes(config, clock, context), clock)
     rounds = asyncio.gather(*(runner.run(region) for region in runner.regions))
-    client = AzureTrafficManager(config.traffic_manager) if config.traffic_manager else None
+    client: TrafficManager | None = None
+    if config.traffic_manager is not None:
+        client = traffic_manager or AzureTrafficManager(config.traffic_manager)
     dns = DnsRound(config, context) if config.checks.dns is not None else None
 
     watch = TrafficManagerWatch(client, clock) if client else None
@@ -44,13 +49,16 @@ async def check_once(config: Config) -> CheckOutcome:
     async def read() -> Reading | None:
         return await watch.read() if watch else None
 
-    async def read_again() -> ProfileState | None:
-        await read()
-        return watch.profile if watch else None
-
     try:
         verdicts, reading = await asyncio.gather(rounds, read())
         profile = reading.profile if reading else None
+        first = reading
+
+        async def read_again() -> Reading | None:
+            # A read that failed moments ago, retries and deadline spent, is not made again:
+            # check would take twice the deadline to say the same thing.
+            return first if first is not None and first.profile is None else await read()
+
         findings = await dns.run(profile, refresh=read_again if watch else None) if dns else []
         if watch is not None:
             # A read again before judging DNS is the freshest view: the one shown.

@@ -22,9 +22,8 @@ from monitor.scheduler import PeriodicJob, RoundScheduler
 from monitor.store import Store
 from monitor.trafficmanager.azure import AzureTrafficManager
 from monitor.trafficmanager.compare import EndpointView, endpoint_views
-from monitor.trafficmanager.model import ProfileState
 from monitor.trafficmanager.port import TrafficManager
-from monitor.trafficmanager.watch import TrafficManagerWatch
+from monitor.trafficmanager.watch import Reading, TrafficManagerWatch
 
 __all__ = ["HealthAnswer", "Service", "build_service"]
 
@@ -133,7 +132,7 @@ class Service:
         if self.config.checks.dns is not None:
             longest = max(longest, self.config.checks.dns.timeout)
         if self.traffic_manager is not None:
-            longest = STOP_GRACE  # an SDK call can take 30 s (connect 10 s + read 20 s)
+            longest = STOP_GRACE  # an SDK call can take 25 s (its deadline)
         return min(longest + timedelta(seconds=1), STOP_GRACE)
 
     async def run_round(self, region: str) -> RegionVerdict:
@@ -166,10 +165,11 @@ class Service:
             )
         return verdict
 
-    async def read_traffic_manager(self) -> None:
-        """One `traffic_manager` check: read, record, and log what disagrees with our view."""
+    async def read_traffic_manager(self) -> Reading | None:
+        """One `traffic_manager` check: read, record, and log what disagrees with our view.
+        The reading (None with no `traffic_manager` configured)."""
         if self.traffic_manager is None:
-            return
+            return None
         reading = await self.traffic_manager.read()
         try:
             await self.store.record_traffic_manager(reading)
@@ -184,10 +184,11 @@ class Service:
         for region, finding in sorted(self._tm_findings - current):
             log.info("traffic_manager_finding_cleared", region=region, finding=finding)
         self._tm_findings = current
+        return reading
 
     async def run_dns(self) -> list[DnsFinding]:
         """One DNS round: judged with Traffic Manager's last view (read again before an answer
-        is called a mismatch), recorded, and logged."""
+        is called a mismatch, unless its last read failed), recorded, and logged."""
         if self.dns is None:
             return []
         watch = self.traffic_manager
@@ -195,9 +196,14 @@ class Service:
             findings = await self.dns.run(None)
         else:
 
-            async def read_again() -> ProfileState | None:
-                await self.read_traffic_manager()
-                return watch.profile
+            async def read_again() -> Reading | None:
+                latest = watch.latest
+                if latest is not None and latest.profile is None:
+                    # Traffic Manager is failing: another read would most likely fail too, after
+                    # up to its deadline, holding the round past its interval and adding to any
+                    # throttling. The next scheduled read tries again.
+                    return latest
+                return await self.read_traffic_manager()
 
             findings = await self.dns.run(watch.profile, refresh=read_again)
         checked_at = self.clock.now().timestamp()
