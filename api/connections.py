@@ -200,9 +200,8 @@ class GuardedH11Protocol(H11Protocol):
         if fresh and self.guard.healthz is not None:
             response = healthz_response(data, self.guard.healthz)
             if response is not None:
-                self.guard.disarm(self)
                 self.transport.write(response)
-                self.transport.close()
+                self.guard.arm(self)  # the client owes us its next head, as after any response
                 return
         super().data_received(data)
 

@@ -1,5 +1,6 @@
 """`/healthz` answered on the wire: a fresh connection whose first bytes are one complete
-`GET /healthz` (or HEAD) gets its answer written at once and the connection closed.
+`GET /healthz` (or HEAD) gets its answer written at once; the connection then goes on as any
+other (h11 has seen nothing yet, so the next request is its first).
 
 Traffic Manager's probes and the kubelet open a connection per probe and send the request
 head in one segment. Under a flood of complete requests on other connections, the event loop
@@ -55,7 +56,6 @@ def healthz_response(data: bytes, answer: Answer) -> bytes | None:
     status, body = answer(region)
     head = (
         b"HTTP/1.1 %d %s\r\ncontent-type: application/json\r\ncache-control: no-store\r\n"
-        b"content-length: %d\r\nconnection: close\r\n\r\n"
-        % (status, _REASONS.get(status, b"Unknown"), len(body))
+        b"content-length: %d\r\n\r\n" % (status, _REASONS.get(status, b"Unknown"), len(body))
     )
     return head + body if method == b"GET" else head
