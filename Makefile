@@ -32,11 +32,14 @@ PORT ?= 8000
 demo: env
 	$(BIN)/regionwatch lab --port $(PORT)
 
-# Not part of `make test`: the benchmarks also need Prometheus' blackbox_exporter.
+# Not part of `make test`: the benchmarks also need Prometheus' blackbox_exporter, wrk and hey.
 bench: env
 	@bash scripts/install-debs.sh --bench
 	$(BIN)/python bench/https_probe.py
 	$(BIN)/python bench/dns_round.py
+	$(BIN)/python bench/engine.py
+	$(BIN)/python bench/memory.py
+	$(BIN)/python bench/healthz.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

@@ -6,12 +6,13 @@ same address, under the same name.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from html import escape
 
 from monitor.dnsmap import DnsFinding
-from monitor.results import Outcome, RegionVerdict
+from monitor.results import DnsStatus, Outcome, RegionVerdict
+from monitor.snapshot import Snapshot
 from monitor.trafficmanager.compare import EndpointView
 from monitor.trafficmanager.watch import Outage
 
@@ -27,21 +28,14 @@ table{border-collapse:collapse;width:100%}td{padding:.2rem .5rem;border-top:1px 
 """
 
 
-def dashboard_page(
-    hostname: str,
-    verdicts: Iterable[RegionVerdict],
-    *,
-    refresh: int,
-    views: Mapping[str, EndpointView] | None = None,
-    dns: Sequence[DnsFinding] = (),
-    warnings: Sequence[str] = (),
-    traffic_manager: Outage | None = None,
-) -> str:
-    views = views or {}
+def dashboard_page(hostname: str, snapshot: Snapshot, *, refresh: int) -> str:
+    """The whole page, from one snapshot."""
+    tm = snapshot.traffic_manager
+    dns = snapshot.dns.findings if snapshot.dns is not None else ()
     sections = (
-        _warnings(warnings)
-        + _outage(traffic_manager)
-        + "".join(_region(v, views.get(v.region)) for v in verdicts)
+        _warnings(snapshot.warnings)
+        + _outage(tm.outage if tm is not None else None)
+        + "".join(_region(view.verdict, view.endpoint) for view in snapshot.regions.values())
         + _dns(dns)
     )
     return (
@@ -50,6 +44,7 @@ def dashboard_page(
         f"<title>regionwatch dashboard · {escape(hostname)}</title><style>{_STYLE}</style></head><body>"
         f"<h1>regionwatch · {escape(hostname)}</h1>"
         f'<p><small>Refreshes every {refresh}s. JSON: <a href="/api/v1/regions">/api/v1/regions</a>'
+        ' · events: <a href="/api/v1/events">/api/v1/events</a>'
         ' · API: <a href="/docs">/docs</a></small></p>'
         f"{sections}</body></html>"
     )
@@ -69,7 +64,8 @@ def _region(verdict: RegionVerdict, view: EndpointView | None) -> str:
     if view is not None and view.state is not None:
         tm = (
             f"<p><small>Traffic Manager: endpoint {escape(view.endpoint)} "
-            f"{escape(view.state.endpoint_status)}, monitor {escape(view.state.monitor_status or '?')}"
+            f"{escape(view.state.endpoint_status.value)}, monitor "
+            f"{escape(view.state.monitor_status.value if view.state.monitor_status else '?')}"
             "</small></p>"
         )
     if view is not None and view.findings:
@@ -115,10 +111,10 @@ def _when(timestamp: float) -> str:
 def _dns(findings: Sequence[DnsFinding]) -> str:
     if not findings:
         return ""
-    good = ("ok", "failover")
+    good = (DnsStatus.OK, DnsStatus.FAILOVER)
     rows = "".join(
         f"<tr><td>{escape(f.answer.resolver)}</td><td>{escape(f.answer.vantage or '')}</td>"
-        f'<td class="{"up" if f.status in good else "down"}">{f.status}</td>'
+        f'<td class="{"up" if f.status in good else "down"}">{f.status.value}</td>'
         f"<td>{escape(f.region or ', '.join(f.answer.addresses) or '')}</td>"
         f"<td>{escape(f.reason)}</td></tr>"
         for f in findings

@@ -20,6 +20,7 @@ import structlog
 import uvicorn
 from starlette.types import ASGIApp
 
+from api.app import lifespan_of
 from api.connections import (
     HEAD_TIMEOUT,
     ConnectionGuard,
@@ -28,7 +29,6 @@ from api.connections import (
     raise_open_file_limit,
 )
 from api.listener import BACKLOG, Listener, bind_listener
-from monitor.service import Service
 
 __all__ = ["HTTP_DRAIN", "STOP_BUDGET", "Served", "run_service", "serving", "stop_signals"]
 
@@ -173,26 +173,28 @@ async def stop_signals() -> AsyncIterator[asyncio.Event]:
 
 
 async def run_service(
-    service: Service,
     app: ASGIApp,
     listener: Listener,
     *,
     stopping: asyncio.Event | None = None,
     announce: Callable[[str], None] | None = None,
 ) -> None:
-    """Start `service`, serve `app` (made with `manage_lifecycle=False`) on `listener` until
-    `stopping` is set (by default: until SIGTERM or SIGINT), then stop the server and the
-    service. Raises what `service.start()` raises (a StoreError) after closing what it
-    opened. `announce` gets the base URL once the server listens."""
+    """Enter `app`'s lifespan (which builds and starts the service), serve `app` on
+    `listener` until `stopping` is set (by default: until SIGTERM or SIGINT), then stop the
+    server and leave the lifespan (stopping the service). Raises what the lifespan raises at
+    start (a StoreError) before serving, after closing what it opened. `announce` gets the
+    base URL once the server listens."""
     if stopping is None:
         async with stop_signals() as stopping:
-            await run_service(service, app, listener, stopping=stopping, announce=announce)
+            await run_service(app, listener, stopping=stopping, announce=announce)
         return
     try:
         if stopping.is_set():
             return
-        await service.start()
-        async with serving(app, listener=listener) as served:
+        async with (
+            lifespan_of(app),
+            serving(app, listener=listener, lifespan="off") as served,
+        ):
             if announce is not None:
                 announce(served.base_url)
             until_stopped = asyncio.create_task(stopping.wait())
@@ -202,4 +204,3 @@ async def run_service(
                 until_stopped.cancel()
     finally:
         listener.close()
-        await service.stop()

@@ -38,10 +38,16 @@ from monitor.clock import ManualClock  # noqa: E402
 from monitor.config import parse_config  # noqa: E402
 from monitor.dnsmap import DnsFinding  # noqa: E402
 from monitor.probes.dns import DnsAnswer, Hop  # noqa: E402
-from monitor.results import RegionVerdict  # noqa: E402
-from monitor.service import Service  # noqa: E402
+from monitor.results import DnsStatus, RegionVerdict  # noqa: E402
+from monitor.service import build_service  # noqa: E402
 from monitor.store import Store  # noqa: E402
-from monitor.trafficmanager.model import EndpointState, MonitorConfig, ProfileState  # noqa: E402
+from monitor.trafficmanager.model import (  # noqa: E402
+    EndpointState,
+    EndpointStatus,
+    MonitorConfig,
+    MonitorStatus,
+    ProfileState,
+)
 from monitor.trafficmanager.watch import Reading  # noqa: E402
 
 BEGIN = "<!-- bench/store_check.py: begin (generated, do not edit by hand) -->"
@@ -72,8 +78,8 @@ async def real_rounds(workdir: Path) -> dict[str, RegionVerdict]:
                 "storage": {"path": str(workdir / "unused.db")},
             }
         )
-        service = Service(config)
-        return {region: await service.rounds.run(region) for region in REGIONS}
+        async with build_service(config, once=True) as service:
+            return {region: await service.rounds.run(region) for region in REGIONS}
 
 
 def dns_findings() -> list[DnsFinding]:
@@ -91,7 +97,7 @@ def dns_findings() -> list[DnsFinding]:
                     Hop("blog.trafficmanager.net", f"blog-{region}.cloudapp.azure.com", 60),
                 ),
             )
-            findings.append(DnsFinding(answer, "ok", region, region, ""))
+            findings.append(DnsFinding(answer, DnsStatus.OK, region, region, ""))
     return findings
 
 
@@ -104,7 +110,13 @@ def tm_profile() -> ProfileState:
         ttl=60,
         monitor=MonitorConfig("HTTPS", 443, "/healthz", 30, 10, 3),
         endpoints=tuple(
-            EndpointState(region, "ExternalEndpoints", "127.0.0.11", "Enabled", "Online")
+            EndpointState(
+                region,
+                "ExternalEndpoints",
+                "127.0.0.11",
+                EndpointStatus.ENABLED,
+                MonitorStatus.ONLINE,
+            )
             for region in REGIONS
         ),
     )

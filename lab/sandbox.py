@@ -34,7 +34,6 @@ from lab.resolvers.faults import fault_catalogue as resolver_fault_catalogue
 from lab.trafficmanager import TrafficManagerEmulator
 from monitor.config import Config, load_config
 from monitor.durations import format_duration
-from monitor.service import Service
 
 __all__ = [
     "LAB_HOSTNAME",
@@ -343,10 +342,8 @@ async def run_lab(settings: LabSettings, *, announce: Callable[[str], None] = pr
                     # carry the emulator's tokens and secrets elsewhere.
                     os.environ["NO_PROXY"] = os.environ["no_proxy"] = "127.0.0.1,localhost"
                     config = load_config(sandbox.config_path)
-                    service = Service(config)
                     app = create_app(
-                        service,
-                        manage_lifecycle=False,
+                        config,
                         routers=[
                             control_router(
                                 sandbox.origins, sandbox.traffic_manager, sandbox.resolvers
@@ -354,7 +351,6 @@ async def run_lab(settings: LabSettings, *, announce: Callable[[str], None] = pr
                         ],
                     )
                     await run_service(
-                        service,
                         app,
                         listener,
                         stopping=stopping,

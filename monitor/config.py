@@ -423,6 +423,7 @@ class HttpsChecks(Model):
     samples: Annotated[int, Field(ge=1, le=15)] = 1
     jitter: Duration | None = None
     max_body: Annotated[int, Field(ge=1024, le=_MAX_BODY)] = 256 * 1024
+    concurrency: Annotated[int, Field(ge=1, le=4096)] = 64
     requests: list[HttpsRequest] = Field(default_factory=_default_requests)
     certificate: CertificateConfig = Field(default_factory=CertificateConfig)
 
@@ -561,6 +562,7 @@ class FailoverConfig(Model):
     max_disables_per_hour: Annotated[int, Field(ge=0)] = 1
     cooldown: Duration = timedelta(minutes=10)
     reenable: Literal["auto", "manual"] = "auto"
+    streak_gap: Duration | None = None
 
 
 class DeploysConfig(Model):
@@ -666,6 +668,14 @@ class Config(Model):
     def endpoint_of(self, region: str) -> str:
         """The Traffic Manager endpoint name of a region (default: the region's name)."""
         return self.regions[region].endpoint or region
+
+    @property
+    def streak_gap(self) -> timedelta:
+        """The longest pause between two rounds of a region that continues a streak: a longer
+        one (a stopped monitor, a stalled scheduler), whatever caused it, starts a new streak.
+        Default: three intervals."""
+        gap = self.failover.streak_gap
+        return gap if gap is not None else 3 * self.checks.https.interval
 
     def requests_for(self, region: str) -> list[HttpsRequest]:
         """The HTTPS requests a region's round sends."""

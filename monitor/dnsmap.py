@@ -12,11 +12,10 @@ from dataclasses import dataclass
 
 from monitor.config import Config
 from monitor.probes.dns import DnsAnswer, Hop
-from monitor.trafficmanager.model import ProfileState
+from monitor.results import DnsStatus
+from monitor.trafficmanager.model import MonitorStatus, ProfileState
 
-__all__ = ["FAILING_STATUSES", "DnsFinding", "judge_answer", "place"]
-
-FAILING_STATUSES = frozenset({"mismatch", "nxdomain", "nodata", "servfail", "timeout"})
+__all__ = ["DnsFinding", "judge_answer", "place"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,9 +23,7 @@ class DnsFinding:
     """One resolver × vantage point, judged (the `dns` items of `check --json`)."""
 
     answer: DnsAnswer
-    status: (
-        str  # ok | failover | mismatch | unknown | nxdomain | nodata | servfail | timeout | error
-    )
+    status: DnsStatus
     region: str | None
     expected_region: str | None
     reason: str
@@ -60,29 +57,29 @@ def judge_answer(
     config: Config,
     profile: ProfileState | None,
 ) -> DnsFinding:
-    def finding(status: str, region: str | None, reason: str) -> DnsFinding:
+    def finding(status: DnsStatus, region: str | None, reason: str) -> DnsFinding:
         return DnsFinding(answer, status, region, expected, reason)
 
     if answer.failure is not None:
         return finding(answer.failure, None, answer.reason)
     if not answer.addresses:
-        return finding("nodata", None, f"no address for {config.site.hostname}")
+        return finding(DnsStatus.NODATA, None, f"no address for {config.site.hostname}")
     region = place(answer.addresses, answer.hops, config, profile)
     if answer.vantage is not None and not answer.ecs_scope:
         # Scope 0 or no option: the resolver ignored the subnet, so this answer says where the
         # resolver is, not where the vantage point's users are sent.
         return finding(
-            "unknown", region, "ECS not honoured: the resolver ignored the client subnet"
+            DnsStatus.UNKNOWN, region, "ECS not honoured: the resolver ignored the client subnet"
         )
     if region is None:
         shown = ", ".join(answer.addresses)
-        return finding("unknown", None, f"cannot place {shown} in a region")
+        return finding(DnsStatus.UNKNOWN, None, f"cannot place {shown} in a region")
     if expected is None or region == expected:
-        return finding("ok", region, "")
+        return finding(DnsStatus.OK, region, "")
     why = _out_of_rotation(expected, config, profile)
     if why is not None:
-        return finding("failover", region, f"sent to {region}: {expected} is {why}")
-    return finding("mismatch", region, f"sent to {region}, expected {expected}")
+        return finding(DnsStatus.FAILOVER, region, f"sent to {region}: {expected} is {why}")
+    return finding(DnsStatus.MISMATCH, region, f"sent to {region}, expected {expected}")
 
 
 def _out_of_rotation(region: str, config: Config, profile: ProfileState | None) -> str | None:
@@ -94,6 +91,9 @@ def _out_of_rotation(region: str, config: Config, profile: ProfileState | None) 
     if not endpoint.enabled:
         return "Disabled in Traffic Manager"
     method = profile.routing_method.lower()
-    if method in ("priority", "weighted", "performance") and endpoint.monitor_status == "Degraded":
+    if (
+        method in ("priority", "weighted", "performance")
+        and endpoint.monitor_status is MonitorStatus.DEGRADED
+    ):
         return "Degraded in Traffic Manager"
     return None

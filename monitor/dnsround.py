@@ -9,9 +9,11 @@ from collections.abc import Awaitable, Callable
 
 import httpx
 
+from monitor.clock import Clock
 from monitor.config import Config, VantagePointConfig
 from monitor.dnsmap import DnsFinding, judge_answer
 from monitor.probes.dns import DnsAnswer, DnsProbe
+from monitor.results import DnsStatus
 from monitor.trafficmanager.model import ProfileState
 from monitor.trafficmanager.watch import Reading
 
@@ -21,7 +23,9 @@ __all__ = ["DnsRound"]
 class DnsRound:
     """Owns the DNS probes and the HTTP client DNS over HTTPS shares; close() when done."""
 
-    def __init__(self, config: Config, ssl_context: ssl.SSLContext) -> None:
+    def __init__(
+        self, config: Config, ssl_context: ssl.SSLContext, *, clock: Clock | None = None
+    ) -> None:
         dns = config.checks.dns
         if dns is None:
             raise ValueError("DnsRound needs checks.dns")
@@ -43,6 +47,7 @@ class DnsRound:
                     timeout=timeout,
                     ssl_context=ssl_context,
                     http=self._http,
+                    clock=clock,
                 )
                 self._probes.append((probe, expected))
 
@@ -64,7 +69,7 @@ class DnsRound:
         at most (within the Traffic Manager client's deadline)."""
         answers = await asyncio.gather(*(probe.probe() for probe, _ in self._probes))
         findings = self._judged(answers, profile)
-        if refresh is None or not any(f.status == "mismatch" for f in findings):
+        if refresh is None or not any(f.status is DnsStatus.MISMATCH for f in findings):
             return findings
         fresh = await refresh()
         if fresh is not None and fresh.profile is None:
@@ -73,7 +78,7 @@ class DnsRound:
             return findings
         again = self._judged(answers, fresh.profile)
         return [
-            new if old.status == "mismatch" else old
+            new if old.status is DnsStatus.MISMATCH else old
             for old, new in zip(findings, again, strict=True)
         ]
 
@@ -94,4 +99,4 @@ def _unjudged(finding: DnsFinding, error: str | None) -> DnsFinding:
         f"{finding.reason}; Traffic Manager could not be read again to tell a failover from a "
         f"mismatch: {error or 'no profile'}"
     )
-    return dataclasses.replace(finding, status="unknown", reason=reason)
+    return dataclasses.replace(finding, status=DnsStatus.UNKNOWN, reason=reason)

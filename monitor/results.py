@@ -8,7 +8,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 __all__ = [
+    "LOCAL_VANTAGE",
     "CheckResult",
+    "DnsStatus",
     "FailureClass",
     "OnFailure",
     "Outcome",
@@ -17,6 +19,9 @@ __all__ = [
 ]
 
 Fact = str | int | float | bool | None
+
+# The vantage point of an instance whose configuration names none (`vantage: null`).
+LOCAL_VANTAGE = "local"
 
 
 class Outcome(enum.StrEnum):
@@ -47,6 +52,36 @@ class RegionStatus(enum.StrEnum):
     UNKNOWN = "unknown"  # no round yet, or ERROR only
 
 
+class DnsStatus(enum.StrEnum):
+    """Where one resolver sends one vantage point's users, judged (docs/dns.md)."""
+
+    OK = "ok"  # the expected region
+    FAILOVER = "failover"  # another region, because the expected one is out of rotation
+    MISMATCH = "mismatch"  # another region, and nothing explains it
+    UNKNOWN = "unknown"  # cannot be placed, or the resolver ignored the client subnet
+    NXDOMAIN = "nxdomain"
+    NODATA = "nodata"
+    SERVFAIL = "servfail"
+    TIMEOUT = "timeout"
+    ERROR = "error"  # we could not ask: our side, or a refusal
+
+    @property
+    def wrong(self) -> bool:
+        """Users of this vantage point are sent nowhere, or to the wrong place: `check` exits 1."""
+        return self in _WRONG_DNS
+
+
+_WRONG_DNS = frozenset(
+    {
+        DnsStatus.MISMATCH,
+        DnsStatus.NXDOMAIN,
+        DnsStatus.NODATA,
+        DnsStatus.SERVFAIL,
+        DnsStatus.TIMEOUT,
+    }
+)
+
+
 @dataclass(frozen=True, slots=True)
 class CheckResult:
     """One check's result for one region in one round (samples already folded in)."""
@@ -62,6 +97,9 @@ class CheckResult:
     failure_class: FailureClass | None = None  # set when outcome is DOWN
     latency_ms: float | None = None
     facts: Mapping[str, Fact] = field(default_factory=dict)
+    release: str | None = None  # the version header's value, when the answer carried one
+    vantage: str = LOCAL_VANTAGE  # the vantage point that saw it
+    received_at: datetime | None = None  # when the engine's side received it; None before
 
 
 @dataclass(frozen=True, slots=True)

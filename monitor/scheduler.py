@@ -1,4 +1,8 @@
-"""APScheduler wiring: one job per region per round, never overlapping itself."""
+"""APScheduler wiring: one job per region per round, never overlapping itself.
+
+The scheduler is the one part that waits on wall time; what it runs reads the injected clock,
+and a test steps the service by calling those jobs itself (`Service.run_round`, ...).
+"""
 
 from __future__ import annotations
 
@@ -6,11 +10,13 @@ import asyncio
 import random
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, timedelta
 
 import structlog
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
+
+from monitor.clock import Clock, SystemClock
 
 __all__ = ["PeriodicJob", "RoundScheduler"]
 
@@ -44,7 +50,11 @@ class RoundScheduler:
         run_round: Callable[[str], Awaitable[object]],
         housekeeping: Callable[[], Awaitable[object]],
         periodic: Sequence[PeriodicJob] = (),
+        clock: Clock | None = None,
+        rng: random.Random | None = None,
     ) -> None:
+        self._clock = clock or SystemClock()
+        self._rng = rng or random.Random()  # noqa: S311 (spreading rounds, not security)
         self._regions = list(regions)
         self._interval = interval
         self._jitter = jitter
@@ -60,8 +70,8 @@ class RoundScheduler:
         return self._scheduler is not None and bool(self._scheduler.running)
 
     def start(self) -> None:
-        """Start on the running event loop; the first round of each region starts at once,
-        spread over the jitter so regions are not probed in lockstep."""
+        """Start on the running event loop. Each region gets a fixed phase, drawn once within
+        the jitter, so regions are not probed in lockstep and each keeps a steady interval."""
         scheduler = AsyncIOScheduler(
             timezone=UTC,
             job_defaults={
@@ -70,16 +80,16 @@ class RoundScheduler:
                 "misfire_grace_time": max(1, int(self._interval.total_seconds())),
             },
         )
-        now = datetime.now(UTC)
+        now = self._clock.now()
         jitter = self._jitter.total_seconds()
         for region in self._regions:
             scheduler.add_job(
                 self._tracked,
-                IntervalTrigger(seconds=self._interval.total_seconds(), jitter=jitter or None),
+                IntervalTrigger(seconds=self._interval.total_seconds()),
                 args=[self._run_round, region],
                 id=f"https-round:{region}",
                 name=f"HTTPS round of {region}",
-                next_run_time=now + timedelta(seconds=random.uniform(0, jitter)),  # noqa: S311
+                next_run_time=now + timedelta(seconds=self._rng.uniform(0, jitter)),
             )
         scheduler.add_job(
             self._tracked,

@@ -1,4 +1,4 @@
-"""History in SQLite, and the latest verdict of every region in memory.
+"""History in SQLite: rounds, Traffic Manager reads, DNS rounds and events.
 
 SQLite runs in WAL mode on one dedicated thread: the event loop never blocks on disk, and
 one connection on one thread needs no locking of our own. The schema is created and
@@ -26,6 +26,16 @@ import structlog
 
 from monitor.clock import Clock
 from monitor.errors import StoreCorrupt, StoreError
+from monitor.events import Condition, Event
+from monitor.eventstore import (
+    EVENTS_SCHEMA,
+    EventQuery,
+    StoredEvent,
+    insert_events,
+    open_conditions,
+    prune_events,
+    select_events,
+)
 from monitor.results import (
     CheckResult,
     FailureClass,
@@ -113,6 +123,11 @@ MIGRATIONS: Sequence[str] = (
     CREATE INDEX dns_results_by_time ON dns_results (checked_at);
     CREATE INDEX dns_results_by_resolver ON dns_results (resolver, vantage, checked_at);
     """,
+    """
+    ALTER TABLE results ADD COLUMN vantage TEXT NOT NULL DEFAULT 'local';
+    ALTER TABLE results ADD COLUMN received_at REAL;
+    """
+    + EVENTS_SCHEMA,
 )
 
 
@@ -143,14 +158,35 @@ class Store:
         self._executor.shutdown(wait=True)
 
     def latest(self) -> Mapping[str, RegionVerdict]:
-        """The last verdict of every region that has one (kept across restarts)."""
+        """The last verdict of every region that had one when the store was opened: where a
+        restarted service starts from."""
         return self._latest
 
     async def record(self, verdict: RegionVerdict) -> None:
-        """Store one round: the verdict and the results that decided it. The verdict is the
-        latest in memory even when the write fails (`StoreError`)."""
-        self._latest[verdict.region] = verdict
+        """Store one round: the verdict and the results that decided it."""
         await self._write(self._insert, verdict)
+
+    async def recent_statuses(
+        self, region: str, *, limit: int
+    ) -> list[tuple[RegionStatus, datetime]]:
+        """The statuses of a region's last `limit` rounds and when each was decided, newest
+        first: what its streak is rebuilt from after a restart."""
+        return await self._read(self._select_statuses, region, limit)
+
+    async def record_events(self, events: Sequence[Event]) -> None:
+        """Store events; one whose id is already stored is not stored again. Its failure
+        counts as failing writes; its success does not prove them recovered: a nearly full
+        disk takes a few small rows and refuses a round's, and the news of the failure must
+        not be what ends it."""
+        await self._write(self._insert_events, events, proves_recovery=False)
+
+    async def events(self, query: EventQuery) -> list[StoredEvent]:
+        """Stored events matching `query`, newest first."""
+        return await self._read(self._select_events, query)
+
+    async def open_conditions(self) -> dict[str, Condition]:
+        """The conditions whose last event did not close them: what was open at the last stop."""
+        return await self._read(self._open_conditions)
 
     async def results(
         self, region: str, *, check: str | None = None, limit: int = 100
@@ -324,8 +360,8 @@ class Store:
             )
             db.executemany(
                 "INSERT INTO results (verdict_id, region, check_name, kind, outcome, reason, on_failure,"
-                " failure_class, latency_ms, started_at, duration_ms, facts)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " failure_class, latency_ms, started_at, duration_ms, facts, vantage, received_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
                     (
                         cursor.lastrowid,
@@ -340,6 +376,8 @@ class Store:
                         r.started_at.timestamp(),
                         r.duration.total_seconds() * 1000,
                         json.dumps(dict(r.facts)),
+                        r.vantage,
+                        r.received_at.timestamp() if r.received_at is not None else None,
                     )
                     for r in verdict.results
                 ],
@@ -378,6 +416,25 @@ class Store:
         args.append(limit)
         return [_result(row) for row in self._conn().execute(query, args)]
 
+    def _select_statuses(self, region: str, limit: int) -> list[tuple[RegionStatus, datetime]]:
+        rows = self._conn().execute(
+            "SELECT status, decided_at FROM verdicts WHERE region = ?"
+            " ORDER BY decided_at DESC, id DESC LIMIT ?",
+            (region, limit),
+        )
+        return [(RegionStatus(status), _time(at)) for status, at in rows]
+
+    def _insert_events(self, events: Sequence[Event]) -> None:
+        db = self._conn()
+        with _transaction(db):
+            insert_events(db, events)
+
+    def _select_events(self, query: EventQuery) -> list[StoredEvent]:
+        return select_events(self._conn(), query)
+
+    def _open_conditions(self) -> dict[str, Condition]:
+        return open_conditions(self._conn())
+
     def _select_verdicts(self, region: str, limit: int) -> list[RegionVerdict]:
         rows = self._conn().execute(
             "SELECT region, status, decided_at, reasons FROM verdicts WHERE region = ?"
@@ -401,7 +458,13 @@ class Store:
                     "INSERT INTO tm_endpoints (reading_id, endpoint, endpoint_status, monitor_status, target)"
                     " VALUES (?, ?, ?, ?, ?)",
                     [
-                        (cursor.lastrowid, e.name, e.endpoint_status, e.monitor_status, e.target)
+                        (
+                            cursor.lastrowid,
+                            e.name,
+                            e.endpoint_status.value,
+                            e.monitor_status.value if e.monitor_status is not None else None,
+                            e.target,
+                        )
                         for e in reading.profile.endpoints
                     ],
                 )
@@ -436,7 +499,7 @@ class Store:
                         checked_at,
                         f.answer.resolver,
                         f.answer.vantage,
-                        f.status,
+                        f.status.value,
                         f.region,
                         f.expected_region,
                         json.dumps(f.answer.addresses),
@@ -473,6 +536,7 @@ class Store:
             db.execute("DELETE FROM tm_readings WHERE read_at < ?", (cutoff,))
             # results and tm_endpoints go with their parents (ON DELETE CASCADE).
             deleted = db.execute("DELETE FROM verdicts WHERE decided_at < ?", (cutoff,)).rowcount
+            prune_events(db, cutoff)
         return deleted
 
 
@@ -484,7 +548,7 @@ def _one_line(error: object) -> str:
 
 _RESULT_COLUMNS = (
     "region, check_name, kind, outcome, reason, on_failure, failure_class, latency_ms,"
-    " started_at, duration_ms, facts"
+    " started_at, duration_ms, facts, vantage, received_at"
 )
 
 
@@ -501,7 +565,11 @@ def _result(row: tuple[Any, ...]) -> CheckResult:
         started,
         duration,
         facts,
+        vantage,
+        received_at,
     ) = row
+    known = json.loads(str(facts))
+    release = known.get("release") if isinstance(known, dict) else None
     return CheckResult(
         check=str(check),
         kind=str(kind),
@@ -513,7 +581,10 @@ def _result(row: tuple[Any, ...]) -> CheckResult:
         on_failure=OnFailure(on_failure),
         failure_class=FailureClass(failure_class) if failure_class else None,
         latency_ms=float(latency) if latency is not None else None,
-        facts=json.loads(str(facts)),
+        facts=known,
+        release=release if isinstance(release, str) else None,
+        vantage=str(vantage),
+        received_at=_time(float(received_at)) if received_at is not None else None,
     )
 
 

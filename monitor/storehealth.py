@@ -7,6 +7,7 @@ status page meanwhile, not a traceback per round.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -41,6 +42,12 @@ class WriteHealth:
         self._path = path
         self._clock = clock
         self._failure: WriteFailure | None = None
+        self._listeners: list[Callable[[WriteFailure | None], None]] = []
+
+    def listen(self, listener: Callable[[WriteFailure | None], None]) -> None:
+        """Call `listener` with the failure when writes start failing, and with None when they
+        recover (not on every write)."""
+        self._listeners.append(listener)
 
     @property
     def failure(self) -> WriteFailure | None:
@@ -51,6 +58,7 @@ class WriteHealth:
         if self._failure is None:
             self._failure = WriteFailure(self._clock.now(), error)
             log.warning("store_writes_failing", path=str(self._path), error=error)
+            self._tell(self._failure)
         else:
             self._failure = WriteFailure(self._failure.since, error)
 
@@ -65,3 +73,8 @@ class WriteHealth:
             failing_since=since.isoformat(),
             failed_for_s=round((self._clock.now() - since).total_seconds(), 3),
         )
+        self._tell(None)
+
+    def _tell(self, failure: WriteFailure | None) -> None:
+        for listener in self._listeners:
+            listener(failure)

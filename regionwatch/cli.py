@@ -20,7 +20,7 @@ import signal
 import sys
 from collections.abc import Sequence
 from datetime import timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from monitor.durations import parse_duration
 from monitor.errors import ConfigError, ListenError, StoreError
@@ -30,7 +30,7 @@ from monitor.results import Outcome
 from regionwatch.exits import EXIT_CONFIG, EXIT_FAILING, EXIT_LISTEN, EXIT_OK, EXIT_STORE
 
 if TYPE_CHECKING:
-    from monitor.oneshot import CheckOutcome
+    from monitor.snapshot import Snapshot
 
 __all__ = ["main"]
 
@@ -220,38 +220,59 @@ def _check(args: argparse.Namespace) -> int:
     # Imported here: the probes, the Azure SDK and DNS take a second to load, which
     # `--help` and `--version` need not wait for.
     from monitor.config import load_config
-    from monitor.oneshot import check_once
-    from monitor.report import check_document, exit_code
+    from monitor.report import check_passed
+    from monitor.service import build_service
 
     _configure_logging(args)  # before anything can log: stdout is the report's alone
     config = load_config(args.config)
-    outcome = asyncio.run(check_once(config))
+
+    async def once() -> Snapshot:
+        async with build_service(config, once=True) as service:
+            return await service.run_once()
+
+    snapshot = asyncio.run(once())
     if args.json:
-        document = check_document(
-            outcome.verdicts, outcome.views, outcome.dns, traffic_manager=outcome.traffic_manager
-        )
-        print(json.dumps(document, indent=2))
+        print(json.dumps(check_document(snapshot), indent=2))
     else:
-        print(_render(outcome))
-    return EXIT_OK if exit_code(outcome.verdicts, outcome.dns) == 0 else EXIT_FAILING
+        print(_render(snapshot))
+    return EXIT_OK if check_passed(snapshot) else EXIT_FAILING
+
+
+def check_document(snapshot: Snapshot) -> dict[str, Any]:
+    """The document `regionwatch check --json` prints (docs/contract/check.schema.json): the
+    regions and DNS answers in the API's shapes, and the round's Traffic Manager read (its
+    error when it failed; the regions then have no `traffic_manager` view)."""
+    from api.models import dns_answer_out, region_out, traffic_manager_read_out
+
+    tm = snapshot.traffic_manager
+    read = traffic_manager_read_out(tm.latest) if tm is not None else None
+    return {
+        "regions": [region_out(v).model_dump(mode="json") for v in snapshot.regions.values()],
+        "dns": [
+            dns_answer_out(f).model_dump(mode="json")
+            for f in (snapshot.dns.findings if snapshot.dns is not None else ())
+        ],
+        "traffic_manager": read.model_dump(mode="json") if read is not None else None,
+    }
 
 
 _MARKS = {Outcome.UP: "ok  ", Outcome.DOWN: "FAIL", Outcome.ERROR: "ERR "}
 
 
-def _render(outcome: CheckOutcome) -> str:
+def _render(snapshot: Snapshot) -> str:
     lines = []
-    views = outcome.views
-    reading = outcome.traffic_manager
-    if reading is not None and reading.error is not None:
-        lines.append(f"traffic manager: could not read: {reading.error}")
-    for verdict in outcome.verdicts:
-        lines.append(f"{verdict.region}: {verdict.status.value}")
-        view = views.get(verdict.region)
+    tm = snapshot.traffic_manager
+    if tm is not None and tm.latest is not None and tm.latest.error is not None:
+        lines.append(f"traffic manager: could not read: {tm.latest.error}")
+    for region in snapshot.regions.values():
+        verdict = region.verdict
+        lines.append(f"{region.name}: {verdict.status.value}")
+        view = region.endpoint
         if view is not None and view.state is not None:
+            monitor = view.state.monitor_status
             lines.append(
-                f"  traffic manager: {view.endpoint} {view.state.endpoint_status}, "
-                f"monitor {view.state.monitor_status}"
+                f"  traffic manager: {view.endpoint} {view.state.endpoint_status.value}, "
+                f"monitor {monitor.value if monitor is not None else 'unknown'}"
             )
         for note in view.findings if view is not None else ():
             lines.append(f"  note: {note}")
@@ -263,15 +284,16 @@ def _render(outcome: CheckOutcome) -> str:
             lines.append(
                 f"  {_MARKS[result.outcome]} {result.check:<20} {latency}  {detail}".rstrip()
             )
-    if outcome.dns:
+    findings = snapshot.dns.findings if snapshot.dns is not None else ()
+    if findings:
         lines.append("dns:")
-    for finding in outcome.dns:
+    for finding in findings:
         where = finding.answer.resolver + (
             f" as {finding.answer.vantage}" if finding.answer.vantage else ""
         )
         sent_to = finding.region or ", ".join(finding.answer.addresses) or "-"
         detail = f"  ({finding.reason})" if finding.reason else ""
-        lines.append(f"  {finding.status:<9} {where:<28} → {sent_to}{detail}")
+        lines.append(f"  {finding.status.value:<9} {where:<28} → {sent_to}{detail}")
     return "\n".join(lines)
 
 
@@ -284,7 +306,6 @@ def _run(args: argparse.Namespace) -> int:
     from api.app import create_app
     from api.listener import bind_listener
     from api.server import run_service
-    from monitor.service import build_service
 
     _configure_logging(args)
     host = config.api.host if args.host is None else args.host
@@ -292,9 +313,7 @@ def _run(args: argparse.Namespace) -> int:
     try:
         # Bound before the service starts: a busy port ends the command before any round runs.
         listener = bind_listener(host, port)
-        service = build_service(config)
-        app = create_app(service, manage_lifecycle=False)
-        asyncio.run(run_service(service, app, listener))
+        asyncio.run(run_service(create_app(config), listener))
     except (StoreError, ListenError) as e:
         # Either names a configured value (storage.path, api.listen) that may come from ${VAR}.
         raise type(e)(config.scrubbed(str(e))) from None

@@ -6,12 +6,13 @@ set -euo pipefail
 
 usage="usage: $0 [--bench]
 Installs Debian's nginx (for the tests) when missing; with --bench, also
-prometheus-blackbox-exporter (for bench/). Needs root only when something is missing."
+prometheus-blackbox-exporter, wrk and hey (for bench/). Needs root only when something is
+missing."
 
 packages=(nginx)
 for arg in "$@"; do
     case "$arg" in
-        --bench) packages+=(prometheus-blackbox-exporter) ;;
+        --bench) packages+=(prometheus-blackbox-exporter wrk hey) ;;
         -h | --help)
             echo "$usage"
             exit 0

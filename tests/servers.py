@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Literal
+from typing import Any, Literal
 
 from starlette.types import ASGIApp
 
+from api.app import create_app
 from api.server import serving as api_serving
+from monitor.config import Config
+from monitor.service import Service, build_service
 
 
 @asynccontextmanager
@@ -31,3 +35,17 @@ async def eventually(condition: object, *, timeout: float = 10.0, interval: floa
             if value:
                 return
             await asyncio.sleep(interval)
+
+
+@asynccontextmanager
+async def serving_service(
+    config: Config, *, schedule: bool = True, **build: Any
+) -> AsyncIterator[tuple[str, Service]]:
+    """The real app for `config` on loopback, its lifespan building the service (with
+    `build_service`'s keyword arguments: a manual clock, a Traffic Manager client) and, with
+    `schedule`, starting the rounds. Yields the base URL and the running service."""
+    app = create_app(config, build=functools.partial(build_service, **build), schedule=schedule)
+    async with serving(app) as url:
+        service = app.state.service
+        assert isinstance(service, Service)
+        yield url, service

@@ -16,7 +16,7 @@ import yaml
 
 import regionwatch.exits
 from monitor.config import load_config
-from monitor.dnsmap import FAILING_STATUSES
+from monitor.results import DnsStatus
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIGURATION = ROOT / "docs" / "configuration.md"
@@ -69,7 +69,9 @@ def test_exit_1_names_every_dns_status_that_causes_it() -> None:
     for text in (meaning, exit_1):
         # After "a DNS answer is": a region's `unknown` is a verdict, not a DNS status.
         dns_part = text.split("DNS answer", 1)[1]
-        assert set(re.findall(r"`(\w+)`", dns_part)) & statuses == FAILING_STATUSES, text
+        assert set(re.findall(r"`(\w+)`", dns_part)) & statuses == {
+            s.value for s in DnsStatus if s.wrong
+        }, text
 
 
 def user_docs() -> Iterator[Path]:
@@ -153,3 +155,19 @@ def test_the_address_check_rejects_real_addresses() -> None:
     assert not _documentation_host("dns.quad9.net")
     assert not _documentation_network("81.2.69.0/24")
     assert _documentation_host("203.0.113.10") and _documentation_host("doh.example.net")
+
+
+def test_every_event_type_is_documented_with_a_valid_example() -> None:
+    """docs/events.md has a section per event type, each with a JSON example of that type in
+    the API's event shape."""
+    from api.models import EventOut
+    from monitor.events import EventType
+
+    text = (ROOT / "docs" / "events.md").read_text(encoding="utf-8")
+    sections = dict(re.findall(r"### `([a-z_.]+)`\n(.*?)(?=\n### |\Z)", text, flags=re.S))
+    assert set(sections) == {t.value for t in EventType}
+    for kind, body in sections.items():
+        example = re.search(r"```json\n(.*?)```", body, flags=re.S)
+        assert example is not None, kind
+        event = EventOut.model_validate_json(example.group(1))
+        assert event.type.value == kind

@@ -41,3 +41,21 @@ def test_the_layering_check_sees_imports_inside_functions(tmp_path: Path) -> Non
     module = tmp_path / "m.py"
     module.write_text("def f():\n    import fastapi\n    from api.app import create_app\n")
     assert imported_modules(module) == {"fastapi", "api"}
+
+
+# The engine's decision path: pure functions of their arguments, no I/O, no clock of their own.
+DECISION_PATH = [
+    "monitor/fold.py",
+    "monitor/conditions.py",
+    "monitor/events.py",
+    "monitor/snapshot.py",
+    "monitor/evidence.py",
+]
+IO = {"asyncio", "sqlite3", "httpx", "socket", "ssl", "azure", "structlog", "time", "random"}
+
+
+@pytest.mark.parametrize("module", DECISION_PATH)
+def test_the_decision_path_does_no_io(module: str) -> None:
+    """The fold, the conditions, the events and the policy import nothing that does I/O or
+    reads a clock: everything they know comes in as arguments."""
+    assert imported_modules(ROOT / module) & IO == set()

@@ -12,10 +12,10 @@ from dataclasses import dataclass
 
 from lab.trafficmanager.entra import Directory, ServicePrincipal
 from lab.trafficmanager.errors import ArmError
-from lab.trafficmanager.geo import hierarchy_json
 from lab.trafficmanager.httpserver import HttpRequest, HttpResponse
 from lab.trafficmanager.model import TM_SUFFIX, EndpointType
 from lab.trafficmanager.state import TrafficManagerState
+from monitor.trafficmanager.geography import hierarchy_json
 
 __all__ = ["Arm", "ArmAnswer"]
 
@@ -87,7 +87,7 @@ class Arm:
                 raise _not_found_route(scope)
             if method != "GET":
                 raise _method_not_allowed(method)
-            return HttpResponse.of_json(200, hierarchy_json(self.state.locator.root))
+            return HttpResponse.of_json(200, hierarchy_json(self.state.locator.hierarchy))
         if low == ["providers", _NETWORK, "checktrafficmanagernameavailability"]:
             if method != "POST":
                 raise _method_not_allowed(method)

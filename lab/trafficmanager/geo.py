@@ -1,30 +1,17 @@
-"""Traffic Manager's geographic hierarchy (a subset) and the lab's table of where addresses are.
+"""The lab's table of where client addresses are, over Traffic Manager's geographic hierarchy.
 
-The hierarchy has the shape of `GET /providers/Microsoft.Network/trafficManagerGeographicHierarchies/
-default` (WORLD → regional groupings → countries/regions → states/provinces); Geographic routing
-walks it from the most specific code up to WORLD, and the first mapped code wins (docs/traffic-manager.md).
+The hierarchy itself is the service's (`monitor.trafficmanager.geography`): the emulator serves
+and routes by the same data the service reads, rather than keeping a copy of its own.
 """
 
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Mapping
 
-__all__ = [
-    "DEFAULT_GEOGRAPHY_TABLE",
-    "WORLD",
-    "GeoLocator",
-    "GeoRegion",
-    "default_hierarchy",
-    "hierarchy_json",
-]
+from monitor.trafficmanager.geography import BUILTIN, WORLD, GeographicHierarchy
 
-WORLD = "WORLD"
-
-HIERARCHY_ID = "/providers/Microsoft.Network/trafficManagerGeographicHierarchies/default"
-HIERARCHY_TYPE = "Microsoft.Network/trafficManagerGeographicHierarchies"
+__all__ = ["DEFAULT_GEOGRAPHY_TABLE", "WORLD", "GeoLocator"]
 
 # Where client subnets are, for EDNS Client Subnet routing in the lab. The first entry is the
 # GB network of MaxMind's test database, the one regionwatch's docs use for a European reader.
@@ -45,117 +32,26 @@ DEFAULT_GEOGRAPHY_TABLE: Mapping[str, str] = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class GeoRegion:
-    code: str
-    name: str
-    regions: tuple[GeoRegion, ...] = field(default=())
-
-    def walk(self) -> Iterator[tuple[GeoRegion, GeoRegion | None]]:
-        """Every region under (and including) this one, with its parent."""
-        stack: list[tuple[GeoRegion, GeoRegion | None]] = [(self, None)]
-        while stack:
-            region, parent = stack.pop()
-            yield region, parent
-            stack.extend((child, region) for child in reversed(region.regions))
-
-
-def _r(code: str, name: str, *regions: GeoRegion) -> GeoRegion:
-    return GeoRegion(code, name, tuple(regions))
-
-
-def default_hierarchy() -> GeoRegion:
-    """A subset of Traffic Manager's hierarchy: every regional grouping, a few countries each."""
-    return _r(
-        WORLD,
-        "World",
-        _r(
-            "GEO-EU",
-            "Europe",
-            _r("DE", "Germany"),
-            _r("FR", "France"),
-            _r("GB", "United Kingdom"),
-            _r("NL", "Netherlands"),
-            _r("IE", "Ireland"),
-            _r("ES", "Spain"),
-            _r("IT", "Italy"),
-            _r("SE", "Sweden"),
-        ),
-        _r(
-            "GEO-NA",
-            "North America / Central America / Caribbean",
-            _r(
-                "US",
-                "United States",
-                _r("US-CA", "California"),
-                _r("US-NY", "New York"),
-                _r("US-TX", "Texas"),
-                _r("US-WA", "Washington"),
-            ),
-            _r("CA", "Canada"),
-            _r("MX", "Mexico"),
-        ),
-        _r("GEO-SA", "South America", _r("BR", "Brazil"), _r("AR", "Argentina")),
-        _r("GEO-AS", "Asia", _r("JP", "Japan"), _r("IN", "India"), _r("SG", "Singapore")),
-        _r(
-            "GEO-AP",
-            "Australia / Pacific",
-            _r("AU", "Australia", _r("AU-NSW", "New South Wales"), _r("AU-VIC", "Victoria")),
-            _r("NZ", "New Zealand"),
-        ),
-        _r("GEO-AF", "Africa", _r("ZA", "South Africa"), _r("NG", "Nigeria")),
-        _r("GEO-ME", "Middle East", _r("AE", "United Arab Emirates"), _r("IL", "Israel")),
-        _r("GEO-AN", "Antarctica", _r("AQ", "Antarctica")),
-    )
-
-
-def _region_json(region: GeoRegion) -> dict[str, Any]:
-    return {
-        "code": region.code,
-        "name": region.name,
-        "regions": [_region_json(child) for child in region.regions],
-    }
-
-
-def hierarchy_json(root: GeoRegion) -> dict[str, Any]:
-    """The ARM resource `trafficManagerGeographicHierarchies/default`."""
-    return {
-        "id": HIERARCHY_ID,
-        "name": "default",
-        "type": HIERARCHY_TYPE,
-        "properties": {"geographicHierarchy": _region_json(root)},
-    }
-
-
 class GeoLocator:
     """The hierarchy's lookups, and the table saying which code a client address is in."""
 
     def __init__(
-        self, root: GeoRegion | None = None, table: Mapping[str, str] | None = None
+        self, hierarchy: GeographicHierarchy | None = None, table: Mapping[str, str] | None = None
     ) -> None:
-        self.root = root or default_hierarchy()
-        self._parents: dict[str, str | None] = {}
-        for region, parent in self.root.walk():
-            self._parents[region.code.upper()] = parent.code.upper() if parent else None
+        self.hierarchy = hierarchy or BUILTIN
         self._table: list[tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, str]] = []
         for network, code in (DEFAULT_GEOGRAPHY_TABLE if table is None else table).items():
             self.place(network, code)
 
     def canonical(self, code: str) -> str | None:
         """The code as the hierarchy spells it, or None when the hierarchy has no such code."""
-        upper = code.strip().upper()
-        return upper if upper in self._parents else None
+        return self.hierarchy.canonical(code)
 
     def lineage(self, code: str | None) -> list[str]:
         """`code` and its ancestors up to WORLD; just WORLD for an unknown or missing code."""
-        current = self.canonical(code) if code else None
-        if current is None:
+        if code is None or self.canonical(code) is None:
             return [WORLD]
-        chain: list[str] = []
-        while current is not None:
-            chain.append(current)
-            current = self._parents[current]
-        return chain
+        return self.hierarchy.lineage(code)
 
     def place(self, network: str, code: str) -> None:
         """Say that addresses in `network` are in `code` (the most specific network wins)."""

@@ -25,6 +25,7 @@ import httpx
 import structlog
 
 from monitor.bodies import BodyTooLarge, read_bounded
+from monitor.clock import Clock, SystemClock
 from monitor.config import ResolverConfig, VantagePointConfig
 from monitor.probes.dnswire import (
     TYPE_A,
@@ -38,6 +39,7 @@ from monitor.probes.dnswire import (
     with_new_id,
 )
 from monitor.redaction import redact_urls
+from monitor.results import DnsStatus
 
 __all__ = ["DNS_MESSAGE_MAX", "DnsAnswer", "DnsProbe", "Hop"]
 
@@ -61,7 +63,7 @@ class Hop:
 @dataclass(frozen=True, slots=True)
 class DnsAnswer:
     """What one resolver answered for one vantage point. `failure` is set when there is no
-    usable answer: `timeout`, `servfail`, `nxdomain`, or `error` (our side, or a refusal)."""
+    usable answer: TIMEOUT, SERVFAIL, NXDOMAIN, or ERROR (our side, or a refusal)."""
 
     resolver: str
     vantage: str | None
@@ -73,7 +75,7 @@ class DnsAnswer:
     ecs_sent: str | None = None
     used_tcp: bool = False
     latency_ms: float | None = None
-    failure: str | None = None
+    failure: DnsStatus | None = None
     reason: str = ""
     facts: dict[str, str] = field(default_factory=dict)
 
@@ -92,8 +94,10 @@ class DnsProbe:
         timeout: float,
         ssl_context: ssl.SSLContext,
         http: httpx.AsyncClient | None = None,
+        clock: Clock | None = None,
     ) -> None:
         self.hostname = hostname
+        self._clock = clock or SystemClock()
         self.resolver = resolver
         self.vantage = vantage
         self._timeout = timeout
@@ -111,8 +115,7 @@ class DnsProbe:
         self._wires = {rdtype: query.to_wire() for rdtype, query in self._queries.items()}
 
     async def probe(self) -> DnsAnswer:
-        loop = asyncio.get_running_loop()
-        start = loop.time()
+        start = self._clock.monotonic()
         subnet = str(self.vantage.client_subnet) if self.vantage else None
         # A and AAAA at once; when one fails the other is cancelled, never left running.
         queries = [asyncio.ensure_future(self._ask(rdtype)) for rdtype in ("A", "AAAA")]
@@ -122,25 +125,27 @@ class DnsProbe:
         except (TimeoutError, dns.exception.Timeout):
             # dnspython's own deadline may fire first, with a message of its own
             # ("timed out after 0.000 seconds"): the same timeout, said one way.
-            return self._failed("timeout", f"no answer within {self._timeout:g}s", subnet)
+            return self._failed(DnsStatus.TIMEOUT, f"no answer within {self._timeout:g}s", subnet)
         except BodyTooLarge as e:
-            return self._failed("error", f"not a DNS answer: {e}", subnet)
+            return self._failed(DnsStatus.ERROR, f"not a DNS answer: {e}", subnet)
         except (
             WireError,
             dns.exception.FormError,
             dns.message.BadEDNS,
             dns.exception.SyntaxError,
         ) as e:
-            return self._failed("error", f"malformed answer: {e}", subnet)
+            return self._failed(DnsStatus.ERROR, f"malformed answer: {e}", subnet)
         except (OSError, ssl.SSLError, httpx.HTTPError, dns.exception.DNSException) as e:
-            return self._failed("error", f"resolver unreachable: {type(e).__name__}: {e}", subnet)
+            return self._failed(
+                DnsStatus.ERROR, f"resolver unreachable: {type(e).__name__}: {e}", subnet
+            )
         except Exception as e:  # our bug: an error of this query, never a crashed round
             log.exception("dns_probe_crashed", resolver=self.resolver.name)
-            return self._failed("error", f"internal error: {type(e).__name__}", subnet)
+            return self._failed(DnsStatus.ERROR, f"internal error: {type(e).__name__}", subnet)
         finally:
             for query in queries:
                 query.cancel()
-        latency = round((loop.time() - start) * 1000, 2)
+        latency = round((self._clock.monotonic() - start) * 1000, 2)
         return self._answer(a, aaaa, subnet, latency)
 
     async def _ask(self, rdtype: str) -> tuple[Reply, bool]:
@@ -213,15 +218,15 @@ class DnsProbe:
             latency_ms=latency_ms,
         )
         if reply.rcode == dns.rcode.SERVFAIL:
-            return replace(base, failure="servfail", reason="SERVFAIL")
+            return replace(base, failure=DnsStatus.SERVFAIL, reason="SERVFAIL")
         if reply.rcode == dns.rcode.NXDOMAIN:
-            return replace(base, failure="nxdomain", reason=f"NXDOMAIN for {self.hostname}")
+            return replace(base, failure=DnsStatus.NXDOMAIN, reason=f"NXDOMAIN for {self.hostname}")
         if reply.rcode != dns.rcode.NOERROR:
-            return replace(base, failure="error", reason=f"resolver answered {rcode}")
+            return replace(base, failure=DnsStatus.ERROR, reason=f"resolver answered {rcode}")
         ordered = tuple(sorted(set(addresses), key=_address_key))
         return replace(base, addresses=ordered, address_ttl=ttl)
 
-    def _failed(self, failure: str, reason: str, subnet: str | None) -> DnsAnswer:
+    def _failed(self, failure: DnsStatus, reason: str, subnet: str | None) -> DnsAnswer:
         return DnsAnswer(
             resolver=self.resolver.name,
             vantage=self.vantage.name if self.vantage else None,

@@ -339,6 +339,7 @@ class HttpsProbe:
         latency_ms: float | None = None,
     ) -> CheckResult:
         duration = self._clock.monotonic() - start
+        release = facts.get("release")
         return CheckResult(
             check=self.request.name,
             kind=self.kind,
@@ -351,6 +352,7 @@ class HttpsProbe:
             failure_class=failure_class,
             latency_ms=latency_ms,
             facts=facts,
+            release=release if isinstance(release, str) else None,
         )
 
     def _elapsed_ms(self, start: float) -> float:

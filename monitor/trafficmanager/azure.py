@@ -30,8 +30,14 @@ from urllib.parse import quote, urlsplit
 from monitor.config import TrafficManagerConfig
 from monitor.errors import TrafficManagerError
 from monitor.redaction import redact_urls
+from monitor.trafficmanager.geography import (
+    GeographicHierarchy,
+    NotAHierarchy,
+    parse_hierarchy,
+)
 from monitor.trafficmanager.model import (
     EndpointState,
+    EndpointStatus,
     NotAProfile,
     ProfileState,
     WriteAccess,
@@ -39,7 +45,6 @@ from monitor.trafficmanager.model import (
     parse_endpoint,
     parse_profile,
 )
-from monitor.trafficmanager.port import EndpointStatus
 from monitor.trafficmanager.transport import (
     AnswerTooLarge,
     answer_deadline,
@@ -186,6 +191,9 @@ class AzureTrafficManager:
     async def write_access(self) -> WriteAccess:
         return await self._call(self._permissions)
 
+    async def geographic_hierarchy(self) -> GeographicHierarchy:
+        return await self._call(self._get_hierarchy)
+
     async def close(self) -> None:
         """Drop the SDK client and credential. A call still in flight is abandoned, not
         awaited: its thread ends with its own timeout, or with the process."""
@@ -288,6 +296,23 @@ class AzureTrafficManager:
         except NotAProfile as e:
             raise TrafficManagerError(
                 f"Traffic Manager answered something that is not the profile {name}: {e}",
+                retryable=False,
+                status=response.status_code,
+            ) from None
+
+    def _get_hierarchy(self) -> GeographicHierarchy:
+        response = self._sdk().geographic_hierarchies.get_default(
+            stream=True, cls=lambda pipeline_response, *_: pipeline_response.http_response
+        )
+        try:
+            body = response.read()
+        finally:
+            response.close()
+        try:
+            return parse_hierarchy(_json(body, response.headers.get("content-type")))
+        except (NotAProfile, NotAHierarchy) as e:
+            raise TrafficManagerError(
+                f"Traffic Manager answered something that is not its geographic hierarchy: {e}",
                 retryable=False,
                 status=response.status_code,
             ) from None

@@ -7,15 +7,34 @@ points at TM's probe configuration (path, port, expected status, Host header).
 
 from __future__ import annotations
 
+import enum
 import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 from monitor.config import Config
 from monitor.results import RegionStatus
-from monitor.trafficmanager.model import EndpointState, ProfileState
+from monitor.trafficmanager.model import EndpointState, MonitorStatus, ProfileState
 
-__all__ = ["EndpointView", "endpoint_view", "endpoint_views"]
+__all__ = ["Disagreement", "EndpointView", "endpoint_view", "endpoint_views"]
+
+
+class Disagreement(enum.StrEnum):
+    """How Traffic Manager's probing and ours disagree about an enabled endpoint."""
+
+    TM_ONLINE_WE_FAILING = "tm_online_we_failing"
+    TM_DEGRADED_WE_HEALTHY = "tm_degraded_we_healthy"
+
+    @property
+    def message(self) -> str:
+        if self is Disagreement.TM_ONLINE_WE_FAILING:
+            return (
+                "our probes say failing, Traffic Manager says Online: it keeps sending users here"
+            )
+        return (
+            "Traffic Manager says Degraded, our probes say healthy: check its probe "
+            "configuration (path, port, expected status codes, Host header)"
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,7 +43,18 @@ class EndpointView:
 
     endpoint: str
     state: EndpointState | None  # None: the endpoint is not in the profile
-    findings: tuple[str, ...] = ()
+    disagreement: Disagreement | None = None
+    drift: str | None = (
+        None  # the endpoint's target is not the configured address, or it is missing
+    )
+
+    @property
+    def findings(self) -> tuple[str, ...]:
+        """Drift and disagreement, each in one line."""
+        found = [self.drift] if self.drift else []
+        if self.disagreement is not None:
+            found.append(self.disagreement.message)
+        return tuple(found)
 
 
 def endpoint_view(
@@ -37,23 +67,15 @@ def endpoint_view(
     state = profile.endpoint(endpoint)
     if state is None:
         return EndpointView(
-            endpoint, None, (f"endpoint {endpoint!r} is not in profile {profile.name!r}",)
+            endpoint, None, drift=f"endpoint {endpoint!r} is not in profile {profile.name!r}"
         )
-    findings = []
-    drift = _target_drift(state, address)
-    if drift:
-        findings.append(drift)
-    monitor = state.monitor_status or "unknown"
-    if state.enabled and our_status is RegionStatus.FAILING and monitor == "Online":
-        findings.append(
-            "our probes say failing, Traffic Manager says Online: it keeps sending users here"
-        )
-    if state.enabled and our_status is RegionStatus.HEALTHY and monitor == "Degraded":
-        findings.append(
-            "Traffic Manager says Degraded, our probes say healthy: check its probe "
-            "configuration (path, port, expected status codes, Host header)"
-        )
-    return EndpointView(endpoint, state, tuple(findings))
+    disagreement = None
+    if state.enabled:
+        if our_status is RegionStatus.FAILING and state.monitor_status is MonitorStatus.ONLINE:
+            disagreement = Disagreement.TM_ONLINE_WE_FAILING
+        elif our_status is RegionStatus.HEALTHY and state.monitor_status is MonitorStatus.DEGRADED:
+            disagreement = Disagreement.TM_DEGRADED_WE_HEALTHY
+    return EndpointView(endpoint, state, disagreement, _target_drift(state, address))
 
 
 def _target_drift(state: EndpointState, address: str) -> str | None:

@@ -7,13 +7,39 @@ and both serialize to the same JSON (docs/traffic-manager.md).
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+
+class EndpointStatus(enum.StrEnum):
+    """What the profile's owner set: the only field regionwatch ever writes."""
+
+    ENABLED = "Enabled"
+    DISABLED = "Disabled"
+
+
+class MonitorStatus(enum.StrEnum):
+    """What Traffic Manager's own probing says of an endpoint (docs/traffic-manager.md,
+    "Endpoint monitor status")."""
+
+    CHECKING_ENDPOINT = "CheckingEndpoint"  # first probe pending; in DNS answers
+    ONLINE = "Online"
+    DEGRADED = "Degraded"  # probes fail; under Geographic routing it keeps its traffic
+    DISABLED = "Disabled"  # the endpoint is Disabled
+    INACTIVE = "Inactive"  # the profile is disabled
+    STOPPED = "Stopped"
+    # Always Serve: never probed, never taken out by Traffic Manager itself; regionwatch's
+    # disable is the only lever there is.
+    UNMONITORED = "Unmonitored"
+
+
 __all__ = [
     "EndpointState",
+    "EndpointStatus",
     "MonitorConfig",
+    "MonitorStatus",
     "NotAProfile",
     "ProfileState",
     "WriteAccess",
@@ -33,17 +59,16 @@ class EndpointState:
         str  # the URL segment the SDK takes: ExternalEndpoints, AzureEndpoints, NestedEndpoints
     )
     target: str | None
-    endpoint_status: str  # Enabled | Disabled
-    monitor_status: (
-        str | None
-    )  # CheckingEndpoint | Online | Degraded | Disabled | Inactive | Stopped | Unmonitored
+    endpoint_status: EndpointStatus
+    monitor_status: MonitorStatus | None  # None: not reported, or a value this release lacks
     geo_mapping: tuple[str, ...] = ()
     priority: int | None = None
     weight: int | None = None
+    always_serve: bool = False
 
     @property
     def enabled(self) -> bool:
-        return self.endpoint_status.lower() == "enabled"
+        return self.endpoint_status is EndpointStatus.ENABLED
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,10 +91,20 @@ class ProfileState:
     ttl: int | None
     monitor: MonitorConfig
     endpoints: tuple[EndpointState, ...] = ()
+    _by_name: Mapping[str, EndpointState] = field(
+        init=False, repr=False, compare=False, default_factory=dict
+    )
+
+    def __post_init__(self) -> None:
+        # Looked up per region on every read: an index, not a scan (the first of a name wins).
+        index: dict[str, EndpointState] = {}
+        for endpoint in self.endpoints:
+            index.setdefault(endpoint.name.lower(), endpoint)
+        object.__setattr__(self, "_by_name", index)
 
     def endpoint(self, name: str) -> EndpointState | None:
         """An endpoint by name; Azure compares names case-insensitively."""
-        return next((e for e in self.endpoints if e.name.lower() == name.lower()), None)
+        return self._by_name.get(name.lower())
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,6 +181,22 @@ def _kind(value: object) -> str:
     )
 
 
+def _endpoint_status(value: str | None, where: str) -> EndpointStatus:
+    if value is None:
+        return EndpointStatus.ENABLED  # Azure's default when the field is left out
+    for status in EndpointStatus:
+        if value.lower() == status.value.lower():
+            return status
+    raise NotAProfile(f"{where} is {value!r}, not Enabled or Disabled")
+
+
+def _monitor_status(value: str | None) -> MonitorStatus | None:
+    # A status this release does not know is shown as unknown rather than refusing the profile.
+    if value is None:
+        return None
+    return next((s for s in MonitorStatus if s.value.lower() == value.lower()), None)
+
+
 def parse_endpoint(raw: object, where: str = "") -> EndpointState:
     """An endpoint from its REST JSON; NotAProfile when it is not one (`where` prefixes the
     field named in the message)."""
@@ -159,11 +210,15 @@ def parse_endpoint(raw: object, where: str = "") -> EndpointState:
         name=_name(item, where),
         type_segment=_type_segment(_str(item.get("type"), f"{where}type") or "externalEndpoints"),
         target=_str(ep.get("target"), f"{where}properties.target"),
-        endpoint_status=_str(ep.get("endpointStatus"), f"{where}properties.endpointStatus")
-        or "Enabled",
-        monitor_status=_str(
-            ep.get("endpointMonitorStatus"), f"{where}properties.endpointMonitorStatus"
+        endpoint_status=_endpoint_status(
+            _str(ep.get("endpointStatus"), f"{where}properties.endpointStatus"),
+            f"{where}properties.endpointStatus",
         ),
+        monitor_status=_monitor_status(
+            _str(ep.get("endpointMonitorStatus"), f"{where}properties.endpointMonitorStatus")
+        ),
+        always_serve=(_str(ep.get("alwaysServe"), f"{where}properties.alwaysServe") or "").lower()
+        == "enabled",
         geo_mapping=tuple(code for code in geo if code is not None),
         priority=_int(ep.get("priority"), f"{where}properties.priority"),
         weight=_int(ep.get("weight"), f"{where}properties.weight"),

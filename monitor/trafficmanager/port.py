@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Literal, Protocol
+from typing import Protocol
 
-from monitor.trafficmanager.model import EndpointState, ProfileState, WriteAccess
+from monitor.trafficmanager.geography import GeographicHierarchy
+from monitor.trafficmanager.model import EndpointState, EndpointStatus, ProfileState, WriteAccess
 
 __all__ = ["EndpointStatus", "TrafficManager"]
-
-EndpointStatus = Literal["Enabled", "Disabled"]
 
 
 class TrafficManager(Protocol):
@@ -26,5 +25,9 @@ class TrafficManager(Protocol):
         ...
 
     async def write_access(self) -> WriteAccess: ...
+
+    async def geographic_hierarchy(self) -> GeographicHierarchy:
+        """Traffic Manager's geographic hierarchy (`trafficManagerGeographicHierarchies/default`)."""
+        ...
 
     async def close(self) -> None: ...

@@ -8,9 +8,11 @@ from pathlib import Path
 
 import httpx
 import pytest
-from servers import eventually, serving
+from fastapi import APIRouter, Depends
+from servers import eventually, serving, serving_service
 
 from api.app import create_app
+from api.deps import require_write
 from lab.origin import Fault, RegionalOrigin
 from monitor.config import load_config
 from monitor.service import Service
@@ -23,8 +25,10 @@ async def running(
     two_regions: dict[str, RegionalOrigin], write_config: ConfigWriter
 ) -> AsyncIterator[tuple[Service, httpx.AsyncClient]]:
     path = write_config(two_regions, api={"listen": "127.0.0.1:0", "local_region": "centralus"})
-    service = Service(load_config(path))
-    async with serving(create_app(service)) as url, httpx.AsyncClient(base_url=url) as client:
+    async with (
+        serving_service(load_config(path)) as (url, service),
+        httpx.AsyncClient(base_url=url) as client,
+    ):
         yield service, client
 
 
@@ -33,9 +37,11 @@ async def test_livez_answers_while_readyz_waits_for_the_first_round(
 ) -> None:
     """/livez is up at once; /readyz turns 200 once every region has had a round."""
     path = write_config(two_regions)
-    service = Service(load_config(path))
     two_regions["westeurope"].inject(Fault.HANG)
-    async with serving(create_app(service)) as url, httpx.AsyncClient(base_url=url) as client:
+    async with (
+        serving_service(load_config(path)) as (url, _),
+        httpx.AsyncClient(base_url=url) as client,
+    ):
         assert (await client.get("/livez")).status_code == 200
         early = await client.get("/readyz")
         assert early.status_code == 503
@@ -54,8 +60,8 @@ async def test_regions_api_shows_each_verdict_with_its_checks(
     """GET /api/v1/regions lists both regions with status and per-check outcomes."""
     service, client = running
     two_regions["westeurope"].inject(Fault.ORIGIN_DOWN)
-    await eventually(lambda: all(service.rounds_done(r) >= 1 for r in two_regions))
-    await eventually(lambda: service.rounds_done("westeurope") >= 2)
+    await eventually(lambda: service.snapshot.regions["westeurope"].rounds_done >= 2)
+    await eventually(lambda: service.snapshot.regions["centralus"].rounds_done >= 1)
     body = (await client.get("/api/v1/regions")).json()
     by_name = {r["name"]: r for r in body["regions"]}
     assert by_name["centralus"]["status"] == "healthy"
@@ -99,7 +105,7 @@ async def test_healthz_stays_200_for_a_failing_region_without_a_policy(
     """Until a failover policy decides a region is out, /healthz fails static: 200."""
     service, client = running
     two_regions["westeurope"].inject(Fault.ERROR, status=500)
-    await eventually(lambda: service.verdicts()["westeurope"].status.value == "failing")
+    await eventually(lambda: service.snapshot.regions["westeurope"].status.value == "failing")
     answer = await client.get("/healthz", params={"region": "westeurope"})
     assert answer.status_code == 200
     assert answer.json() == {"region": "westeurope", "serve": True, "status": "failing"}
@@ -110,11 +116,19 @@ async def test_read_token_guards_the_api_but_not_the_probes(
 ) -> None:
     """With api.read_token set, /api/v1 needs the bearer token; /livez and /healthz do not."""
     path = write_config(two_regions, api={"listen": "127.0.0.1:0", "read_token": "s3cret"})
-    service = Service(load_config(path))
-    async with serving(create_app(service)) as url, httpx.AsyncClient(base_url=url) as client:
-        assert (await client.get("/api/v1/regions")).status_code == 401
+    async with (
+        serving_service(load_config(path)) as (url, _),
+        httpx.AsyncClient(base_url=url) as client,
+    ):
+        missing = await client.get("/api/v1/regions")
+        assert missing.status_code == 401
+        assert missing.json() == {
+            "status": 401,
+            "error": "unauthorized",
+            "detail": "a bearer token is required",
+        }
         wrong = await client.get("/api/v1/regions", headers={"Authorization": "Bearer nope"})
-        assert wrong.status_code == 401
+        assert wrong.status_code == 403
         right = await client.get("/api/v1/regions", headers={"Authorization": "Bearer s3cret"})
         assert right.status_code == 200
         assert (await client.get("/")).status_code == 401  # the dashboard is a read too
@@ -173,3 +187,46 @@ async def test_openapi_says_status_is_the_rounds_verdict_not_the_policys(
         described = paths[path]["get"]["description"]
         assert "latest round alone" in described, path
         assert "`failover.failing_rounds` consecutive failing rounds" in described, path
+
+
+@pytest.mark.parametrize(
+    ("token", "sent", "status"),
+    [
+        ("w-token", None, 401),
+        ("w-token", "Bearer", 401),
+        ("w-token", "Basic w-token", 401),
+        ("w-token", "Bearer nope", 403),
+        ("w-token", "Bearer w-token-and-more", 403),
+        ("w-token", "Bearer w-token", 200),
+        (None, "Bearer anything", 403),
+    ],
+)
+async def test_a_write_needs_api_token_loopback_included(
+    two_regions: dict[str, RegionalOrigin],
+    write_config: ConfigWriter,
+    token: str | None,
+    sent: str | None,
+    status: int,
+) -> None:
+    """A route that depends on `require_write` answers 401 without a bearer token, 403 with a
+    wrong one (or when no api.token is configured: writes are off), and lets the right one
+    through, even from 127.0.0.1; every refusal in the API's one error shape."""
+    writes = APIRouter()
+
+    @writes.post("/api/v1/test-write", dependencies=[Depends(require_write)])
+    async def write() -> dict[str, str]:
+        return {"written": "yes"}
+
+    api = {"listen": "127.0.0.1:0", **({"token": token} if token else {})}
+    config = load_config(write_config(two_regions, api=api))
+    app = create_app(config, schedule=False, routers=[writes])
+    headers = {"Authorization": sent} if sent else {}
+    async with serving(app) as url, httpx.AsyncClient(base_url=url) as client:
+        answer = await client.post("/api/v1/test-write", headers=headers)
+    assert answer.status_code == status
+    if status != 200:
+        assert set(answer.json()) == {"status", "error", "detail"}
+        assert answer.json()["status"] == status
+        assert "w-token" not in answer.text
+    if status == 401:
+        assert answer.headers["www-authenticate"] == "Bearer"

@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 import structlog
-from servers import eventually, serving
+from servers import eventually, serving_service
 from storefaults import (
     disk_freed,
     disk_full,
@@ -24,12 +24,10 @@ from storefaults import (
     writable,
 )
 
-from api.app import create_app
 from lab.origin import Fault, RegionalOrigin
 from lab.sandbox import MODEL_REQUESTS
 from monitor.clock import ManualClock
 from monitor.config import load_config
-from monitor.service import Service
 from monitor.store import Store
 
 ConfigWriter = Callable[..., Path]
@@ -45,27 +43,27 @@ async def test_a_history_read_that_fails_answers_503_with_one_json_error(
     config = load_config(write_config(two_regions))
     path = config.storage.path
     await store_with_history(path, datetime.now(UTC) - timedelta(hours=1))
-    service = Service(config)
-    await service.store.open()  # no rounds: nothing writes over the damage
-    try:
-        async with (
-            serving(create_app(service, manage_lifecycle=False)) as url,
-            httpx.AsyncClient(base_url=url) as client,
-        ):
-            assert (await client.get("/api/v1/regions/westeurope")).status_code == 200
-            overwrite_pages(path, pages_of(path, "verdicts", "verdicts_by_region_time"))
-            touch_from_outside(path)
-            answer = await client.get("/api/v1/regions/westeurope")
-            assert answer.status_code == 503
-            assert answer.headers["content-type"] == "application/json"
-            assert answer.json() == {
-                "detail": "the history store cannot be read: database disk image is malformed"
-            }
-            regions = await client.get("/api/v1/regions")
-            assert regions.status_code == 200
-            assert {r["name"] for r in regions.json()["regions"]} == set(two_regions)
-    finally:
-        await service.store.close()
+    async with (
+        serving_service(config, schedule=False) as (
+            url,
+            _,
+        ),  # no rounds: nothing writes over the damage
+        httpx.AsyncClient(base_url=url) as client,
+    ):
+        assert (await client.get("/api/v1/regions/westeurope")).status_code == 200
+        overwrite_pages(path, pages_of(path, "verdicts", "verdicts_by_region_time"))
+        touch_from_outside(path)
+        answer = await client.get("/api/v1/regions/westeurope")
+        assert answer.status_code == 503
+        assert answer.headers["content-type"] == "application/json"
+        assert answer.json() == {
+            "status": 503,
+            "error": "store_unavailable",
+            "detail": "the history store cannot be read: database disk image is malformed",
+        }
+        regions = await client.get("/api/v1/regions")
+        assert regions.status_code == 200
+        assert {r["name"] for r in regions.json()["regions"]} == set(two_regions)
 
 
 @pytest.mark.parametrize(
@@ -94,22 +92,22 @@ async def test_failing_history_writes_show_in_readyz_and_the_status_page(
     # The clock stands still, so every round writes rows of the same size: once the "full"
     # store refuses one, it refuses the next (one region: one set of index pages).
     clock = ManualClock(datetime.now(UTC).replace(microsecond=0))
-    service = Service(config, clock=clock)
     with structlog.testing.capture_logs() as logs:
         async with (
-            serving(create_app(service)) as url,
+            serving_service(config, clock=clock) as (url, service),
             httpx.AsyncClient(base_url=url) as client,
         ):
-            await eventually(lambda: service.rounds_done("westeurope") >= 1)
+            await eventually(lambda: service.snapshot.regions["westeurope"].rounds_done >= 1)
             clock.advance(60)
             since = clock.now()
             await make_it_fail(service.store)
             for _ in range(50):  # a full store shows once a write needs a new page
                 await service.run_round("westeurope")
-                if service.warnings():
+                if (await service.engine.settle()).warnings:
                     break
             await service.run_round("westeurope")
             await service.run_round("westeurope")
+            await service.engine.settle()
 
             line = f"history store failing since {since:%Y-%m-%dT%H:%M:%SZ}: {error}"
             ready = await client.get("/readyz")
@@ -119,12 +117,14 @@ async def test_failing_history_writes_show_in_readyz_and_the_status_page(
 
             west.inject(Fault.ERROR, status=503)
             await service.run_round("westeurope")
+            await service.engine.settle()
             regions = (await client.get("/api/v1/regions")).json()["regions"]
             assert regions[0]["status"] == "failing"
             assert (await client.get("/readyz")).json()["warnings"] == [line]
 
             await make_it_work(service.store)
             await service.run_round("westeurope")
+            await service.engine.settle()
             assert (await client.get("/readyz")).json()["warnings"] == []
             assert "history store failing" not in (await client.get("/")).text
             history = (await client.get("/api/v1/regions/westeurope")).json()["history"]

@@ -23,7 +23,6 @@ from api.connections import CAP_CEILING, connection_cap
 from api.server import Served, serving
 from lab.origin import RegionalOrigin
 from monitor.config import load_config
-from monitor.service import Service
 
 ConfigWriter = Callable[..., Path]
 HALF_A_HEAD = b"GET /healthz HTTP/1.1\r\nHost: regionwatch\r\n"
@@ -117,8 +116,7 @@ async def test_over_the_cap_the_connection_waiting_longest_for_a_head_is_closed(
 ) -> None:
     """With the cap reached by half-sent requests, /healthz is still accepted and answered
     200 (never 503), and the connection that waited longest for its head is the one closed."""
-    service = Service(load_config(write_config(two_regions)))
-    app = create_app(service, manage_lifecycle=False)
+    app = create_app(load_config(write_config(two_regions)), schedule=False)
     attackers: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
     async with serving(app, head_timeout=60, max_connections=4) as served:
         try:

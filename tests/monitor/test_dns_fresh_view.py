@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import structlog
 
 from lab.certs import LabCA
 from lab.origin import RegionalOrigin, loopback_address
@@ -21,10 +20,12 @@ from lab.resolvers import LabResolver
 from lab.sandbox import MODEL_REQUESTS
 from lab.trafficmanager import StreamedBody, TrafficManagerEmulator
 from monitor.config import load_config
-from monitor.oneshot import check_once
-from monitor.report import check_document, exit_code
-from monitor.service import Service
+from monitor.events import EventType
+from monitor.eventstore import EventQuery
+from monitor.report import check_passed
+from monitor.service import build_service
 from monitor.trafficmanager.azure import AzureTrafficManager, RetryPolicy
+from regionwatch.cli import check_document
 
 ConfigWriter = Callable[..., Path]
 HOSTNAME = "blog.example.com"
@@ -108,26 +109,21 @@ async def test_the_service_calls_an_endpoint_disabled_before_the_round_a_failove
     view read again to judge them is the one the service keeps."""
     for key, value in identity(tm).items():
         monkeypatch.setenv(key, value)
-    service = Service(load_config(config_path))
-    watch = service.traffic_manager
-    assert watch is not None and service.dns is not None
-    await service.store.open()
-    try:
-        await service.read_traffic_manager()
-        assert watch.profile is not None
-        west = watch.profile.endpoint("westeurope")
+    async with build_service(load_config(config_path)) as service:
+        tm_view = (await service.read_traffic_manager()).traffic_manager
+        assert tm_view is not None and tm_view.profile is not None
+        west = tm_view.profile.endpoint("westeurope")
         assert west is not None and west.enabled
         tm.set_endpoint_status("westeurope", "Disabled")
-        with structlog.testing.capture_logs() as logs:
-            findings = await service.run_dns()
-    finally:
-        await watch.client.close()
-        await service.dns.close()
-        await service.store.close()
-    judged = {f.answer.vantage: (f.status, f.region, f.reason) for f in findings}
+        snapshot = await service.run_dns()
+        await service.engine.settle()
+        stored = await service.store.events(EventQuery())
+    assert snapshot.dns is not None
+    judged = {f.answer.vantage: (f.status, f.region, f.reason) for f in snapshot.dns.findings}
     assert judged == {None: FAILOVER, "europe": FAILOVER}
-    assert not [e for e in logs if e["event"] == "dns_answer_wrong"]
-    west = watch.profile.endpoint("westeurope") if watch.profile else None
+    assert {s.event.type for s in stored} == {EventType.DNS_FAILOVER}
+    assert snapshot.traffic_manager is not None and snapshot.traffic_manager.profile is not None
+    west = snapshot.traffic_manager.profile.endpoint("westeurope")
     assert west is not None and not west.enabled
     assert len(tm.requests_log.where("GET", PROFILE_GET)) == 2
 
@@ -181,18 +177,11 @@ async def test_a_mismatch_the_fresh_view_does_not_explain_stays_a_mismatch(
     for key, value in identity(tm).items():
         monkeypatch.setenv(key, value)
     eu.inject("wrong-answer", address=regions["centralus"].address)
-    service = Service(load_config(config_path))
-    watch = service.traffic_manager
-    assert watch is not None and service.dns is not None
-    await service.store.open()
-    try:
+    async with build_service(load_config(config_path)) as service:
         await service.read_traffic_manager()
-        findings = await service.run_dns()
-    finally:
-        await watch.client.close()
-        await service.dns.close()
-        await service.store.close()
-    plain = next(f for f in findings if f.answer.vantage is None)
+        snapshot = await service.run_dns()
+    assert snapshot.dns is not None
+    plain = next(f for f in snapshot.dns.findings if f.answer.vantage is None)
     assert (plain.status, plain.reason) == ("mismatch", "sent to centralus, expected westeurope")
     assert len(tm.requests_log.where("GET", PROFILE_GET)) == 2
 
@@ -218,23 +207,17 @@ async def test_the_service_calls_a_mismatch_it_cannot_read_again_to_judge_unknow
     config = load_config(config_path)
     assert config.traffic_manager is not None
     client = AzureTrafficManager(config.traffic_manager, retry=FAST)
-    service = Service(config, traffic_manager=client)
-    watch = service.traffic_manager
-    assert watch is not None and service.dns is not None
-    await service.store.open()
-    try:
+    async with build_service(config, traffic_manager=client) as service:
         await service.read_traffic_manager()
         tm.set_endpoint_status("westeurope", "Disabled")
         tm.faults.add(method="GET", path_contains="trafficmanagerprofiles", status=503, count=None)
-        findings = await service.run_dns()
-    finally:
-        await client.close()
-        await service.dns.close()
-        await service.store.close()
-    assert watch.latest is not None and watch.latest.error is not None
-    assert watch.latest.error.startswith("Azure answered 503 ServiceUnavailable")
-    judged = {f.answer.vantage: (f.status, f.region, f.reason) for f in findings}
-    unknown = ("unknown", "centralus", UNREADABLE + watch.latest.error)
+        snapshot = await service.run_dns()
+    view = snapshot.traffic_manager
+    assert view is not None and view.latest is not None and view.latest.error is not None
+    assert view.latest.error.startswith("Azure answered 503 ServiceUnavailable")
+    assert snapshot.dns is not None
+    judged = {f.answer.vantage: (f.status, f.region, f.reason) for f in snapshot.dns.findings}
+    unknown = ("unknown", "centralus", UNREADABLE + view.latest.error)
     assert judged == {None: unknown, "europe": unknown}
 
 
@@ -252,15 +235,12 @@ async def test_a_dns_round_waits_at_most_its_timeout_and_one_bounded_read(
     client = AzureTrafficManager(
         config.traffic_manager, retry=FAST, attempt_deadline=PER_ATTEMPT, call_deadline=IN_ALL
     )
-    service = Service(config, traffic_manager=client)
-    watch = service.traffic_manager
-    assert watch is not None and service.dns is not None
     dns_timeout = config.checks.dns.timeout.total_seconds()
     late = "Traffic Manager did not answer within 1 s"
-    await service.store.open()
-    try:
-        await service.read_traffic_manager()
-        good = watch.profile
+    async with build_service(config, traffic_manager=client) as service:
+        first_read = (await service.read_traffic_manager()).traffic_manager
+        assert first_read is not None
+        good = first_read.profile
         tm.set_endpoint_status("westeurope", "Disabled")
         hang = tm.faults.add(
             method="GET", path_contains=PROFILE_GET, status=None, delay=600, count=None
@@ -269,18 +249,16 @@ async def test_a_dns_round_waits_at_most_its_timeout_and_one_bounded_read(
         for _ in range(2):
             started = time.monotonic()
             async with asyncio.timeout(30):  # before the deadlines: about 65 s
-                findings = await service.run_dns()
-            rounds.append((time.monotonic() - started, hang.hits, findings))
-    finally:
-        await client.close()
-        await service.dns.close()
-        await service.store.close()
+                snapshot = await service.run_dns()
+            assert snapshot.dns is not None
+            rounds.append((time.monotonic() - started, hang.hits, snapshot.dns.findings))
+        view = service.snapshot.traffic_manager
     (first, first_hits, first_findings), (second, second_hits, second_findings) = rounds
     assert first < dns_timeout + IN_ALL + 2.0  # 2 s: a busy machine
     for findings in (first_findings, second_findings):
         assert {(f.status, f.reason) for f in findings} == {("unknown", UNREADABLE + late)}
-    assert watch.latest is not None and watch.latest.error == late
-    assert watch.profile == good
+    assert view is not None and view.latest is not None and view.latest.error == late
+    assert view.profile == good
     assert first_hits >= 1 and second_hits == first_hits  # no read again in the outage
     assert second < dns_timeout + 1.0
 
@@ -343,16 +321,17 @@ async def test_check_with_traffic_manager_not_answering_ends_by_one_deadline_wit
         tm.faults.add(method="GET", path_contains=PROFILE_GET, status=200, body=drip)
     tm.set_endpoint_status("westeurope", "Disabled")
     started = time.monotonic()
-    async with asyncio.timeout(30):  # before the deadlines: never
-        outcome = await check_once(config, traffic_manager=client)
+    async with (
+        asyncio.timeout(30),  # before the deadlines: never
+        build_service(config, traffic_manager=client, once=True) as service,
+    ):
+        snapshot = await service.run_once()
     took = time.monotonic() - started
-    document = check_document(
-        outcome.verdicts, outcome.views, outcome.dns, traffic_manager=outcome.traffic_manager
-    )
+    document = check_document(snapshot)
     late = "Traffic Manager did not answer within 1 s"
     assert document["traffic_manager"]["error"] == late
     assert {(d["status"], d["reason"]) for d in document["dns"]} == {("unknown", UNREADABLE + late)}
     assert {r["name"] for r in document["regions"]} == {"westeurope", "centralus"}
-    assert exit_code(outcome.verdicts, outcome.dns) == 0
+    assert check_passed(snapshot)
     assert len([drip for drip in drips if drip.sent]) == 2  # the two attempts of one read
     assert took < IN_ALL + config.checks.dns.timeout.total_seconds() + 2.0  # 2 s: a busy machine

@@ -90,20 +90,32 @@ async def test_a_store_from_a_newer_release_is_refused(tmp_path: Path) -> None:
     await store.close()
 
 
-async def test_latest_keeps_one_verdict_per_region(tmp_path: Path) -> None:
-    """latest() holds the newest verdict of each region, from memory."""
+async def test_latest_is_each_regions_newest_verdict_as_of_opening(tmp_path: Path) -> None:
+    """latest() holds the newest verdict of each region found when the store was opened,
+    with its results: where a restarted service starts from."""
     clock = ManualClock(START)
     store = Store(tmp_path / "rw.db", clock=clock, retention=timedelta(days=1))
     await store.open()
     try:
+        await store.record(a_verdict(clock, "westeurope", RegionStatus.HEALTHY))
+        clock.advance(10)
         await store.record(a_verdict(clock, "westeurope"))
         await store.record(a_verdict(clock, "centralus", RegionStatus.HEALTHY))
-        assert {r: v.status for r, v in store.latest().items()} == {
+        assert store.latest() == {}  # what was there at opening: nothing
+    finally:
+        await store.close()
+    reopened = Store(tmp_path / "rw.db", clock=clock, retention=timedelta(days=1))
+    await reopened.open()
+    try:
+        latest = reopened.latest()
+        assert {r: v.status for r, v in latest.items()} == {
             "westeurope": RegionStatus.FAILING,
             "centralus": RegionStatus.HEALTHY,
         }
+        assert latest["westeurope"].results
+        assert latest["westeurope"].decided_at == START + timedelta(seconds=10)
     finally:
-        await store.close()
+        await reopened.close()
 
 
 async def test_a_failed_write_does_not_wedge_the_store(tmp_path: Path) -> None:

@@ -229,8 +229,9 @@ async def test_run_logs_its_own_events_and_not_every_library_request(
     write_config: ConfigWriter,
     tm: TrafficManagerEmulator,
 ) -> None:
-    """By default `run` logs its own events, a region's first verdict at info, and none of the
-    per-request info the Azure SDK, httpx or uvicorn log."""
+    """By default `run` logs its own events (its start, and each state change as one
+    `event_recorded` line at the event's severity) and none of the per-request info the Azure
+    SDK, httpx or uvicorn log."""
     path = write_config(two_regions, traffic_manager=tm_section(tm))
     process = await asyncio.create_subprocess_exec(
         sys.executable,
@@ -246,10 +247,10 @@ async def test_run_logs_its_own_events_and_not_every_library_request(
     assert process.stderr is not None and process.stdout is not None
     lines: list[str] = []
     try:
-        # The seeded profile's targets are not the origins' addresses: the drift finding is
+        # The seeded profile's targets are not the origins' addresses: the drift event is
         # logged once the first read (and so the SDK's requests) is done.
         async with asyncio.timeout(30):
-            while not any("traffic_manager_finding" in line for line in lines):
+            while not any("config.drift" in line for line in lines):
                 line = await process.stderr.readline()
                 assert line, "".join(lines)
                 lines.append(line.decode())
@@ -266,10 +267,12 @@ async def test_run_logs_its_own_events_and_not_every_library_request(
         if e["logger"].startswith(LIBRARY_LOGGERS) and e["level"] in ("debug", "info")
     ]
     assert chatter == []
-    first = [e for e in events if e["event"] == "region_first_verdict"]
-    assert {e["region"] for e in first} == set(two_regions)
-    assert {e["level"] for e in first} == {"info"}
-    assert not [e for e in events if e["event"] == "region_status_changed"]
+    assert [e["level"] for e in events if e["event"] == "service_started"] == ["info"]
+    drift = [e for e in events if e["event"] == "event_recorded" and e["type"] == "config.drift"]
+    assert drift and {e["region"] for e in drift} <= set(two_regions)
+    assert {e["level"] for e in drift} == {"warning"}
+    # Healthy regions are not news: their first verdicts make no event.
+    assert not [e for e in events if e.get("type", "").startswith("region.")]
 
 
 async def test_the_labs_interval_is_at_least_one_second() -> None:

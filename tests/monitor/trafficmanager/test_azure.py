@@ -8,6 +8,7 @@ import logging
 import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import replace
 from typing import Any, TypeVar
 
 import dns.asyncquery
@@ -22,6 +23,8 @@ from lab.trafficmanager import StreamedBody, TrafficManagerEmulator
 from monitor.clock import SystemClock
 from monitor.config import TrafficManagerConfig
 from monitor.errors import TrafficManagerError
+from monitor.fold import after_read
+from monitor.snapshot import TrafficManagerView
 from monitor.trafficmanager.azure import (
     AzureTrafficManager,
     RetryPolicy,
@@ -29,8 +32,9 @@ from monitor.trafficmanager.azure import (
     evaluate_permissions,
     redact,
 )
+from monitor.trafficmanager.geography import BUILTIN
 from monitor.trafficmanager.model import ProfileState
-from monitor.trafficmanager.watch import TrafficManagerWatch
+from monitor.trafficmanager.watch import AccessCheck, Outage, Reading, check_access, read_profile
 
 EUROPE = "81.2.69.0/24"  # GB in the emulator's geography table
 PROFILE_GET = "trafficmanagerprofiles/blog"
@@ -338,17 +342,51 @@ def test_every_endpoint_type_in_use_must_be_writable() -> None:
     assert evaluate_permissions(excluded, {"ExternalEndpoints"}).can_write is False
 
 
+class Watch:
+    """Reads folded into Traffic Manager's view, as the engine folds them."""
+
+    def __init__(self, client: AzureTrafficManager) -> None:
+        self.client = client
+        self.view = TrafficManagerView()
+
+    @property
+    def latest(self) -> Reading | None:
+        return self.view.latest
+
+    @property
+    def profile(self) -> ProfileState | None:
+        return self.view.profile
+
+    @property
+    def access(self) -> AccessCheck | None:
+        return self.view.access
+
+    @property
+    def outage(self) -> Outage | None:
+        return self.view.outage
+
+    async def read(self) -> Reading:
+        reading = await read_profile(self.client, SystemClock())
+        self.view = after_read(self.view, reading)
+        return reading
+
+    async def check_access(self) -> AccessCheck:
+        check = await check_access(self.client, SystemClock())
+        self.view = replace(self.view, access=check)
+        return check
+
+
 @pytest.fixture
-async def watch(client: AzureTrafficManager) -> TrafficManagerWatch:
-    """A watch whose first read got the real profile."""
-    watch = TrafficManagerWatch(client, SystemClock())
+async def watch(client: AzureTrafficManager) -> Watch:
+    """A view whose first read got the real profile."""
+    watch = Watch(client)
     assert (await watch.read()).profile is not None
     return watch
 
 
 @pytest.mark.parametrize("announced", [True, False], ids=["content-length", "streamed"])
 async def test_an_oversized_answer_is_an_error_read_and_the_last_profile_is_kept(
-    watch: TrafficManagerWatch, tm: TrafficManagerEmulator, announced: bool
+    watch: Watch, tm: TrafficManagerEmulator, announced: bool
 ) -> None:
     """An answer past 4 MiB, announced by its Content-Length or streamed on, is an ERROR read
     naming the bound; reading stopped there (the emulator could send no more than the socket
@@ -390,7 +428,7 @@ def _other_profile(tm: TrafficManagerEmulator) -> str:
     ids=["html", "a-list", "wrong-shape", "empty-object", "another-profile", "nested-deep"],
 )
 async def test_an_answer_that_is_not_the_profile_is_an_error_read_without_a_traceback(
-    watch: TrafficManagerWatch,
+    watch: Watch,
     tm: TrafficManagerEmulator,
     caplog: pytest.LogCaptureFixture,
     body: Any,
@@ -417,6 +455,55 @@ async def test_an_answer_that_is_not_the_profile_is_an_error_read_without_a_trac
         ("traffic_manager_read_failed", None)
     ]
     assert "Traceback" not in caplog.text
+
+
+async def test_the_geographic_hierarchy_is_read_through_the_sdk(
+    client: AzureTrafficManager,
+) -> None:
+    """`trafficManagerGeographicHierarchies/default` read with the real SDK from the emulator
+    is the hierarchy the service knows: codes walk up to WORLD and read with their names."""
+    hierarchy = await client.geographic_hierarchy()
+    assert hierarchy == BUILTIN
+    assert hierarchy.lineage("gb") == ["GB", "GEO-EU", "WORLD"]
+    assert hierarchy.lineage("US-CA") == ["US-CA", "US", "GEO-NA", "WORLD"]
+    assert hierarchy.lineage("XX-UNKNOWN") == ["XX-UNKNOWN", "WORLD"]
+    assert hierarchy.describe("GEO-EU") == "GEO-EU (Europe)"
+    assert hierarchy.describe("WORLD") == "WORLD (World)"
+
+
+@pytest.mark.parametrize(
+    ("body", "why"),
+    [
+        ('{"properties": {}}', "it has no properties.geographicHierarchy"),
+        (
+            '{"properties": {"geographicHierarchy": {"code": "GEO-EU", "name": "Europe"}}}',
+            "its root is 'GEO-EU', not WORLD",
+        ),
+        (
+            '{"properties": {"geographicHierarchy": {"code": "WORLD", "name": "World",'
+            ' "regions": [1]}}}',
+            "properties.geographicHierarchy.regions[0] is not an object",
+        ),
+    ],
+    ids=["no-hierarchy", "wrong-root", "not-a-region"],
+)
+async def test_an_answer_that_is_not_the_hierarchy_is_refused_saying_why(
+    client: AzureTrafficManager, tm: TrafficManagerEmulator, body: str, why: str
+) -> None:
+    """A 200 that is not a geographic hierarchy is an error naming what is wrong, not retried."""
+    tm.faults.add(
+        method="GET",
+        path_contains="trafficManagerGeographicHierarchies",
+        status=200,
+        body=body,
+        headers={"Content-Type": "application/json"},
+    )
+    with pytest.raises(TrafficManagerError) as raised:
+        await client.geographic_hierarchy()
+    assert str(raised.value) == (
+        f"Traffic Manager answered something that is not its geographic hierarchy: {why}"
+    )
+    assert raised.value.retryable is False
 
 
 # Deadlines: every call ends by its deadline, per attempt and in all.
@@ -471,7 +558,7 @@ async def test_a_dripping_profile_is_an_error_read_by_the_deadline_and_the_threa
     """Each attempt's answer drips in a byte at a time: every attempt is cut at its deadline,
     the read ends at the call's with "did not answer within", the last good profile stays,
     and the worker threads stopped reading (the emulator saw each drip end)."""
-    watch = TrafficManagerWatch(short, SystemClock())
+    watch = Watch(short)
     good = (await watch.read()).profile
     drips = [drip() for _ in range(FAST.attempts)]
     for body in drips:
@@ -503,7 +590,7 @@ async def test_a_call_never_answered_is_an_error_read_by_the_deadline(
     )
     before = workers()
     hang = tm.faults.add(method=method, path_contains=path, status=None, delay=600, count=None)
-    watch = TrafficManagerWatch(azure, SystemClock())
+    watch = Watch(azure)
     try:
         reading, took = await timed(watch.read)
     finally:
@@ -531,7 +618,7 @@ async def test_the_permissions_check_ends_by_its_deadline(
 ) -> None:
     """The write-access check, a call like the reads, ends at the deadline with the error."""
     tm.faults.add(method="GET", path_contains=PERMISSIONS, status=None, delay=600, count=None)
-    watch = TrafficManagerWatch(short, SystemClock())
+    watch = Watch(short)
     check, took = await timed(watch.check_access)
     assert watch.access is not None and check == watch.access
     assert watch.access.error == "Traffic Manager did not answer within 1 s"
@@ -593,7 +680,7 @@ LONG = 70_000
     ids=["profile-name", "resource-type", "error-code-and-message"],
 )
 async def test_names_from_an_answer_are_cut_in_errors_and_no_error_is_long(
-    watch: TrafficManagerWatch,
+    watch: Watch,
     tm: TrafficManagerEmulator,
     status: int,
     body: dict[str, Any],

@@ -16,13 +16,15 @@ import httpx
 import jsonschema
 import pytest
 import structlog
-from servers import eventually, serving
+from servers import eventually, serving_service
 
-from api.app import create_app
 from lab.origin import Fault, RegionalOrigin
 from lab.trafficmanager import TrafficManagerEmulator
 from monitor.config import load_config
-from monitor.service import Service
+from monitor.events import EventType
+from monitor.eventstore import EventQuery
+from monitor.service import Service, build_service
+from monitor.snapshot import TrafficManagerView
 
 ConfigWriter = Callable[..., Path]
 SCHEMA = Path(__file__).resolve().parents[3] / "docs" / "contract" / "check.schema.json"
@@ -70,15 +72,27 @@ async def api(
 ) -> AsyncIterator[tuple[Service, httpx.AsyncClient]]:
     for key, value in identity(seeded).items():
         monkeypatch.setenv(key, value)
-    service = Service(load_config(write_config(two_regions, traffic_manager=tm_section(seeded))))
-    async with serving(create_app(service)) as url, httpx.AsyncClient(base_url=url) as client:
-        await eventually(
-            lambda: (
-                service.traffic_manager is not None and service.traffic_manager.latest is not None
-            )
-        )
-        await eventually(lambda: min(service.rounds_done(r) for r in two_regions) >= 1)
+    config = load_config(write_config(two_regions, traffic_manager=tm_section(seeded)))
+    async with (
+        serving_service(config) as (url, service),
+        httpx.AsyncClient(base_url=url) as client,
+    ):
+        await eventually(lambda: _traffic_manager(service).latest is not None)
+        await eventually(lambda: service.snapshot.ready)
         yield service, client
+
+
+def _traffic_manager(service: Service) -> TrafficManagerView:
+    view = service.snapshot.traffic_manager
+    assert view is not None
+    return view
+
+
+async def _events(client: httpx.AsyncClient, kind: str) -> list[dict[str, Any]]:
+    answer = await client.get("/api/v1/events", params={"type": kind})
+    assert answer.status_code == 200
+    events: list[dict[str, Any]] = answer.json()["events"]
+    return events
 
 
 async def regions(client: httpx.AsyncClient) -> dict[str, dict[str, Any]]:
@@ -104,9 +118,13 @@ async def test_each_region_shows_its_endpoint_as_traffic_manager_sees_it(
 
 
 async def test_failing_region_that_traffic_manager_calls_online_is_called_out(
-    api: tuple[Service, httpx.AsyncClient], two_regions: dict[str, RegionalOrigin]
+    api: tuple[Service, httpx.AsyncClient],
+    two_regions: dict[str, RegionalOrigin],
+    seeded: TrafficManagerEmulator,
 ) -> None:
-    """Our probes say failing while Traffic Manager says Online: the case this service exists for."""
+    """Our probes say failing while Traffic Manager says Online, the case this service exists
+    for: a finding on the region and a `traffic_manager.disagrees` event at once; when Traffic
+    Manager comes round to Degraded, the event that closes it."""
     _, client = api
     two_regions["westeurope"].inject(Fault.ORIGIN_DOWN)
 
@@ -118,6 +136,24 @@ async def test_failing_region_that_traffic_manager_calls_online_is_called_out(
 
     await eventually(called_out)
     assert (await regions(client))["centralus"]["findings"] == []
+    await eventually(lambda: _has_events(client, "traffic_manager.disagrees", 1))
+    [opened] = await _events(client, "traffic_manager.disagrees")
+    assert (opened["region"], opened["severity"], opened["resolved"]) == (
+        "westeurope",
+        "critical",
+        False,
+    )
+    assert opened["problem"] == "traffic-manager/westeurope"
+    assert opened["evidence"]["monitor_status"] == "Online"
+    seeded.force_monitor_status("westeurope", "Degraded")  # Traffic Manager sees it too now
+    await eventually(lambda: _has_events(client, "traffic_manager.disagrees", 2))
+    closed, first = await _events(client, "traffic_manager.disagrees")
+    assert first == opened
+    assert (closed["resolved"], closed["since"]) == (True, opened["since"])
+
+
+async def _has_events(client: httpx.AsyncClient, kind: str, count: int) -> bool:
+    return len(await _events(client, kind)) >= count
 
 
 async def test_degraded_in_traffic_manager_but_healthy_for_us_points_at_its_probe(
@@ -151,22 +187,20 @@ async def test_drift_between_configuration_and_profile_is_reported(
         for name, o in two_regions.items()
     }
     regions_config["centralus"]["endpoint"] = "northeurope"
-    service = Service(
-        load_config(
-            write_config(two_regions, traffic_manager=tm_section(tm), regions=regions_config)
-        )
+    config = load_config(
+        write_config(two_regions, traffic_manager=tm_section(tm), regions=regions_config)
     )
-    await service.store.open()
-    try:
-        await service.read_traffic_manager()
-        views = service.endpoint_views()
-    finally:
-        await service.store.close()
+    async with build_service(config) as service:
+        snapshot = await service.read_traffic_manager()
+    views = {name: view.endpoint for name, view in snapshot.regions.items()}
     west = two_regions["westeurope"].address
+    assert views["westeurope"] is not None and views["centralus"] is not None
     assert views["westeurope"].findings == (
         f"endpoint target 127.0.0.99 is not the configured address {west}",
     )
     assert views["centralus"].findings == ("endpoint 'northeurope' is not in profile 'blog'",)
+    drift = {c.region: c for c in snapshot.conditions.values() if c.type is EventType.CONFIG_DRIFT}
+    assert set(drift) == {"westeurope", "centralus"}
 
 
 async def test_an_azure_outage_is_error_never_a_region_failure(
@@ -204,14 +238,12 @@ async def test_enforce_mode_without_write_access_is_not_ready(
     path = write_config(
         two_regions, traffic_manager=tm_section(seeded), failover={"mode": "enforce"}
     )
-    service = Service(load_config(path))
-    async with serving(create_app(service)) as url, httpx.AsyncClient(base_url=url) as client:
-        await eventually(
-            lambda: (
-                service.traffic_manager is not None and service.traffic_manager.access is not None
-            )
-        )
-        await eventually(lambda: min(service.rounds_done(r) for r in two_regions) >= 1)
+    async with (
+        serving_service(load_config(path)) as (url, service),
+        httpx.AsyncClient(base_url=url) as client,
+    ):
+        await eventually(lambda: _traffic_manager(service).access is not None)
+        await eventually(lambda: min(v.rounds_done for v in service.snapshot.regions.values()) >= 1)
         ready = await client.get("/readyz")
     assert ready.status_code == 503
     assert ready.json()["problems"] == [
@@ -248,10 +280,11 @@ async def test_check_json_carries_traffic_managers_view(
     assert by_name["centralus"]["traffic_manager"]["geo_mapping"] == ["WORLD"]
 
 
-async def test_findings_are_logged_when_they_appear_and_clear_not_every_read(
+async def test_a_disagreement_is_one_event_however_many_reads_see_it(
     api: tuple[Service, httpx.AsyncClient], seeded: TrafficManagerEmulator
 ) -> None:
-    """Three reads with the same disagreement log it once; its end is logged once too."""
+    """Three reads with the same disagreement make one event; its end makes one more, with
+    the same problem and start; and the log says each once."""
     service, _ = api
     await service.scheduler.shutdown()  # drive the reads by hand
     seeded.force_monitor_status("centralus", "Degraded")
@@ -260,8 +293,19 @@ async def test_findings_are_logged_when_they_appear_and_clear_not_every_read(
             await service.read_traffic_manager()
         seeded.force_monitor_status("centralus", "Online")
         await service.read_traffic_manager()
-    events = [e["event"] for e in logs if e["event"].startswith("traffic_manager_finding")]
-    assert events == ["traffic_manager_finding", "traffic_manager_finding_cleared"]
+        await service.engine.settle()
+    stored = await service.store.events(EventQuery(type=EventType.TRAFFIC_MANAGER_DISAGREES))
+    assert [(s.event.region, s.event.resolved) for s in reversed(stored)] == [
+        ("centralus", False),
+        ("centralus", True),
+    ]
+    assert stored[0].event.since == stored[1].event.since
+    logged = [
+        e["level"] if "level" in e else e["log_level"]
+        for e in logs
+        if e["event"] == "event_recorded" and e["type"] == "traffic_manager.disagrees"
+    ]
+    assert logged == ["warning", "info"]
 
 
 def _closed_port() -> int:
@@ -299,14 +343,15 @@ async def test_an_authentication_failure_shows_its_cause_and_since_when(
         section["authority_host"] = f"https://127.0.0.1:{_closed_port()}"
     for key, value in env.items():
         monkeypatch.setenv(key, value)
-    service = Service(load_config(write_config(two_regions, traffic_manager=section)))
-    async with serving(create_app(service)) as url, httpx.AsyncClient(base_url=url) as client:
-        watch = service.traffic_manager
-        assert watch is not None
-        await eventually(lambda: watch.latest is not None)
+    config = load_config(write_config(two_regions, traffic_manager=section))
+    async with (
+        serving_service(config) as (url, service),
+        httpx.AsyncClient(base_url=url) as client,
+    ):
+        await eventually(lambda: _traffic_manager(service).latest is not None)
         view = (await client.get("/api/v1/traffic-manager")).json()
         page = (await client.get("/")).text
-    reading = watch.latest
+        reading = _traffic_manager(service).latest
     assert reading is not None and reading.error is not None
     assert reading.error.startswith("authentication failed: EnvironmentCredential: ")
     assert cause in reading.error

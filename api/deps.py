@@ -1,0 +1,54 @@
+"""What routes depend on: the service and its snapshot, and the token checks."""
+
+from __future__ import annotations
+
+import secrets
+
+from fastapi import HTTPException, Request
+
+from monitor.service import Service
+from monitor.snapshot import Snapshot
+
+__all__ = ["get_service", "get_snapshot", "require_read", "require_write"]
+
+
+def get_service(request: Request) -> Service:
+    """The running service; 503 while it starts or after it stopped."""
+    service: Service | None = getattr(request.app.state, "service", None)
+    if service is None:
+        raise HTTPException(503, "the service is not running")
+    return service
+
+
+def get_snapshot(request: Request) -> Snapshot:
+    """The engine's latest snapshot: whole, immutable, read without waiting."""
+    return get_service(request).snapshot
+
+
+def require_read(request: Request) -> None:
+    """Reads are open unless `api.read_token` is set; then they need it."""
+    _check_token(request, get_service(request).config.api.read_token, "api.read_token")
+
+
+def require_write(request: Request) -> None:
+    """Every write needs `api.token`, loopback included: 401 without a token, 403 with a
+    wrong one (or when no `api.token` is configured: writes are then off)."""
+    _check_token(request, get_service(request).config.api.token, "api.token", required=True)
+
+
+def _check_token(
+    request: Request, expected: str | None, key: str, *, required: bool = False
+) -> None:
+    if expected is None and not required:
+        return
+    given = request.headers.get("authorization", "")
+    scheme, _, token = given.partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        raise HTTPException(
+            401, "a bearer token is required", headers={"WWW-Authenticate": "Bearer"}
+        )
+    if expected is None:
+        raise HTTPException(403, f"writes are off: no {key} is configured")
+    # Constant-time, so the answer's timing says nothing of how much of the token matched.
+    if not secrets.compare_digest(token.encode(), expected.encode()):
+        raise HTTPException(403, "the bearer token is not accepted")

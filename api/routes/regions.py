@@ -1,0 +1,68 @@
+"""`/api/v1/regions`: every region's latest verdict, and one region with its history."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException, Query
+
+from api.deps import get_service, get_snapshot
+from api.models import (
+    ErrorOut,
+    HistoryItemOut,
+    RegionDetailOut,
+    RegionsOut,
+    check_out,
+    region_out,
+)
+from monitor.service import Service
+from monitor.snapshot import Snapshot
+
+__all__ = ["VERDICT_FIELDS", "router"]
+
+router = APIRouter(prefix="/regions", tags=["regions"])
+
+# "failing" is a round's verdict; what the failover policy does about it is a separate state.
+VERDICT_FIELDS = (
+    "`status` is the verdict of the region's latest round alone: `failing` after a single "
+    "round with a failover-level failure, `degraded` with only alert-level failures, "
+    "`unknown` when nothing could be judged, else `healthy`. It is not the failover policy's "
+    "state: the policy (a later release) acts only after `failover.failing_rounds` "
+    "consecutive failing rounds. `reasons` explain the verdict, `checks` are the round's "
+    "results, `streak` counts the rounds in a row with this status, `traffic_manager` is "
+    "Traffic Manager's view of the region's endpoint, and `findings` are disagreements with "
+    "it (not part of the verdict)."
+)
+
+
+@router.get("", summary="Every region's latest verdict", description=VERDICT_FIELDS)
+async def regions(snapshot: Annotated[Snapshot, Depends(get_snapshot)]) -> RegionsOut:
+    return RegionsOut(regions=[region_out(view) for view in snapshot.regions.values()])
+
+
+@router.get(
+    "/{name}",
+    summary="One region, with recent history",
+    description=VERDICT_FIELDS
+    + " `history` lists earlier rounds' verdicts, newest first; `recent_checks` their checks.",
+    responses={404: {"model": ErrorOut}, 503: {"model": ErrorOut}},
+)
+async def region(
+    name: str,
+    service: Annotated[Service, Depends(get_service)],
+    limit: Annotated[int, Query(ge=1, le=1000)] = 50,
+) -> RegionDetailOut:
+    snapshot = service.snapshot
+    view = snapshot.regions.get(name)
+    if view is None:
+        raise HTTPException(404, f"unknown region {name!r}")
+    history = await service.store.verdicts(name, limit=limit)
+    results = await service.store.results(name, limit=limit)
+    return RegionDetailOut(
+        **region_out(view).model_dump(),
+        history=[
+            HistoryItemOut(status=v.status, decided_at=v.decided_at, reasons=list(v.reasons))
+            for v in history
+        ],
+        recent_checks=[check_out(r) for r in results],
+    )

@@ -1,0 +1,310 @@
+"""Which conditions are open, judged from the state the engine is about to publish.
+
+Each family of conditions is judged only when its evidence is at hand: before the first
+Traffic Manager read after a restart, the conditions that need a profile (disagreements,
+drift) stay as they were, rather than closing and opening again; a region that cannot be
+judged this round (ERROR only) keeps its condition. A condition that stays open keeps the time
+it began, so it yields no new event.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from monitor.config import Config
+from monitor.dnsmap import DnsFinding
+from monitor.events import Condition, EventType, Evidence, Severity
+from monitor.results import CheckResult, DnsStatus, Outcome, RegionStatus
+from monitor.storehealth import WriteFailure
+
+__all__ = ["BLIND_READS", "BLIND_ROUNDS", "RegionFacts", "Scope", "judge_conditions"]
+
+# Rounds of a region with nothing but ERROR results before the monitor says it is blind there;
+# failed Traffic Manager reads in a row before it says so of Traffic Manager.
+BLIND_ROUNDS = 3
+BLIND_READS = 3
+
+
+@dataclass(frozen=True, slots=True)
+class RegionFacts:
+    """What the conditions of one region are judged from."""
+
+    name: str
+    status: RegionStatus
+    reasons: tuple[str, ...]
+    results: tuple[CheckResult, ...]
+    streak_rounds: int  # rounds in the current streak (0: no round yet)
+    streak_since: datetime | None = None  # when the current streak's first round was decided
+    disagreement: str | None = None  # Traffic Manager disagreeing, in words (None: agrees)
+    tm_monitor_status: str | None = None
+    drift: str | None = None
+    profile_known: bool = False  # a Traffic Manager profile has been read
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """Which conditions an item of evidence can change: those of the regions named (None: of
+    every region), of DNS, and of the monitor as a whole. The rest stand as they were, so
+    a region's round costs that region's judging, not every region's."""
+
+    regions: frozenset[str] | None = None
+    dns: bool = True
+    monitor: bool = True
+
+
+EVERYTHING = Scope()
+
+
+def _owner(key: str) -> tuple[str, str | None]:
+    """What a condition's key belongs to: ("region", name), ("dns", None) or ("monitor", None)."""
+    kind, _, rest = key.partition("/")
+    if kind == "dns":
+        return "dns", None
+    if kind == "blind":
+        sub, _, name = rest.partition("/")
+        return ("region", name) if sub == "region" else ("monitor", None)
+    return "region", rest
+
+
+@dataclass(frozen=True, slots=True)
+class _Spec:
+    type: EventType
+    severity: Severity
+    region: str | None
+    summary: str
+    evidence: Evidence = field(default_factory=dict)
+    since: datetime | None = None  # when it began, when the evidence says; else first seen
+
+
+def judge_conditions(
+    *,
+    config: Config,
+    regions: Iterable[RegionFacts],
+    dns: Iterable[DnsFinding] | None,
+    traffic_manager_read: bool,
+    tm_failed_reads: int,
+    tm_error: str | None,
+    store_failure: WriteFailure | None,
+    before: Mapping[str, Condition],
+    now: datetime,
+    scope: Scope = EVERYTHING,
+) -> dict[str, Condition]:
+    """Every open condition, keyed; `before` are those of the previous snapshot. `dns` is
+    None until a DNS round has been judged; `traffic_manager_read` is false until Traffic
+    Manager has been read (or tried) by this process. Only the conditions in `scope` are
+    judged (`regions` gives the facts of at least the regions it names); the others are
+    `before`'s."""
+    specs: dict[str, _Spec] = {}
+    carried: list[str] = []  # keys (or key prefixes ending in /) kept as they were
+    judged_regions = set()
+    for region in regions:
+        if scope.regions is None or region.name in scope.regions:
+            judged_regions.add(region.name)
+            _region_conditions(config, region, specs, carried)
+    if scope.dns:
+        if dns is None:
+            carried.append("dns/")
+        else:
+            for finding in dns:
+                _dns_condition(finding, specs)
+    if not scope.monitor:
+        pass
+    elif not traffic_manager_read:
+        carried.append("blind/traffic-manager")
+    elif tm_failed_reads >= BLIND_READS:
+        specs["blind/traffic-manager"] = _Spec(
+            EventType.MONITOR_BLIND,
+            Severity.WARNING,
+            None,
+            f"Traffic Manager could not be read {tm_failed_reads} times in a row: {tm_error}",
+            {"failed_reads": tm_failed_reads, "error": tm_error},
+        )
+    if scope.monitor and store_failure is not None:
+        specs["blind/store"] = _Spec(
+            EventType.MONITOR_BLIND,
+            Severity.WARNING,
+            None,
+            store_failure.describe(),
+            {"since": store_failure.since.isoformat(), "error": store_failure.error},
+        )
+    conditions: dict[str, Condition] = {}
+    for key, spec in specs.items():
+        old = before.get(key)
+        same = old is not None and old.type is spec.type
+        since = old.since if same and old is not None else spec.since or now
+        conditions[key] = Condition(
+            key, spec.type, spec.severity, spec.region, since, spec.summary, spec.evidence
+        )
+    for key, old in before.items():
+        if key in conditions:
+            continue
+        owner, name = _owner(key)
+        in_scope = (
+            (owner == "region" and name in judged_regions)
+            or (owner == "dns" and scope.dns)
+            or (owner == "monitor" and scope.monitor)
+        )
+        if not in_scope or any(
+            key == c or (c.endswith("/") and key.startswith(c)) for c in carried
+        ):
+            conditions[key] = old
+    return conditions
+
+
+def _region_conditions(
+    config: Config, region: RegionFacts, specs: dict[str, _Spec], carried: list[str]
+) -> None:
+    name = region.name
+    judged = region.status is not RegionStatus.UNKNOWN
+    if region.status is RegionStatus.FAILING:
+        specs[f"region/{name}"] = _Spec(
+            EventType.REGION_FAILING,
+            Severity.CRITICAL,
+            name,
+            f"{name} failing: {'; '.join(region.reasons)}",
+            _region_evidence(region),
+            region.streak_since,
+        )
+    elif region.status is RegionStatus.DEGRADED:
+        specs[f"region/{name}"] = _Spec(
+            EventType.REGION_DEGRADED,
+            Severity.WARNING,
+            name,
+            f"{name} degraded: {'; '.join(region.reasons)}",
+            _region_evidence(region),
+            region.streak_since,
+        )
+    if not judged:
+        carried.append(f"region/{name}")
+        if region.results and region.streak_rounds >= BLIND_ROUNDS:
+            specs[f"blind/region/{name}"] = _Spec(
+                EventType.MONITOR_BLIND,
+                Severity.WARNING,
+                name,
+                f"{name} could not be judged for {region.streak_rounds} rounds: "
+                + "; ".join(region.reasons),
+                _region_evidence(region),
+            )
+    expiring = _expiring_certificate(config, region.results)
+    if expiring is not None:
+        specs[f"certificate/{name}"] = _Spec(
+            EventType.CERTIFICATE_EXPIRING,
+            Severity.CRITICAL if expiring[1] <= 1 else Severity.WARNING,
+            name,
+            f"{name}'s certificate expires in {expiring[1]:.1f} days (seen by {expiring[0]})",
+            {"check": expiring[0], "days_left": expiring[1]},
+        )
+    elif not any(_days_left(r) is not None for r in region.results):
+        carried.append(f"certificate/{name}")  # no certificate seen this round: cannot judge
+    if not region.profile_known:
+        carried += [f"traffic-manager/{name}", f"drift/{name}"]
+        return
+    if region.disagreement is not None:
+        specs[f"traffic-manager/{name}"] = _Spec(
+            EventType.TRAFFIC_MANAGER_DISAGREES,
+            Severity.CRITICAL if region.status is RegionStatus.FAILING else Severity.WARNING,
+            name,
+            f"{name}: {region.disagreement}",
+            {
+                "our_status": region.status.value,
+                "monitor_status": region.tm_monitor_status,
+                "reasons": list(region.reasons),
+            },
+        )
+    elif not judged:
+        carried.append(f"traffic-manager/{name}")
+    if region.drift is not None:
+        specs[f"drift/{name}"] = _Spec(
+            EventType.CONFIG_DRIFT, Severity.WARNING, name, f"{name}: {region.drift}"
+        )
+
+
+def _region_evidence(region: RegionFacts) -> Evidence:
+    return {
+        "status": region.status.value,
+        "streak": region.streak_rounds,
+        "results": [
+            {
+                "check": r.check,
+                "outcome": r.outcome.value,
+                "reason": r.reason,
+                "vantage": r.vantage,
+                "started_at": r.started_at.isoformat(),
+            }
+            for r in region.results
+            if r.outcome is not Outcome.UP
+        ],
+    }
+
+
+def _days_left(result: CheckResult) -> float | None:
+    value = result.facts.get("cert_days_left")
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def _expiring_certificate(
+    config: Config, results: Iterable[CheckResult]
+) -> tuple[str, float] | None:
+    """The check that saw the certificate closest to expiry below its threshold, if any."""
+    by_name = {r.name: r for r in config.checks.https.requests}
+    default = config.checks.https.certificate.min_days_left
+    worst: tuple[str, float] | None = None
+    for result in results:
+        days = _days_left(result)
+        if days is None:
+            continue
+        request = by_name.get(result.check)
+        wanted = default
+        if request is not None and request.expect.min_cert_days is not None:
+            wanted = request.expect.min_cert_days
+        if days < wanted and (worst is None or days < worst[1]):
+            worst = (result.check, days)
+    return worst
+
+
+def _dns_condition(finding: DnsFinding, specs: dict[str, _Spec]) -> None:
+    answer = finding.answer
+    key = f"dns/{answer.resolver}/{answer.vantage or '-'}"
+    where = answer.resolver + (f" as {answer.vantage}" if answer.vantage else "")
+    evidence: Evidence = {
+        "resolver": answer.resolver,
+        "vantage": answer.vantage,
+        "status": finding.status.value,
+        "addresses": list(answer.addresses),
+        "region": finding.region,
+        "expected_region": finding.expected_region,
+        "reason": finding.reason,
+    }
+    status = finding.status
+    if status.wrong:
+        severity = Severity.CRITICAL if status is DnsStatus.NXDOMAIN else Severity.WARNING
+        summary = f"DNS {status.value} for {where}: {finding.reason}"
+        specs[key] = _Spec(
+            EventType.DNS_MISMATCH, severity, finding.expected_region, summary, evidence
+        )
+    elif status is DnsStatus.FAILOVER:
+        specs[key] = _Spec(
+            EventType.DNS_FAILOVER,
+            Severity.INFO,
+            finding.expected_region,
+            f"DNS failover for {where}: {finding.reason}",
+            evidence,
+        )
+    elif status is DnsStatus.UNKNOWN and answer.vantage is not None and not answer.ecs_scope:
+        specs[key] = _Spec(
+            EventType.DNS_ECS_IGNORED,
+            Severity.WARNING,
+            None,
+            f"{where}: {finding.reason}",
+            evidence,
+        )
+    elif status is DnsStatus.ERROR:
+        specs[key] = _Spec(
+            EventType.MONITOR_BLIND,
+            Severity.WARNING,
+            None,
+            f"could not ask {where}: {finding.reason}",
+            evidence,
+        )

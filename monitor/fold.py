@@ -1,0 +1,312 @@
+"""Evidence folded into the snapshot: a pure function of the previous snapshot, one item of
+evidence, the configuration and the time. No I/O and no clock: the engine calls it and then
+does the writing and the publishing, so every step can be replayed and tested on its own.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from datetime import datetime, timedelta
+from types import MappingProxyType
+
+from monitor.conditions import RegionFacts, Scope, judge_conditions
+from monitor.config import Config
+from monitor.events import Condition
+from monitor.evidence import (
+    AccessChecked,
+    DnsRoundFinished,
+    Evidence,
+    GeographyRead,
+    RoundFinished,
+    SchedulerChanged,
+    StoreHealthChanged,
+    TrafficManagerRead,
+)
+from monitor.results import RegionStatus, RegionVerdict
+from monitor.snapshot import (
+    DnsView,
+    HealthAnswer,
+    RegionView,
+    Snapshot,
+    Streak,
+    TrafficManagerView,
+)
+from monitor.trafficmanager.compare import endpoint_view
+from monitor.trafficmanager.model import ProfileState
+from monitor.trafficmanager.watch import Reading
+
+__all__ = ["after_read", "first_snapshot", "fold", "next_streak", "rebuild_streak"]
+
+_SERVICE_OK = HealthAnswer(200, b'{"service":"ok"}')
+
+
+def first_snapshot(
+    config: Config,
+    *,
+    instance: str,
+    now: datetime,
+    verdicts: Mapping[str, RegionVerdict] | None = None,
+    streaks: Mapping[str, Streak] | None = None,
+    conditions: Mapping[str, Condition] | None = None,
+) -> Snapshot:
+    """The snapshot a service starts from: what the store remembers (the last verdicts, their
+    streaks, the open conditions), or every region unknown."""
+    verdicts = verdicts or {}
+    streaks = streaks or {}
+    regions = {
+        name: RegionView(
+            name,
+            verdicts.get(name) or RegionVerdict(name, RegionStatus.UNKNOWN, now, ("no round yet",)),
+            streaks.get(name),
+        )
+        for name in config.regions
+    }
+    snapshot = Snapshot(
+        version=0,
+        made_at=now,
+        instance=instance,
+        regions=MappingProxyType(regions),
+        traffic_manager=TrafficManagerView() if config.traffic_manager is not None else None,
+        dns=DnsView() if config.checks.dns is not None else None,
+        conditions=MappingProxyType(dict(conditions or {})),
+    )
+    # The remembered conditions stand as they were until evidence judges them: the first
+    # item applied closes those that are over, with an event, rather than losing them here.
+    return _finish(snapshot, config, now, judge=None, before=None)
+
+
+def fold(snapshot: Snapshot, evidence: Evidence, *, config: Config, now: datetime) -> Snapshot:
+    """The snapshot after `evidence`, made at `now`. Only what the evidence can change is
+    judged again (a region's round: that region's conditions and `/healthz` answer)."""
+    before_health = snapshot.health
+    regions = snapshot.regions
+    tm = snapshot.traffic_manager
+    scope = Scope(regions=frozenset(), dns=False, monitor=False)  # judges nothing
+    match evidence:
+        case RoundFinished(verdict=verdict):
+            if verdict.region not in regions:
+                return (
+                    snapshot  # a region no longer configured (an observation from an older config)
+                )
+            old = regions[verdict.region]
+            view = RegionView(
+                old.name,
+                verdict,
+                next_streak(old.streak, verdict, gap=config.streak_gap),
+                old.rounds_done + 1,
+                old.endpoint,
+            )
+            regions = _with_region(regions, _with_endpoint(view, config, tm))
+            snapshot = replace(snapshot, regions=regions)
+            scope = Scope(regions=frozenset({verdict.region}), dns=False, monitor=False)
+        case TrafficManagerRead(reading=reading):
+            tm = after_read(tm or TrafficManagerView(), reading)
+            regions = MappingProxyType(
+                {name: _with_endpoint(view, config, tm) for name, view in regions.items()}
+            )
+            snapshot = replace(snapshot, traffic_manager=tm, regions=regions)
+            scope = Scope(regions=None, dns=False, monitor=True)
+        case AccessChecked(check=check):
+            snapshot = replace(
+                snapshot, traffic_manager=replace(tm or TrafficManagerView(), access=check)
+            )
+        case GeographyRead(hierarchy=hierarchy):
+            snapshot = replace(
+                snapshot, traffic_manager=replace(tm or TrafficManagerView(), geography=hierarchy)
+            )
+        case DnsRoundFinished(checked_at=checked_at, findings=findings):
+            snapshot = replace(snapshot, dns=DnsView(checked_at, findings))
+            scope = Scope(regions=frozenset(), dns=True, monitor=False)
+        case StoreHealthChanged(failure=failure):
+            snapshot = replace(snapshot, store_failure=failure)
+            scope = Scope(regions=frozenset(), dns=False, monitor=True)
+        case SchedulerChanged(running=running):
+            snapshot = replace(snapshot, scheduler_running=running)
+    return _finish(snapshot, config, now, judge=scope, before=before_health)
+
+
+def next_streak(previous: Streak | None, verdict: RegionVerdict, *, gap: timedelta) -> Streak:
+    """The streak after one more round: one longer when the status is the same and the round
+    came within `gap` of the last one; a new streak of one otherwise."""
+    at = verdict.decided_at
+    if (
+        previous is not None
+        and previous.status is verdict.status
+        and at >= previous.last_at
+        and at - previous.last_at <= gap
+    ):
+        return replace(previous, rounds=previous.rounds + 1, last_at=at)
+    return Streak(verdict.status, 1, at, at)
+
+
+def after_read(view: TrafficManagerView, reading: Reading) -> TrafficManagerView:
+    """Traffic Manager's view after one read: a failed read never erases the last profile
+    actually read, and counts towards the current run of failures."""
+    if reading.profile is not None:
+        return replace(view, latest=reading, last_good=reading, failing_since=None, failed_reads=0)
+    return replace(
+        view,
+        latest=reading,
+        failing_since=view.failing_since or reading.read_at,
+        failed_reads=view.failed_reads + 1,
+    )
+
+
+def rebuild_streak(
+    statuses: Sequence[tuple[RegionStatus, datetime]], *, gap: timedelta
+) -> Streak | None:
+    """A region's streak from its last rounds' statuses, newest first (after a restart)."""
+    if not statuses:
+        return None
+    status, last_at = statuses[0]
+    since, rounds = last_at, 1
+    for earlier_status, at in statuses[1:]:
+        if earlier_status is not status or since - at > gap:
+            break
+        since, rounds = at, rounds + 1
+    return Streak(status, rounds, since, last_at)
+
+
+def _with_region(regions: Mapping[str, RegionView], view: RegionView) -> Mapping[str, RegionView]:
+    updated = dict(regions)
+    updated[view.name] = view
+    return MappingProxyType(updated)
+
+
+def _with_endpoint(view: RegionView, config: Config, tm: TrafficManagerView | None) -> RegionView:
+    profile: ProfileState | None = tm.profile if tm is not None else None
+    if profile is None:
+        return view if view.endpoint is None else replace(view, endpoint=None)
+    endpoint = endpoint_view(
+        profile,
+        endpoint=config.endpoint_of(view.name),
+        address=config.regions[view.name].address,
+        our_status=view.status,
+    )
+    return replace(view, endpoint=endpoint)
+
+
+def _finish(
+    snapshot: Snapshot,
+    config: Config,
+    now: datetime,
+    *,
+    judge: Scope | None,
+    before: Mapping[str, HealthAnswer] | None,
+) -> Snapshot:
+    """Conditions (judged within `judge`, or kept as they are when it is None), readiness and
+    the `/healthz` answers (rebuilt for the regions judged, or all without `before`), then the
+    new version."""
+    if judge is None:
+        conditions = dict(snapshot.conditions)
+    else:
+        conditions = _judge(snapshot, config, now, judge)
+    health = _health(snapshot, config, judge.regions if judge is not None else None, before)
+    return replace(
+        snapshot,
+        version=snapshot.version + 1,
+        made_at=now,
+        conditions=MappingProxyType(conditions),
+        readiness=_readiness(snapshot, config),
+        warnings=_warnings(snapshot),
+        health=health,
+    )
+
+
+def _judge(snapshot: Snapshot, config: Config, now: datetime, scope: Scope) -> dict[str, Condition]:
+    tm = snapshot.traffic_manager
+    profile_known = tm is not None and tm.profile is not None
+    facts = [
+        RegionFacts(
+            name=view.name,
+            status=view.status,
+            reasons=view.verdict.reasons,
+            results=view.verdict.results,
+            streak_rounds=view.streak.rounds if view.streak is not None else 0,
+            streak_since=view.streak.since if view.streak is not None else None,
+            disagreement=(
+                view.endpoint.disagreement.message
+                if view.endpoint is not None and view.endpoint.disagreement is not None
+                else None
+            ),
+            tm_monitor_status=(
+                view.endpoint.state.monitor_status.value
+                if view.endpoint is not None
+                and view.endpoint.state is not None
+                and view.endpoint.state.monitor_status is not None
+                else None
+            ),
+            drift=view.endpoint.drift if view.endpoint is not None else None,
+            profile_known=profile_known,
+        )
+        for view in snapshot.regions.values()
+        if scope.regions is None or view.name in scope.regions
+    ]
+    dns = snapshot.dns
+    return judge_conditions(
+        config=config,
+        regions=facts,
+        dns=dns.findings if dns is not None and dns.checked_at is not None else None,
+        traffic_manager_read=tm is not None and tm.latest is not None,
+        tm_failed_reads=tm.failed_reads if tm is not None else 0,
+        tm_error=tm.latest.error if tm is not None and tm.latest is not None else None,
+        store_failure=snapshot.store_failure,
+        before=snapshot.conditions,
+        now=now,
+        scope=scope,
+    )
+
+
+def _readiness(snapshot: Snapshot, config: Config) -> tuple[str, ...]:
+    problems = []
+    if not snapshot.scheduler_running:
+        problems.append("scheduler not running")
+    waiting = [name for name, view in snapshot.regions.items() if not view.rounds_done]
+    if waiting:
+        problems.append(f"first round not done: {', '.join(waiting)}")
+    if config.failover.mode == "enforce":
+        tm = snapshot.traffic_manager
+        access = tm.access if tm is not None else None
+        if access is None or not access.can_write:
+            if tm is None:
+                detail = "no traffic_manager configured"
+            elif access is None:
+                detail = "not checked yet"
+            else:
+                detail = access.detail
+            problems.append(f"enforce mode, cannot write to Traffic Manager: {detail}")
+    return tuple(problems)
+
+
+def _warnings(snapshot: Snapshot) -> tuple[str, ...]:
+    # A failing store is a warning, not a readiness problem: taking the pod out of its Service
+    # would take `/healthz`, Traffic Manager's probe target, with it, and fail the region over
+    # for the monitor's own disk.
+    failure = snapshot.store_failure
+    return (failure.describe(),) if failure is not None else ()
+
+
+def _health(
+    snapshot: Snapshot,
+    config: Config,
+    regions: frozenset[str] | None,
+    before: Mapping[str, HealthAnswer] | None,
+) -> Mapping[str, HealthAnswer]:
+    """Every `/healthz` answer, prebuilt; "" is the answer when no region is named
+    (`api.local_region`'s, else the service's own). Only `regions`' answers are built again
+    when the previous ones are given (None: all). 200 for every region: no failover policy
+    acts in this release, and the monitor fails static (docs/architecture.md)."""
+    if before is not None and regions is not None and not regions:
+        return before
+    answers = dict(before) if before is not None and regions is not None else {"": _SERVICE_OK}
+    for name, view in snapshot.regions.items():
+        if regions is not None and before is not None and name not in regions:
+            continue
+        body = json.dumps({"region": name, "serve": True, "status": view.status.value})
+        answers[name] = HealthAnswer(200, body.encode())
+    local = config.api.local_region
+    if local is not None and local in answers:
+        answers[""] = answers[local]
+    return MappingProxyType(answers)

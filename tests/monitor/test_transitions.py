@@ -1,0 +1,115 @@
+"""State changes as events, property-tested: the pure fold and derivation the engine runs."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from hypothesis import given
+from hypothesis import strategies as st
+from verdicts import CONFIG, REGIONS, START, verdict
+
+from monitor.events import EventType, derive
+from monitor.evidence import RoundFinished
+from monitor.fold import first_snapshot, fold
+from monitor.results import RegionStatus
+from monitor.snapshot import Snapshot
+
+rounds = st.lists(
+    st.tuples(st.sampled_from(REGIONS), st.sampled_from(list(RegionStatus))),
+    min_size=1,
+    max_size=40,
+)
+
+_REGION_EVENTS = {EventType.REGION_FAILING, EventType.REGION_DEGRADED, EventType.REGION_RECOVERED}
+
+
+def replay(steps: list[tuple[str, RegionStatus]]) -> list[tuple[Snapshot, list[object]]]:
+    """Fold every round in order; each step's snapshot with the events it made."""
+    snapshot = first_snapshot(CONFIG, instance="test", now=START)
+    out = []
+    for i, (region, status) in enumerate(steps):
+        at = START + timedelta(seconds=10 * (i + 1))
+        after = fold(snapshot, RoundFinished(verdict(region, status, at)), config=CONFIG, now=at)
+        events = derive(snapshot.conditions, after.conditions, at=at, instance="test")
+        out.append((after, list(events)))
+        snapshot = after
+    return out
+
+
+@given(rounds)
+def test_each_judged_status_change_makes_exactly_one_region_event(
+    steps: list[tuple[str, RegionStatus]],
+) -> None:
+    """A region's verdict moving between healthy, degraded and failing makes one region event
+    per change (an unknown round in between judges nothing: the state before it stands), and
+    a round that changes nothing makes none."""
+    judged: dict[str, RegionStatus] = {}
+    for (region, status), (_, events) in zip(steps, replay(steps), strict=True):
+        region_events = [e for e in events if e.type in _REGION_EVENTS]  # type: ignore[attr-defined]
+        if status is RegionStatus.UNKNOWN:
+            assert region_events == []
+            continue
+        before = judged.get(region, RegionStatus.HEALTHY)
+        judged[region] = status
+        expected = 0 if before is status else 1
+        assert len(region_events) == expected, (before, status, region_events)
+        if expected:
+            [event] = region_events
+            assert event.region == region  # type: ignore[attr-defined]
+            wanted = {
+                RegionStatus.FAILING: EventType.REGION_FAILING,
+                RegionStatus.DEGRADED: EventType.REGION_DEGRADED,
+                RegionStatus.HEALTHY: EventType.REGION_RECOVERED,
+            }[status]
+            assert event.type is wanted  # type: ignore[attr-defined]
+
+
+@given(rounds)
+def test_no_event_without_a_change(steps: list[tuple[str, RegionStatus]]) -> None:
+    """A judged round folded twice in a row makes no event the second time. (ERROR-only rounds
+    are not repeats: each one more is a step towards the monitor calling itself blind.)"""
+    for (after, _), (region, status) in zip(replay(steps), steps, strict=True):
+        if status is RegionStatus.UNKNOWN:
+            continue
+        at = after.made_at + timedelta(seconds=1)
+        again = fold(after, RoundFinished(verdict(region, status, at)), config=CONFIG, now=at)
+        assert derive(after.conditions, again.conditions, at=at, instance="test") == []
+
+
+@given(rounds)
+def test_event_ids_are_stable_and_a_restart_announces_nothing_again(
+    steps: list[tuple[str, RegionStatus]],
+) -> None:
+    """Deriving a change twice gives the same ids; a service restarted from the open
+    conditions (as the store gives them back) makes no event for what is still true; every
+    event id of one history is distinct."""
+    history = replay(steps)
+    ids = [e.id for _, events in history for e in events]  # type: ignore[attr-defined]
+    assert len(ids) == len(set(ids))
+    snapshot = first_snapshot(CONFIG, instance="test", now=START)
+    for after, events in history:
+        again = derive(snapshot.conditions, after.conditions, at=after.made_at, instance="other")
+        assert [e.id for e in again] == [e.id for e in events]  # type: ignore[attr-defined]
+        snapshot = after
+    last = history[-1][0]
+    restarted = first_snapshot(
+        CONFIG,
+        instance="restarted",
+        now=last.made_at,
+        verdicts={name: view.verdict for name, view in last.regions.items()},
+        streaks={name: view.streak for name, view in last.regions.items() if view.streak},
+        conditions=last.conditions,
+    )
+    region, status = steps[-1]
+    if status is not RegionStatus.UNKNOWN:  # see test_no_event_without_a_change
+        at = last.made_at + timedelta(seconds=5)
+        after = fold(restarted, RoundFinished(verdict(region, status, at)), config=CONFIG, now=at)
+        assert derive(restarted.conditions, after.conditions, at=at, instance="restarted") == []
+
+
+def test_three_error_only_rounds_make_the_monitor_blind_for_that_region() -> None:
+    """ERROR-only rounds judge nothing about the region, but three in a row are news of their
+    own: `monitor.blind` for that region, closed by the next judged round."""
+    steps = [("westeurope", RegionStatus.UNKNOWN)] * 3 + [("westeurope", RegionStatus.HEALTHY)]
+    kinds = [[(e.type, e.resolved) for e in events] for _, events in replay(steps)]  # type: ignore[attr-defined]
+    assert kinds == [[], [], [(EventType.MONITOR_BLIND, False)], [(EventType.MONITOR_BLIND, True)]]
