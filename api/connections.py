@@ -16,14 +16,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import resource
 from collections import OrderedDict
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import structlog
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from api.bursts import BurstLog
+from api.fastpath import Answer, healthz_response
 
 __all__ = [
     "CAP_CEILING",
@@ -82,9 +84,12 @@ class ConnectionGuard:
         self._accepted = 0
         self._accept_failed = False
         self._turn_reset: asyncio.Handle | None = None
+        # Set by the server when the app answers /healthz from memory (see api.fastpath).
+        self.healthz: Answer | None = None
         self.shed = BurstLog("connection_cap_reached", "connection_cap_relieved")
         self.timed_out = BurstLog("request_head_timed_out", "request_head_timeouts_ended")
         self.accept_errors = BurstLog("accept_failed", "accept_recovered")
+        self.invalid = BurstLog("invalid_request_received", "invalid_requests_ended")
 
     @property
     def open(self) -> int:
@@ -173,7 +178,7 @@ class ConnectionGuard:
         if self._turn_reset is not None:
             self._turn_reset.cancel()
             self._turn_reset = None
-        for burst in (self.shed, self.timed_out, self.accept_errors):
+        for burst in (self.shed, self.timed_out, self.accept_errors, self.invalid):
             burst.flush()
 
 
@@ -186,6 +191,19 @@ class GuardedH11Protocol(H11Protocol):
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self.guard.created(self)
+        self._fresh = True
+        # uvicorn logs every malformed request at warning: a flood of them is one burst.
+        self.logger = _BurstLogger(self.logger, self.guard.invalid)  # type: ignore[assignment]
+
+    def data_received(self, data: bytes) -> None:
+        fresh, self._fresh = self._fresh, False
+        if fresh and self.guard.healthz is not None:
+            response = healthz_response(data, self.guard.healthz)
+            if response is not None:
+                self.transport.write(response)
+                self.guard.arm(self)  # the client owes us its next head, as after any response
+                return
+        super().data_received(data)
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -208,6 +226,24 @@ class GuardedH11Protocol(H11Protocol):
         # keep-alive timer alone would not do: any byte received cancels it.
         if self.cycle is cycle and not self.transport.is_closing():
             self.guard.arm(self)
+
+
+class _BurstLogger:
+    """uvicorn's logger for one connection, with its "Invalid HTTP request received." counted
+    in a burst rather than logged per connection; everything else passes through."""
+
+    def __init__(self, logger: logging.Logger, burst: BurstLog) -> None:
+        self._logger = logger
+        self._burst = burst
+
+    def warning(self, msg: object, *args: object, **kwargs: Any) -> None:
+        if msg == "Invalid HTTP request received.":
+            self._burst.note()
+        else:
+            self._logger.warning(msg, *args, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._logger, name)
 
 
 def protocol_class(guard: ConnectionGuard) -> type[GuardedH11Protocol]:

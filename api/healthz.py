@@ -60,6 +60,13 @@ class HealthzLayer:
         )
         await send({"type": "http.response.body", "body": body})
 
+    def answer(self, region: str | None) -> tuple[int, bytes]:
+        """The status and body `/healthz` answers for `region`: what `api.fastpath` writes on
+        the wire for a fresh connection's single `/healthz` request."""
+        service = getattr(self._state, "service", None)
+        answer = service.snapshot.health_for(region) if service is not None else _STARTING
+        return answer.status_code, answer.body
+
     # FastAPI's app attributes (openapi, routes, state) stay reachable for tools and tests.
     def __getattr__(self, name: str) -> Any:
         return getattr(self.app, name)

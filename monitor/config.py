@@ -26,6 +26,7 @@ from pydantic import (
     ConfigDict,
     Field,
     PlainSerializer,
+    PrivateAttr,
     ValidationError,
     field_validator,
     model_validator,
@@ -34,10 +35,12 @@ from pydantic import (
 from monitor.configfile import read_yaml
 from monitor.durations import format_duration, parse_duration
 from monitor.errors import ConfigError, ConfigProblem
-from monitor.interpolate import Substitution, interpolate, redact
+from monitor.interpolate import Substitution, interpolate, redact, scrub
+from monitor.quoting import quoted, shortened
 from monitor.results import OnFailure
 
 __all__ = [
+    "MIN_INTERVAL",
     "AlertConfig",
     "ApiConfig",
     "Config",
@@ -66,14 +69,24 @@ _HOSTNAME = re.compile(
 _LISTEN = re.compile(r"(\[[0-9A-Fa-f:.]+\]|[^:\[\]]+):[0-9]{1,5}")
 _HEADER = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
 _PROBE_HEADERS = frozenset({"host", "connection", "content-length", "transfer-encoding"})
+# Free text from a library (a regular expression's error) is cut to this many characters.
+_LIBRARY_TEXT = 200
+# The fewest seconds between two rounds. HTTPS: an attempt opens a fresh TCP and TLS
+# connection to a region maybe a continent away (a few round trips, often over 500 ms), and
+# the timeout may not exceed the interval. DNS and Traffic Manager: third parties (public
+# resolvers, Azure Resource Manager) that throttle or block a client asking many times a second.
+MIN_INTERVAL = timedelta(seconds=1)
+_MAX_BODY = 16 * 1024 * 1024
+# An ARM path segment (`/resourceGroups/{name}/`): a slash or a space would change the path.
+_ARM_NAME = re.compile(r"^[^/\s\x00-\x1f\x7f]+$")
 # Values never echoed in an error: they may hold a secret after ${ENV} substitution.
 _SECRET_KEYS = frozenset({"token", "read_token", "secret", "url", "client_secret"})
 
 
 def _check_name(value: str, what: str) -> str:
-    if not _NAME.match(value):
+    if not _NAME.fullmatch(value):
         raise ValueError(
-            f"expected a {what} name of lowercase letters, digits and dashes, got {value!r}"
+            f"expected a {what} name of lowercase letters, digits and dashes, got {quoted(value)}"
         )
     return value
 
@@ -88,12 +101,12 @@ def _is_ip(value: str) -> bool:
 
 def _is_hostname(value: str) -> bool:
     # A name never ends in a number (RFC 3696 §2): `999.1.1.1` is a mistyped address, not a name.
-    return bool(_HOSTNAME.match(value)) and not value.rstrip(".").rpartition(".")[2].isdigit()
+    return bool(_HOSTNAME.fullmatch(value)) and not value.rstrip(".").rpartition(".")[2].isdigit()
 
 
 def _not_an_address(value: str) -> str:
     """Why a value that looks like an IPv4 address is none, for the end of a message."""
-    if _HOSTNAME.match(value) and not _is_hostname(value):
+    if _HOSTNAME.fullmatch(value) and not _is_hostname(value):
         return " (an IPv4 address is four numbers from 0 to 255, and a name cannot end in a number)"
     return ""
 
@@ -101,7 +114,7 @@ def _not_an_address(value: str) -> str:
 def _check_host(value: str) -> str:
     if not _is_ip(value) and not _is_hostname(value):
         raise ValueError(
-            f"expected an IP address or a hostname, got {value!r}{_not_an_address(value)}"
+            f"expected an IP address or a hostname, got {quoted(value)}{_not_an_address(value)}"
         )
     return value
 
@@ -112,7 +125,7 @@ def _shown(value: object) -> str:
         return "a mapping"
     if isinstance(value, list):
         return "a list"
-    return repr(value)
+    return quoted(value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +139,9 @@ class UrlRule:
     schemes: tuple[str, ...]
     example: str
     bare_host: bool = False  # a hostname alone means https://hostname (azure-identity's rule)
+    # A base the Azure SDK appends paths to: a query or a fragment would swallow them, and a
+    # user name or password is never sent (credentials come from azure-identity).
+    base_only: bool = False
 
     @property
     def type_cell(self) -> str:
@@ -164,7 +180,20 @@ class UrlRule:
             httpx.URL(value)
         except httpx.InvalidURL:
             return "it is malformed"
+        if self.base_only:
+            return _base_problem(value, parts.netloc)
         return None
+
+
+def _base_problem(value: str, netloc: str) -> str | None:
+    """What keeps a URL from being a base that paths are appended to."""
+    if "@" in netloc:
+        return "it has a user name or password; credentials come from azure-identity, never the URL"
+    if "?" in value:
+        return "it has a query string (?...); give the scheme, host, port and path only"
+    if "#" in value:
+        return "it has a fragment (#...); give the scheme, host, port and path only"
+    return None
 
 
 def _url_error(error: ValueError) -> str:
@@ -175,8 +204,10 @@ def _url_error(error: ValueError) -> str:
 
 
 _DOH_URL = UrlRule(("https",), "https://1.1.1.1/dns-query")
-_ARM_URL = UrlRule(("https",), "https://management.azure.com")
-_AUTHORITY = UrlRule(("https",), "https://login.microsoftonline.com", bare_host=True)
+_ARM_URL = UrlRule(("https",), "https://management.azure.com", base_only=True)
+_AUTHORITY = UrlRule(
+    ("https",), "https://login.microsoftonline.com", bare_host=True, base_only=True
+)
 _ALERT_URL = UrlRule(("https",), "https://hooks.example.com/regionwatch")
 _PEER_URL = UrlRule(("http", "https"), "https://observer.example.com:8000")
 
@@ -203,8 +234,61 @@ def _positive(value: timedelta, key: str) -> None:
         raise ValueError(f"{key}: expected a duration above 0s")
 
 
+def _an_interval(value: timedelta) -> None:
+    if value < MIN_INTERVAL:
+        raise ValueError(
+            f"interval: expected a duration of at least {format_duration(MIN_INTERVAL)}, "
+            f"got {format_duration(value)}"
+        )
+
+
+def _given(
+    section: HttpsChecks | DnsChecks, path: str, key: str, *, in_parentheses: bool = False
+) -> str:
+    """A duration as a message shows it, saying when it is the default, not the user's."""
+    text = format_duration(getattr(section, key))
+    if key in section.model_fields_set:
+        return text
+    note = f"the default; set {path}.{key}"
+    return f"{text}, {note}" if in_parentheses else f"{text} ({note})"
+
+
+def _timeout_within(section: HttpsChecks | DnsChecks, path: str) -> None:
+    """A timeout longer than the interval would let one round run into the next."""
+    if section.timeout > section.interval:
+        raise ValueError(
+            f"timeout: expected at most the interval "
+            f"({_given(section, path, 'interval', in_parentheses=True)}), "
+            f"got {_given(section, path, 'timeout')}"
+        )
+
+
+def _unique_names(items: list[Any], key: str) -> None:
+    names = [item.name for item in items]
+    for name in names:
+        if names.count(name) > 1:
+            raise ValueError(f"{key}: the name {quoted(name)} is used more than once")
+
+
 class Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _not_one_host(value: str) -> str | None:
+    """Why an IP address names no single host (for the end of a message), if it does not."""
+    try:
+        address = ipaddress.ip_address(value)
+    except ValueError:
+        return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped  # ::ffff:0.0.0.0 is 0.0.0.0 to the socket
+    if address.is_unspecified:
+        return "the unspecified address means any address of this machine, not a host"
+    if address == ipaddress.IPv4Address("255.255.255.255"):
+        return "the broadcast address means every host on the local network"
+    if address.is_multicast:
+        return "a multicast address names a group of hosts, not one"
+    return None
 
 
 class Site(Model):
@@ -215,7 +299,7 @@ class Site(Model):
     def _hostname(cls, value: str) -> str:
         if not _is_ip(value) and not _is_hostname(value):
             raise ValueError(
-                f"expected a DNS hostname such as blog.example.com, got {value!r}"
+                f"expected a DNS hostname such as blog.example.com, got {quoted(value)}"
                 f"{_not_an_address(value)}"
             )
         return value.rstrip(".").lower()
@@ -230,7 +314,11 @@ class RegionConfig(Model):
     @field_validator("address")
     @classmethod
     def _address(cls, value: str) -> str:
-        return _check_host(value)
+        _check_host(value)
+        why = _not_one_host(value)
+        if why:
+            raise ValueError(f"expected the address of one host, got {quoted(value)} ({why})")
+        return value
 
 
 class TlsConfig(Model):
@@ -262,7 +350,8 @@ class Expect(Model):
             try:
                 return re.compile(value)
             except (re.error, OverflowError) as e:
-                raise ValueError(f"expected a regular expression: {e}") from None
+                reason = shortened(str(e), _LIBRARY_TEXT)  # may quote a group name
+                raise ValueError(f"expected a regular expression: {reason}") from None
             except RecursionError:
                 raise ValueError("expected a regular expression: nested too deeply") from None
         return value
@@ -271,8 +360,8 @@ class Expect(Model):
     @classmethod
     def _headers(cls, value: list[str]) -> list[str]:
         for name in value:
-            if not _HEADER.match(name):
-                raise ValueError(f"expected HTTP header names, got {name!r}")
+            if not _HEADER.fullmatch(name):
+                raise ValueError(f"expected HTTP header names, got {quoted(name)}")
         return value
 
     @field_validator("fresh_cache")
@@ -302,19 +391,21 @@ class HttpsRequest(Model):
     @classmethod
     def _path(cls, value: str) -> str:
         if not value.startswith("/") or any(c in value for c in " \r\n"):
-            raise ValueError(f"expected a path starting with / and without spaces, got {value!r}")
+            raise ValueError(
+                f"expected a path starting with / and without spaces, got {quoted(value)}"
+            )
         return value
 
     @field_validator("headers")
     @classmethod
     def _headers(cls, value: dict[str, str]) -> dict[str, str]:
         for name, text in value.items():
-            if not _HEADER.match(name):
-                raise ValueError(f"expected HTTP header names, got {name!r}")
+            if not _HEADER.fullmatch(name):
+                raise ValueError(f"expected HTTP header names, got {quoted(name)}")
             if name.lower() in _PROBE_HEADERS:
                 raise ValueError(f"{name} is set by the probe itself (the site's hostname)")
             if any(c in text for c in "\r\n\0"):
-                raise ValueError(f"the value of {name} must be one line")
+                raise ValueError(f"the value of {shortened(name)} must be one line")
         return value
 
 
@@ -331,40 +422,23 @@ class HttpsChecks(Model):
     timeout: Duration = timedelta(seconds=5)
     samples: Annotated[int, Field(ge=1, le=15)] = 1
     jitter: Duration | None = None
-    max_body: Annotated[int, Field(ge=1024)] = 256 * 1024
+    max_body: Annotated[int, Field(ge=1024, le=_MAX_BODY)] = 256 * 1024
     concurrency: Annotated[int, Field(ge=1, le=4096)] = 64
     requests: list[HttpsRequest] = Field(default_factory=_default_requests)
     certificate: CertificateConfig = Field(default_factory=CertificateConfig)
 
     @model_validator(mode="after")
     def _checks(self) -> Self:
-        if self.interval <= timedelta(0):
-            raise ValueError("interval: expected a duration above 0s")
-        if self.timeout <= timedelta(0):
-            raise ValueError("timeout: expected a duration above 0s")
-        interval = self._given("interval", in_parentheses=True)
-        if self.timeout > self.interval:
-            raise ValueError(
-                f"timeout: expected at most the interval ({interval}), got {self._given('timeout')}"
-            )
+        _an_interval(self.interval)
+        _positive(self.timeout, "timeout")
+        _timeout_within(self, "checks.https")
         if self.jitter is not None and self.jitter >= self.interval:
             # A round could start later than the next one is due: rounds would be skipped.
-            raise ValueError(
-                f"jitter: expected less than the interval ({interval}), got {self._given('jitter')}"
-            )
-        names = [r.name for r in self.requests]
-        for name in names:
-            if names.count(name) > 1:
-                raise ValueError(f"requests: the name {name!r} is used more than once")
+            interval = _given(self, "checks.https", "interval", in_parentheses=True)
+            jitter = _given(self, "checks.https", "jitter")
+            raise ValueError(f"jitter: expected less than the interval ({interval}), got {jitter}")
+        _unique_names(self.requests, "requests")
         return self
-
-    def _given(self, key: str, *, in_parentheses: bool = False) -> str:
-        """A duration as a message shows it, saying when it is the default, not the user's."""
-        text = format_duration(getattr(self, key))
-        if key in self.model_fields_set:
-            return text
-        note = f"the default; set checks.https.{key}"
-        return f"{text}, {note}" if in_parentheses else f"{text} ({note})"
 
     @property
     def effective_jitter(self) -> timedelta:
@@ -403,7 +477,7 @@ class ResolverConfig(Model):
             except ValueError:
                 # Looking the resolver up would go through another resolver: name it by address.
                 raise ValueError(
-                    f"address: expected the resolver's IP address, got {self.address!r}"
+                    f"address: expected the resolver's IP address, got {quoted(self.address)}"
                 ) from None
         return self
 
@@ -416,10 +490,14 @@ class VantagePointConfig(Model):
     @field_validator("client_subnet", mode="before")
     @classmethod
     def _subnet(cls, value: object) -> object:
+        text = str(value)
         try:
-            return ipaddress.ip_network(str(value), strict=True)
+            return ipaddress.ip_network(text, strict=True)
         except ValueError as e:
-            raise ValueError(f"expected a network such as 81.2.69.0/24: {e}") from None
+            # ipaddress quotes the value (`'…' does not appear to be`) or not (`… has host bits
+            # set`): either way, cut as a message shows a value.
+            reason = str(e).replace(repr(text), quoted(text)).replace(text, shortened(text))
+            raise ValueError(f"expected a network such as 81.2.69.0/24: {reason}") from None
 
 
 class DnsChecks(Model):
@@ -429,9 +507,13 @@ class DnsChecks(Model):
     vantage_points: list[VantagePointConfig] = Field(default_factory=list)
 
     @model_validator(mode="after")
-    def _durations(self) -> Self:
-        _positive(self.interval, "interval")
+    def _checks(self) -> Self:
+        _an_interval(self.interval)
         _positive(self.timeout, "timeout")
+        _timeout_within(self, "checks.dns")
+        # Answers are told apart by resolver and vantage point name.
+        _unique_names(self.resolvers, "resolvers")
+        _unique_names(self.vantage_points, "vantage_points")
         return self
 
 
@@ -440,11 +522,24 @@ class Checks(Model):
     dns: DnsChecks | None = None
 
 
+def _check_arm_name(value: str) -> str:
+    if not _ARM_NAME.fullmatch(value):
+        raise ValueError(
+            f"expected a name that is not empty and has no / and no spaces (it goes into the "
+            f"Azure Resource Manager path), got {quoted(value)}"
+        )
+    return value
+
+
+# A subscription ID, resource group or profile: one segment of an ARM path.
+ArmName = Annotated[str, AfterValidator(_check_arm_name)]
+
+
 class TrafficManagerConfig(Model):
     interval: Duration = timedelta(seconds=30)
-    subscription_id: str
-    resource_group: str
-    profile: str
+    subscription_id: ArmName
+    resource_group: ArmName
+    profile: ArmName
     resource_manager_url: Annotated[str, AfterValidator(_ARM_URL.check), _ARM_URL] = (
         "https://management.azure.com"
     )
@@ -453,7 +548,7 @@ class TrafficManagerConfig(Model):
 
     @model_validator(mode="after")
     def _interval(self) -> Self:
-        _positive(self.interval, "interval")
+        _an_interval(self.interval)
         return self
 
 
@@ -473,6 +568,16 @@ class FailoverConfig(Model):
 class DeploysConfig(Model):
     version_header: str = "X-Release"
     lead: Duration = timedelta(minutes=2)
+
+    @field_validator("version_header")
+    @classmethod
+    def _header(cls, value: str) -> str:
+        if not _HEADER.fullmatch(value):
+            raise ValueError(
+                f"expected an HTTP header name (letters, digits and !#$%&'*+-.^_`|~, no "
+                f"spaces or colons), got {quoted(value)}"
+            )
+        return value
 
 
 class AlertConfig(Model):
@@ -551,6 +656,8 @@ class Config(Model):
     role: Literal["decider", "observer"] = "decider"
     peers: list[PeerConfig] = Field(default_factory=list)
     storage: StorageConfig = Field(default_factory=StorageConfig)
+    # What `${VAR}` put in, kept for `scrubbed`; private, so never serialised or shown.
+    _substitutions: tuple[Substitution, ...] = PrivateAttr(default=())
 
     @field_validator("regions")
     @classmethod
@@ -575,18 +682,22 @@ class Config(Model):
         """The HTTPS requests a region's round sends."""
         return [r for r in self.checks.https.requests if r.regions is None or region in r.regions]
 
+    def scrubbed(self, message: str) -> str:
+        """`message` with every value this configuration took from the environment written
+        back as its `${NAME}`. For any error printed after loading that may quote a configured
+        value, such as the store's path or the listen address."""
+        return scrub(message, self._substitutions)
+
 
 def _references(config: Config) -> list[ConfigProblem]:
     """Every name that points at a region must name a configured one."""
-    regions = sorted(config.regions)
+    regions = _listed(sorted(config.regions))
     problems = []
 
     def check(key: str, name: str | None) -> None:
         if name is not None and name not in config.regions:
             problems.append(
-                ConfigProblem(
-                    key, f"unknown region {name!r} (expected one of: {', '.join(regions)})"
-                )
+                ConfigProblem(key, f"unknown region {quoted(name)} (expected one of: {regions})")
             )
 
     check("api.local_region", config.api.local_region)
@@ -614,20 +725,32 @@ def _references(config: Config) -> list[ConfigProblem]:
             problems.append(
                 ConfigProblem(
                     f"regions.{region}.endpoint",
-                    f"endpoint {config.endpoint_of(region)!r} is used by more than one region",
+                    f"endpoint {quoted(config.endpoint_of(region))} is used by more than one "
+                    "region",
                 )
             )
     return problems
 
 
+_LISTED = 20
+
+
+def _listed(names: list[str]) -> str:
+    """`a, b, c`: at most _LISTED names, then how many more."""
+    shown = ", ".join(names[:_LISTED])
+    more = len(names) - _LISTED
+    return f"{shown} and {more:,} more" if more > 0 else shown
+
+
 def _ca_problem(path: Path) -> str | None:
     """What is wrong with a CA bundle, checked the way the probes will load it."""
     if not path.is_file():
-        return f"expected a readable file, got {str(path)!r}"
+        return f"expected a readable file, got {quoted(str(path))}"
     try:
         ssl.create_default_context().load_verify_locations(cafile=str(path))
     except (ssl.SSLError, OSError) as e:
-        return f"expected PEM certificates in {str(path)!r}: {getattr(e, 'reason', None) or e}"
+        reason = shortened(str(getattr(e, "reason", None) or e), _LIBRARY_TEXT)
+        return f"expected PEM certificates in {quoted(str(path))}: {reason}"
     return None
 
 
@@ -683,6 +806,7 @@ def parse_config(
     problems += file_problems
     if problems:
         raise ConfigError(source, redact(problems, substitutions))
+    config._substitutions = tuple(substitutions)
     return config
 
 
@@ -720,9 +844,9 @@ def _problem(error: Mapping[str, Any]) -> ConfigProblem:
         if isinstance(shown, dict | list) or secret:
             message = f"{message[:1].lower()}{message[1:]}, got {type(shown).__name__}"
         else:
-            message = f"{message[:1].lower()}{message[1:]}, got {shown!r}"
+            message = f"{message[:1].lower()}{message[1:]}, got {quoted(shown)}"
     elif secret and isinstance(shown, str) and shown:
-        message = message.replace(repr(shown), "str")  # our own checks never quote these either
+        message = message.replace(quoted(shown), "str")  # our own checks never quote these either
     # A model-level check names its own sub-key ("timeout: ..."): fold it into the path.
     sub, sep, rest = message.partition(": ")
     if kind == "value_error" and sep and re.fullmatch(r"[a-z_]+", sub):

@@ -1,17 +1,18 @@
 """Reading a configuration file into plain data, with the YAML features that bite fenced off.
 
-`read_yaml` reads at most MAX_BYTES, decodes UTF-8 (a BOM is allowed), composes the YAML with
-a SafeLoader that uses YAML 1.2 booleans, and checks the composed document before anything is
-built from it:
+`read_yaml` reads a regular file (never a pipe or a device, which could block or never end)
+of at most MAX_BYTES, decodes UTF-8 (a BOM is allowed), composes the YAML with a SafeLoader
+that uses YAML 1.2 booleans, and checks the composed document before anything is built from it:
 
 - a key written twice in one mapping is an error naming both lines (YAML would keep the last
   one silently: an appended `api:` block would drop the first one's token);
 - nesting deeper than MAX_DEPTH is an error, never a RecursionError;
 - aliases (`*name`) and merge keys (`<<: *name`) are allowed, but the document they expand to
-  may hold at most MAX_VALUES values and nest at most MAX_DEPTH deep. Both are counted on the
-  composed graph, where an alias is one shared node, so a small file of nested aliases is
-  refused in milliseconds instead of being expanded; an alias inside the value it names is
-  refused too;
+  may hold at most MAX_VALUES values and MAX_TEXT characters of text, and nest at most
+  MAX_DEPTH deep. All three are counted on the composed graph, where an alias is one shared
+  node, so a small file of nested aliases is refused in milliseconds instead of being expanded
+  (and every later stage, `${VAR}` interpolation included, sees at most MAX_TEXT characters);
+  an alias inside the value it names is refused too;
 - tags other than YAML's plain ones (`!!python/object`, `!!binary`, `!custom`) are errors.
 
 Every failure is a ConfigError naming the file and, where there is one, the line.
@@ -20,7 +21,9 @@ Every failure is a ConfigError naming the file and, where there is one, the line
 from __future__ import annotations
 
 import codecs
+import os
 import re
+import stat
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -29,16 +32,21 @@ import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from monitor.errors import ConfigError, ConfigProblem
+from monitor.quoting import shortened
 
-__all__ = ["MAX_BYTES", "MAX_DEPTH", "MAX_VALUES", "read_yaml"]
+__all__ = ["MAX_BYTES", "MAX_DEPTH", "MAX_TEXT", "MAX_VALUES", "read_yaml"]
 
 MAX_BYTES = 1024 * 1024  # a configuration is a few kilobytes
 MAX_DEPTH = 32  # the deepest key of a configuration is 6 levels down
 MAX_VALUES = 10_000  # every key, value and list item, once aliases are expanded
+# The characters of every key and value, once aliases are expanded. A file without aliases
+# never holds more text than its size, so only aliases can reach this.
+MAX_TEXT = MAX_BYTES
 
 _CORE = "tag:yaml.org,2002:"
 _PLAIN_TAGS = frozenset(_CORE + t for t in ("str", "int", "float", "bool", "null", "seq", "map"))
 _MERGE = _CORE + "merge"
+_PARSER_TEXT = 200  # PyYAML's messages are cut to this many characters
 
 
 class _Refused(Exception):
@@ -171,9 +179,24 @@ def _load(text: str, source: str) -> object:
         loader.dispose()
 
 
+_KINDS = {
+    stat.S_IFDIR: "a folder",
+    stat.S_IFIFO: "a named pipe",
+    stat.S_IFCHR: "a character device",
+    stat.S_IFBLK: "a block device",
+    stat.S_IFSOCK: "a socket",
+}
+
+
 def _read(source: str, path: Path) -> bytes:
     try:
-        with path.open("rb") as file:
+        # Looked at before opening: opening a named pipe waits for a writer, forever, and
+        # opening a device may do something. Opened without waiting, and looked at again, in
+        # case the file was replaced in between.
+        _regular(source, path.stat().st_mode)
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+        with os.fdopen(fd, "rb") as file:
+            _regular(source, os.fstat(fd).st_mode)
             data = file.read(MAX_BYTES + 1)
     except FileNotFoundError:
         raise ConfigError(source, [ConfigProblem("", "file not found")]) from None
@@ -190,9 +213,20 @@ def _read(source: str, path: Path) -> bytes:
     return data
 
 
+def _regular(source: str, mode: int) -> None:
+    if not stat.S_ISREG(mode):
+        kind = _KINDS.get(stat.S_IFMT(mode), "not a file")
+        message = f"expected a regular file, got {kind}; give the path of the YAML file"
+        raise ConfigError(source, [ConfigProblem("", message)])
+
+
 def _decode(source: str, data: bytes) -> str:
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         message = "the file is UTF-16 or UTF-32 text; save it as UTF-8"
+        raise ConfigError(source, [ConfigProblem("", message)])
+    wide = _wide_encoding(data)
+    if wide:
+        message = f"the file looks like {wide} text without a byte-order mark; save it as UTF-8"
         raise ConfigError(source, [ConfigProblem("", message)])
     try:
         return data.decode("utf-8-sig")
@@ -207,6 +241,31 @@ def _decode(source: str, data: bytes) -> str:
         raise ConfigError(source, [ConfigProblem("", message)]) from None
 
 
+def _wide_encoding(data: bytes) -> str | None:
+    """`UTF-16` or `UTF-32` when the file starts like ASCII text in one of them: every character
+    a letter's byte beside one or three zero bytes, which UTF-8 text never has."""
+    for width, name in ((4, "UTF-32"), (2, "UTF-16")):
+        sample = data[:32]
+        sample = sample[: len(sample) - len(sample) % width]
+        if not sample:
+            continue
+        for text_at in (0, width - 1):  # little-endian, big-endian
+            zeros = [b for i, b in enumerate(sample) if i % width != text_at]
+            text = sample[text_at::width]
+            if not any(zeros) and all(text):
+                return name
+    return None
+
+
+class _Size(NamedTuple):
+    """A node's size with every alias under it expanded (values and text capped past the
+    limits, so that the sums stay small numbers)."""
+
+    values: int
+    depth: int
+    text: int
+
+
 def _graph_problems(root: Node, *, aliased: bool) -> list[ConfigProblem]:
     """Tags, cycles, and the size and depth of the document with every alias expanded.
 
@@ -214,7 +273,7 @@ def _graph_problems(root: Node, *, aliased: bool) -> list[ConfigProblem]:
     expanded size of a node is one plus its children's, so nested aliases multiply here as
     numbers, not as copies.
     """
-    expanded: dict[int, tuple[int, int]] = {}  # id(node) → (values, depth) once expanded
+    expanded: dict[int, _Size] = {}  # id(node) → its size once expanded
     expanding: set[int] = set()
     pending: list[tuple[Node, bool]] = [(root, False)]
     while pending:
@@ -222,9 +281,11 @@ def _graph_problems(root: Node, *, aliased: bool) -> list[ConfigProblem]:
         if children_done:
             expanding.discard(id(node))
             sizes = [expanded[id(child)] for child in _children(node)]
-            values = min(1 + sum(v for v, _ in sizes), MAX_VALUES + 1)
-            depth = 1 + max((d for _, d in sizes), default=0)
-            expanded[id(node)] = (values, depth)
+            values = min(1 + sum(s.values for s in sizes), MAX_VALUES + 1)
+            depth = 1 + max((s.depth for s in sizes), default=0)
+            own = len(node.value) if isinstance(node, ScalarNode) else 0
+            text = min(own + sum(s.text for s in sizes), MAX_TEXT + 1)
+            expanded[id(node)] = _Size(values, depth, text)
             if depth > MAX_DEPTH:
                 hint = " once its YAML aliases are expanded" if aliased else ""
                 return [_at(node, f"nested deeper than {MAX_DEPTH} levels{hint}")]
@@ -237,13 +298,22 @@ def _graph_problems(root: Node, *, aliased: bool) -> list[ConfigProblem]:
                 else:
                     message = f"the file holds more than {MAX_VALUES:,} values"
                 return [_at(node, message)]
+            if text > MAX_TEXT:
+                # Only aliases get here (see MAX_TEXT): `${VAR}` would be substituted in
+                # every copy of a long string, costing minutes and gigabytes.
+                message = (
+                    f"its YAML aliases (*name) expand to more than "
+                    f"{MAX_TEXT // 1024 // 1024} MiB of text; write the shared values out, "
+                    "or share smaller blocks"
+                )
+                return [_at(node, message)]
             continue
         if id(node) in expanded:
             continue
         if id(node) in expanding:
             return [_at(node, "a YAML alias (*name) is used inside the value it names")]
         if node.tag not in _PLAIN_TAGS and node.tag != _MERGE:
-            tag = node.tag.replace(_CORE, "!!")
+            tag = shortened(node.tag.replace(_CORE, "!!"))
             return [_at(node, f"the YAML tag {tag} is not supported: write a plain value")]
         expanding.add(id(node))
         pending.append((node, True))
@@ -288,4 +358,5 @@ def _yaml_problem(error: yaml.YAMLError) -> str:
         problem = f"{context}, {problem}"  # "expected a single document in the stream, but ..."
     if "'\\t'" in problem:
         problem += " (indent with spaces: YAML does not allow tabs there)"
-    return f"{_where(mark)}invalid YAML: {problem}"
+    # PyYAML quotes what it found (an alias's name, a tag), whatever its length.
+    return f"{_where(mark)}invalid YAML: {shortened(problem, _PARSER_TEXT)}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import ssl
 from collections.abc import Awaitable, Callable
 
@@ -14,6 +15,7 @@ from monitor.dnsmap import DnsFinding, judge_answer
 from monitor.probes.dns import DnsAnswer, DnsProbe
 from monitor.results import DnsStatus
 from monitor.trafficmanager.model import ProfileState
+from monitor.trafficmanager.watch import Reading
 
 __all__ = ["DnsRound"]
 
@@ -53,7 +55,7 @@ class DnsRound:
         self,
         profile: ProfileState | None,
         *,
-        refresh: Callable[[], Awaitable[ProfileState | None]] | None = None,
+        refresh: Callable[[], Awaitable[Reading | None]] | None = None,
     ) -> list[DnsFinding]:
         """All queries concurrently; `profile` (Traffic Manager's last view) places targets
         and explains failovers.
@@ -61,15 +63,20 @@ class DnsRound:
         `profile` was read before the answers came: an endpoint disabled in between is in the
         answers and not in `profile`. So before an answer is called a mismatch, `refresh` (when
         given) reads Traffic Manager again, and the answers called mismatch are judged against
-        that newer view: one it explains is a failover, never a false alarm."""
+        that newer view: one it explains is a failover, never a false alarm. When that read
+        fails, a mismatch cannot be told from a failover: those answers are `unknown`, saying
+        why. The round waits for its queries (each within its timeout), then for that one read
+        at most (within the Traffic Manager client's deadline)."""
         answers = await asyncio.gather(*(probe.probe() for probe, _ in self._probes))
         findings = self._judged(answers, profile)
         if refresh is None or not any(f.status is DnsStatus.MISMATCH for f in findings):
             return findings
         fresh = await refresh()
-        if fresh is None or fresh == profile:
+        if fresh is not None and fresh.profile is None:
+            return [_unjudged(f, fresh.error) if f.status == "mismatch" else f for f in findings]
+        if fresh is None or fresh.profile == profile:
             return findings
-        again = self._judged(answers, fresh)
+        again = self._judged(answers, fresh.profile)
         return [
             new if old.status is DnsStatus.MISMATCH else old
             for old, new in zip(findings, again, strict=True)
@@ -83,3 +90,13 @@ class DnsRound:
 
     async def close(self) -> None:
         await self._http.aclose()
+
+
+def _unjudged(finding: DnsFinding, error: str | None) -> DnsFinding:
+    """A mismatch Traffic Manager could not be read again to confirm: unknown, as our own
+    blindness must not read as wrong routing."""
+    reason = (
+        f"{finding.reason}; Traffic Manager could not be read again to tell a failover from a "
+        f"mismatch: {error or 'no profile'}"
+    )
+    return dataclasses.replace(finding, status=DnsStatus.UNKNOWN, reason=reason)

@@ -6,6 +6,8 @@ import math
 import re
 from datetime import timedelta
 
+from monitor.quoting import quoted
+
 __all__ = ["MAX_DURATION", "format_duration", "parse_duration"]
 
 # Far beyond any interval, timeout or retention that makes sense, and far enough below
@@ -22,22 +24,30 @@ def parse_duration(value: object) -> timedelta:
     """Parse a duration; bare numbers are seconds. Raises ValueError with the accepted forms.
 
     Every duration is between 0 and MAX_DURATION: negative, infinite, NaN and larger values
-    are refused with a ValueError, never an OverflowError.
+    are refused with a ValueError, never an OverflowError. Each unit may be given once:
+    `10s10s` is more likely a slip than 20 seconds.
     """
     if isinstance(value, bool) or (isinstance(value, float) and math.isnan(value)):
-        raise ValueError(f"expected a duration such as 10s, 5m or 1h, got {value!r}")
+        raise ValueError(f"expected a duration such as 10s, 5m or 1h, got {quoted(value)}")
     if isinstance(value, timedelta | int | float):
         seconds = value.total_seconds() if isinstance(value, timedelta) else value
         if seconds < 0:
-            raise ValueError(f"expected a duration that is not negative, got {value!r}")
+            raise ValueError(f"expected a duration that is not negative, got {quoted(value)}")
     elif isinstance(value, str) and _WHOLE.fullmatch(text := value.strip().replace(" ", "")):
+        parts = _PART.findall(text)
+        units = [unit for _, unit in parts]
+        if len(set(units)) < len(units):
+            raise ValueError(
+                f"expected each unit (ms, s, m, h, d) at most once, such as 1h30m, "
+                f"got {quoted(value)}"
+            )
         # float() of a long run of digits is inf, never an error: the bound below catches it.
-        seconds = sum(float(n) * _UNITS[unit] for n, unit in _PART.findall(text))
+        seconds = sum(float(n) * _UNITS[unit] for n, unit in parts)
     else:
-        raise ValueError(f"expected a duration such as 10s, 5m or 1h, got {value!r}")
+        raise ValueError(f"expected a duration such as 10s, 5m or 1h, got {quoted(value)}")
     if seconds > MAX_DURATION.total_seconds():
         raise ValueError(
-            f"expected a duration of at most {format_duration(MAX_DURATION)}, got {value!r}"
+            f"expected a duration of at most {format_duration(MAX_DURATION)}, got {quoted(value)}"
         )
     return value if isinstance(value, timedelta) else timedelta(seconds=seconds)
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
+
+from monitor.quoting import quoted, shortened
 
 __all__ = [
     "ConfigError",
@@ -33,15 +36,36 @@ class ConfigProblem:
 
 
 class ConfigError(RegionwatchError):
-    """The configuration is wrong. Every line names the file, the key path and what was expected."""
+    """The configuration is wrong. Every line names the file, the key path and what was expected.
+
+    `problems` holds them all; the message shows the first SHOWN_PROBLEMS, then how many more,
+    with long keys and messages cut, so a file of many (or huge) wrong values stays readable.
+    """
+
+    SHOWN_PROBLEMS = 50
+    SHOWN_MESSAGE = 500  # a message quotes values cut short already: this is a backstop
 
     def __init__(self, file: str, problems: Sequence[ConfigProblem]) -> None:
         self.file = file
         self.problems = tuple(problems)
-        lines = [
-            f"{file}: {p.key}: {p.message}" if p.key else f"{file}: {p.message}" for p in problems
-        ]
+        lines = []
+        for p in self.problems[: self.SHOWN_PROBLEMS]:
+            one_line = p.message.replace("\r", "\\r").replace("\n", "\\n")
+            message = shortened(one_line, self.SHOWN_MESSAGE)
+            lines.append(
+                f"{file}: {_shown_key(p.key)}: {message}" if p.key else f"{file}: {message}"
+            )
+        more = len(self.problems) - self.SHOWN_PROBLEMS
+        if more > 0:
+            lines.append(f"{file}: and {more:,} more problems")
         super().__init__("\n".join(lines))
+
+
+def _shown_key(key: str) -> str:
+    """A key path with each overlong key in it cut, and quoted when it holds a newline or
+    another character that cannot be shown (a key may be any YAML string)."""
+    parts = re.split(r"([.\[\]])", key)
+    return "".join(shortened(part) if part.isprintable() else quoted(part) for part in parts)
 
 
 class ListenError(RegionwatchError):

@@ -1,5 +1,7 @@
 """`${VAR}` and `${VAR:-default}` in configuration strings, resolved against the environment,
-and the rule that a value taken from the environment is never shown in an error."""
+and the rule that a value taken from the environment is never shown in an error: `redact` for
+the configuration's own errors, `scrub` for any later message that may quote a configured
+value (a store's path, a listen address)."""
 
 from __future__ import annotations
 
@@ -8,14 +10,16 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from monitor.errors import ConfigProblem
+from monitor.quoting import cut_forms
 
-__all__ = ["Substitution", "interpolate", "redact"]
+__all__ = ["Substitution", "interpolate", "redact", "scrub"]
 
 # `$$` is a literal dollar; `${NAME}` and `${NAME:-default}` are substituted.
 _TOKEN = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 # Long enough to be a secret and unlikely to occur by chance in a message: such values are
 # scrubbed from every message, whichever key it names.
 _SCRUB_EVERYWHERE = 8
+_WORD = "A-Za-z0-9"
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +99,31 @@ def redact(
     return redacted
 
 
+def scrub(message: str, substitutions: Sequence[Substitution]) -> str:
+    """`message` with every value taken from the environment written back as its `${NAME}`,
+    as the file has it: `the store at /data/${TENANT}/x.db cannot be created`.
+
+    A value of 8 characters or more is replaced wherever it appears; a shorter one only where
+    it stands alone (not inside a longer word or number), so that a `${PORT}` of `80` does not
+    rewrite every 80 of a message.
+    """
+    names: dict[str, str] = {}
+    for s in substitutions:
+        for name, value in s.variables:
+            if value:
+                names.setdefault(value, f"${{{name}}}")
+    if not names:
+        return message
+    alternatives = [
+        re.escape(value)
+        if len(value) >= _SCRUB_EVERYWHERE
+        else rf"(?<![{_WORD}]){re.escape(value)}(?![{_WORD}])"
+        for value in sorted(names, key=len, reverse=True)
+    ]
+    pattern = re.compile("|".join(alternatives))
+    return pattern.sub(lambda match: names[match.group(0)], message)
+
+
 def _substitute(
     text: str,
     env: Mapping[str, str],
@@ -102,6 +131,10 @@ def _substitute(
     path: str,
     substitutions: list[Substitution] | None,
 ) -> str:
+    if "$" not in text:
+        return text
+    if "${" not in text:
+        return text.replace("$$", "$")  # as the pattern reads it: left to right, in pairs
     taken: list[tuple[str, str]] = []
 
     def replace(match: re.Match[str]) -> str:
@@ -129,9 +162,9 @@ def _substitute(
 
 
 def _shown_forms(s: Substitution) -> list[str]:
-    """How a substituted value may appear in a message: quoted (repr) or bare."""
+    """How a substituted value may appear in a message: quoted (repr) or bare, whole or cut."""
     values = [s.value, *(value for _, value in s.variables)]
-    return [form for value in values if value for form in (repr(value), value)]
+    return [form for value in values if value for form in (repr(value), value, *cut_forms(value))]
 
 
 def _scrub(message: str, texts: Mapping[str, str]) -> str:

@@ -4,6 +4,11 @@ regionwatch's own events are logged at `level`. The libraries under it (the Azur
 MSAL, APScheduler, uvicorn's access log) would log every HTTP request, response header and job
 run at INFO, drowning those events, so they are held at `library_level` (WARNING by default;
 `--log-libraries info` or `debug` brings their detail back).
+
+azure-identity and MSAL are held higher unless their detail is asked for: a failed token is
+an exception regionwatch reports on its own line with the cause (`traffic_manager_read_failed`),
+while they would add azure-identity's many-line warning and, for a token answer that is not
+JSON, MSAL's traceback at ERROR quoting the whole answer, at every read.
 """
 
 from __future__ import annotations
@@ -29,13 +34,16 @@ LIBRARY_LOGGERS = (
     "apscheduler",
     "uvicorn.access",
 )
+# Held at least this high while `library_level` is WARNING or above (see the module's doc).
+_REPORTED_BY_REGIONWATCH = {"azure.identity": logging.ERROR, "msal": logging.CRITICAL}
 
 
 def configure_logging(
     *, json: bool | None = None, level: int = logging.INFO, library_level: int = logging.WARNING
 ) -> None:
     """Route structlog and the standard library through one renderer on stderr: our events
-    from `level` up, the libraries' (LIBRARY_LOGGERS) from `library_level` up. `json=None`
+    from `level` up, the libraries' (LIBRARY_LOGGERS) from `library_level` up (azure-identity's
+    from ERROR and MSAL's from CRITICAL unless `library_level` is below WARNING). `json=None`
     picks JSON unless stderr is a terminal. Nothing is ever written to stdout, which belongs
     to the command's own output (`check --json`)."""
     if json is None:
@@ -71,4 +79,6 @@ def configure_logging(
     root.handlers[:] = [handler]
     root.setLevel(level)
     for name in LIBRARY_LOGGERS:
-        logging.getLogger(name).setLevel(library_level)
+        held = _REPORTED_BY_REGIONWATCH.get(name, library_level)
+        detail = library_level < logging.WARNING
+        logging.getLogger(name).setLevel(library_level if detail else max(library_level, held))

@@ -42,9 +42,8 @@ from monitor.scheduler import PeriodicJob, RoundScheduler
 from monitor.snapshot import Snapshot
 from monitor.store import Store
 from monitor.trafficmanager.azure import AzureTrafficManager
-from monitor.trafficmanager.model import ProfileState
 from monitor.trafficmanager.port import TrafficManager
-from monitor.trafficmanager.watch import check_access, read_geography, read_profile
+from monitor.trafficmanager.watch import Reading, check_access, read_geography, read_profile
 
 __all__ = ["Service", "build_service"]
 
@@ -159,7 +158,7 @@ class Service:
         if self.config.checks.dns is not None:
             longest = max(longest, self.config.checks.dns.timeout)
         if self.traffic_manager is not None:
-            longest = STOP_GRACE  # an SDK call can take 30 s (connect 10 s + read 20 s)
+            longest = STOP_GRACE  # an SDK call can take 25 s (its deadline)
         return min(longest + timedelta(seconds=1), STOP_GRACE)
 
     async def run_round(self, region: str) -> RegionVerdict:
@@ -197,7 +196,8 @@ class Service:
     async def run_dns(self) -> Snapshot:
         """One DNS round, judged with Traffic Manager's freshest view: before an answer is
         called a mismatch, Traffic Manager is read again (an endpoint disabled since the last
-        read is a failover, not a false alarm)."""
+        read is a failover, not a false alarm), unless its last read failed (the answer is then
+        unknown: a mismatch cannot be told from a failover)."""
         if self.dns is None:
             return self.snapshot
         tm = self.snapshot.traffic_manager
@@ -205,9 +205,16 @@ class Service:
             findings = await self.dns.run(None)
         else:
 
-            async def read_again() -> ProfileState | None:
+            async def read_again() -> Reading | None:
+                current = self.snapshot.traffic_manager
+                latest = current.latest if current is not None else None
+                if latest is not None and latest.profile is None:
+                    # Traffic Manager is failing: another read would most likely fail too, after
+                    # up to its deadline, holding the round past its interval and adding to any
+                    # throttling. The next scheduled read tries again.
+                    return latest
                 fresh = (await self.read_traffic_manager()).traffic_manager
-                return fresh.profile if fresh is not None else None
+                return fresh.latest if fresh is not None else None
 
             findings = await self.dns.run(tm.profile, refresh=read_again)
         return await self.engine.apply(DnsRoundFinished(self.clock.now(), tuple(findings)))

@@ -131,6 +131,9 @@ class Snapshot:
         a configured region answers 200 saying so: a mistyped header must not take an endpoint
         out (the monitor fails static)."""
         answer = self.health.get(region or "")
+        if answer is None and region:
+            # Region names are lowercase; a header typed `WestEurope` in Traffic Manager means it.
+            answer = self.health.get(region.strip().lower())
         if answer is not None:
             return answer
         return HealthAnswer(200, _unknown_region_body(region or ""))

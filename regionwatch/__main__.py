@@ -1,5 +1,16 @@
+"""`python -m regionwatch`: SIGTERM stops it as Ctrl-C does from the first instant (the
+imports take a moment), then the command line."""
+
+import signal
 import sys
 
-from regionwatch.cli import main
+signal.signal(signal.SIGTERM, signal.default_int_handler)
+
+try:
+    from regionwatch.cli import main
+except KeyboardInterrupt:
+    # Stopped while importing: nothing started, nothing to clean; a `check` cut short is
+    # not "all is well".
+    sys.exit(130 if sys.argv[1:2] == ["check"] else 0)
 
 sys.exit(main())

@@ -12,14 +12,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import ipaddress
 import json
 import logging
+import re
+import signal
 import sys
 from collections.abc import Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from monitor.config import load_config
 from monitor.durations import parse_duration
 from monitor.errors import ConfigError, ListenError, StoreError
 from monitor.logs import configure_logging
@@ -34,6 +36,9 @@ __all__ = ["main"]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # Until a command installs its own stop handling, SIGTERM stops it as Ctrl-C does: a stop
+    # asked for while it starts (the imports alone take a second) is a clean exit, not 143.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     parser = _parser()
     args = parser.parse_args(argv)
     if args.command is None:
@@ -51,7 +56,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"regionwatch {args.command}: {e}", file=sys.stderr)
         return EXIT_LISTEN
     except KeyboardInterrupt:
-        return 130
+        # Asked to stop before the service or the lab was up: nothing to clean, nothing failed.
+        # `check` was cut short: its answer is not "all is well".
+        return EXIT_OK if args.command in ("run", "lab") else 130
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -78,7 +85,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--config", required=True, metavar="FILE", help="the YAML configuration")
     run.add_argument(
-        "--host", metavar="HOST", help="the address to listen on, instead of api.listen's"
+        "--host",
+        type=_host,
+        metavar="HOST",
+        help="the address to listen on, instead of api.listen's",
     )
     run.add_argument(
         "--port", type=_port, metavar="PORT", help="the port to listen on, instead of api.listen's"
@@ -120,13 +130,32 @@ def _parser() -> argparse.ArgumentParser:
     )
     lab.add_argument(
         "--interval",
-        type=_duration,
+        type=_lab_interval,
         default=timedelta(seconds=5),
-        help="how often each region is probed (default 5s)",
+        help="how often each region is probed, and Traffic Manager and DNS read (default 5s, "
+        "at least 1s)",
     )
     _logging_options(lab, default_format="console")
     lab.set_defaults(handler=_lab)
     return parser
+
+
+_HOSTNAME = re.compile(
+    r"^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)*[A-Za-z]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$"
+)
+
+
+def _host(text: str) -> str:
+    """An IP address or a hostname (whose last label is not a number: `999.1.1.1` is neither)."""
+    host = text.strip("[]")
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        if not _HOSTNAME.match(host):
+            raise argparse.ArgumentTypeError(
+                f"expected an IP address or a hostname, got {text!r}"
+            ) from None
+    return host
 
 
 def _port(text: str) -> int:
@@ -178,9 +207,19 @@ def _duration(text: str) -> timedelta:
         raise argparse.ArgumentTypeError(str(e)) from None
 
 
+def _lab_interval(text: str) -> timedelta:
+    interval = _duration(text)
+    if interval < timedelta(seconds=1):
+        raise argparse.ArgumentTypeError(
+            f"expected at least 1s (the shortest interval), got {text}"
+        )
+    return interval
+
+
 def _check(args: argparse.Namespace) -> int:
     # Imported here: the probes, the Azure SDK and DNS take a second to load, which
     # `--help` and `--version` need not wait for.
+    from monitor.config import load_config
     from monitor.report import check_passed
     from monitor.service import build_service
 
@@ -259,6 +298,8 @@ def _render(snapshot: Snapshot) -> str:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from monitor.config import load_config
+
     # The configuration first: a wrong one ends the command before the web stack is imported.
     config = load_config(args.config)
 
@@ -269,9 +310,13 @@ def _run(args: argparse.Namespace) -> int:
     _configure_logging(args)
     host = config.api.host if args.host is None else args.host
     port = config.api.port if args.port is None else args.port
-    # Bound before the service starts: a busy port ends the command before any round runs.
-    listener = bind_listener(host, port)
-    asyncio.run(run_service(create_app(config), listener))
+    try:
+        # Bound before the service starts: a busy port ends the command before any round runs.
+        listener = bind_listener(host, port)
+        asyncio.run(run_service(create_app(config), listener))
+    except (StoreError, ListenError) as e:
+        # Either names a configured value (storage.path, api.listen) that may come from ${VAR}.
+        raise type(e)(config.scrubbed(str(e))) from None
     return EXIT_OK
 
 

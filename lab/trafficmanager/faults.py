@@ -3,8 +3,9 @@
 `FaultQueue.add(...)` makes the next `count` requests that match answer with a given status
 (429 with or without Retry-After, 5xx, 401, 403, 404, ...) and body (ARM's error envelope, any
 JSON, raw bytes or text with the content type given in `headers`, or a `StreamedBody` that goes
-on for `size` bytes or without end), or only wait `delay` seconds before their normal answer
-("slow"). Rules are tried in the order they were added.
+on for `size` bytes or without end, at once or dripping in with a pause before each piece), or
+only wait `delay` seconds before their normal answer ("slow"; "hang" with a delay longer than
+anyone waits). Rules are tried in the order they were added.
 """
 
 from __future__ import annotations

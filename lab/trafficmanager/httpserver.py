@@ -58,20 +58,25 @@ class HttpRequest:
 
 @dataclass(slots=True)
 class StreamedBody:
-    """A body sent as it is made, chunked: `chunk` again and again, `size` bytes in all (None:
-    without end, until the client goes away). `sent` counts the bytes written so far, each
-    chunk counted once the socket has taken it (a misbehaving server, for the lab's faults)."""
+    """A body sent as it is made, chunked: `head` first, then `chunk` again and again, `size`
+    bytes in all, head included (None: without end, until the client goes away), waiting
+    `pause` seconds before each `chunk` (a drip: `head=b"{", chunk=b" ", pause=1.0` answers
+    `{` and then one byte a second). `sent` counts the bytes written so far, each chunk
+    counted once the socket has taken it (a misbehaving server, for the lab's faults)."""
 
     chunk: bytes = b"\0" * 16384
     size: int | None = None
+    head: bytes = b""
+    pause: float = 0.0
     sent: int = 0
     done: bool = False  # the server stopped sending: all of it, or the client went away
 
     def next_chunk(self) -> bytes:
         """The next piece to send; empty once `size` bytes are out."""
+        piece = self.head if self.sent == 0 and self.head else self.chunk
         if self.size is None:
-            return self.chunk
-        return self.chunk[: max(0, self.size - self.sent)]
+            return piece
+        return piece[: max(0, self.size - self.sent)]
 
 
 @dataclass(slots=True)
@@ -253,6 +258,8 @@ class HttpsServer:
         body: StreamedBody,
     ) -> None:
         while chunk := body.next_chunk():
+            if body.pause > 0 and (body.sent or not body.head):
+                await asyncio.sleep(body.pause)
             writer.write(conn.send(h11.Data(data=chunk)))
             await writer.drain()  # a client that stopped reading stops us here
             body.sent += len(chunk)

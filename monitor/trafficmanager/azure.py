@@ -3,7 +3,12 @@
 The synchronous client runs in worker threads (the async one needs aiohttp): daemon threads,
 one per call, so a call that never answers cannot hold the process at exit. The SDK's own
 retries are off: its RetryPolicy sleeps a `Retry-After` of any length (docs/traffic-manager.md,
-"Retries"), so retries, backoff and the cap on `Retry-After` live in `call_with_retries`.
+"Errors, retries, timeouts"), so retries, backoff and the cap on `Retry-After` live in
+`call_with_retries`.
+
+Every call has a deadline, per attempt and in all (token acquisition included), kept twice:
+in the worker thread by the transport (`answer_deadline`), so the thread stops reading, and
+on the event loop, which stops waiting for a thread stuck where no socket timeout reaches.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import os
 import random
 import re
 import threading
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -35,12 +41,21 @@ from monitor.trafficmanager.model import (
     NotAProfile,
     ProfileState,
     WriteAccess,
+    cut,
     parse_endpoint,
     parse_profile,
 )
-from monitor.trafficmanager.transport import AnswerTooLarge, bounded_transport
+from monitor.trafficmanager.transport import (
+    AnswerTooLarge,
+    answer_deadline,
+    bounded_transport,
+    deadline_passed,
+)
 
 __all__ = [
+    "ATTEMPT_DEADLINE",
+    "CALL_DEADLINE",
+    "ERROR_LIMIT",
     "AzureTrafficManager",
     "RetryPolicy",
     "authentication_cause",
@@ -60,6 +75,17 @@ _MICROSOFT_AUTHORITIES = (
     "login.partner.microsoftonline.cn",
 )
 _PERMISSIONS_API = "2022-04-01"
+# The whole call, retries and their waits included, ends within 25 s: before the next read is
+# due at the default 30 s interval (a read running into the next would make the scheduler skip
+# it), and a DNS round that reads again, at the default 3 s timeout, stays within its default
+# 30 s interval too. One attempt (a token first if one is needed, then the call) gets 15 s, so
+# a retry after a stalled connection still has about 9 s on a fresh one; a healthy read, token
+# included, takes a second or two.
+ATTEMPT_DEADLINE = 15.0
+CALL_DEADLINE = 25.0
+# The longest error message that leaves this client: it goes into every log line, stored
+# reading, API answer and dashboard, once per read.
+ERROR_LIMIT = 400
 # Closing the SDK client is local work; it must not hold a stop if it blocks.
 _CLOSE_WAIT = 2.0
 # ARM's codes for a token it will not take any more; a new token may well be accepted.
@@ -112,8 +138,10 @@ async def call_with_retries(
     policy: RetryPolicy,
     *,
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ends_at: float | None = None,
 ) -> T:
-    """Run `call`; on a retryable TrafficManagerError wait and try again, up to `attempts`."""
+    """Run `call`; on a retryable TrafficManagerError wait and try again, up to `attempts`.
+    A wait that would reach `ends_at` (the event loop's time) is not begun: the error stands."""
     for attempt in range(1, policy.attempts + 1):
         try:
             return await call()
@@ -125,6 +153,8 @@ async def call_with_retries(
             else:
                 delay = min(policy.base_delay * 2 ** (attempt - 1), policy.max_delay)
                 delay *= random.uniform(0.8, 1.2)  # noqa: S311 (jitter, not security)
+            if ends_at is not None and asyncio.get_running_loop().time() + delay >= ends_at:
+                raise
             await sleep(delay)
     raise AssertionError("unreachable")  # pragma: no cover
 
@@ -139,10 +169,13 @@ class AzureTrafficManager:
         retry: RetryPolicy | None = None,
         connection_timeout: float = 10.0,
         read_timeout: float = 20.0,
+        attempt_deadline: float = ATTEMPT_DEADLINE,
+        call_deadline: float = CALL_DEADLINE,
     ) -> None:
         self._config = config
         self._retry = retry or RetryPolicy()
         self._timeouts = (connection_timeout, read_timeout)
+        self._deadlines = (attempt_deadline, call_deadline)
         self._client: Any = None
         self._credential: Any = None
         # Two worker threads may build or drop the SDK client at once (a read and the access
@@ -170,9 +203,24 @@ class AzureTrafficManager:
             await asyncio.wait_for(_in_thread(self._forget_sdk), _CLOSE_WAIT)
 
     async def _call(self, work: Callable[[], T], *, retry: bool = True) -> T:
+        """`work` in a worker thread, retried (unless not `retry`), within the deadlines. A TrafficManagerError it
+        ends with has a message of one line and at most ERROR_LIMIT characters."""
+        loop = asyncio.get_running_loop()
+        per_attempt, in_all = self._deadlines
+        call_ends = loop.time() + in_all
+
         async def attempt() -> T:
+            ends = min(loop.time() + per_attempt, call_ends)
+            allowed = per_attempt if ends < call_ends else in_all
+            # The thread's deadline on its own clock (the loop's may be another).
+            thread_ends = time.monotonic() + (ends - loop.time())
             try:
-                return await _in_thread(lambda: _mapped(work))
+                async with asyncio.timeout_at(ends):
+                    return await _in_thread(lambda: _mapped(work, thread_ends, allowed))
+            except TimeoutError:
+                # The thread is abandoned: the transport ends it at the same deadline, or its
+                # own timeouts do, unless it is stuck where neither reaches.
+                raise _too_late(allowed) from None
             except TrafficManagerError as e:
                 if e.code in _STALE_TOKEN:
                     # ARM refused a token the credential still thinks valid (clock skew, a
@@ -180,9 +228,12 @@ class AzureTrafficManager:
                     await _in_thread(self._forget_sdk)
                 raise
 
-        if not retry:
-            return await attempt()
-        return await call_with_retries(attempt, self._retry)
+        try:
+            if not retry:
+                return await attempt()
+            return await call_with_retries(attempt, self._retry, ends_at=call_ends)
+        except TrafficManagerError as e:
+            raise _limited(e) from None
 
     # Everything below runs in a worker thread.
 
@@ -283,7 +334,8 @@ class AzureTrafficManager:
             return parse_endpoint(updated.as_dict())
         except (NotAProfile, AttributeError) as e:
             raise TrafficManagerError(
-                f"Traffic Manager answered something that is not the endpoint {endpoint.name}: {e}",
+                "Traffic Manager answered something that is not the endpoint "
+                f"{cut(endpoint.name)}: {e}",
                 retryable=False,
             ) from None
 
@@ -365,8 +417,48 @@ async def _in_thread(work: Callable[[], T]) -> T:
     return await future
 
 
-def _mapped(work: Callable[[], T]) -> T:
-    """Run `work`, turning every SDK error into a TrafficManagerError."""
+def _too_late(allowed: float) -> TrafficManagerError:
+    # Retryable: the next attempt, or the next scheduled read, may well be answered in time.
+    return TrafficManagerError(
+        f"Traffic Manager did not answer within {allowed:g} s", retryable=True
+    )
+
+
+def _limited(error: TrafficManagerError) -> TrafficManagerError:
+    """`error` with its message on one line, cut to ERROR_LIMIT characters."""
+    message = " ".join(str(error).splitlines())
+    if message == str(error) and len(message) <= ERROR_LIMIT:
+        return error
+    return TrafficManagerError(
+        message if len(message) <= ERROR_LIMIT else f"{message[: ERROR_LIMIT - 1]}…",
+        retryable=error.retryable,
+        status=error.status,
+        code=error.code,
+        retry_after=error.retry_after,
+    )
+
+
+def _mapped(work: Callable[[], T], ends: float, allowed: float) -> T:
+    """Run `work` within the deadline `ends` (time.monotonic()), `allowed` seconds after its
+    start, turning every SDK error into a TrafficManagerError: any failure once the deadline
+    has passed is the deadline's (a timeout cut short by it, a body that stopped at it, or
+    either wrapped by azure-identity as an authentication failure)."""
+    try:
+        with answer_deadline(ends):
+            try:
+                return _sdk_errors_mapped(work)
+            except Exception:
+                if deadline_passed():
+                    raise _too_late(allowed) from None
+                raise
+    except RecursionError:
+        # JSON nested deeper than the parser's recursion limit (ours or the SDK's).
+        raise TrafficManagerError(
+            "not a Traffic Manager answer: JSON nested too deep", retryable=False
+        ) from None
+
+
+def _sdk_errors_mapped(work: Callable[[], T]) -> T:
     from azure.core.exceptions import (
         ClientAuthenticationError,
         HttpResponseError,
@@ -391,7 +483,8 @@ def _mapped(work: Callable[[], T]) -> T:
         code = getattr(e.error, "code", None) if e.error is not None else None
         headers: Any = getattr(e.response, "headers", None) or {}
         raise TrafficManagerError(
-            f"Azure answered {status}{f' {code}' if code else ''}: {redact(str(e.message or e))}",
+            f"Azure answered {status}{f' {cut(code)}' if code else ''}: "
+            f"{redact(str(e.message or e))}",
             retryable=status in (408, 429, 500, 502, 503, 504),
             status=status,
             code=code,
@@ -407,8 +500,10 @@ def _json(body: bytes, content_type: str | None) -> Any:
     try:
         return json.loads(body)
     except ValueError:
-        kind = (content_type or "no content type").split(";")[0].strip()
+        kind = cut((content_type or "no content type").split(";")[0].strip())
         raise NotAProfile(f"not JSON ({kind}, {len(body)} bytes)") from None
+    except RecursionError:
+        raise NotAProfile("JSON nested too deep") from None
 
 
 def _retry_after(value: str | None) -> float | None:

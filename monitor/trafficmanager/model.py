@@ -43,9 +43,13 @@ __all__ = [
     "NotAProfile",
     "ProfileState",
     "WriteAccess",
+    "cut",
     "parse_endpoint",
     "parse_profile",
 ]
+
+# How much of a name or value from an answer an error message quotes: enough to recognise it.
+QUOTE_LIMIT = 80
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,6 +121,12 @@ class NotAProfile(ValueError):
 
 
 _PROFILE_TYPE = "microsoft.network/trafficmanagerprofiles"
+
+
+def cut(text: str, limit: int = QUOTE_LIMIT) -> str:
+    """`text` as an error message may quote it: at most `limit` characters, an ellipsis
+    saying when some were left out. An answer's names are the answer's: any length."""
+    return text if len(text) <= limit else f"{text[: limit - 1]}…"
 
 
 def _type_segment(resource_type: str) -> str:
@@ -228,10 +238,10 @@ def parse_profile(raw: object, *, name: str | None = None) -> ProfileState:
         raise NotAProfile("it is an empty object")
     resource_type = _str(obj.get("type"), "type")
     if resource_type is not None and resource_type.lower() != _PROFILE_TYPE:
-        raise NotAProfile(f"it is a {resource_type}")
+        raise NotAProfile(f"it is a {cut(resource_type)!r}")
     found = _name(obj, "")
     if name is not None and found.lower() != name.lower():
-        raise NotAProfile(f"it is the profile {found!r}")
+        raise NotAProfile(f"it is the profile {cut(found)!r}")
     props = _object(obj.get("properties"), "properties")
     routing = _str(props.get("trafficRoutingMethod"), "properties.trafficRoutingMethod")
     if not routing:

@@ -87,6 +87,8 @@ async def test_healthz_names_its_region_by_query_header_or_default(
     assert by_query.headers["cache-control"] == "no-store"
     by_header = await client.get("/healthz", headers={"X-Regionwatch-Region": "westeurope"})
     assert by_header.json()["region"] == "westeurope"
+    any_case = await client.get("/healthz", headers={"X-Regionwatch-Region": "WestEurope"})
+    assert any_case.json()["region"] == "westeurope"
     default = await client.get("/healthz")
     assert default.json()["region"] == "centralus"
     unknown = await client.get("/healthz", params={"region": "nowhere"})

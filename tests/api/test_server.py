@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import re
 import resource
 import socket
 from collections.abc import AsyncIterator, Callable
@@ -190,3 +191,111 @@ async def test_serving_raises_the_soft_file_limit_and_logs_the_cap() -> None:
     assert cap == connection_cap(hard)
     limits = [e for e in logs if e["event"] == "api_connection_limits"]
     assert limits and limits[0]["open_files"] == hard and limits[0]["connection_cap"] == cap
+
+
+class StuckApp:
+    """An app whose every request through the ASGI stack waits until released (its event loop
+    free, its request handling saturated), answering "via-asgi"; `/healthz` answered from
+    memory says "from-memory"."""
+
+    def __init__(self) -> None:
+        self.release = asyncio.Event()
+        self.called = 0
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return
+        self.called += 1
+        await self.release.wait()
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"via-asgi"})
+
+    def answer(self, region: str | None) -> tuple[int, bytes]:
+        return 200, f'{{"from-memory": "{region}"}}'.encode()
+
+
+@pytest.mark.parametrize(
+    ("request_bytes", "expected"),
+    [
+        (b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n", b'{"from-memory": "None"}'),
+        (b"GET /healthz?region=westeurope HTTP/1.1\r\n\r\n", b'{"from-memory": "westeurope"}'),
+        (
+            b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Regionwatch-Region: centralus\r\n\r\n",
+            b'{"from-memory": "centralus"}',
+        ),
+        (b"HEAD /healthz HTTP/1.1\r\nHost: x\r\n\r\n", b""),
+    ],
+    ids=["plain", "query", "header", "head"],
+)
+async def test_a_fresh_healthz_request_is_answered_without_the_asgi_stack(
+    request_bytes: bytes, expected: bytes
+) -> None:
+    """With every request of the app stuck (a flood keeping it busy), a fresh connection's
+    single `/healthz` request head is still answered, from memory: it never queues behind the
+    attackers' requests; the connection then goes on as any other."""
+    app = StuckApp()
+    async with serving(app, lifespan="off") as served:
+        attackers = []
+        for _ in range(20):
+            reader, writer = await connect(served)
+            writer.write(b"GET /docs HTTP/1.1\r\nHost: x\r\n\r\n" * 5)
+            attackers.append(writer)
+        await eventually(lambda: app.called == 20)
+        reader, writer = await connect(served)
+        writer.write(request_bytes)
+        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), timeout=5)
+        length = int(re.search(rb"content-length: (\d+)", head).group(1))  # type: ignore[union-attr]
+        body = await reader.readexactly(length) if request_bytes.startswith(b"GET") else b""
+        assert head.startswith(b"HTTP/1.1 200 OK\r\n")
+        assert b"cache-control: no-store" in head
+        assert body == expected
+        assert app.called == 20  # the app never saw it
+        # The connection goes on: its next request is the app's, as any other.
+        app.release.set()
+        writer.write(b"GET /docs HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert (await asyncio.wait_for(reader.readuntil(b"via-asgi"), timeout=5)).startswith(
+            b"HTTP/1.1 200 OK"
+        )
+        writer.close()
+        for attacker in attackers:
+            attacker.close()
+
+
+@pytest.mark.parametrize(
+    "request_bytes",
+    [
+        b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\nGET /healthz HTTP/1.1\r\nHost: x\r\n\r\n",
+        b"POST /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nhi",
+        b"GET /healthzz HTTP/1.1\r\nHost: x\r\n\r\n",
+        b"GET /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n",
+    ],
+    ids=["pipelined", "post", "another-path", "with-a-body-header"],
+)
+async def test_anything_but_one_plain_healthz_head_goes_the_usual_way(
+    request_bytes: bytes,
+) -> None:
+    """Pipelined requests, a body, another path: the app answers them, as any request."""
+    app = StuckApp()
+    app.release.set()
+    async with serving(app, lifespan="off") as served:
+        reader, writer = await connect(served)
+        writer.write(request_bytes)
+        first = await asyncio.wait_for(reader.readuntil(b"via-asgi"), timeout=5)
+        writer.close()
+    assert first.startswith(b"HTTP/1.1 200 OK")
+
+
+async def test_malformed_requests_are_logged_once_per_burst() -> None:
+    """A flood of malformed request heads (each answered 400 by the server) is one
+    `invalid_request_received` line, not one warning per connection."""
+    async with serving(SlowApp(), lifespan="off") as served:
+        with structlog.testing.capture_logs() as logs:
+            for _ in range(30):
+                reader, writer = await connect(served)
+                writer.write(b"NOT HTTP AT ALL\r\n\r\n")
+                assert (await asyncio.wait_for(reader.read(), timeout=5)).startswith(
+                    b"HTTP/1.1 400"
+                )
+                writer.close()
+            assert served.guard.invalid.count == 30
+    assert [e["event"] for e in logs if "invalid" in e["event"]] == ["invalid_request_received"]

@@ -296,3 +296,46 @@ async def top_up(
         attackers.append((reader, writer))
 
     await asyncio.gather(*(one() for _ in range(ATTACKERS - len(attackers))))
+
+
+def catches(pid: int, sig: signal.Signals) -> bool:
+    """Whether process `pid` has a handler for `sig` installed (its SigCgt mask)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("SigCgt:"):
+            return bool(int(line.split()[1], 16) >> (sig - 1) & 1)
+    return False
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("command", ["run", "lab"])
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+async def test_a_stop_asked_for_while_starting_is_a_clean_exit_0(
+    two_regions: dict[str, RegionalOrigin],
+    write_config: ConfigWriter,
+    tmp_path: Path,
+    command: str,
+    sig: signal.Signals,
+) -> None:
+    """A signal that arrives as soon as the process can take one (while it is still importing
+    and starting, before any round or store): exit 0 and no traceback, for `run` and for
+    `lab`, nothing left behind."""
+    if command == "run":
+        config = write_config(
+            two_regions,
+            api={"listen": f"127.0.0.1:{free_port()}"},
+            storage={"path": str(tmp_path / "started.db")},
+        )
+        args = ["run", "--config", str(config)]
+    else:
+        args = ["lab", "--port", "0"]
+    env = {"TMPDIR": str(tmp_path)}
+    async with regionwatch(tmp_path, *args, env=env) as run:
+        await eventually(
+            lambda: catches(run.process.pid, signal.SIGTERM), timeout=10, interval=0.001
+        )
+        code, took = await stopped_by(run, sig)
+    assert code == 0, run.stderr[-3000:]
+    assert "Traceback" not in run.stderr
+    assert took < 10
+    assert not list(tmp_path.glob("regionwatch-lab-*"))
+    assert not (tmp_path / "started.db").exists()  # stopped before the service began

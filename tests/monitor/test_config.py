@@ -195,9 +195,9 @@ def test_negative_duration_is_rejected(tmp_path: Path) -> None:
 
 
 def test_zero_interval_is_rejected(tmp_path: Path) -> None:
-    """Rounds need an interval above zero."""
+    """Rounds need an interval of at least a second."""
     assert problems(tmp_path, MINIMAL + "checks:\n  https:\n    interval: 0s\n") == [
-        ("checks.https.interval", "expected a duration above 0s")
+        ("checks.https.interval", "expected a duration of at least 1s, got 0s")
     ]
 
 
@@ -753,11 +753,11 @@ def test_a_resolver_is_named_by_its_ip_address(tmp_path: Path) -> None:
 def test_dns_and_traffic_manager_intervals_must_be_above_zero(tmp_path: Path) -> None:
     """A zero interval would spin: refused for DNS and Traffic Manager too."""
     assert problems_of(tmp_path, "checks:\n  dns: {interval: 0s}\n") == [
-        ("checks.dns.interval", "expected a duration above 0s")
+        ("checks.dns.interval", "expected a duration of at least 1s, got 0s")
     ]
     extra = "traffic_manager: {interval: 0s, subscription_id: s, resource_group: g, profile: p}\n"
     assert problems_of(tmp_path, extra) == [
-        ("traffic_manager.interval", "expected a duration above 0s")
+        ("traffic_manager.interval", "expected a duration of at least 1s, got 0s")
     ]
 
 

@@ -15,8 +15,8 @@ from pathlib import Path
 import yaml
 from configkeys import annotation_metadata, model_keys
 
-from monitor.config import UrlRule, parse_config
-from monitor.configfile import MAX_BYTES, MAX_DEPTH, MAX_VALUES
+from monitor.config import MIN_INTERVAL, UrlRule, parse_config
+from monitor.configfile import MAX_BYTES, MAX_DEPTH, MAX_TEXT, MAX_VALUES
 from monitor.durations import MAX_DURATION, format_duration
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "configuration.md"
@@ -168,6 +168,15 @@ def test_the_documented_limits_are_the_loaders() -> None:
     yaml_rules = " ".join(section("YAML").split())
     assert f"at most {MAX_BYTES // 1024 // 1024} MiB" in yaml_rules
     assert f"at most {MAX_VALUES:,} values" in yaml_rules
+    assert f"at most {MAX_TEXT // 1024 // 1024} MiB of text" in yaml_rules
     assert f"nest at most {MAX_DEPTH} levels deep" in yaml_rules
     assert "Duplicate keys are errors" in yaml_rules
     assert f"between `0s` and `{format_duration(MAX_DURATION)}`" in section("Durations")
+
+
+def test_every_interval_documents_its_minimum() -> None:
+    """The three intervals' rows state the shortest interval the models accept."""
+    rows = documented_rows()
+    minimum = f"at least `{format_duration(MIN_INTERVAL)}`"
+    keys = ["checks.https.interval", "checks.dns.interval", "traffic_manager.interval"]
+    assert [key for key in keys if minimum not in rows[key][3]] == []

@@ -152,3 +152,43 @@ def test_a_long_value_is_scrubbed_even_under_another_key(tmp_path: Path) -> None
         ("regions.westeurope.endpoint", f"endpoint {NAMED} is used by more than one region"),
         ("regions.centralus.endpoint", f"endpoint {NAMED} is used by more than one region"),
     ]
+
+
+def test_a_long_secret_quoted_cut_under_another_key_is_scrubbed(tmp_path: Path) -> None:
+    """A message shows a long value cut to its first 80 characters: that cut form is scrubbed
+    as the whole value is, so the secret's first 80 characters never show either."""
+    secret = "Zx9" * 100
+    text = SITE + (
+        "regions:\n"
+        f"  westeurope: {{address: 20.1.2.3, endpoint: '{secret}'}}\n"
+        "  centralus: {address: 52.165.160.200, endpoint: '${AZURE_CLIENT_SECRET}'}\n"
+    )
+    found = problems(tmp_path, text, env={"AZURE_CLIENT_SECRET": secret})
+    assert found == [
+        ("regions.westeurope.endpoint", f"endpoint {NAMED} is used by more than one region"),
+        ("regions.centralus.endpoint", f"endpoint {NAMED} is used by more than one region"),
+    ]
+
+
+def test_scrubbed_writes_values_from_the_environment_back_as_their_variables(
+    tmp_path: Path,
+) -> None:
+    """A message printed after loading (a store's path, a listen address) gets `${NAME}` back
+    where a value from the environment was; a short value only where it stands alone, so a
+    port of 80 leaves 8080 alone. The values are kept off the model's serialisation."""
+    path = tmp_path / "config.yaml"
+    path.write_text(
+        MINIMAL + "storage: {path: '/proc/${AZURE_CLIENT_SECRET}/x.db'}\n"
+        "api: {listen: '127.0.0.1:${PORT}'}\n",
+        encoding="utf-8",
+    )
+    config = load_config(path, env={**ENV, "PORT": "80"})
+    store = f"the store at {config.storage.path} cannot be created (create /proc/{SECRET})"
+    assert config.scrubbed(store) == (
+        "the store at /proc/${AZURE_CLIENT_SECRET}/x.db cannot be created "
+        "(create /proc/${AZURE_CLIENT_SECRET})"
+    )
+    listen = "cannot listen on 127.0.0.1:80: in use (try 8080)"
+    assert config.scrubbed(listen) == "cannot listen on 127.0.0.1:${PORT}: in use (try 8080)"
+    assert "AZURE_CLIENT_SECRET" not in config.model_dump_json()  # no substitution in it
+    assert str(config.storage.path) == f"/proc/{SECRET}/x.db"

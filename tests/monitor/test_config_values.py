@@ -111,7 +111,10 @@ def test_a_duration_beyond_the_range_is_refused_at_every_key(tmp_path: Path, key
         ("1.0e+400", "expected a duration of at most 3650d, got inf"),
         (".nan", "expected a duration such as 10s, 5m or 1h, got nan"),
         ("1" + "0" * 40, f"expected a duration of at most 3650d, got 1{'0' * 40}"),
-        ("'1" + "0" * 400 + "s'", f"expected a duration of at most 3650d, got '1{'0' * 400}s'"),
+        (
+            "'1" + "0" * 400 + "s'",
+            f"expected a duration of at most 3650d, got '1{'0' * 79}…' (402 characters)",
+        ),
     ],
     ids=["inf", "float-overflow", "nan", "huge-int", "huge-digits"],
 )
@@ -395,3 +398,284 @@ def test_a_regex_python_cannot_compile_is_a_configuration_error(
     assert problems(tmp_path, text) == [
         ("checks.https.requests[0].expect.body_regex", f"expected a regular expression: {why}")
     ]
+
+
+# --- values that passed at load and misbehaved later ------------------------------------------
+
+
+@pytest.mark.parametrize("key", ["resource_manager_url", "authority_host"])
+@pytest.mark.parametrize(
+    ("url", "why"),
+    [
+        ("https://127.0.0.1/?sig=ARMSIG77", "it has a query string (?...); give the scheme, host, "
+         "port and path only"),
+        ("https://127.0.0.1/arm?", "it has a query string (?...); give the scheme, host, port "
+         "and path only"),
+        ("https://127.0.0.1/#top", "it has a fragment (#...); give the scheme, host, port and "
+         "path only"),
+        ("https://u:p@127.0.0.1", "it has a user name or password; credentials come from "
+         "azure-identity, never the URL"),
+    ],
+    ids=["query", "empty-query", "fragment", "userinfo"],
+)  # fmt: skip
+def test_azure_base_urls_refuse_a_query_a_fragment_and_credentials(
+    tmp_path: Path, key: str, url: str, why: str
+) -> None:
+    """The SDK appends `/subscriptions/...` to these: a query once swallowed the path
+    (`GET /?sig=ARMSIG77/subscriptions/...`) and a user name gave a misleading 401."""
+    example = {
+        "resource_manager_url": "https://management.azure.com",
+        "authority_host": "https://login.microsoftonline.com",
+    }[key]
+    assert problems(tmp_path, MINIMAL + TM + f"{key}: '{url}'}}\n") == [
+        (f"traffic_manager.{key}", f"expected an https URL such as {example} ({why})")
+    ]
+
+
+def test_azure_base_urls_may_have_a_port_and_a_path_prefix(tmp_path: Path) -> None:
+    """A base under a path (a proxy's `/arm`) is still a base the SDK can append to."""
+    text = (
+        MINIMAL
+        + TM
+        + (
+            "resource_manager_url: 'https://127.0.0.1:8443/arm', "
+            "authority_host: 'https://127.0.0.1:8443/'}\n"
+        )
+    )
+    tm = load(tmp_path, text).traffic_manager
+    assert tm is not None
+    assert (tm.resource_manager_url, tm.authority_host) == (
+        "https://127.0.0.1:8443/arm",
+        "https://127.0.0.1:8443/",
+    )
+
+
+@pytest.mark.parametrize(
+    ("key", "section"),
+    [
+        ("checks.https.interval", "checks: {https: {interval: D, timeout: D}}"),
+        ("checks.dns.interval", "checks: {dns: {interval: D, timeout: D}}"),
+        ("traffic_manager.interval", TM + "interval: D}"),
+    ],
+)
+def test_an_interval_below_one_second_is_refused(tmp_path: Path, key: str, section: str) -> None:
+    """`1ms` would hammer the regions, the resolvers or Resource Manager; 1s loads."""
+    assert problems(tmp_path, MINIMAL + section.replace("D", "1ms") + "\n") == [
+        (key, "expected a duration of at least 1s, got 1ms")
+    ]
+    load(tmp_path, MINIMAL + section.replace("D", "1s") + "\n")
+
+
+def test_a_dns_timeout_above_the_dns_interval_is_refused(tmp_path: Path) -> None:
+    """As for HTTPS: a query may not outlast the interval; the message says which side is the
+    default and which key sets it."""
+    assert problems(tmp_path, MINIMAL + "checks: {dns: {interval: 2s}}\n") == [
+        (
+            "checks.dns.timeout",
+            "expected at most the interval (2s), got 3s (the default; set checks.dns.timeout)",
+        )
+    ]
+    assert problems(tmp_path, MINIMAL + "checks: {dns: {timeout: 45s}}\n") == [
+        (
+            "checks.dns.timeout",
+            "expected at most the interval (30s, the default; set checks.dns.interval), got 45s",
+        )
+    ]
+    config = load(tmp_path, MINIMAL + "checks: {dns: {interval: 2s, timeout: 2s}}\n")
+    assert config.checks.dns is not None
+
+
+def test_two_resolvers_or_vantage_points_of_one_name_are_refused(tmp_path: Path) -> None:
+    """DNS answers are keyed by resolver and vantage point name: two of one name would
+    overwrite each other's findings."""
+    resolvers = (
+        "resolvers: [{name: eu, address: 127.0.0.1}, {name: eu, address: 127.0.0.2, port: 5353}]"
+    )
+    assert problems(tmp_path, MINIMAL + f"checks: {{dns: {{{resolvers}}}}}\n") == [
+        ("checks.dns.resolvers", "the name 'eu' is used more than once")
+    ]
+    vantage = (
+        "vantage_points: [{name: gb, client_subnet: 81.2.69.0/24}, "
+        "{name: gb, client_subnet: 81.2.70.0/24}]"
+    )
+    assert problems(tmp_path, MINIMAL + f"checks: {{dns: {{{vantage}}}}}\n") == [
+        ("checks.dns.vantage_points", "the name 'gb' is used more than once")
+    ]
+
+
+@pytest.mark.parametrize("header", ["bad header", "X-Release:", "", "Ünicode"])
+def test_the_version_header_must_be_a_header_name(tmp_path: Path, header: str) -> None:
+    """A name no response can carry would leave the release unknown forever."""
+    assert problems(tmp_path, MINIMAL + f"deploys: {{version_header: '{header}'}}\n") == [
+        (
+            "deploys.version_header",
+            "expected an HTTP header name (letters, digits and !#$%&'*+-.^_`|~, no spaces or "
+            f"colons), got {header!r}",
+        )
+    ]
+
+
+@pytest.mark.parametrize(
+    ("address", "why"),
+    [
+        ("0.0.0.0", "the unspecified address means any address of this machine, not a host"),  # noqa: S104
+        ("::", "the unspecified address means any address of this machine, not a host"),
+        ("::ffff:0.0.0.0", "the unspecified address means any address of this machine, not a "
+         "host"),
+        ("255.255.255.255", "the broadcast address means every host on the local network"),
+        ("224.0.0.1", "a multicast address names a group of hosts, not one"),
+        ("ff02::1", "a multicast address names a group of hosts, not one"),
+    ],
+)  # fmt: skip
+def test_a_region_address_must_name_one_host(tmp_path: Path, address: str, why: str) -> None:
+    """Unspecified, broadcast and multicast addresses were accepted and failed every probe."""
+    text = SITE + f"regions: {{westeurope: {{address: '{address}'}}}}\n"
+    assert problems(tmp_path, text) == [
+        (
+            "regions.westeurope.address",
+            f"expected the address of one host, got {address!r} ({why})",
+        )
+    ]
+
+
+def test_max_body_is_at_most_16_mib(tmp_path: Path) -> None:
+    """100 TB once passed: the bound is 16 MiB, which loads."""
+    assert problems(tmp_path, MINIMAL + "checks: {https: {max_body: 100000000000000}}\n") == [
+        ("checks.https.max_body", "expected less than or equal to 16777216, got 100000000000000")
+    ]
+    config = load(tmp_path, MINIMAL + "checks: {https: {max_body: 16777216}}\n")
+    assert config.checks.https.max_body == 16 * 1024 * 1024
+
+
+@pytest.mark.parametrize("key", ["subscription_id", "resource_group", "profile"])
+@pytest.mark.parametrize("value", ["", "rg/other", "my group", "rg\t", "rg\n"])
+def test_arm_names_are_one_path_segment(tmp_path: Path, key: str, value: str) -> None:
+    """Empty, or with a slash or a space, the name would break the Resource Manager path."""
+    section = {"subscription_id": "s", "resource_group": "g", "profile": "p", key: value}
+    text = MINIMAL + yaml.safe_dump({"traffic_manager": section})
+    assert problems(tmp_path, text) == [
+        (
+            f"traffic_manager.{key}",
+            "expected a name that is not empty and has no / and no spaces (it goes into the "
+            f"Azure Resource Manager path), got {value!r}",
+        )
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [
+        ('site: {hostname: "blog.example.com\\n"}\nregions: {westeurope: {address: 20.1.2.3}}',
+         "site.hostname"),
+        ('site: {hostname: blog.example.com}\nregions: {"westeurope\\n": {address: 20.1.2.3}}',
+         "regions.westeurope\n"),
+        ('site: {hostname: blog.example.com}\nregions: {westeurope: {address: "20.1.2.3\\n"}}',
+         "regions.westeurope.address"),
+        (MINIMAL + 'checks: {https: {requests: [{name: "home\\n"}]}}', "checks.https.requests[0].name"),
+        (MINIMAL + 'checks: {https: {requests: [{name: home, headers: {"X-A\\n": v}}]}}',
+         "checks.https.requests[0].headers"),
+        (MINIMAL + 'deploys: {version_header: "X-Release\\n"}', "deploys.version_header"),
+    ],
+    ids=["hostname", "region", "address", "request", "header", "version-header"],
+)  # fmt: skip
+def test_a_trailing_newline_is_refused_in_names(tmp_path: Path, text: str, key: str) -> None:
+    """A pattern's `$` also matches before a final newline: `home` and a newline once passed
+    as a name, a hostname or a header name, and failed on the wire."""
+    assert [where for where, _ in problems(tmp_path, text + "\n")] == [key]
+
+
+# --- long values in messages -----------------------------------------------------------------
+
+LONG = "x" * 100_000
+CUT = f"'{'x' * 80}…' (100,000 characters)"
+
+
+@pytest.mark.parametrize(
+    ("text", "key", "message"),
+    [
+        (f"site: {{hostname: {LONG}}}\nregions: {{westeurope: {{address: 20.1.2.3}}}}\n",
+         "site.hostname", f"expected a DNS hostname such as blog.example.com, got {CUT}"),
+        (SITE + f"regions: {{westeurope: {{address: 'x {LONG}'}}}}\n",
+         "regions.westeurope.address",
+         f"expected an IP address or a hostname, got 'x {'x' * 78}…' (100,002 characters)"),
+        (MINIMAL + f"failover: {{mode: {LONG}}}\n",
+         "failover.mode", f"expected 'off', 'dry-run' or 'enforce', got {CUT}"),
+        (MINIMAL + f"storage: {{retention: {LONG}}}\n",
+         "storage.retention", f"expected a duration such as 10s, 5m or 1h, got {CUT}"),
+        (MINIMAL + f"api: {{listen: {LONG}}}\n",
+         "api.listen", f"expected host:port such as 127.0.0.1:8000, got {CUT}"),
+        (MINIMAL + f"api: {{local_region: {LONG}}}\n",
+         "api.local_region", f"unknown region {CUT} (expected one of: westeurope)"),
+        (MINIMAL + f"checks: {{https: {{requests: [{{name: home, path: {LONG}}}]}}}}\n",
+         "checks.https.requests[0].path",
+         f"expected a path starting with / and without spaces, got {CUT}"),
+        (MINIMAL + f"checks: {{dns: {{vantage_points: [{{name: v, client_subnet: {LONG}}}]}}}}\n",
+         "checks.dns.vantage_points[0].client_subnet",
+         f"expected a network such as 81.2.69.0/24: {CUT} does not appear to be an IPv4 or IPv6 "
+         "network"),
+        (MINIMAL + "checks: {https: {requests: [{name: home, expect: {body_regex: "
+         f"'(?P={LONG})'}}}}]}}}}\n",
+         "checks.https.requests[0].expect.body_regex",
+         f"expected a regular expression: unknown group name '{'x' * 180}… (100,035 characters)"),
+    ],
+    ids=["hostname", "address", "choice", "duration", "listen", "reference", "path", "subnet",
+         "regex"],
+)  # fmt: skip
+def test_a_long_value_is_quoted_cut_with_its_length(
+    tmp_path: Path, text: str, key: str, message: str
+) -> None:
+    """A 100,000-character value once made a 100,000-character error line: every stage shows
+    its first 80 characters and its length (a library's message, its first 200)."""
+    assert problems(tmp_path, text) == [(key, message)]
+
+
+def test_only_the_first_50_problems_are_printed_then_how_many_more(tmp_path: Path) -> None:
+    """One long wrong path shared by 200 requests through an alias once printed 200 lines of
+    4,000 characters; now 50 short lines, then how many more (all 200 are still in `problems`)."""
+    requests = [f"{{name: r{i}, path: *p}}" for i in range(1, 200)]
+    text = MINIMAL + (
+        f"checks: {{https: {{requests: [{{name: r0, path: &p '{'x' * 4000}'}}, "
+        f"{', '.join(requests)}]}}}}\n"
+    )
+    path = tmp_path / "config.yaml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        load_config(path, env={})
+    assert len(caught.value.problems) == 200
+    lines = str(caught.value).replace(str(path), "FILE").splitlines()
+    assert len(lines) == 51
+    assert lines[49] == (
+        "FILE: checks.https.requests[49].path: expected a path starting with / and without "
+        f"spaces, got '{'x' * 80}…' (4,000 characters)"
+    )
+    assert lines[50] == "FILE: and 150 more problems"
+
+
+def test_a_long_or_multiline_key_is_cut_and_quoted_in_the_error_line(tmp_path: Path) -> None:
+    """A key may be any YAML string: a long one is cut in the printed key path, and one with a
+    newline is quoted, so each problem stays one short line."""
+    text = (
+        SITE + f'regions: {{{"a" * 1000}: {{address: 20.1.2.3}}, "we\\n": {{address: 1.2.3.4}}}}\n'
+    )
+    path = tmp_path / "config.yaml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        load_config(path, env={})
+    cut = f"{'a' * 80}… (1,000 characters)"
+    quoted_cut = f"'{'a' * 80}…' (1,000 characters)"
+    assert str(caught.value).replace(str(path), "FILE").splitlines() == [
+        f"FILE: regions.{cut}: expected a region name of lowercase letters, digits and dashes, "
+        f"got {quoted_cut}",
+        "FILE: regions.'we\\n': expected a region name of lowercase letters, digits and dashes, "
+        "got 'we\\n'",
+    ]
+
+
+def test_a_long_name_in_a_yaml_error_is_cut(tmp_path: Path) -> None:
+    """PyYAML quotes an undefined alias's name whatever its length: its message is cut."""
+    path = tmp_path / "config.yaml"
+    path.write_text(MINIMAL + f"vantage: *{'a' * 5000}\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        load_config(path, env={})
+    message = f"found undefined alias '{'a' * 177}… (5,024 characters)"
+    assert str(caught.value) == f"{path}: line 3, column 10: invalid YAML: {message}"

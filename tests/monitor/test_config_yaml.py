@@ -3,6 +3,7 @@ a small file from costing minutes or gigabytes. Each case is one clear ConfigErr
 
 from __future__ import annotations
 
+import os
 import time
 import tracemalloc
 from pathlib import Path
@@ -10,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from monitor.config import Config, load_config
-from monitor.configfile import MAX_BYTES, MAX_DEPTH, MAX_VALUES
+from monitor.configfile import MAX_BYTES, MAX_DEPTH, MAX_TEXT, MAX_VALUES
 from monitor.errors import ConfigError
 
 MINIMAL = "site: {hostname: blog.example.com}\nregions: {westeurope: {address: 20.1.2.3}}\n"
@@ -23,6 +24,16 @@ def alias_bomb(levels: int = 9, fan_out: int = 9) -> str:
         refs = ", ".join([f"*a{level - 1}"] * fan_out)
         lines.append(f"  a{level}: &a{level} [{refs}]")
     return MINIMAL + "vantage:\n" + "\n".join(lines) + "\n"
+
+
+def string_bomb(length: int, fan_out: int = 90) -> str:
+    """One string of `length` characters of `$$`, a list of `fan_out` aliases of it, and a list
+    of `fan_out` aliases of that list: a few thousand values, but `fan_out` squared copies of
+    the string once `${}` interpolation substitutes in every alias."""
+    refs = ", ".join(["*s"] * fan_out)
+    lists = ", ".join(["*l"] * fan_out)
+    string = "x$$" * (length // 3)
+    return MINIMAL + f"vantage:\n  s: &s '{string}'\n  l: &l [{refs}]\n  m: [{lists}]\n"
 
 
 def write_bytes(folder: Path, data: bytes) -> Path:
@@ -151,6 +162,52 @@ def test_an_alias_bomb_is_refused_quickly_with_little_memory(tmp_path: Path) -> 
     assert peak < 10 * 1024 * 1024
 
 
+def test_a_long_string_repeated_by_aliases_is_refused_quickly_with_little_memory(
+    tmp_path: Path,
+) -> None:
+    """A 60 KB string of `$$` under 8,100 aliases (500 MB of text) is refused before
+    interpolation runs, in well under a second and a few megabytes; with 480 KB it once ran
+    for minutes past 1.8 GB."""
+    text = string_bomb(60_000)
+    path = write_bytes(tmp_path, text.encode())
+    tracemalloc.start()
+    started = time.process_time()
+    try:
+        with pytest.raises(ConfigError) as caught:
+            load_config(path, env={})
+        cpu = time.process_time() - started
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert str(caught.value) == (
+        f"{path}: line 5, column 6: its YAML aliases (*name) expand to more than 1 MiB of text; "
+        "write the shared values out, or share smaller blocks"
+    )
+    assert cpu < 1.0
+    assert peak < 20 * 1024 * 1024
+
+
+def test_aliased_text_up_to_the_limit_loads(tmp_path: Path) -> None:
+    """The limit counts each alias as often as it is used: two copies of a string just under
+    half of MAX_TEXT load (and are interpolated in each copy); just over half, refused."""
+
+    def shared_twice(body: str) -> str:
+        return MINIMAL + (
+            "checks:\n  https:\n    requests:\n"
+            f"      - {{name: home, expect: &e {{body_contains: '{body}$$'}}}}\n"
+            "      - {name: about, path: /about, expect: *e}\n"
+        )
+
+    body = "x" * (MAX_TEXT // 2 - 1024)
+    requests = loads(tmp_path, shared_twice(body)).checks.https.requests
+    assert [r.expect.body_contains for r in requests] == [body + "$", body + "$"]
+    over = error_of(tmp_path, shared_twice("x" * (MAX_TEXT // 2)))
+    assert over == (
+        "FILE: line 6, column 7: its YAML aliases (*name) expand to more than 1 MiB of text; "
+        "write the shared values out, or share smaller blocks"
+    )
+
+
 def test_an_alias_is_accepted_except_inside_the_value_it_names(tmp_path: Path) -> None:
     """An anchor used again (a shared `expect`) loads; a recursive alias, which would make
     interpolation recurse forever (a RecursionError), is refused with its line."""
@@ -220,6 +277,37 @@ def test_a_utf8_bom_is_accepted_and_a_utf16_file_is_named_as_such(tmp_path: Path
     assert load_config(path, env={}).site.hostname == "blog.example.com"
     assert error_of(tmp_path, MINIMAL.encode("utf-16")) == (
         "FILE: the file is UTF-16 or UTF-32 text; save it as UTF-8"
+    )
+
+
+@pytest.mark.parametrize(
+    ("encoding", "name"),
+    [("utf-16-le", "UTF-16"), ("utf-16-be", "UTF-16"), ("utf-32-le", "UTF-32"),
+     ("utf-32-be", "UTF-32")],
+)  # fmt: skip
+def test_utf16_or_utf32_without_a_byte_order_mark_is_named_as_such(
+    tmp_path: Path, encoding: str, name: str
+) -> None:
+    """Without a BOM, such a file once read as UTF-8 with a NUL at column 2."""
+    assert error_of(tmp_path, MINIMAL.encode(encoding)) == (
+        f"FILE: the file looks like {name} text without a byte-order mark; save it as UTF-8"
+    )
+
+
+def test_a_named_pipe_or_a_folder_is_refused_without_waiting(tmp_path: Path) -> None:
+    """Opening a named pipe waits for a writer: `--config` naming one once hung forever. It
+    and a folder are refused before they are opened."""
+    pipe = tmp_path / "config.yaml"
+    os.mkfifo(pipe)
+    with pytest.raises(ConfigError) as caught:
+        load_config(pipe, env={})
+    assert str(caught.value) == (
+        f"{pipe}: expected a regular file, got a named pipe; give the path of the YAML file"
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_config(tmp_path, env={})
+    assert str(caught.value) == (
+        f"{tmp_path}: expected a regular file, got a folder; give the path of the YAML file"
     )
 
 

@@ -7,6 +7,7 @@ import asyncio
 import json
 import os
 import sys
+import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -17,11 +18,14 @@ from lab.certs import LabCA
 from lab.origin import RegionalOrigin, loopback_address
 from lab.resolvers import LabResolver
 from lab.sandbox import MODEL_REQUESTS
-from lab.trafficmanager import TrafficManagerEmulator
+from lab.trafficmanager import StreamedBody, TrafficManagerEmulator
 from monitor.config import load_config
 from monitor.events import EventType
 from monitor.eventstore import EventQuery
+from monitor.report import check_passed
 from monitor.service import build_service
+from monitor.trafficmanager.azure import AzureTrafficManager, RetryPolicy
+from regionwatch.cli import check_document
 
 ConfigWriter = Callable[..., Path]
 HOSTNAME = "blog.example.com"
@@ -180,3 +184,154 @@ async def test_a_mismatch_the_fresh_view_does_not_explain_stays_a_mismatch(
     plain = next(f for f in snapshot.dns.findings if f.answer.vantage is None)
     assert (plain.status, plain.reason) == ("mismatch", "sent to centralus, expected westeurope")
     assert len(tm.requests_log.where("GET", PROFILE_GET)) == 2
+
+
+# When Traffic Manager cannot be read again, a mismatch cannot be told from a failover.
+
+UNREADABLE = (
+    "sent to centralus, expected westeurope; Traffic Manager could not be read again to tell "
+    "a failover from a mismatch: "
+)
+PER_ATTEMPT, IN_ALL = 0.6, 1.0  # the client's deadlines, short (the defaults are 20 s and 30 s)
+FAST = RetryPolicy(attempts=3, base_delay=0.01, max_delay=0.05, retry_after_cap=0.05)
+
+
+async def test_the_service_calls_a_mismatch_it_cannot_read_again_to_judge_unknown(
+    tm: TrafficManagerEmulator, config_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """westeurope disabled after the service's read, and every read after it answered 503:
+    Europe's answers (centralus) are `unknown`, saying Traffic Manager could not be read again
+    and why, never a mismatch; the failed read is the reading kept as latest."""
+    for key, value in identity(tm).items():
+        monkeypatch.setenv(key, value)
+    config = load_config(config_path)
+    assert config.traffic_manager is not None
+    client = AzureTrafficManager(config.traffic_manager, retry=FAST)
+    async with build_service(config, traffic_manager=client) as service:
+        await service.read_traffic_manager()
+        tm.set_endpoint_status("westeurope", "Disabled")
+        tm.faults.add(method="GET", path_contains="trafficmanagerprofiles", status=503, count=None)
+        snapshot = await service.run_dns()
+    view = snapshot.traffic_manager
+    assert view is not None and view.latest is not None and view.latest.error is not None
+    assert view.latest.error.startswith("Azure answered 503 ServiceUnavailable")
+    assert snapshot.dns is not None
+    judged = {f.answer.vantage: (f.status, f.region, f.reason) for f in snapshot.dns.findings}
+    unknown = ("unknown", "centralus", UNREADABLE + view.latest.error)
+    assert judged == {None: unknown, "europe": unknown}
+
+
+async def test_a_dns_round_waits_at_most_its_timeout_and_one_bounded_read(
+    tm: TrafficManagerEmulator, config_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Traffic Manager stops answering after the service's read: the DNS round that needs to
+    read it again ends within its own timeout plus the client's deadline, its answers
+    `unknown` for want of that read, which is an error read keeping the last good profile.
+    The next round, Traffic Manager's last read having failed, does not wait on another."""
+    for key, value in identity(tm).items():
+        monkeypatch.setenv(key, value)
+    config = load_config(config_path)
+    assert config.traffic_manager is not None and config.checks.dns is not None
+    client = AzureTrafficManager(
+        config.traffic_manager, retry=FAST, attempt_deadline=PER_ATTEMPT, call_deadline=IN_ALL
+    )
+    dns_timeout = config.checks.dns.timeout.total_seconds()
+    late = "Traffic Manager did not answer within 1 s"
+    async with build_service(config, traffic_manager=client) as service:
+        first_read = (await service.read_traffic_manager()).traffic_manager
+        assert first_read is not None
+        good = first_read.profile
+        tm.set_endpoint_status("westeurope", "Disabled")
+        hang = tm.faults.add(
+            method="GET", path_contains=PROFILE_GET, status=None, delay=600, count=None
+        )
+        rounds = []
+        for _ in range(2):
+            started = time.monotonic()
+            async with asyncio.timeout(30):  # before the deadlines: about 65 s
+                snapshot = await service.run_dns()
+            assert snapshot.dns is not None
+            rounds.append((time.monotonic() - started, hang.hits, snapshot.dns.findings))
+        view = service.snapshot.traffic_manager
+    (first, first_hits, first_findings), (second, second_hits, second_findings) = rounds
+    assert first < dns_timeout + IN_ALL + 2.0  # 2 s: a busy machine
+    for findings in (first_findings, second_findings):
+        assert {(f.status, f.reason) for f in findings} == {("unknown", UNREADABLE + late)}
+    assert view is not None and view.latest is not None and view.latest.error == late
+    assert view.profile == good
+    assert first_hits >= 1 and second_hits == first_hits  # no read again in the outage
+    assert second < dns_timeout + 1.0
+
+
+async def test_check_calls_a_mismatch_it_cannot_read_again_to_judge_unknown_and_exits_0(
+    tm: TrafficManagerEmulator, config_path: Path
+) -> None:
+    """`check` reads Traffic Manager with westeurope Enabled, westeurope is disabled, and the
+    read again before judging DNS is refused: the answers are `unknown` (not a mismatch, so
+    check exits 0 on that account), and the read's error is in the document's
+    `traffic_manager`."""
+    before = json.dumps(tm.state.profile_json(tm.profile()))
+    tm.faults.add(
+        method="GET",
+        path_contains=PROFILE_GET,
+        status=200,
+        body=before,
+        headers={"Content-Type": "application/json; charset=utf-8"},
+    )
+    tm.faults.add(method="GET", path_contains=PROFILE_GET, status=403, count=None)
+    tm.set_endpoint_status("westeurope", "Disabled")
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "regionwatch",
+        "check",
+        "--config",
+        str(config_path),
+        "--json",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env={**os.environ, **identity(tm)},
+    )
+    out, err = await asyncio.wait_for(process.communicate(), timeout=60)
+    document: dict[str, Any] = json.loads(out)
+    error = document["traffic_manager"]["error"]
+    assert error.startswith("Azure answered 403 AuthorizationFailed"), err.decode()
+    judged = {d["vantage"]: (d["status"], d["region"], d["reason"]) for d in document["dns"]}
+    unknown = ("unknown", "centralus", UNREADABLE + error)
+    assert judged == {None: unknown, "europe": unknown}, err.decode()
+    assert process.returncode == 0, err.decode()
+
+
+async def test_check_with_traffic_manager_not_answering_ends_by_one_deadline_with_the_error(
+    tm: TrafficManagerEmulator, config_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Traffic Manager's profile dripping in a byte at a time, and westeurope disabled: `check`
+    ends within the client's deadline once (its failed read is not made again to judge the
+    DNS answers, which are `unknown` for want of it), with the error under `traffic_manager`
+    and every region's verdict."""
+    for key, value in identity(tm).items():
+        monkeypatch.setenv(key, value)
+    config = load_config(config_path)
+    assert config.traffic_manager is not None and config.checks.dns is not None
+    client = AzureTrafficManager(
+        config.traffic_manager, retry=FAST, attempt_deadline=PER_ATTEMPT, call_deadline=IN_ALL
+    )
+    drips = [StreamedBody(head=b"{", chunk=b" ", pause=0.05) for _ in range(2 * FAST.attempts)]
+    for drip in drips:
+        tm.faults.add(method="GET", path_contains=PROFILE_GET, status=200, body=drip)
+    tm.set_endpoint_status("westeurope", "Disabled")
+    started = time.monotonic()
+    async with (
+        asyncio.timeout(30),  # before the deadlines: never
+        build_service(config, traffic_manager=client, once=True) as service,
+    ):
+        snapshot = await service.run_once()
+    took = time.monotonic() - started
+    document = check_document(snapshot)
+    late = "Traffic Manager did not answer within 1 s"
+    assert document["traffic_manager"]["error"] == late
+    assert {(d["status"], d["reason"]) for d in document["dns"]} == {("unknown", UNREADABLE + late)}
+    assert {r["name"] for r in document["regions"]} == {"westeurope", "centralus"}
+    assert check_passed(snapshot)
+    assert len([drip for drip in drips if drip.sent]) == 2  # the two attempts of one read
+    assert took < IN_ALL + config.checks.dns.timeout.total_seconds() + 2.0  # 2 s: a busy machine

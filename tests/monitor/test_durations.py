@@ -7,6 +7,7 @@ from datetime import timedelta
 import pytest
 
 from monitor.durations import MAX_DURATION, format_duration, parse_duration
+from monitor.quoting import quoted
 
 
 @pytest.mark.parametrize(
@@ -80,7 +81,7 @@ def test_durations_beyond_the_maximum_are_refused(value: object) -> None:
     """Past MAX_DURATION (ten years) is a ValueError naming the bound, never an OverflowError."""
     with pytest.raises(ValueError) as caught:
         parse_duration(value)
-    assert str(caught.value) == f"expected a duration of at most 3650d, got {value!r}"
+    assert str(caught.value) == f"expected a duration of at most 3650d, got {quoted(value)}"
 
 
 def test_a_negative_timedelta_is_refused_like_a_negative_number() -> None:
@@ -105,3 +106,22 @@ def test_the_maximum_itself_is_accepted_and_no_more() -> None:
     assert parse_duration("3650d") == MAX_DURATION
     assert parse_duration(MAX_DURATION.total_seconds()) == MAX_DURATION
     assert parse_duration(MAX_DURATION) == MAX_DURATION
+
+
+@pytest.mark.parametrize("text", ["10s10s", "1m30s1m", "1h 1h", "500ms1s500ms"])
+def test_a_unit_given_twice_is_refused(text: str) -> None:
+    """`10s10s` is more likely a slip than 20 seconds: each unit may be given once."""
+    with pytest.raises(ValueError) as caught:
+        parse_duration(text)
+    assert str(caught.value) == (
+        f"expected each unit (ms, s, m, h, d) at most once, such as 1h30m, got {text!r}"
+    )
+
+
+def test_a_long_duration_text_is_quoted_cut_with_its_length() -> None:
+    """A megabyte of digits is shown as its first 80 characters and its length."""
+    with pytest.raises(ValueError) as caught:
+        parse_duration("9" * 100_000)
+    assert str(caught.value) == (
+        f"expected a duration such as 10s, 5m or 1h, got '{'9' * 80}…' (100,000 characters)"
+    )

@@ -273,3 +273,12 @@ async def test_run_logs_its_own_events_and_not_every_library_request(
     assert {e["level"] for e in drift} == {"warning"}
     # Healthy regions are not news: their first verdicts make no event.
     assert not [e for e in events if e.get("type", "").startswith("region.")]
+
+
+async def test_the_labs_interval_is_at_least_one_second() -> None:
+    """`lab --interval 500ms` is a command-line error (exit 2) naming the shortest interval,
+    before anything starts."""
+    code, _, err = await regionwatch("lab", "--port", "0", "--interval", "500ms")
+    assert code == 2
+    assert "expected at least 1s" in err
+    assert "Traceback" not in err

@@ -177,3 +177,23 @@ async def test_a_streamed_body_goes_on_for_its_size_and_stops_when_the_client_do
             break
     await eventually(lambda: endless.done)
     assert endless.sent < 16 << 20  # the socket buffers' worth, not what a reader would take
+
+
+async def test_a_dripped_body_sends_its_head_at_once_and_then_a_chunk_per_pause(
+    tm: TrafficManagerEmulator, http: Any
+) -> None:
+    """`head` arrives with the answer's head; each `chunk` after it waits `pause` seconds, so
+    bytes keep coming without the answer ever being whole (and the drip stops with the client)."""
+    drip = StreamedBody(head=b"{", chunk=b" ", pause=0.2)
+    tm.faults.add(method="GET", path_contains="/drip", status=200, body=drip)
+    pieces: list[tuple[float, bytes]] = []
+    async with http.stream("GET", "/drip") as streamed:
+        started = time.monotonic()
+        async for piece in streamed.aiter_raw():
+            pieces.append((time.monotonic() - started, piece))
+            if len(pieces) == 3:
+                break
+    assert [p for _, p in pieces] == [b"{", b" ", b" "]  # one at a time, never together
+    assert pieces[2][0] >= 0.35  # two pauses before the second space
+    await eventually(lambda: drip.done)
+    assert drip.sent < 10

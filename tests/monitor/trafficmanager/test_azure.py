@@ -6,8 +6,10 @@ import asyncio
 import json
 import logging
 import threading
-from collections.abc import AsyncIterator
-from typing import Any
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import replace
+from typing import Any, TypeVar
 
 import dns.asyncquery
 import dns.edns
@@ -32,7 +34,7 @@ from monitor.trafficmanager.azure import (
 )
 from monitor.trafficmanager.geography import BUILTIN
 from monitor.trafficmanager.model import EndpointStatus, ProfileState
-from monitor.trafficmanager.watch import Reading, read_profile
+from monitor.trafficmanager.watch import AccessCheck, Outage, Reading, check_access, read_profile
 
 EUROPE = "81.2.69.0/24"  # GB in the emulator's geography table
 PROFILE_GET = "trafficmanagerprofiles/blog"
@@ -370,10 +372,23 @@ class Watch:
     def profile(self) -> ProfileState | None:
         return self.view.profile
 
+    @property
+    def access(self) -> AccessCheck | None:
+        return self.view.access
+
+    @property
+    def outage(self) -> Outage | None:
+        return self.view.outage
+
     async def read(self) -> Reading:
         reading = await read_profile(self.client, SystemClock())
         self.view = after_read(self.view, reading)
         return reading
+
+    async def check_access(self) -> AccessCheck:
+        check = await check_access(self.client, SystemClock())
+        self.view = replace(self.view, access=check)
+        return check
 
 
 @pytest.fixture
@@ -423,8 +438,9 @@ def _other_profile(tm: TrafficManagerEmulator) -> str:
         ('{"name": "blog", "properties": []}', "application/json", "properties is a list"),
         ("{}", "application/json", "it is an empty object"),
         (_other_profile, "application/json", "it is the profile 'staging'"),
+        ("[" * 200_000, "application/json", "JSON nested too deep"),
     ],
-    ids=["html", "a-list", "wrong-shape", "empty-object", "another-profile"],
+    ids=["html", "a-list", "wrong-shape", "empty-object", "another-profile", "nested-deep"],
 )
 async def test_an_answer_that_is_not_the_profile_is_an_error_read_without_a_traceback(
     watch: Watch,
@@ -503,3 +519,194 @@ async def test_an_answer_that_is_not_the_hierarchy_is_refused_saying_why(
         f"Traffic Manager answered something that is not its geographic hierarchy: {why}"
     )
     assert raised.value.retryable is False
+
+
+# Deadlines: every call ends by its deadline, per attempt and in all.
+
+PERMISSIONS = "providers/Microsoft.Authorization/permissions"
+TOKEN = "/oauth2/v2.0/token"
+# Short deadlines, so that each case takes about a second; the defaults are 20 s and 30 s.
+PER_ATTEMPT, IN_ALL = 0.6, 1.0
+# Room for a loaded machine between the deadline and the moment the caller sees its error.
+SLACK = 2.0
+
+
+def drip() -> StreamedBody:
+    """A profile that begins and never goes on: `{`, then a space every 50 ms."""
+    return StreamedBody(head=b"{", chunk=b" ", pause=0.05)
+
+
+@pytest.fixture
+async def short(
+    tm: TrafficManagerEmulator, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[AzureTrafficManager]:
+    """A client with short deadlines, its SDK built and its token fetched by a first read."""
+    use_identity(monkeypatch, tm, client_id=tm.contributor.client_id, secret=tm.contributor.secret)
+    client = AzureTrafficManager(
+        config_for(tm), retry=FAST, attempt_deadline=PER_ATTEMPT, call_deadline=IN_ALL
+    )
+    await client.profile()
+    yield client
+    await client.close()
+
+
+def workers() -> set[threading.Thread]:
+    """The client's worker threads alive now."""
+    return {t for t in threading.enumerate() if t.name.startswith("regionwatch-azure")}
+
+
+T = TypeVar("T")
+
+
+async def timed(call: Callable[[], Awaitable[T]]) -> tuple[T, float]:
+    """What `call` returned and how long it took, failing (not hanging) past 10 s more than
+    the deadline."""
+    started = time.monotonic()
+    async with asyncio.timeout(IN_ALL + 10):
+        result = await call()
+    return result, time.monotonic() - started
+
+
+async def test_a_dripping_profile_is_an_error_read_by_the_deadline_and_the_thread_stops_reading(
+    short: AzureTrafficManager, tm: TrafficManagerEmulator
+) -> None:
+    """Each attempt's answer drips in a byte at a time: every attempt is cut at its deadline,
+    the read ends at the call's with "did not answer within", the last good profile stays,
+    and the worker threads stopped reading (the emulator saw each drip end)."""
+    watch = Watch(short)
+    good = (await watch.read()).profile
+    drips = [drip() for _ in range(FAST.attempts)]
+    for body in drips:
+        tm.faults.add(method="GET", path_contains=PROFILE_GET, status=200, body=body)
+    reading, took = await timed(watch.read)
+    assert reading == watch.latest
+    assert watch.latest is not None
+    assert watch.latest.error == "Traffic Manager did not answer within 1 s"
+    assert IN_ALL <= took < IN_ALL + SLACK
+    assert watch.profile == good and watch.outage is not None
+    started = [body for body in drips if body.sent]
+    assert len(started) == 2  # 0.6 s, a short wait, then the rest of the second
+    await eventually(lambda: all(body.done for body in started), timeout=SLACK)
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [("GET", PROFILE_GET), ("POST", TOKEN)],
+    ids=["profile", "token"],
+)
+async def test_a_call_never_answered_is_an_error_read_by_the_deadline(
+    tm: TrafficManagerEmulator, monkeypatch: pytest.MonkeyPatch, method: str, path: str
+) -> None:
+    """ARM or the token endpoint never answering ends the read at the call's deadline as a
+    retryable "did not answer", not an authentication failure; the worker threads end too."""
+    use_identity(monkeypatch, tm, client_id=tm.contributor.client_id, secret=tm.contributor.secret)
+    azure = AzureTrafficManager(
+        config_for(tm), retry=FAST, attempt_deadline=PER_ATTEMPT, call_deadline=IN_ALL
+    )
+    before = workers()
+    hang = tm.faults.add(method=method, path_contains=path, status=None, delay=600, count=None)
+    watch = Watch(azure)
+    try:
+        reading, took = await timed(watch.read)
+    finally:
+        await azure.close()
+    assert watch.latest is not None and reading == watch.latest
+    assert watch.latest.error == "Traffic Manager did not answer within 1 s"
+    assert IN_ALL <= took < IN_ALL + SLACK
+    assert hang.hits >= 1
+    await eventually(lambda: not (workers() - before), timeout=SLACK)
+
+
+async def test_one_slow_attempt_is_retried_within_the_whole_deadline(
+    short: AzureTrafficManager, tm: TrafficManagerEmulator
+) -> None:
+    """The first attempt is cut at its own deadline and the retry, answered at once, reads the
+    profile: one stalled connection is not a failed read."""
+    tm.faults.add(method="GET", path_contains=PROFILE_GET, status=200, body=drip())
+    profile, took = await timed(short.profile)
+    assert getattr(profile, "name", None) == "blog"
+    assert PER_ATTEMPT <= took < IN_ALL + SLACK
+
+
+async def test_the_permissions_check_ends_by_its_deadline(
+    short: AzureTrafficManager, tm: TrafficManagerEmulator
+) -> None:
+    """The write-access check, a call like the reads, ends at the deadline with the error."""
+    tm.faults.add(method="GET", path_contains=PERMISSIONS, status=None, delay=600, count=None)
+    watch = Watch(short)
+    check, took = await timed(watch.check_access)
+    assert watch.access is not None and check == watch.access
+    assert watch.access.error == "Traffic Manager did not answer within 1 s"
+    assert took < IN_ALL + SLACK
+
+
+async def test_a_worker_stuck_where_no_timeout_reaches_is_abandoned_at_the_deadline(
+    short: AzureTrafficManager,
+) -> None:
+    """A worker thread held where no socket timeout applies (here, waiting for the SDK client
+    that another thread holds) is left behind at the deadline: the event loop stops waiting."""
+    # The lock every call takes to reach the SDK client.
+    with short._sdk_lock, pytest.raises(TrafficManagerError) as raised:
+        await timed(short.profile)
+    assert (str(raised.value), raised.value.retryable) == (
+        "Traffic Manager did not answer within 1 s",
+        True,
+    )
+
+
+async def test_a_throttling_wait_past_the_deadline_is_not_begun(
+    tm: TrafficManagerEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A 429 whose Retry-After reaches past the call's deadline ends the call at once with the
+    throttling error, rather than sleeping into the deadline."""
+    use_identity(monkeypatch, tm, client_id=tm.contributor.client_id, secret=tm.contributor.secret)
+    patient = RetryPolicy(attempts=3, base_delay=0.01, max_delay=0.05, retry_after_cap=5)
+    azure = AzureTrafficManager(config_for(tm), retry=patient, call_deadline=IN_ALL)
+    tm.faults.add(method="GET", path_contains=PROFILE_GET, status=429, headers={"Retry-After": "2"})
+    try:
+        with pytest.raises(TrafficManagerError) as raised:
+            await timed(azure.profile)
+    finally:
+        await azure.close()
+    assert str(raised.value).startswith("Azure answered 429 TooManyRequests")
+    assert raised.value.retryable is True
+
+
+# Error messages: whatever an answer holds, what leaves the client is a few hundred characters.
+
+LONG = 70_000
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "starts"),
+    [
+        (
+            200,
+            {"name": "x" * LONG, "type": "Microsoft.Network/trafficManagerProfiles"},
+            f"{NOT_THE_PROFILE}: it is the profile '{'x' * 79}…'",
+        ),
+        (200, {"name": "blog", "type": "y" * LONG}, f"{NOT_THE_PROFILE}: it is a '{'y' * 79}…'"),
+        (
+            400,
+            {"error": {"code": "C" * LONG, "message": "m" * LONG}},
+            f"Azure answered 400 {'C' * 79}…: ",
+        ),
+    ],
+    ids=["profile-name", "resource-type", "error-code-and-message"],
+)
+async def test_names_from_an_answer_are_cut_in_errors_and_no_error_is_long(
+    watch: Watch,
+    tm: TrafficManagerEmulator,
+    status: int,
+    body: dict[str, Any],
+    starts: str,
+) -> None:
+    """A 70 KB name, type or error code is quoted by its first 79 characters and an ellipsis,
+    and the whole error (read, logged, stored, served) is at most 400 characters."""
+    tm.faults.add(method="GET", path_contains=PROFILE_GET, status=status, body=body)
+    with structlog.testing.capture_logs() as logs:
+        reading = await watch.read()
+    assert reading.error is not None
+    assert reading.error.startswith(starts)
+    assert len(reading.error) <= 400
+    assert [len(e["error"]) <= 400 for e in logs] == [True]
