@@ -29,8 +29,17 @@ class StoreLock:
         """Take the lock or raise StoreError naming who holds it."""
         if self._fd is not None:
             return
+        store = self.path.with_suffix("")
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            cause = "a file is in the way" if isinstance(e, FileExistsError) else e.strerror
+            raise StoreError(
+                f"the store at {store} cannot be created, nor its folder ({cause}): create "
+                f"{store.parent}, writable by regionwatch's user, or set storage.path to "
+                "another file"
+            ) from e
+        try:
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         except OSError as e:
             raise StoreError(
@@ -43,7 +52,7 @@ class StoreLock:
             holder = os.pread(fd, 512, 0).decode(errors="replace").strip() or "another process"
             os.close(fd)
             raise StoreError(
-                f"the store at {self.path.with_suffix('')} is in use by another regionwatch "
+                f"the store at {store} is in use by another regionwatch "
                 f"({holder}): one decider per store; stop that one, or give this one its own "
                 "storage.path"
             ) from None
