@@ -247,7 +247,10 @@ def check_document(snapshot: Snapshot) -> dict[str, Any]:
     tm = snapshot.traffic_manager
     read = traffic_manager_read_out(tm.latest) if tm is not None else None
     return {
-        "regions": [region_out(v).model_dump(mode="json") for v in snapshot.regions.values()],
+        "regions": [
+            region_out(v, snapshot.policy).model_dump(mode="json")
+            for v in snapshot.regions.values()
+        ],
         "dns": [
             dns_answer_out(f).model_dump(mode="json")
             for f in (snapshot.dns.findings if snapshot.dns is not None else ())
