@@ -198,10 +198,14 @@ def select_deploys(
     *,
     region: str | None = None,
     since: datetime | None = None,
+    id: str | None = None,
     limit: int = 100,
 ) -> list[Deploy]:
     """Deploys, newest first."""
     clauses, args = [], []  # type: tuple[list[str], list[Any]]
+    if id is not None:
+        clauses.append("id = ?")
+        args.append(id)
     if region is not None:
         clauses.append("region = ?")
         args.append(region)

@@ -227,11 +227,16 @@ class Store:
         await self._write(self._run_in_transaction, insert_deploy, deploy)
 
     async def deploys(
-        self, *, region: str | None = None, since: datetime | None = None, limit: int = 100
+        self,
+        *,
+        region: str | None = None,
+        since: datetime | None = None,
+        id: str | None = None,
+        limit: int = 100,
     ) -> list[Deploy]:
-        """Deploys, newest first."""
+        """Deploys (one region's, since a time, the one with `id`), newest first."""
         return await self._read(
-            lambda: select_deploys(self._conn(), region=region, since=since, limit=limit)
+            lambda: select_deploys(self._conn(), region=region, since=since, id=id, limit=limit)
         )
 
     async def record_intent(self, **intent: Any) -> bool:

@@ -52,7 +52,8 @@ async def test_check_exits_0_when_every_region_is_healthy(
 async def test_check_json_is_valid_against_the_contract_schema(
     two_regions: dict[str, RegionalOrigin], write_config: ConfigWriter
 ) -> None:
-    """check --json prints one document that validates against contract/check.schema.json."""
+    """check --json prints one document that validates against contract/check.schema.json;
+    each region carries the failover policy's view of the round beside its verdict."""
     two_regions["westeurope"].inject(Fault.ORIGIN_DOWN)
     two_regions["centralus"].inject(Fault.EXPOSE_ADMIN)
     code, out, _ = await regionwatch("check", "--config", str(write_config(two_regions)), "--json")
@@ -67,6 +68,10 @@ async def test_check_json_is_valid_against_the_contract_schema(
     assert cached["reason"] == (
         "X-Cache-Status STALE: Nginx is serving a stale copy, the origin behind it is failing"
     )
+    policies = {r["name"]: r["policy"] for r in document["regions"]}
+    assert policies["westeurope"]["state"] == "counting"
+    assert policies["westeurope"]["next"] == "disable after 11 more failing rounds"
+    assert policies["centralus"]["state"] == "serving"
 
 
 async def test_check_exits_0_for_a_degraded_region(
