@@ -101,10 +101,7 @@ class Lab:
         Traffic Manager read and the actions it decided; the clock then moves on to the next
         round, an interval after this one."""
         await self.probe()
-        self.clock.advance(1)  # reads run on a schedule of their own, never at the same instant
-        await self.read()
-        self.clock.advance(INTERVAL - 1)
-        return self.service.snapshot
+        return await self.end_round()
 
     async def probe(self) -> Snapshot:
         """One round of every region, and the actions it decided carried out (the actuator
@@ -112,6 +109,14 @@ class Lab:
         service = self.service
         await asyncio.gather(*(service.run_round(r) for r in service.rounds.regions))
         return await self.settle()
+
+    async def end_round(self) -> Snapshot:
+        """The rest of a round after `probe`: a second later a Traffic Manager read and the
+        actions it decided, then the clock moves on to the next round."""
+        self.clock.advance(1)  # reads run on a schedule of their own, never at the same instant
+        await self.read()
+        self.clock.advance(INTERVAL - 1)
+        return self.service.snapshot
 
     async def read(self) -> Snapshot:
         """A Traffic Manager read, and the actions it decided carried out."""
@@ -857,6 +862,7 @@ async def test_an_operator_enabling_our_disable_is_respected_until_it_recovers_a
 
 
 TOKEN = "/oauth2/v2.0/token"
+PROFILE = "/trafficmanagerprofiles/blog"
 
 
 SET = "westeurope set Disabled in Traffic Manager"
@@ -869,6 +875,7 @@ FOUND_DONE = "westeurope is Disabled already (an earlier attempt had landed)"
         pytest.param("throttled", [429, 200], 2, SET, id="throttled"),
         pytest.param("server-error", [500, 200], 2, SET, id="server-error"),
         pytest.param("landed-then-500", [500], 1, FOUND_DONE, id="landed-then-500"),
+        pytest.param("landed-then-unreadable", [500], 1, FOUND_DONE, id="landed-then-unreadable"),
         # The PATCH is still unanswered (and so not yet logged) when the test ends.
         pytest.param("landed-then-too-late", [], 1, FOUND_DONE, id="landed-then-too-late"),
         pytest.param("token-too-late", [200], 1, SET, id="token-too-late"),
@@ -883,16 +890,17 @@ async def test_azure_faults_during_a_disable_are_retried_and_it_is_done_once(
     attempts: int,
     detail: str,
 ) -> None:
-    """Azure failing while the disable is carried out (throttled with Retry-After, a 5xx, a 5xx
-    or no answer in time after the write had landed, Entra not answering in time for a new
-    token): retried, each PATCH recorded as an attempt, and done once: one `endpoint.disabled`,
-    and no second PATCH once a fresh read finds it done."""
+    """Azure failing while the disable is carried out (throttled with Retry-After, a 5xx; after
+    the write had landed, a 5xx, then reads failing, or no answer in time; Entra not answering
+    in time for a new token): retried, each PATCH recorded as an attempt, and done once: one
+    `endpoint.disabled`, no second PATCH once a fresh read finds it done, and the endpoint ours
+    (out, not an operator's)."""
     timeouts = azure_fault.endswith("too-late")
     async with stepped(
         seeded,
         two_regions,
         write_config,
-        traffic_manager=short_deadlines if timeouts else None,
+        traffic_manager=short_deadlines if timeouts else quick_reads,
     ) as lab:
         await bad_deploy(lab, two_regions, "westeurope")
         await lab.rounds(2)
@@ -904,6 +912,12 @@ async def test_azure_faults_during_a_disable_are_retried_and_it_is_done_once(
                 rule = faults.add(method="PATCH", status=500)
             case "landed-then-500":
                 rule = faults.add(method="PATCH", status=500, lands=True)
+            case "landed-then-unreadable":
+                # The first read answered (a delay only); the read after the PATCH failing
+                # every one of its tries.
+                faults.add(method="GET", path_contains=PROFILE, status=None, delay=0.001)
+                rule = faults.add(method="PATCH", status=500, lands=True)
+                faults.add(method="GET", path_contains=PROFILE, status=500, count=3)
             case "landed-then-too-late":
                 rule = faults.add(method="PATCH", status=None, delay=600, lands=True)
             case "token-too-late":
@@ -918,10 +932,39 @@ async def test_azure_faults_during_a_disable_are_retried_and_it_is_done_once(
         assert action.detail == detail
         (disabled,) = await lab.events(EventType.ENDPOINT_DISABLED, "westeurope")
         assert disabled.evidence["detail"] == detail
+        await lab.end_round()
         await lab.rounds(3)
         assert lab.policy("westeurope").stance is Stance.OUT
         assert [p.status for p in lab.patches()] == patches
         assert len(await lab.actions("westeurope")) == 1
+
+
+async def test_a_write_that_may_have_landed_and_cannot_be_read_back_is_failed_not_refused(
+    seeded: TrafficManagerEmulator,
+    two_regions: dict[str, RegionalOrigin],
+    write_config: ConfigWriter,
+) -> None:
+    """The PATCH lands but is answered 500, and every read after it fails: after the attempts,
+    the disable is `failed` (`action.failed`, saying the write may have landed), never refused
+    as if nothing had been written; no second PATCH."""
+    async with stepped(seeded, two_regions, write_config, traffic_manager=quick_reads) as lab:
+        await bad_deploy(lab, two_regions, "westeurope")
+        await lab.rounds(2)
+        seeded.faults.add(method="GET", path_contains=PROFILE, status=None, delay=0.001)
+        seeded.faults.add(method="PATCH", status=500, lands=True)
+        seeded.faults.add(method="GET", path_contains=PROFILE, status=500, count=None)
+        await lab.probe()
+        seeded.faults.clear()
+        (action,) = await lab.actions("westeurope")
+        assert (action.status, action.guard, action.attempts) == ("failed", None, 1)
+        assert action.detail.startswith(
+            "an earlier attempt may have landed, and Traffic Manager could not be read: "
+        )
+        assert action.detail.endswith("(after 4 attempts)")
+        (failed,) = await lab.events(EventType.ACTION_FAILED, "westeurope")
+        assert failed.severity.value == "critical"
+        assert await lab.events(EventType.ACTION_REFUSED) == []
+        assert [p.status for p in lab.patches()] == [500]
 
 
 async def test_a_disable_refused_on_the_fresh_read_is_decided_again_on_new_evidence_only(
@@ -940,8 +983,7 @@ async def test_a_disable_refused_on_the_fresh_read_is_decided_again_on_new_evide
         await lab.probe()  # decided on the snapshot, refused on the fresh read
         (refused,) = await lab.actions("westeurope")
         assert (refused.status, refused.guard, refused.attempts) == ("refused", "min_enabled", 0)
-        await lab.read()
-        lab.clock.advance(INTERVAL)
+        await lab.end_round()
         await lab.rounds(3)
         assert lab.policy("westeurope").stance is Stance.WITHHELD
         assert len(await lab.actions("westeurope")) == 1
@@ -968,16 +1010,13 @@ async def test_a_disable_refused_because_traffic_manager_was_unreadable_is_done_
     async with stepped(seeded, two_regions, write_config, traffic_manager=quick_reads) as lab:
         await bad_deploy(lab, two_regions, "westeurope")
         await lab.rounds(2)
-        seeded.faults.add(
-            method="GET", path_contains="/trafficmanagerprofiles/blog", status=500, count=3
-        )
+        seeded.faults.add(method="GET", path_contains=PROFILE, status=500, count=3)
         await lab.probe()
         assert lab.status("westeurope") == "Enabled"
         (refused,) = await lab.actions("westeurope")
         assert (refused.status, refused.guard, refused.attempts) == ("refused", "unreadable", 0)
         assert refused.detail.startswith("Traffic Manager could not be read just before the write")
-        lab.clock.advance(1)
-        await lab.read()
+        await lab.end_round()
         assert lab.status("westeurope") == "Disabled"
         actions = await lab.actions("westeurope")
         assert [(a.status, a.guard) for a in actions] == [("refused", "unreadable"), ("done", None)]
