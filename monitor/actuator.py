@@ -8,7 +8,8 @@ For every decision, in the order they were made:
 3. guard rails, again, on that fresh read (a disable only);
 4. one PATCH of `endpointStatus` per attempt; a retryable failure (429 with Retry-After, 5xx,
    a timeout) waits and starts again from 2, so a PATCH that landed but whose answer was lost
-   is found done, never repeated;
+   is found done, never repeated; once a PATCH was sent, a read that fails is retried the same
+   way (`failed` when the attempts are spent), never a refusal: the write may have landed;
 5. the outcome is recorded and handed back to the engine as evidence.
 After a crash, intents still `intended` are reconciled at start: carried out when recent,
 `superseded` when older than a few intervals (decided again on fresh evidence, never replayed
@@ -199,15 +200,24 @@ class Actuator:
         client: TrafficManager = self.dry_run if decision.dry_run and self.dry_run else self._client
         retry = self._retry
         last = ""
+        written = False  # a PATCH was sent: it may have landed, whatever its answer said
         for attempt in range(1, retry.attempts + 1):
             try:
                 profile = await self._client.profile()
             except TrafficManagerError as e:
-                refusal = Refusal(
-                    Guard.UNREADABLE,
-                    f"Traffic Manager could not be read just before the write: {e}",
-                )
-                return _Result(Outcome_.REFUSED, refusal.detail, refusal)
+                if not written:
+                    refusal = Refusal(
+                        Guard.UNREADABLE,
+                        f"Traffic Manager could not be read just before the write: {e}",
+                    )
+                    return _Result(Outcome_.REFUSED, refusal.detail, refusal)
+                # Not a refusal: an earlier attempt may have landed, and only a read can tell.
+                # Called refused, the endpoint found Disabled later would seem someone else's.
+                last = f"an earlier attempt may have landed, and Traffic Manager could not be read: {e}"
+                if not e.retryable or attempt == retry.attempts:
+                    break
+                await self._sleep(self._delay(attempt, e.retry_after))
+                continue
             endpoint = profile.endpoint(decision.endpoint)
             if endpoint is None:
                 refusal = Refusal(
@@ -229,6 +239,7 @@ class Actuator:
                     return _Result(Outcome_.REFUSED, summary, refusal)
             if not decision.dry_run:
                 await self._store.note_attempt(decision.id)
+            written = True
             try:
                 await client.set_status(endpoint, desired)
             except TrafficManagerError as e:

@@ -76,12 +76,13 @@ def check_disable(
         )
     mine = [at for name, at in disables if name == region]
     if mine and now - max(mine) < failover.cooldown:
-        ago = format_duration(timedelta(seconds=int((now - max(mine)).total_seconds())))
+        # When, not how long ago: a refusal is recorded again only when its words change, and
+        # an age would change them every round.
         refusals.append(
             Refusal(
                 Guard.COOLDOWN,
-                f"{region} was disabled {ago} ago (failover.cooldown: "
-                f"{format_duration(failover.cooldown)})",
+                f"{region} was disabled at {max(mine):%Y-%m-%d %H:%M:%S} UTC, less than "
+                f"failover.cooldown ({format_duration(failover.cooldown)}) ago",
             )
         )
     if profile is None:

@@ -406,7 +406,11 @@ def decide_action_finished(
         rp = replace(rp, reason=f"the last {action.value} failed: {detail}")
     cutoff = now - BACKOFF_WINDOW
     state = replace(_with(state, region, rp), disables=tuple(d for d in disables if d[1] >= cutoff))
-    return _judge_all(state, world, config, now, focus=region)
+    # Refused or failed, it is decided again on the next evidence, not at once: on the same
+    # view the policy would decide it straight away, and the actuator refuse it again, in a
+    # loop until Traffic Manager is read again.
+    again = region if outcome in (Outcome_.DONE, Outcome_.DRY_RUN) else ""
+    return _judge_all(state, world, config, now, focus=again)
 
 
 # --- judging ----------------------------------------------------------------------------------
@@ -416,8 +420,8 @@ def _judge_all(
     state: PolicyState, world: World, config: Config, now: datetime, *, focus: str | None
 ) -> tuple[PolicyState, list[Decision]]:
     """Every region's stance again (what one region does depends on the others: receivers,
-    coverage, the rate limit); decisions only for `focus` (the region the evidence is about),
-    or for any region when `focus` is None, and never strand users first."""
+    coverage, the rate limit); decisions only for `focus` (the region the evidence is about;
+    "" for none), or for any region when `focus` is None, and never strand users first."""
     decisions: list[Decision] = []
     rescue = _never_strand(state, world, config, now)
     if rescue is not None:

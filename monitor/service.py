@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 
 import structlog
 
-from monitor.actuator import Actuator
+from monitor.actuator import Actuator, WriteRetry
 from monitor.clock import Clock, SystemClock
 from monitor.config import Config
 from monitor.dnsround import DnsRound
@@ -248,13 +248,15 @@ async def build_service(
     traffic_manager: TrafficManager | None = None,
     once: bool = False,
     rng: random.Random | None = None,
+    actuator_retry: WriteRetry | None = None,
 ) -> AsyncIterator[Service]:
     """Build the service from `config` and own everything it opens until the block ends.
 
     Opens the store (raising `StoreError`, one line naming the file and what to do, when it
     cannot be used) and restores what it remembers: each region's last verdict and streak,
     and the conditions still open. With `once`, the store is in memory and remembers nothing
-    (`check` must not touch a running service's store). The clients (HTTP for DNS over HTTPS,
+    (`check` must not touch a running service's store). `actuator_retry` replaces the write's
+    retries and their back-off (the defaults: `WriteRetry()`), for tests that must not wait. The clients (HTTP for DNS over HTTPS,
     the Azure SDK's) are created here and closed on the way out, after the engine has applied
     and recorded what was queued.
     """
@@ -320,6 +322,7 @@ async def build_service(
                 snapshot=lambda: engine.snapshot,
                 submit=engine.submit,
                 instance=instance,
+                retry=actuator_retry,
             )
             engine.decisions = actuator.accept
             service.actuator = actuator
