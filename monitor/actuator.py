@@ -61,6 +61,7 @@ class _Result:
     outcome: Outcome_
     detail: str
     refusal: Refusal | None = None
+    maybe_landed: bool = False  # failed after a PATCH was sent: Traffic Manager may have it
 
 
 class Actuator:
@@ -152,7 +153,12 @@ class Actuator:
             )
             return
         if not fresh:
-            return  # recorded already: the same decision twice (after a restart)
+            # The same decision twice: it is being carried out, or was; the policy must not
+            # wait for a second answer that would never come.
+            self._report(
+                decision, _Result(Outcome_.SUPERSEDED, "the same decision was recorded already")
+            )
+            return
         if decision.refusal is not None:
             result = _Result(Outcome_.REFUSED, decision.refusal.detail, decision.refusal)
         else:
@@ -263,7 +269,9 @@ class Actuator:
                 )
             return _Result(Outcome_.DONE, f"{endpoint.name} set {desired.value} in Traffic Manager")
         return _Result(
-            Outcome_.FAILED, f"{last} (after {attempt} attempt{'s' if attempt != 1 else ''})"
+            Outcome_.FAILED,
+            f"{last} (after {attempt} attempt{'s' if attempt != 1 else ''})",
+            maybe_landed=written and not decision.dry_run,
         )
 
     def _guard_rails(self, decision: Decision, profile: ProfileState) -> list[Refusal]:
@@ -331,5 +339,6 @@ class Actuator:
                 dry_run=decision.dry_run,
                 urgent=decision.urgent,
                 reason=decision.reason,
+                maybe_landed=result.maybe_landed,
             )
         )

@@ -97,6 +97,7 @@ class ActionFinished:
     dry_run: bool = False
     urgent: bool = False
     reason: str = ""  # the decision's reason, for the event
+    maybe_landed: bool = False  # failed after a PATCH was sent: it may have taken effect
 
 
 @dataclass(frozen=True, slots=True)

@@ -219,6 +219,7 @@ def _decide(
                 world=_world(snapshot),
                 config=config,
                 now=now,
+                maybe_landed=finished.maybe_landed,
             )
             return state, decisions, []
     return policy, [], []

@@ -148,6 +148,9 @@ class RegionPolicy:
     releases: tuple[str | None, ...] = ()  # the origin's release in the recent rounds
     release: str | None = None  # the stable one
     refused: str | None = None  # the last refusal recorded, so each is recorded once
+    # A disable of ours that failed after its PATCH was sent: if Traffic Manager shows the
+    # endpoint Disabled at the next read, it is ours, not someone else's.
+    maybe_out_since: datetime | None = None
     pending: str | None = None  # a decision's id, awaiting its outcome
     pending_action: Action | None = None
     pending_at: datetime | None = None
@@ -343,6 +346,11 @@ def decide_traffic_manager(
             rp,
             tm_degraded_since=(rp.tm_degraded_since or now) if degraded else None,
         )
+        if rp.maybe_out_since is not None:
+            # Our failed disable, settled by this read: landed (ours) or not.
+            if not endpoint.enabled:
+                rp = replace(rp, out_since=rp.maybe_out_since, out_dry_run=False, healthy=None)
+            rp = replace(rp, maybe_out_since=None)
         ours = rp.out_since is not None and not rp.out_dry_run
         waiting = rp.pending is not None
         if not endpoint.enabled and not ours and not waiting:
@@ -386,6 +394,7 @@ def decide_action_finished(
     world: World,
     config: Config,
     now: datetime,
+    maybe_landed: bool = False,
 ) -> tuple[PolicyState, list[Decision]]:
     """The actuator's report on a decision."""
     rp = state.region(region)
@@ -404,6 +413,8 @@ def decide_action_finished(
         rp = replace(rp, refused=detail)
     elif outcome is Outcome_.FAILED:
         rp = replace(rp, reason=f"the last {action.value} failed: {detail}")
+        if action is Action.DISABLE and maybe_landed:
+            rp = replace(rp, maybe_out_since=at)
     cutoff = now - BACKOFF_WINDOW
     state = replace(_with(state, region, rp), disables=tuple(d for d in disables if d[1] >= cutoff))
     # Refused or failed, it is decided again on the next evidence, not at once: on the same
