@@ -39,18 +39,19 @@ class EmulatorApp:
         decoded = "/" + "/".join(segments)
         client_id: str | None = None
         rule = self.faults.take(request, decoded)
-        if rule is not None and rule.delay > 0:
+        if rule is not None and rule.applied:
+            # The request takes effect now; only its answer is late, lost or replaced.
+            response, client_id = self._handle(request, segments)
             await asyncio.sleep(rule.delay)
-        if rule is not None and rule.status is not None:
-            response = _fault_response(rule)
+            if rule.status is not None:
+                response = _fault_response(rule)
         else:
-            entra = entra_response(self.directory, request, segments)
-            if entra is not None:
-                response = entra
+            if rule is not None and rule.delay > 0:
+                await asyncio.sleep(rule.delay)
+            if rule is not None and rule.status is not None:
+                response = _fault_response(rule)
             else:
-                answer = self.arm.answer(request, segments)
-                response, client_id = answer.response, answer.client_id
-                self._stamp_budget(request, response)
+                response, client_id = self._handle(request, segments)
         request_id = str(uuid.uuid4())
         response.headers += [
             ("x-ms-request-id", request_id),
@@ -73,6 +74,15 @@ class EmulatorApp:
             )
         )
         return response
+
+    def _handle(self, request: HttpRequest, segments: list[str]) -> tuple[HttpResponse, str | None]:
+        """Entra ID's or ARM's own answer, and the caller ARM recognised."""
+        entra = entra_response(self.directory, request, segments)
+        if entra is not None:
+            return entra, None
+        answer = self.arm.answer(request, segments)
+        self._stamp_budget(request, answer.response)
+        return answer.response, answer.client_id
 
     def _stamp_budget(self, request: HttpRequest, response: HttpResponse) -> None:
         if request.method.upper() == "GET":

@@ -197,3 +197,37 @@ async def test_a_dripped_body_sends_its_head_at_once_and_then_a_chunk_per_pause(
     assert pieces[2][0] >= 0.35  # two pauses before the second space
     await eventually(lambda: drip.done)
     assert drip.sent < 10
+
+
+async def test_an_applied_fault_lands_the_write_and_holds_its_answer(
+    azure: Any, tm: TrafficManagerEmulator
+) -> None:
+    """`applied=True` carries the PATCH out at once and holds its answer: the client times out
+    with the endpoint already Disabled (a write that landed, its answer lost)."""
+    client = azure.client()
+    await asyncio.to_thread(client.profiles.get, RG, PROFILE)  # token fetched beforehand
+    held = tm.faults.add(method="PATCH", status=None, delay=2.0, applied=True)
+    with pytest.raises(ServiceResponseError):
+        await asyncio.to_thread(
+            client.endpoints.update,
+            RG,
+            PROFILE,
+            "ExternalEndpoints",
+            "westeurope",
+            DISABLE,
+            read_timeout=0.3,
+        )
+    assert held.hits == 1
+    assert tm.profile().endpoint("westeurope").status == "Disabled"  # type: ignore[union-attr]
+
+
+async def test_an_applied_fault_with_a_status_answers_an_error_for_a_write_that_landed(
+    azure: Any, tm: TrafficManagerEmulator
+) -> None:
+    """`applied=True` with a status: the PATCH takes effect, the client hears the error."""
+    tm.faults.add(method="PATCH", status=500, applied=True)
+    with pytest.raises(HttpResponseError) as failed:
+        await asyncio.to_thread(disable, azure.client())
+    assert failed.value.status_code == 500
+    assert tm.profile().endpoint("westeurope").status == "Disabled"  # type: ignore[union-attr]
+    assert [(e.status, e.faulted) for e in tm.requests_log.where("PATCH")] == [(500, True)]
