@@ -147,15 +147,6 @@ async def killed(run: Run) -> None:
     assert await run.wait(timeout=10) == -signal.SIGKILL
 
 
-async def failing_towards_a_disable(
-    decider: Decider, base: str, origin: RegionalOrigin, run: Run
-) -> None:
-    """Wait until the service is ready, then break westeurope (status 500)."""
-    await eventually(lambda: answers(f"{base}/readyz"), timeout=30, interval=0.1)
-    assert run.process.returncode is None, run.stderr[-3000:]
-    origin.inject(Fault.ERROR, status=500)
-
-
 @pytest.mark.slow
 async def test_a_kill_mid_streak_continues_the_count_and_disables_at_the_third_round(
     decider: tuple[Decider, str], two_regions: dict[str, RegionalOrigin]
@@ -165,8 +156,8 @@ async def test_a_kill_mid_streak_continues_the_count_and_disables_at_the_third_r
     PATCH."""
     runner, base = decider
     tm = runner.tm
+    two_regions["westeurope"].inject(Fault.ERROR, status=500)  # failing from the first round
     async with runner.start() as first:
-        await failing_towards_a_disable(runner, base, two_regions["westeurope"], first)
         await eventually(
             lambda: _is(streak(base, "westeurope"), ("failing", 2)), timeout=30, interval=0.02
         )
@@ -197,13 +188,11 @@ async def _is(value: Any, expected: object) -> bool:
     return bool(await value == expected)
 
 
-async def crashed_while_patching(
-    runner: Decider, base: str, origin: RegionalOrigin, hold: FaultRule
-) -> None:
+async def crashed_while_patching(runner: Decider, origin: RegionalOrigin, hold: FaultRule) -> None:
     """Fail westeurope until its disable is decided and the PATCH is held by the emulator,
     then SIGKILL the process while it waits for the answer."""
+    origin.inject(Fault.ERROR, status=500)  # failing from the first round
     async with runner.start() as first:
-        await failing_towards_a_disable(runner, base, origin, first)
         await eventually(lambda: hold.hits == 1, timeout=30, interval=0.02)
         [intent] = actions(runner.db)  # written ahead, synced, before the PATCH was sent
         assert (intent["action"], intent["status"], intent["attempts"]) == (
@@ -221,10 +210,10 @@ async def test_a_kill_while_the_patch_is_held_unapplied_is_carried_out_once_afte
     """SIGKILL while Traffic Manager holds the disabling PATCH without applying it: after the
     restart the recorded intent is carried out (one PATCH applied), one action `done`, one
     `endpoint.disabled` event."""
-    runner, base = decider
+    runner, _ = decider
     tm = runner.tm
     hold = tm.faults.add(method="PATCH", path_contains="westeurope", status=504, delay=600)
-    await crashed_while_patching(runner, base, two_regions["westeurope"], hold)
+    await crashed_while_patching(runner, two_regions["westeurope"], hold)
     assert endpoint_status(tm) == "Enabled"
 
     async with runner.start() as second:
@@ -246,12 +235,12 @@ async def test_a_kill_after_the_patch_landed_unanswered_is_found_done_without_a_
     """SIGKILL while the disabling PATCH has landed but its answer is held: after the restart
     the recorded intent is found done on a fresh read (no second PATCH), one action `done`,
     one `endpoint.disabled` event."""
-    runner, base = decider
+    runner, _ = decider
     tm = runner.tm
     hold = tm.faults.add(
         method="PATCH", path_contains="westeurope", status=None, delay=600, applied=True
     )
-    await crashed_while_patching(runner, base, two_regions["westeurope"], hold)
+    await crashed_while_patching(runner, two_regions["westeurope"], hold)
     assert endpoint_status(tm) == "Disabled"
 
     async with runner.start() as second:
@@ -274,15 +263,14 @@ async def test_a_second_run_on_the_same_store_exits_3_naming_the_holder(
     """While one `regionwatch run` holds the store, a second on the same store exits 3 with one
     line naming the holder's pid and host; the first keeps running."""
     runner, base = decider
+    lock = Path(f"{runner.db}.lock")
     async with runner.start() as first:
-        await eventually(lambda: answers(f"{base}/livez"), timeout=30, interval=0.1)
+        holder = f"pid {first.process.pid} on {socket.gethostname()}"
+        await eventually(lambda: lock.exists() and holder in lock.read_text(), timeout=30)
         async with runner.start("--port", str(free_port())) as second:
             code = await second.wait(timeout=30)
-        assert await answers(f"{base}/livez")
-        stopped, _ = await stopped_by(first, signal.SIGTERM)
+        await eventually(lambda: answers(f"{base}/livez"), timeout=30, interval=0.1)
     lines = second.stderr.strip().splitlines()
     assert code == 3, second.stderr
     assert len(lines) == 1, second.stderr
-    assert f"pid {first.process.pid} on {socket.gethostname()}" in lines[0]
-    assert str(runner.db) in lines[0]
-    assert stopped == 0
+    assert holder in lines[0] and str(runner.db) in lines[0], lines[0]
