@@ -17,6 +17,7 @@ import signal
 import socket
 import sqlite3
 from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -60,7 +61,7 @@ class Decider:
         self.tm = tm
         self.db = tmp_path / "regionwatch.db"
 
-    def start(self, *args: str) -> Any:
+    def start(self, *args: str) -> AbstractAsyncContextManager[Run]:
         return regionwatch(
             self.tmp_path, "run", "--config", str(self.config), *args, env=identity(self.tm)
         )
@@ -88,9 +89,12 @@ async def streak(base: str, region: str) -> tuple[str, int] | None:
     """The region's current streak from `/api/v1/regions`: its status and rounds."""
     try:
         async with httpx.AsyncClient(timeout=1) as client:
-            regions = (await client.get(f"{base}/api/v1/regions")).json()["regions"]
+            answer = await client.get(f"{base}/api/v1/regions")
     except httpx.HTTPError:
         return None
+    if answer.status_code != 200:
+        return None  # still starting
+    regions = answer.json()["regions"]
     view = next(r for r in regions if r["name"] == region)["streak"]
     return (view["status"], view["rounds"]) if view else None
 
