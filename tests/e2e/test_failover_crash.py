@@ -99,6 +99,11 @@ async def streak(base: str, region: str) -> tuple[str, int] | None:
     return (view["status"], view["rounds"]) if view else None
 
 
+async def _is(value: Any, expected: object) -> bool:
+    """Whether awaiting `value` gives `expected` (for `eventually`)."""
+    return bool(await value == expected)
+
+
 def read_store(db: Path, query: str, *args: object) -> list[tuple[Any, ...]]:
     """Rows from the store, read beside (or after) the process that writes it."""
     with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
@@ -186,10 +191,6 @@ async def test_a_kill_mid_streak_continues_the_count_and_disables_at_the_third_r
     counted = [at for at in failing_rounds(runner.db, "westeurope") if at <= disable["decided_at"]]
     assert len(counted) == 3 and counted[:2] == before and counted[2] > crashed_at
     assert len(tm.requests_log.where("PATCH")) == 1
-
-
-async def _is(value: Any, expected: object) -> bool:
-    return bool(await value == expected)
 
 
 async def crashed_while_patching(runner: Decider, origin: RegionalOrigin, hold: FaultRule) -> None:
