@@ -332,9 +332,10 @@ def _story(sandbox: Sandbox, base_url: str) -> list[str]:
         "Try this (in another terminal): a bad release to westeurope, taken out of Traffic",
         "Manager by the monitor and put back after the fix (failover.mode: enforce: the",
         "Traffic Manager it writes is the lab's emulator).",
-        "  # 1. roll out release 2.0.0 to westeurope (the monitor sees the new X-Release) ...",
+        "  # 1. roll out release 2.0.0 to westeurope ...",
         f'  curl -s -X POST {region}/deploy {_JSON} \'{{"version": "2.0.0"}}\'',
         "  #    ... and mark the deploy, as a deploy script would after each region's rollout",
+        "  #    (unmarked, the new X-Release is recorded as a deploy once most rounds see it)",
         f"  REGIONWATCH_TOKEN={sandbox.api_token} .venv/bin/regionwatch deploy --region westeurope "
         f"--version 2.0.0 --url {base_url}",
         "  # 2. the release is broken: every page answers 500",
