@@ -187,13 +187,14 @@ class Actuator:
             )
         else:
             log.info("action_resumed", id=record.id, region=record.region, action=record.action)
-            result = await self._execute(decision)
+            result = await self._execute(decision, attempted=record.attempts > 0)
         await self._finish(decision, result)
 
     def _stale_after(self) -> timedelta:
         return max(3 * self._config.checks.https.interval, timedelta(minutes=1))
 
-    async def _execute(self, decision: Decision) -> _Result:
+    async def _execute(self, decision: Decision, *, attempted: bool = False) -> _Result:
+        """Carry `decision` out; `attempted`: a PATCH was sent for it before a restart."""
         desired = (
             EndpointStatus.DISABLED if decision.action is Action.DISABLE else EndpointStatus.ENABLED
         )
@@ -232,7 +233,8 @@ class Actuator:
                 )
                 return _Result(Outcome_.REFUSED, refusal.detail, refusal)
             if endpoint.endpoint_status is desired:
-                how = "an earlier attempt had landed" if attempt > 1 else "nothing to write"
+                landed = attempt > 1 or attempted
+                how = "an earlier attempt had landed" if landed else "nothing to write"
                 return _Result(Outcome_.DONE, f"{endpoint.name} is {desired.value} already ({how})")
             if decision.action is Action.DISABLE and not decision.urgent:
                 refusals = self._guard_rails(decision, profile)

@@ -251,11 +251,15 @@ def restore_policy(
     outcomes: Sequence[tuple[str, Action, Outcome_, datetime]],
     deploys: Sequence[Deploy],
     now: datetime,
+    intents: Sequence[tuple[str, str, Action, datetime]] = (),
 ) -> PolicyState:
     """The policy as it stood before a restart, from the store: each region's recent rounds
     counted again (a restart quicker than `failover.streak_gap` continues its tallies), the
     actions carried out (who holds which endpoint out; our disables for the rate limit and
-    the back-off), oldest first, and the deploys (their windows)."""
+    the back-off), oldest first, the deploys (their windows), and the intents recorded but
+    not finished, as (region, decision id, action, decided at), oldest first: the actuator
+    reconciles them at start, so their regions wait for that outcome rather than deciding the
+    same action again."""
     state = first_policy(config)
     for name, verdicts in rounds.items():
         if name not in config.regions:
@@ -282,6 +286,15 @@ def restore_policy(
             )
             rp = state.region(deploy.region)
             state = _with(state, deploy.region, replace(rp, window=_later(rp.window, window)))
+    for region, decision_id, action, decided_at in intents:
+        if region in config.regions:
+            rp = replace(
+                state.region(region),
+                pending=decision_id,
+                pending_action=action,
+                pending_at=decided_at,
+            )
+            state = _with(state, region, rp)
     cutoff = now - BACKOFF_WINDOW
     return replace(state, disables=tuple(d for d in disables if d[1] >= cutoff))
 

@@ -360,8 +360,15 @@ async def _restored_policy(config: Config, store: Store, now: datetime) -> Polic
         for r in reversed(records)
         if r.status in (Outcome_.DONE.value, Outcome_.DRY_RUN.value)
     ]
+    # Unfinished intents of any age: the actuator reconciles every one of them at start.
+    intents = [
+        (r.region, r.id, Action(r.action), r.decided_at)
+        for r in reversed(await store.actions(status="intended", limit=1000))
+    ]
     deploys = await store.deploys(since=now - config.failover.deploy_window - config.deploys.lead)
-    return restore_policy(config, rounds=rounds, outcomes=outcomes, deploys=deploys, now=now)
+    return restore_policy(
+        config, rounds=rounds, outcomes=outcomes, deploys=deploys, now=now, intents=intents
+    )
 
 
 async def _log_events(publication: Publication) -> None:

@@ -38,7 +38,8 @@ DEFAULT_ERRORS: Mapping[int, tuple[str, str]] = {
 
 @dataclass(slots=True)
 class FaultRule:
-    """One scripted fault. `status` None with a `delay` is "slow": the normal answer, late."""
+    """One scripted fault. `status` None with a `delay` is "slow": the normal answer, late.
+    `applied`: the request is carried out before the delay, and only its answer is faulted."""
 
     method: str | None
     path_contains: str | None
