@@ -34,6 +34,7 @@ from monitor.errors import StoreError, TrafficManagerError
 from monitor.evidence import ActionFinished, Evidence
 from monitor.guardrails import Guard, Refusal, check_disable
 from monitor.policy import Action, Decision, Outcome_
+from monitor.queues import drain_then_cancel
 from monitor.snapshot import Snapshot
 from monitor.store import Store
 from monitor.trafficmanager.dryrun import DryRunTrafficManager
@@ -107,12 +108,7 @@ class Actuator:
         `intended` in the store and is reconciled at the next start."""
         if self._task is None:
             return
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(grace):
-                await self._queue.join()
-        self._task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._task
+        await drain_then_cancel(self._queue, self._task, grace)
         self._task = None
 
     async def settle(self) -> None:

@@ -12,7 +12,6 @@ failing subscriber can hold the engine up.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -25,6 +24,7 @@ from monitor.evidence import Evidence
 from monitor.facts import fact_events
 from monitor.fold import step
 from monitor.policy import Decision
+from monitor.queues import drain_then_cancel
 from monitor.recorder import Recorder
 from monitor.snapshot import Snapshot
 
@@ -93,12 +93,7 @@ class Subscriber:
         """Let it take what is queued (up to `grace` seconds), then stop it."""
         if self._task is None:
             return
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(grace):
-                await self._queue.join()
-        self._task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._task
+        await drain_then_cancel(self._queue, self._task, grace)
         self._task = None
 
     async def _run(self) -> None:
@@ -178,12 +173,7 @@ class Engine:
         """Apply what is already queued, then let the recorder and the subscribers finish,
         each for at most `grace` seconds."""
         if self._task is not None:
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(grace):
-                    await self._queue.join()
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await drain_then_cancel(self._queue, self._task, grace)
             self._task = None
         await self._recorder.stop(grace=grace)
         for subscriber in self._subscribers:

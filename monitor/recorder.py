@@ -10,7 +10,6 @@ health says why) rather than letting memory grow without bound.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Coroutine, Sequence
 
 import structlog
@@ -24,6 +23,7 @@ from monitor.evidence import (
     RoundFinished,
     TrafficManagerRead,
 )
+from monitor.queues import drain_then_cancel
 from monitor.store import Store
 
 __all__ = ["Recorder"]
@@ -67,12 +67,7 @@ class Recorder:
         """Write what is queued (up to `grace` seconds), then stop."""
         if self._task is None:
             return
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(grace):
-                await self._queue.join()
-        self._task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._task
+        await drain_then_cancel(self._queue, self._task, grace)
         self._task = None
 
     async def flush(self) -> None:
