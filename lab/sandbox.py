@@ -196,15 +196,8 @@ class Sandbox:
         }
 
     def identity(self) -> dict[str, str]:
-        """The environment DefaultAzureCredential reads, for the emulator's contributor. The
-        chain is held to the environment credential: nothing tries a managed identity."""
-        tm = self.traffic_manager
-        return {
-            "AZURE_TENANT_ID": tm.tenant_id,
-            "AZURE_CLIENT_ID": tm.client_id,
-            "AZURE_CLIENT_SECRET": tm.client_secret,
-            "AZURE_TOKEN_CREDENTIALS": "EnvironmentCredential",
-        }
+        """The environment DefaultAzureCredential reads, for the emulator's contributor."""
+        return self.traffic_manager.environment()
 
     async def stop(self) -> None:
         for resolver in self.resolvers.values():
@@ -232,15 +225,9 @@ class Sandbox:
                 },
                 "dns": self._dns_checks(),
             },
-            "traffic_manager": {
-                "interval": format_duration(interval),
-                "subscription_id": self.traffic_manager.subscription_id,
-                "resource_group": self.traffic_manager.resource_group,
-                "profile": "blog",
-                "resource_manager_url": self.traffic_manager.base_url,
-                "authority_host": self.traffic_manager.base_url,
-                "ca_file": str(self.traffic_manager.ca_file),
-            },
+            "traffic_manager": self.traffic_manager.config_section(
+                interval=format_duration(interval)
+            ),
             "failover": LAB_FAILOVER,
             "api": {
                 "listen": f"{self.settings.host}:{self.settings.port}",

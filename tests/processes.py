@@ -14,20 +14,15 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
 
 import httpx
-
-from lab.trafficmanager import TrafficManagerEmulator
 
 __all__ = [
     "Run",
     "answers",
     "free_port",
-    "identity",
     "regionwatch",
     "stopped_by",
-    "traffic_manager_section",
 ]
 
 # The child sets its own limit before regionwatch starts: the same as a shell's `ulimit -n`.
@@ -42,29 +37,6 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-
-def identity(tm: TrafficManagerEmulator) -> dict[str, str]:
-    """The emulator's contributor, as a deployment sets it for DefaultAzureCredential."""
-    return {
-        "AZURE_TENANT_ID": tm.tenant_id,
-        "AZURE_CLIENT_ID": tm.contributor.client_id,
-        "AZURE_CLIENT_SECRET": tm.contributor.secret,
-        "AZURE_TOKEN_CREDENTIALS": "EnvironmentCredential",
-        "NO_PROXY": "127.0.0.1,localhost",
-    }
-
-
-def traffic_manager_section(tm: TrafficManagerEmulator) -> dict[str, Any]:
-    return {
-        "interval": "1s",
-        "subscription_id": tm.subscription_id,
-        "resource_group": tm.resource_group,
-        "profile": "blog",
-        "resource_manager_url": tm.base_url,
-        "authority_host": tm.base_url,
-        "ca_file": str(tm.ca_file),
-    }
 
 
 class Run:

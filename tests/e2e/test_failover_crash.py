@@ -24,8 +24,7 @@ from typing import Any
 
 import httpx
 import pytest
-from processes import Run, answers, free_port, identity, regionwatch, stopped_by
-from processes import traffic_manager_section as tm_section
+from processes import Run, answers, free_port, regionwatch, stopped_by
 from servers import eventually
 
 from lab.origin import Fault, RegionalOrigin
@@ -63,7 +62,7 @@ class Decider:
 
     def start(self, *args: str) -> AbstractAsyncContextManager[Run]:
         return regionwatch(
-            self.tmp_path, "run", "--config", str(self.config), *args, env=identity(self.tm)
+            self.tmp_path, "run", "--config", str(self.config), *args, env=self.tm.environment()
         )
 
 
@@ -79,7 +78,7 @@ def decider(
     config = write_config(
         two_regions,
         api={"listen": f"127.0.0.1:{port}"},
-        traffic_manager=tm_section(seeded),
+        traffic_manager=seeded.config_section(),
         failover=FAILOVER,
     )
     return Decider(tmp_path, config, seeded), f"http://127.0.0.1:{port}"

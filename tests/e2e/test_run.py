@@ -17,10 +17,8 @@ import pytest
 from processes import (
     answers,
     free_port,
-    identity,
     regionwatch,
     stopped_by,
-    traffic_manager_section,
 )
 from servers import eventually
 
@@ -57,7 +55,7 @@ async def test_a_signal_stops_run_with_exit_0_within_10s_while_traffic_manager_h
     config = write_config(
         two_regions,
         api={"listen": f"127.0.0.1:{port}"},
-        traffic_manager=traffic_manager_section(tm),
+        traffic_manager=tm.config_section(),
     )
     hang = tm.faults.add(
         method="GET",
@@ -66,7 +64,7 @@ async def test_a_signal_stops_run_with_exit_0_within_10s_while_traffic_manager_h
         delay=600,
         count=None,
     )
-    async with regionwatch(tmp_path, "run", "--config", str(config), env=identity(tm)) as run:
+    async with regionwatch(tmp_path, "run", "--config", str(config), env=tm.environment()) as run:
         await eventually(lambda: answers(f"http://127.0.0.1:{port}/readyz"), timeout=30)
         await eventually(lambda: hang.hits >= 1, timeout=30)  # a read is in flight, unanswered
         code, took = await stopped_by(run, sig)

@@ -49,27 +49,6 @@ READERS_PAGE = [r for r in PAGES if r["name"] == "home-cached"]
 FAST_RETRY = WriteRetry(attempts=4, base_delay=0.001, max_delay=0.01)
 
 
-def identity(tm: TrafficManagerEmulator) -> dict[str, str]:
-    return {
-        "AZURE_TENANT_ID": tm.tenant_id,
-        "AZURE_CLIENT_ID": tm.contributor.client_id,
-        "AZURE_CLIENT_SECRET": tm.client_secret,
-        "AZURE_TOKEN_CREDENTIALS": "EnvironmentCredential",
-    }
-
-
-def tm_section(tm: TrafficManagerEmulator) -> dict[str, Any]:
-    return {
-        "interval": "30s",
-        "subscription_id": tm.subscription_id,
-        "resource_group": tm.resource_group,
-        "profile": "blog",
-        "resource_manager_url": tm.base_url,
-        "authority_host": tm.base_url,
-        "ca_file": str(tm.ca_file),
-    }
-
-
 def seed(
     tm: TrafficManagerEmulator,
     origins: Origins,
@@ -175,7 +154,7 @@ class Lab:
 
 @pytest.fixture
 def azure_identity(tm: TrafficManagerEmulator, monkeypatch: pytest.MonkeyPatch) -> None:
-    for key, value in identity(tm).items():
+    for key, value in tm.environment().items():
         monkeypatch.setenv(key, value)
 
 
@@ -245,7 +224,7 @@ async def stepped(
                     **(https or {}),
                 }
             },
-            traffic_manager=tm_section(tm),
+            traffic_manager=tm.config_section(interval="30s"),
             failover={"mode": "enforce", "cooldown": "1m", **failover},
         )
     )

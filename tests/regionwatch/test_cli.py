@@ -150,29 +150,6 @@ async def test_version_is_the_installed_packages() -> None:
     assert out.strip() == f"regionwatch {version('regionwatch')}"
 
 
-def tm_identity(tm: TrafficManagerEmulator) -> dict[str, str]:
-    """What a deployment sets for DefaultAzureCredential, held to the environment credential."""
-    return {
-        "AZURE_TENANT_ID": tm.tenant_id,
-        "AZURE_CLIENT_ID": tm.contributor.client_id,
-        "AZURE_CLIENT_SECRET": tm.contributor.secret,
-        "AZURE_TOKEN_CREDENTIALS": "EnvironmentCredential",
-        "NO_PROXY": "127.0.0.1,localhost",
-    }
-
-
-def tm_section(tm: TrafficManagerEmulator) -> dict[str, Any]:
-    return {
-        "interval": "1s",
-        "subscription_id": tm.subscription_id,
-        "resource_group": tm.resource_group,
-        "profile": "blog",
-        "resource_manager_url": tm.base_url,
-        "authority_host": tm.base_url,
-        "ca_file": str(tm.ca_file),
-    }
-
-
 def log_events(stderr: str) -> list[dict[str, Any]]:
     """The JSON log lines of a child process (stderr is not a terminal, so logs are JSON)."""
     return [json.loads(line) for line in stderr.splitlines() if line.startswith("{")]
@@ -186,9 +163,9 @@ async def test_check_json_carries_an_unreadable_traffic_manager_and_stays_json(
     """When ARM refuses the read, stdout is still one valid JSON document, which carries the
     error; the warning is logged to stderr."""
     tm.faults.add(path_contains="trafficmanagerprofiles", status=403, count=None)
-    path = write_config(two_regions, traffic_manager=tm_section(tm))
+    path = write_config(two_regions, traffic_manager=tm.config_section())
     code, out, err = await regionwatch(
-        "check", "--config", str(path), "--json", env=tm_identity(tm)
+        "check", "--config", str(path), "--json", env=tm.environment()
     )
     document = json.loads(out)
     jsonschema.validate(document, json.loads(SCHEMA.read_text()))
@@ -210,7 +187,7 @@ async def test_log_level_and_log_libraries_are_set_apart(
     """--log-libraries info brings back the Azure SDK's request log while --log-level error
     hides our own warning; stdout stays the document alone."""
     tm.faults.add(path_contains="trafficmanagerprofiles", status=403, count=None)
-    path = write_config(two_regions, traffic_manager=tm_section(tm))
+    path = write_config(two_regions, traffic_manager=tm.config_section())
     _, out, err = await regionwatch(
         "check",
         "--config",
@@ -220,7 +197,7 @@ async def test_log_level_and_log_libraries_are_set_apart(
         "error",
         "--log-libraries",
         "info",
-        env=tm_identity(tm),
+        env=tm.environment(),
     )
     json.loads(out)
     events = log_events(err)
@@ -237,7 +214,7 @@ async def test_run_logs_its_own_events_and_not_every_library_request(
     """By default `run` logs its own events (its start, and each state change as one
     `event_recorded` line at the event's severity) and none of the per-request info the Azure
     SDK, httpx or uvicorn log."""
-    path = write_config(two_regions, traffic_manager=tm_section(tm))
+    path = write_config(two_regions, traffic_manager=tm.config_section())
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -247,7 +224,7 @@ async def test_run_logs_its_own_events_and_not_every_library_request(
         str(path),
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
-        env={**os.environ, **tm_identity(tm)},
+        env={**os.environ, **tm.environment()},
     )
     assert process.stderr is not None and process.stdout is not None
     lines: list[str] = []
