@@ -127,15 +127,7 @@ class Lab:
                 "checks": {
                     "https": {"interval": interval, "timeout": interval, "requests": MODEL_REQUESTS}
                 },
-                "traffic_manager": {
-                    "interval": interval,
-                    "subscription_id": tm.subscription_id,
-                    "resource_group": tm.resource_group,
-                    "profile": "blog",
-                    "resource_manager_url": tm.base_url,
-                    "authority_host": tm.base_url,
-                    "ca_file": str(tm.ca_file),
-                },
+                "traffic_manager": tm.config_section(interval=interval),
                 "failover": {"mode": "enforce"},
                 "storage": {"path": str(store)},
             }

@@ -22,6 +22,7 @@ __all__ = [
     "answers",
     "free_port",
     "regionwatch",
+    "run_cli",
     "stopped_by",
 ]
 
@@ -77,6 +78,33 @@ async def regionwatch(
         if process.returncode is None:
             process.kill()
             await process.wait()
+
+
+async def run_cli(
+    *args: str, env: dict[str, str] | None = None, unset: tuple[str, ...] = ()
+) -> tuple[int, str, str]:
+    """Run `python -m regionwatch ARGS` to the end while this event loop keeps serving (the
+    origins, the emulator, an app under test): its exit code, stdout and stderr. `env` is added
+    to this process's environment after the names in `unset` are taken out of it."""
+    base = {k: v for k, v in os.environ.items() if k not in unset}
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "regionwatch",
+        *args,
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env={**base, **(env or {})},
+    )
+    try:
+        out, err = await asyncio.wait_for(process.communicate(), timeout=60)
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+    assert process.returncode is not None
+    return process.returncode, out.decode(), err.decode()
 
 
 async def answers(url: str) -> bool:

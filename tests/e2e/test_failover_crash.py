@@ -40,17 +40,6 @@ FAILOVER = {
 }
 
 
-@pytest.fixture
-def seeded(
-    tm: TrafficManagerEmulator, two_regions: dict[str, RegionalOrigin]
-) -> TrafficManagerEmulator:
-    """The lab profile pointing at the origins, both endpoints Online in Traffic Manager."""
-    tm.seed_lab_profile(targets={name: o.address for name, o in two_regions.items()})
-    for name in two_regions:
-        tm.force_monitor_status(name, "Online")
-    return tm
-
-
 class Decider:
     """Starts `regionwatch run` on one configuration and store, again and again."""
 

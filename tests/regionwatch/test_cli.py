@@ -13,6 +13,7 @@ from typing import Any
 
 import jsonschema
 import pytest
+from processes import run_cli as regionwatch
 
 from lab.origin import Fault, RegionalOrigin
 from lab.trafficmanager import TrafficManagerEmulator
@@ -20,22 +21,6 @@ from monitor.logs import LIBRARY_LOGGERS
 
 ConfigWriter = Callable[..., Path]
 SCHEMA = Path(__file__).resolve().parents[2] / "docs" / "contract" / "check.schema.json"
-
-
-async def regionwatch(*args: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:
-    """Run the CLI in a child process while this event loop keeps serving the origins."""
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "regionwatch",
-        *args,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        env={**os.environ, **(env or {})},
-    )
-    out, err = await asyncio.wait_for(process.communicate(), timeout=60)
-    assert process.returncode is not None
-    return process.returncode, out.decode(), err.decode()
 
 
 async def test_check_exits_0_when_every_region_is_healthy(

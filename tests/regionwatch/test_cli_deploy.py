@@ -3,15 +3,13 @@ loopback, the token from REGIONWATCH_TOKEN."""
 
 from __future__ import annotations
 
-import asyncio
-import os
 import socket
-import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
+from processes import run_cli
 from servers import serving_service
 from verdicts import START
 
@@ -25,23 +23,9 @@ TOKEN = "w-token-0123456789"
 
 
 async def regionwatch(*args: str, token: str | None) -> tuple[int, str, str]:
-    """Run `regionwatch ARGS` in a child process, with REGIONWATCH_TOKEN set to `token` (or
-    unset), while this event loop keeps serving the app."""
-    env = {k: v for k, v in os.environ.items() if k != "REGIONWATCH_TOKEN"}
-    if token is not None:
-        env["REGIONWATCH_TOKEN"] = token
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "regionwatch",
-        *args,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        env=env,
-    )
-    out, err = await asyncio.wait_for(process.communicate(), timeout=60)
-    assert process.returncode is not None
-    return process.returncode, out.decode(), err.decode()
+    """`regionwatch ARGS` with REGIONWATCH_TOKEN set to `token`, or unset."""
+    env = {"REGIONWATCH_TOKEN": token} if token is not None else {}
+    return await run_cli(*args, env=env, unset=("REGIONWATCH_TOKEN",))
 
 
 @asynccontextmanager

@@ -31,17 +31,6 @@ SCHEMA = Path(__file__).resolve().parents[3] / "docs" / "contract" / "check.sche
 
 
 @pytest.fixture
-def seeded(
-    tm: TrafficManagerEmulator, two_regions: dict[str, RegionalOrigin]
-) -> TrafficManagerEmulator:
-    """The lab profile with the origins' addresses as targets (no drift), both Online."""
-    tm.seed_lab_profile(targets={name: o.address for name, o in two_regions.items()})
-    for name in two_regions:
-        tm.force_monitor_status(name, "Online")
-    return tm
-
-
-@pytest.fixture
 async def api(
     seeded: TrafficManagerEmulator,
     two_regions: dict[str, RegionalOrigin],
