@@ -195,6 +195,10 @@ class Actuator:
             EndpointStatus.DISABLED if decision.action is Action.DISABLE else EndpointStatus.ENABLED
         )
         if self._client is None:
+            # The guard rails that need no Azure read, again just before /healthz turns.
+            refusal = self._refusal(decision, None)
+            if refusal is not None:
+                return _Result(Outcome_.REFUSED, refusal.detail, refusal)
             answer = "503" if decision.action is Action.DISABLE else "200"
             return _Result(
                 Outcome_.DRY_RUN if decision.dry_run else Outcome_.DONE,
@@ -230,17 +234,27 @@ class Actuator:
                 return _Result(Outcome_.REFUSED, refusal.detail, refusal)
             if endpoint.endpoint_status is desired:
                 landed = attempt > 1 or attempted
+                if decision.dry_run:
+                    # Nothing was or would be written: taken as done, the policy would believe
+                    # it holds a real disable, and never stranding users would write for real.
+                    return _Result(
+                        Outcome_.DRY_RUN,
+                        f"{endpoint.name} is {desired.value} already: nothing would be written "
+                        "(failover.mode: dry-run)",
+                    )
+                if decision.action is Action.DISABLE and not landed:
+                    # No PATCH of ours was ever sent: a person disabled it between our decision
+                    # and this read, so it is theirs, never ours to enable (docs/failover.md).
+                    return _Result(
+                        Outcome_.SUPERSEDED,
+                        f"{endpoint.name} was Disabled already, by someone else: regionwatch "
+                        "leaves it to them",
+                    )
                 how = "an earlier attempt had landed" if landed else "nothing to write"
                 return _Result(Outcome_.DONE, f"{endpoint.name} is {desired.value} already ({how})")
-            if decision.action is Action.DISABLE and not decision.urgent:
-                refusals = self._guard_rails(decision, profile)
-                if refusals:
-                    summary = "; ".join(r.detail for r in refusals)
-                    first = refusals[0]
-                    refusal = Refusal(
-                        first.guard, summary, tuple(g for r in refusals for g in r.uncovered)
-                    )
-                    return _Result(Outcome_.REFUSED, summary, refusal)
+            refusal = self._refusal(decision, profile)
+            if refusal is not None:
+                return _Result(Outcome_.REFUSED, refusal.detail, refusal)
             if not decision.dry_run:
                 await self._store.note_attempt(decision.id)
             written = True
@@ -272,7 +286,18 @@ class Actuator:
             maybe_landed=written and not decision.dry_run,
         )
 
-    def _guard_rails(self, decision: Decision, profile: ProfileState) -> list[Refusal]:
+    def _refusal(self, decision: Decision, profile: ProfileState | None) -> Refusal | None:
+        """Every guard rail a disable fails, in one refusal; None when they pass, for an
+        enable, and for never stranding users, which waits for nothing."""
+        if decision.action is not Action.DISABLE or decision.urgent:
+            return None
+        refusals = self._guard_rails(decision, profile)
+        if not refusals:
+            return None
+        summary = "; ".join(r.detail for r in refusals)
+        return Refusal(refusals[0].guard, summary, tuple(g for r in refusals for g in r.uncovered))
+
+    def _guard_rails(self, decision: Decision, profile: ProfileState | None) -> list[Refusal]:
         snapshot = self._snapshot()
         policy = snapshot.policy
         tm = snapshot.traffic_manager

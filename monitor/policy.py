@@ -556,7 +556,7 @@ def _judge(
         geography=world.geography,
         serving={n: v.status for n, v in world.verdicts.items()},
         out=_held_out(state),
-        disables=state.disables,
+        disables=(*state.disables, *_pending_disables(state)),
         now=now,
     )
     endpoint = config.endpoint_of(name)
@@ -670,7 +670,13 @@ def _never_strand(
         return None
     if profile is not None:
         region_of = {config.endpoint_of(n).lower(): n for n in config.regions}
-        enabled = [region_of.get(e.name.lower()) for e in profile.endpoints if e.enabled]
+        # The profile may predate our own disables (read before they landed, or the last read
+        # that worked): ours count as out whatever it says.
+        enabled = [
+            region
+            for e in profile.endpoints
+            if e.enabled and (region := region_of.get(e.name.lower())) not in ours
+        ]
     else:
         enabled = [n for n in config.regions if n not in ours]
     verdicts = world.verdicts
@@ -693,7 +699,8 @@ def _never_strand(
         f"{name}, which regionwatch disabled, is healthy: enabling it at once, whatever the "
         "back-off, so users are not stranded on failing regions",
         evidence={"failing": [str(n) for n in enabled], "healthy": name},
-        dry_run=False,
+        # A disable held from an earlier run in enforce mode: outside enforce, still never a write.
+        dry_run=config.failover.mode != "enforce",
         urgent=True,
     )
 
@@ -825,7 +832,22 @@ def _inconclusive(rp: RegionPolicy, reason: str) -> RegionPolicy:
 
 
 def _held_out(state: PolicyState) -> list[str]:
-    return [name for name, rp in state.regions.items() if rp.out_since is not None]
+    """The regions out of rotation by our decision: done, or decided and not yet carried out
+    (two disables decided before either is done must not both count on the other's users)."""
+    return [
+        name
+        for name, rp in state.regions.items()
+        if rp.out_since is not None or rp.pending_action is Action.DISABLE
+    ]
+
+
+def _pending_disables(state: PolicyState) -> list[tuple[str, datetime]]:
+    """Disables decided and not yet carried out, for the rate limit and the cooldown."""
+    return [
+        (name, rp.pending_at)
+        for name, rp in state.regions.items()
+        if rp.pending_action is Action.DISABLE and rp.pending_at is not None
+    ]
 
 
 def _content_failure(results: tuple[CheckResult, ...]) -> bool:

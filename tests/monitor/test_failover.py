@@ -837,6 +837,69 @@ async def test_an_operator_enabling_our_disable_is_respected_until_it_recovers_a
         assert len(lab.patches("westeurope")) == 2
 
 
+@pytest.mark.parametrize("mode", ["enforce", "dry-run"])
+async def test_an_endpoint_an_operator_disables_before_our_write_stays_theirs(
+    seeded: TrafficManagerEmulator,
+    two_regions: dict[str, RegionalOrigin],
+    write_config: ConfigWriter,
+    mode: str,
+) -> None:
+    """The disable is decided on a read that showed westeurope Enabled, and an operator
+    disables it before the actuator's fresh read: nothing is written, the action is recorded
+    as superseded (in dry-run: as nothing that would be written), and once the region heals it
+    stays Disabled, the operator's, with no PATCH ever sent."""
+    async with stepped(seeded, two_regions, write_config, mode=mode) as lab:
+        await bad_deploy(lab, two_regions, "westeurope")
+        await lab.rounds(2)
+        seeded.set_endpoint_status("westeurope", "Disabled")  # after the last read
+        await lab.probe()
+        (action,) = await lab.actions("westeurope")
+        if mode == "enforce":
+            assert (action.status, action.attempts) == ("superseded", 0)
+            assert action.detail == (
+                "westeurope was Disabled already, by someone else: regionwatch leaves it to them"
+            )
+        else:
+            assert (action.status, action.attempts) == ("dry_run", 0)
+            assert action.detail.startswith("westeurope is Disabled already: nothing would be")
+        await lab.end_round()
+        two_regions["westeurope"].heal()
+        await lab.rounds(8)
+        assert lab.status("westeurope") == "Disabled"
+        assert lab.policy("westeurope").stance is Stance.OPERATOR
+        assert len(await lab.actions("westeurope")) == 1
+        assert lab.patches() == []
+
+
+async def test_after_leaving_enforce_never_stranding_users_writes_nothing(
+    seeded: TrafficManagerEmulator,
+    two_regions: dict[str, RegionalOrigin],
+    write_config: ConfigWriter,
+) -> None:
+    """westeurope disabled in enforce mode; restarted in dry-run, it heals while centralus, the
+    only one enabled, fails: enabling westeurope at once is decided and recorded as dry-run,
+    and Traffic Manager is not written again (dry-run never writes, not even to rescue)."""
+    clock = ManualClock(START)
+    async with stepped(seeded, two_regions, write_config, clock=clock) as lab:
+        await bad_deploy(lab, two_regions, "westeurope")
+        await lab.rounds(3)
+        assert lab.status("westeurope") == "Disabled"
+    two_regions["westeurope"].heal()
+    two_regions["centralus"].inject(Fault.ERROR, status=500)
+    async with stepped(
+        seeded, two_regions, write_config, clock=clock, first_round=False, mode="dry-run"
+    ) as lab:
+        await lab.rounds(2)
+        assert lab.status("westeurope") == "Disabled"
+        assert len(lab.patches()) == 1
+        actions = await lab.actions("westeurope")
+        assert [(a.action, a.mode, a.attempts) for a in actions] == [
+            ("disable", "enforce", 1),
+            ("enable", "dry-run", 0),
+        ]
+        assert "so users are not stranded" in actions[1].reason
+
+
 # --- carrying it out, exactly once ------------------------------------------------------------
 
 
