@@ -40,6 +40,7 @@ bench: env
 	$(BIN)/python bench/engine.py
 	$(BIN)/python bench/memory.py
 	$(BIN)/python bench/healthz.py
+	$(BIN)/python bench/failover.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

@@ -26,29 +26,32 @@ def get_snapshot(request: Request) -> Snapshot:
 
 
 def require_read(request: Request) -> None:
-    """Reads are open unless `api.read_token` is set; then they need it."""
-    _check_token(request, get_service(request).config.api.read_token, "api.read_token")
+    """Reads are open unless `api.read_token` is set; then they need it, or `api.token`
+    (whoever may write may read: a write is a request under `/api/v1` too)."""
+    api = get_service(request).config.api
+    if api.read_token is None:
+        return
+    _check_token(request, "api.read_token", api.read_token, api.token)
 
 
 def require_write(request: Request) -> None:
     """Every write needs `api.token`, loopback included: 401 without a token, 403 with a
     wrong one (or when no `api.token` is configured: writes are then off)."""
-    _check_token(request, get_service(request).config.api.token, "api.token", required=True)
+    _check_token(request, "api.token", get_service(request).config.api.token)
 
 
-def _check_token(
-    request: Request, expected: str | None, key: str, *, required: bool = False
-) -> None:
-    if expected is None and not required:
-        return
+def _check_token(request: Request, key: str, *accepted: str | None) -> None:
     given = request.headers.get("authorization", "")
     scheme, _, token = given.partition(" ")
     if scheme.lower() != "bearer" or not token:
         raise HTTPException(
             401, "a bearer token is required", headers={"WWW-Authenticate": "Bearer"}
         )
-    if expected is None:
+    expected = [t for t in accepted if t is not None]
+    if not expected:
         raise HTTPException(403, f"writes are off: no {key} is configured")
-    # Constant-time, so the answer's timing says nothing of how much of the token matched.
-    if not secrets.compare_digest(token.encode(), expected.encode()):
+    # Constant-time, and every token compared, so the answer's timing says nothing of how much
+    # of a token matched, nor of which one.
+    matches = [secrets.compare_digest(token.encode(), t.encode()) for t in expected]
+    if not any(matches):
         raise HTTPException(403, "the bearer token is not accepted")

@@ -7,14 +7,19 @@ engine changes. `check --json` prints the same region and DNS shapes
 
 from __future__ import annotations
 
+import enum
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal, cast
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from monitor.auditstore import ActionRecord
+from monitor.deploys import Deploy, DeploySource, Window
 from monitor.dnsmap import DnsFinding
 from monitor.events import EventType, Severity
 from monitor.eventstore import StoredEvent
+from monitor.guardrails import Guard
+from monitor.policy import Action, Outcome_, PolicyState, RegionPolicy, Stance, Tally
 from monitor.results import CheckResult, DnsStatus, FailureClass, OnFailure, Outcome, RegionStatus
 from monitor.snapshot import RegionView, Snapshot, TrafficManagerView
 from monitor.snapshot import Streak as StreakState
@@ -23,21 +28,31 @@ from monitor.trafficmanager.model import EndpointState, EndpointStatus, MonitorS
 from monitor.trafficmanager.watch import Reading
 
 __all__ = [
+    "ActionOut",
+    "ActionResult",
+    "ActionsPage",
     "CheckOut",
+    "DeployIn",
+    "DeployOut",
+    "DeploysOut",
     "DnsAnswerOut",
     "DnsOut",
     "EndpointOut",
     "ErrorOut",
     "EventOut",
     "EventsPage",
+    "PolicyOut",
     "ReadinessOut",
     "RegionOut",
     "RegionsOut",
     "TrafficManagerOut",
     "TrafficManagerReadOut",
+    "action_out",
     "check_out",
+    "deploy_out",
     "dns_answer_out",
     "event_out",
+    "policy_out",
     "region_out",
     "traffic_manager_out",
     "traffic_manager_read_out",
@@ -94,6 +109,85 @@ class StreakOut(BaseModel):
     last_at: datetime
 
 
+class TallyOut(BaseModel):
+    """Consecutive rounds that count towards a decision: how many, since when, the last one."""
+
+    rounds: int = Field(examples=[2])
+    since: datetime
+    last_at: datetime
+
+
+class WindowOut(BaseModel):
+    """A region's latest deploy window: failures inside it are a bad deploy's."""
+
+    deploy: str = Field(
+        description="The deploy's id (`GET /api/v1/deploys/{id}`)",
+        examples=["5f0c2a9e41d7b3c8a6e2"],
+    )
+    version: str = Field(examples=["2026.11.2"])
+    source: DeploySource = Field(description="`marker` (posted) or `detected` (a new release)")
+    start: datetime = Field(description="`deploys.lead` before the deploy")
+    end: datetime = Field(description="`failover.deploy_window` after the deploy")
+
+
+class PendingOut(BaseModel):
+    """A decision awaiting its outcome (its record in `GET /api/v1/actions`)."""
+
+    id: str = Field(examples=["9b1e0c7d2f4a6b8c0d1e"])
+    action: Action
+    decided_at: datetime | None
+
+
+POLICY_EXAMPLE: dict[str, Any] = {
+    "state": "counting",
+    "reason": "westeurope failed 2 rounds in a row over 10 s, within 1 minutes of deploy "
+    "2026.11.2: status 500, expected 200 on home",
+    "next": "disable after 1 more failing round",
+    "failing": {
+        "rounds": 2,
+        "since": "2026-11-02T14:01:00Z",
+        "last_at": "2026-11-02T14:01:10Z",
+    },
+    "healthy": None,
+    "out_since": None,
+    "operator": None,
+    "window": {
+        "deploy": "5f0c2a9e41d7b3c8a6e2",
+        "version": "2026.11.2",
+        "source": "marker",
+        "start": "2026-11-02T13:58:00Z",
+        "end": "2026-11-02T14:30:00Z",
+    },
+    "pending": None,
+}
+
+
+class PolicyOut(BaseModel):
+    """What the failover policy holds about a region, apart from this round's verdict
+    (docs/failover.md)."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [POLICY_EXAMPLE]})
+
+    state: Stance = Field(
+        description="`serving` (in rotation, nothing counting), `counting` (failover-level "
+        "failures counting towards a disable), `alert_only` (failing outside a deploy window, "
+        "where nothing acts), `inconclusive` (the evidence cannot decide), `withheld` (it "
+        "should be out and a guard rail refuses), `out` (out of rotation by regionwatch's "
+        "decision; in dry-run, would be), `recovering` (out, healthy rounds counting towards "
+        "putting it back), `operator` (a person's decision stands)"
+    )
+    reason: str = Field(description="Why, in words; empty while serving")
+    next: str = Field(description="What the policy would do next, in words")
+    failing: TallyOut | None = Field(description="The failing rounds in a row that count")
+    healthy: TallyOut | None = Field(description="The healthy rounds in a row")
+    out_since: datetime | None = Field(
+        description="Held out of rotation by regionwatch since (in dry-run: would be)"
+    )
+    operator: str | None = Field(description="Why a person's decision stands; null otherwise")
+    window: WindowOut | None = Field(description="The latest deploy window (open or past)")
+    pending: PendingOut | None = Field(description="A decision awaiting its outcome")
+
+
 class RegionOut(BaseModel):
     name: str = Field(examples=["westeurope"])
     status: RegionStatus = Field(description="The verdict of the region's latest round alone")
@@ -107,6 +201,7 @@ class RegionOut(BaseModel):
         description="Drift from the configuration and disagreements with Traffic Manager"
     )
     streak: StreakOut | None = Field(description="The run of rounds with this status")
+    policy: PolicyOut = Field(description="What the failover policy holds about the region")
 
 
 class RegionsOut(BaseModel):
@@ -183,6 +278,168 @@ class EventsPage(BaseModel):
     )
 
 
+def _one_line(value: str) -> str:
+    if not value.isprintable():
+        raise ValueError("expected printable characters, without control characters or line breaks")
+    return value
+
+
+class DeployIn(BaseModel):
+    """A deploy marker: post it after each region's rollout."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "region": "westeurope",
+                    "version": "2026.11.2",
+                    "note": "new theme",
+                    "by": "ci",
+                }
+            ]
+        },
+    )
+
+    region: str = Field(
+        min_length=1, max_length=100, description="A configured region", examples=["westeurope"]
+    )
+    version: str = Field(
+        min_length=1,
+        max_length=100,
+        description="The release deployed: 1–100 printable characters",
+        examples=["2026.11.2"],
+    )
+    note: str = Field(default="", max_length=500, description="Up to 500 characters")
+    by: str = Field(default="api", max_length=100, description="Who deployed: up to 100 characters")
+
+    @field_validator("version")
+    @classmethod
+    def _version(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("expected a version, got only spaces")
+        return _one_line(value)
+
+    @field_validator("note", "by")
+    @classmethod
+    def _text(cls, value: str) -> str:
+        return _one_line(value)
+
+
+DEPLOY_EXAMPLE: dict[str, Any] = {
+    "id": "5f0c2a9e41d7b3c8a6e2",
+    "region": "westeurope",
+    "version": "2026.11.2",
+    "at": "2026-11-02T14:00:00Z",
+    "source": "marker",
+    "note": "new theme",
+    "by": "ci",
+}
+
+
+class DeployOut(BaseModel):
+    """One deploy of one region: marked (posted) or detected (a new release seen)."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [DEPLOY_EXAMPLE]})
+
+    id: str = Field(description="Stable: the same deploy always has the same id")
+    region: str
+    version: str
+    at: datetime = Field(description="When it was marked, or when the new release was seen")
+    source: DeploySource
+    note: str
+    by: str
+
+
+class DeploysOut(BaseModel):
+    deploys: list[DeployOut] = Field(description="Newest first")
+
+
+class ActionResult(enum.StrEnum):
+    """What became of a decision: `intended` until it is carried out, then one of the policy's
+    outcomes."""
+
+    INTENDED = "intended"
+    DONE = Outcome_.DONE.value
+    DRY_RUN = Outcome_.DRY_RUN.value
+    REFUSED = Outcome_.REFUSED.value
+    FAILED = Outcome_.FAILED.value
+    SUPERSEDED = Outcome_.SUPERSEDED.value
+
+
+ACTION_EXAMPLE: dict[str, Any] = {
+    "id": "9b1e0c7d2f4a6b8c0d1e",
+    "region": "westeurope",
+    "endpoint": "westeurope",
+    "action": "disable",
+    "decided_at": "2026-11-02T14:01:20Z",
+    "reason": "westeurope failed 3 rounds in a row over 20 s, within 1 minutes of deploy "
+    "2026.11.2: status 500, expected 200 on home; centralus is healthy and covers WORLD",
+    "evidence": {
+        "failing_rounds": 3,
+        "since": "2026-11-02T14:01:00+00:00",
+        "content_rounds": 3,
+        "deploy": {"version": "2026.11.2", "at": "2026-11-02T14:00:00+00:00", "source": "marker"},
+        "results": [
+            {
+                "check": "home",
+                "reason": "status 500, expected 200",
+                "class": "content",
+                "vantage": "local",
+            }
+        ],
+        "witness": None,
+    },
+    "mode": "enforce",
+    "urgent": False,
+    "result": "done",
+    "guard": None,
+    "detail": "westeurope disabled in Traffic Manager",
+    "uncovered": [],
+    "attempts": 1,
+    "finished_at": "2026-11-02T14:01:21Z",
+    "instance": "regionwatch-0",
+}
+
+
+ActionMode = Literal["dry-run", "enforce"]
+
+
+class ActionOut(BaseModel):
+    """One decision of the failover policy in the audit trail, and what became of it."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [ACTION_EXAMPLE]})
+
+    id: str = Field(description="The decision's id")
+    region: str
+    endpoint: str = Field(description="The Traffic Manager endpoint")
+    action: Action
+    decided_at: datetime
+    reason: str = Field(description="Why, in words")
+    evidence: dict[str, Any] = Field(
+        description="The rounds, the failing checks and their vantage points, the deploy, "
+        "Traffic Manager's witness"
+    )
+    mode: ActionMode = Field(description="dry-run: recorded, Traffic Manager not written")
+    urgent: bool = Field(description="Never strand users: no back-off, no wait")
+    result: ActionResult
+    guard: Guard | None = Field(description="The guard rail that refused it")
+    detail: str = Field(description="What was done, or why not, in one line")
+    uncovered: list[str] = Field(
+        description="The geographies a refused disable would have left without an answer"
+    )
+    attempts: int = Field(description="Writes attempted")
+    finished_at: datetime | None = Field(description="Null while intended")
+    instance: str = Field(description="The instance that decided")
+
+
+class ActionsPage(BaseModel):
+    actions: list[ActionOut]
+    next: int | None = Field(
+        description="Pass as `before` for the next (older) page; null on the last page"
+    )
+
+
 class ReadinessOut(BaseModel):
     ready: bool
     problems: list[str] = Field(description="Why the service is not ready (then 503)")
@@ -250,7 +507,48 @@ def _streak_out(streak: StreakState | None) -> StreakOut | None:
     )
 
 
-def region_out(view: RegionView) -> RegionOut:
+def _tally_out(tally: Tally | None) -> TallyOut | None:
+    if tally is None:
+        return None
+    return TallyOut(rounds=tally.rounds, since=tally.since, last_at=tally.last_at)
+
+
+def _window_out(window: Window | None) -> WindowOut | None:
+    if window is None:
+        return None
+    deploy = window.deploy
+    return WindowOut(
+        deploy=deploy.id,
+        version=deploy.version,
+        source=deploy.source,
+        start=window.start,
+        end=window.end,
+    )
+
+
+def policy_out(held: RegionPolicy) -> PolicyOut:
+    """A region's `policy` object, from the policy's state for it."""
+    pending = None
+    if held.pending is not None and held.pending_action is not None:
+        pending = PendingOut(
+            id=held.pending, action=held.pending_action, decided_at=held.pending_at
+        )
+    return PolicyOut(
+        state=held.stance,
+        reason=held.reason,
+        next=held.next,
+        failing=_tally_out(held.failing),
+        healthy=_tally_out(held.healthy),
+        out_since=held.out_since,
+        operator=held.operator,
+        window=_window_out(held.window),
+        pending=pending,
+    )
+
+
+def region_out(view: RegionView, policy: PolicyState | None) -> RegionOut:
+    """A region in the API's shape: this round's verdict and, apart, what the failover policy
+    (`policy`, the snapshot's) holds about it."""
     verdict = view.verdict
     return RegionOut(
         name=view.name,
@@ -261,6 +559,7 @@ def region_out(view: RegionView) -> RegionOut:
         traffic_manager=endpoint_out(view.endpoint),
         findings=list(view.endpoint.findings) if view.endpoint is not None else [],
         streak=_streak_out(view.streak),
+        policy=policy_out(policy.region(view.name) if policy is not None else RegionPolicy()),
     )
 
 
@@ -303,6 +602,39 @@ def event_out(stored: StoredEvent) -> EventOut:
         instance=e.instance,
         problem=e.problem,
         resolved=e.resolved,
+    )
+
+
+def deploy_out(deploy: Deploy) -> DeployOut:
+    return DeployOut(
+        id=deploy.id,
+        region=deploy.region,
+        version=deploy.version,
+        at=deploy.at,
+        source=deploy.source,
+        note=deploy.note,
+        by=deploy.by,
+    )
+
+
+def action_out(record: ActionRecord) -> ActionOut:
+    return ActionOut(
+        id=record.id,
+        region=record.region,
+        endpoint=record.endpoint,
+        action=Action(record.action),
+        decided_at=record.decided_at,
+        reason=record.reason,
+        evidence=record.evidence,
+        mode=cast(ActionMode, record.mode),  # validated by the model
+        urgent=record.urgent,
+        result=ActionResult(record.status),
+        guard=Guard(record.guard) if record.guard is not None else None,
+        detail=record.detail,
+        uncovered=list(record.uncovered),
+        attempts=record.attempts,
+        finished_at=record.finished_at,
+        instance=record.instance,
     )
 
 

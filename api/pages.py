@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from html import escape
 
 from monitor.dnsmap import DnsFinding
+from monitor.policy import RegionPolicy
 from monitor.results import DnsStatus, Outcome, RegionVerdict
 from monitor.snapshot import Snapshot
 from monitor.trafficmanager.compare import EndpointView
@@ -35,7 +36,14 @@ def dashboard_page(hostname: str, snapshot: Snapshot, *, refresh: int) -> str:
     sections = (
         _warnings(snapshot.warnings)
         + _outage(tm.outage if tm is not None else None)
-        + "".join(_region(view.verdict, view.endpoint) for view in snapshot.regions.values())
+        + "".join(
+            _region(
+                view.verdict,
+                view.endpoint,
+                snapshot.policy.region(name) if snapshot.policy is not None else None,
+            )
+            for name, view in snapshot.regions.items()
+        )
         + _dns(dns)
     )
     return (
@@ -58,9 +66,15 @@ def _warnings(warnings: Sequence[str]) -> str:
     return f'<section data-section="warnings"><h2>regionwatch itself</h2>{lines}</section>'
 
 
-def _region(verdict: RegionVerdict, view: EndpointView | None) -> str:
+def _region(verdict: RegionVerdict, view: EndpointView | None, held: RegionPolicy | None) -> str:
     status = verdict.status.value
     tm = ""
+    if held is not None:
+        tm += (
+            f'<p data-policy="{held.stance.value}"><small>failover: <b>{held.stance.value}</b>'
+            f"{f' — {escape(held.reason)}' if held.reason else ''}"
+            f"{f'; next: {escape(held.next)}' if held.next else ''}</small></p>"
+        )
     if view is not None and view.state is not None:
         tm = (
             f"<p><small>Traffic Manager: endpoint {escape(view.endpoint)} "

@@ -21,9 +21,10 @@ from monitor.storehealth import WriteFailure
 
 __all__ = ["BLIND_READS", "BLIND_ROUNDS", "RegionFacts", "Scope", "judge_conditions"]
 
-# Rounds of a region with nothing but ERROR results before the monitor says it is blind there;
+# Rounds of a region with nothing but ERROR results before the monitor says it is blind there
+# (after three the failover policy calls the region inconclusive; blind is when that lasts);
 # failed Traffic Manager reads in a row before it says so of Traffic Manager.
-BLIND_ROUNDS = 3
+BLIND_ROUNDS = 6
 BLIND_READS = 3
 
 
@@ -41,6 +42,7 @@ class RegionFacts:
     tm_monitor_status: str | None = None
     drift: str | None = None
     profile_known: bool = False  # a Traffic Manager profile has been read
+    inconclusive: str | None = None  # why the failover policy cannot decide, when it cannot
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,6 +189,14 @@ def _region_conditions(
                 + "; ".join(region.reasons),
                 _region_evidence(region),
             )
+    if region.inconclusive is not None:
+        specs[f"policy/{name}"] = _Spec(
+            EventType.REGION_INCONCLUSIVE,
+            Severity.WARNING,
+            name,
+            f"{name} inconclusive: {region.inconclusive}",
+            {"reason": region.inconclusive, "status": region.status.value},
+        )
     expiring = _expiring_certificate(config, region.results)
     if expiring is not None:
         specs[f"certificate/{name}"] = _Spec(

@@ -567,6 +567,7 @@ class FailoverConfig(Model):
 
 class DeploysConfig(Model):
     version_header: str = "X-Release"
+    lead: Duration = timedelta(minutes=2)
 
     @field_validator("version_header")
     @classmethod

@@ -12,8 +12,7 @@ failing subscriber can hold the engine up.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
 import structlog
@@ -22,7 +21,10 @@ from monitor.clock import Clock
 from monitor.config import Config
 from monitor.events import Event, derive
 from monitor.evidence import Evidence
-from monitor.fold import fold
+from monitor.facts import fact_events
+from monitor.fold import step
+from monitor.policy import Decision
+from monitor.queues import drain_then_cancel
 from monitor.recorder import Recorder
 from monitor.snapshot import Snapshot
 
@@ -40,6 +42,7 @@ class Publication:
     events: tuple[Event, ...]
     evidence: Evidence
     lag: float = 0.0  # seconds from the evidence's submission to this publication
+    decisions: tuple[Decision, ...] = ()  # the failover policy's, from this item
 
 
 @dataclass(slots=True)
@@ -90,12 +93,7 @@ class Subscriber:
         """Let it take what is queued (up to `grace` seconds), then stop it."""
         if self._task is None:
             return
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(grace):
-                await self._queue.join()
-        self._task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._task
+        await drain_then_cancel(self._queue, self._task, grace)
         self._task = None
 
     async def _run(self) -> None:
@@ -126,6 +124,8 @@ class Engine:
         self._subscribers: list[Subscriber] = []
         self._task: asyncio.Task[None] | None = None
         self.lag: float = 0.0  # seconds from submit to published, of the last item
+        # Where the policy's decisions go: the actuator's inbox, which never drops one.
+        self.decisions: Callable[[Sequence[Decision]], None] | None = None
 
     @property
     def snapshot(self) -> Snapshot:
@@ -173,12 +173,7 @@ class Engine:
         """Apply what is already queued, then let the recorder and the subscribers finish,
         each for at most `grace` seconds."""
         if self._task is not None:
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(grace):
-                    await self._queue.join()
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await drain_then_cancel(self._queue, self._task, grace)
             self._task = None
         await self._recorder.stop(grace=grace)
         for subscriber in self._subscribers:
@@ -201,14 +196,18 @@ class Engine:
 
     def _step(self, item: _Item) -> None:
         before = self._snapshot
-        after = fold(before, item.evidence, config=self._config, now=self._clock.now())
-        events = tuple(
-            derive(before.conditions, after.conditions, at=after.made_at, instance=after.instance)
+        made = step(before, item.evidence, config=self._config, now=self._clock.now())
+        after = made.snapshot
+        events = (
+            *derive(before.conditions, after.conditions, at=after.made_at, instance=after.instance),
+            *fact_events(item.evidence, made.deploys, at=after.made_at, instance=after.instance),
         )
         self._snapshot = after
-        self._recorder.record(item.evidence, events)
+        self._recorder.record(item.evidence, events, made.deploys)
+        if made.decisions and self.decisions is not None:
+            self.decisions(made.decisions)
         self.lag = self._clock.monotonic() - item.submitted
-        publication = Publication(after, events, item.evidence, self.lag)
+        publication = Publication(after, events, item.evidence, self.lag, made.decisions)
         for subscriber in self._subscribers:
             subscriber.offer(publication)
         if item.done is not None and not item.done.done():

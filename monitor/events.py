@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-__all__ = ["Condition", "Event", "EventType", "Severity", "derive"]
+__all__ = ["Condition", "Event", "EventType", "Severity", "derive", "fact"]
 
 
 class EventType(enum.StrEnum):
@@ -33,6 +33,14 @@ class EventType(enum.StrEnum):
     CERTIFICATE_EXPIRING = "certificate.expiring"
     MONITOR_BLIND = "monitor.blind"
     CONFIG_DRIFT = "config.drift"
+    REGION_INCONCLUSIVE = "region.inconclusive"
+    ENDPOINT_DISABLED = "endpoint.disabled"
+    ENDPOINT_ENABLED = "endpoint.enabled"
+    ENDPOINT_WOULD_DISABLE = "endpoint.would_disable"
+    ENDPOINT_WOULD_ENABLE = "endpoint.would_enable"
+    ACTION_REFUSED = "action.refused"
+    ACTION_FAILED = "action.failed"
+    DEPLOY_RECORDED = "deploy.recorded"
 
 
 class Severity(enum.StrEnum):
@@ -144,3 +152,31 @@ def _closed(condition: Condition, at: datetime, instance: str) -> Event:
 def _id(key: str, kind: EventType, since: datetime, *, resolved: bool) -> str:
     text = f"{key}|{kind.value}|{since.isoformat()}|{'resolved' if resolved else 'open'}"
     return hashlib.sha256(text.encode()).hexdigest()[:20]
+
+
+def fact(
+    kind: EventType,
+    *,
+    key: str,
+    severity: Severity,
+    region: str | None,
+    at: datetime,
+    summary: str,
+    evidence: Evidence,
+    instance: str,
+) -> Event:
+    """An event that is a fact in itself (an endpoint disabled, a deploy recorded), not the
+    opening or closing of a condition. `key` names what it records (`action/<id>`): the same
+    fact always has the same id."""
+    return Event(
+        id=_id(key, kind, at, resolved=False),
+        type=kind,
+        severity=severity,
+        region=region,
+        at=at,
+        since=at,
+        summary=summary,
+        evidence=evidence,
+        instance=instance,
+        problem=key,
+    )

@@ -9,7 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from monitor.deploys import Deploy
 from monitor.dnsmap import DnsFinding
+from monitor.guardrails import Guard
+from monitor.policy import Action, Outcome_
 from monitor.results import RegionVerdict
 from monitor.storehealth import WriteFailure
 from monitor.trafficmanager.geography import GeographicHierarchy
@@ -17,6 +20,8 @@ from monitor.trafficmanager.watch import AccessCheck, Reading
 
 __all__ = [
     "AccessChecked",
+    "ActionFinished",
+    "DeployMarked",
     "DnsRoundFinished",
     "Evidence",
     "GeographyRead",
@@ -71,6 +76,31 @@ class StoreHealthChanged:
 
 
 @dataclass(frozen=True, slots=True)
+class DeployMarked:
+    """A deploy marker (posted, stored): its region's window opens."""
+
+    deploy: Deploy
+
+
+@dataclass(frozen=True, slots=True)
+class ActionFinished:
+    """The actuator's report on one of the policy's decisions."""
+
+    decision_id: str
+    region: str
+    action: Action
+    outcome: Outcome_
+    detail: str  # one line: what was done, or why not
+    at: datetime
+    guard: Guard | None = None  # the guard rail that refused it
+    uncovered: tuple[str, ...] = ()
+    dry_run: bool = False
+    urgent: bool = False
+    reason: str = ""  # the decision's reason, for the event
+    maybe_landed: bool = False  # failed after a PATCH was sent: it may have taken effect
+
+
+@dataclass(frozen=True, slots=True)
 class SchedulerChanged:
     """The scheduler started or stopped."""
 
@@ -85,4 +115,6 @@ Evidence = (
     | DnsRoundFinished
     | StoreHealthChanged
     | SchedulerChanged
+    | DeployMarked
+    | ActionFinished
 )

@@ -7,15 +7,18 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from types import MappingProxyType
 
 from monitor.conditions import RegionFacts, Scope, judge_conditions
 from monitor.config import Config
+from monitor.deploys import Deploy
 from monitor.events import Condition
 from monitor.evidence import (
     AccessChecked,
+    ActionFinished,
+    DeployMarked,
     DnsRoundFinished,
     Evidence,
     GeographyRead,
@@ -23,6 +26,18 @@ from monitor.evidence import (
     SchedulerChanged,
     StoreHealthChanged,
     TrafficManagerRead,
+)
+from monitor.policy import (
+    Decision,
+    PolicyState,
+    Stance,
+    World,
+    decide_action_finished,
+    decide_deploy,
+    decide_round,
+    decide_traffic_manager,
+    first_policy,
+    healthz_out,
 )
 from monitor.results import RegionStatus, RegionVerdict
 from monitor.snapshot import (
@@ -34,10 +49,19 @@ from monitor.snapshot import (
     TrafficManagerView,
 )
 from monitor.trafficmanager.compare import endpoint_view
+from monitor.trafficmanager.geography import BUILTIN
 from monitor.trafficmanager.model import ProfileState
 from monitor.trafficmanager.watch import Reading
 
-__all__ = ["after_read", "first_snapshot", "fold", "next_streak", "rebuild_streak"]
+__all__ = [
+    "Step",
+    "after_read",
+    "first_snapshot",
+    "fold",
+    "next_streak",
+    "rebuild_streak",
+    "step",
+]
 
 _SERVICE_OK = HealthAnswer(200, b'{"service":"ok"}')
 
@@ -50,6 +74,7 @@ def first_snapshot(
     verdicts: Mapping[str, RegionVerdict] | None = None,
     streaks: Mapping[str, Streak] | None = None,
     conditions: Mapping[str, Condition] | None = None,
+    policy: PolicyState | None = None,
 ) -> Snapshot:
     """The snapshot a service starts from: what the store remembers (the last verdicts, their
     streaks, the open conditions), or every region unknown."""
@@ -71,25 +96,56 @@ def first_snapshot(
         traffic_manager=TrafficManagerView() if config.traffic_manager is not None else None,
         dns=DnsView() if config.checks.dns is not None else None,
         conditions=MappingProxyType(dict(conditions or {})),
+        policy=policy or first_policy(config),
     )
     # The remembered conditions stand as they were until evidence judges them: the first
     # item applied closes those that are over, with an event, rather than losing them here.
     return _finish(snapshot, config, now, judge=None, before=None)
 
 
+@dataclass(frozen=True, slots=True)
+class Step:
+    """What one item of evidence made: the new snapshot, the policy's decisions for the
+    actuator, and the deploys it detected (a new, stable release)."""
+
+    snapshot: Snapshot
+    decisions: tuple[Decision, ...] = ()
+    deploys: tuple[Deploy, ...] = ()
+
+
 def fold(snapshot: Snapshot, evidence: Evidence, *, config: Config, now: datetime) -> Snapshot:
-    """The snapshot after `evidence`, made at `now`. Only what the evidence can change is
-    judged again (a region's round: that region's conditions and `/healthz` answer)."""
+    """The snapshot after `evidence`, made at `now` (see `step`)."""
+    return step(snapshot, evidence, config=config, now=now).snapshot
+
+
+def step(snapshot: Snapshot, evidence: Evidence, *, config: Config, now: datetime) -> Step:
+    """The snapshot after `evidence`, made at `now`, with the failover policy's decisions.
+    Only what the evidence can change is judged again (a region's round: that region's
+    conditions and `/healthz` answer, and the policy of the regions it touches)."""
     before_health = snapshot.health
+    before_policy = snapshot.policy or first_policy(config)
+    snapshot, scope = _apply(snapshot, evidence, config)
+    policy, decisions, deploys = _decide(before_policy, evidence, snapshot, config, now)
+    changed = frozenset(
+        name for name, rp in policy.regions.items() if before_policy.regions.get(name) is not rp
+    )
+    if changed and scope.regions is not None:
+        scope = replace(scope, regions=scope.regions | changed)
+    snapshot = replace(snapshot, policy=policy)
+    finished = _finish(snapshot, config, now, judge=scope, before=before_health)
+    return Step(finished, tuple(decisions), tuple(deploys))
+
+
+def _apply(snapshot: Snapshot, evidence: Evidence, config: Config) -> tuple[Snapshot, Scope]:
+    """The evidence into the snapshot's views, and the scope of what it can change."""
     regions = snapshot.regions
     tm = snapshot.traffic_manager
     scope = Scope(regions=frozenset(), dns=False, monitor=False)  # judges nothing
     match evidence:
         case RoundFinished(verdict=verdict):
             if verdict.region not in regions:
-                return (
-                    snapshot  # a region no longer configured (an observation from an older config)
-                )
+                # A region no longer configured (an observation from an older configuration).
+                return snapshot, scope
             old = regions[verdict.region]
             view = RegionView(
                 old.name,
@@ -124,7 +180,49 @@ def fold(snapshot: Snapshot, evidence: Evidence, *, config: Config, now: datetim
             scope = Scope(regions=frozenset(), dns=False, monitor=True)
         case SchedulerChanged(running=running):
             snapshot = replace(snapshot, scheduler_running=running)
-    return _finish(snapshot, config, now, judge=scope, before=before_health)
+    return snapshot, scope
+
+
+def _world(snapshot: Snapshot) -> World:
+    tm = snapshot.traffic_manager
+    latest = tm.latest if tm is not None else None
+    return World(
+        verdicts={name: view.verdict for name, view in snapshot.regions.items()},
+        profile=tm.profile if tm is not None else None,
+        geography=tm.geography if tm is not None else BUILTIN,
+        tm_readable=latest is None or latest.error is None,
+    )
+
+
+def _decide(
+    policy: PolicyState, evidence: Evidence, snapshot: Snapshot, config: Config, now: datetime
+) -> tuple[PolicyState, list[Decision], list[Deploy]]:
+    """The policy's part of a step: only evidence it reads can make it decide."""
+    match evidence:
+        case RoundFinished(verdict=verdict) if verdict.region in snapshot.regions:
+            return decide_round(policy, verdict, _world(snapshot), config, now)
+        case TrafficManagerRead():
+            state, decisions = decide_traffic_manager(policy, _world(snapshot), config, now)
+            return state, decisions, []
+        case DeployMarked(deploy=deploy) if deploy.region in snapshot.regions:
+            state, decisions = decide_deploy(policy, deploy, _world(snapshot), config, now)
+            return state, decisions, []
+        case ActionFinished() as finished:
+            state, decisions = decide_action_finished(
+                policy,
+                decision_id=finished.decision_id,
+                region=finished.region,
+                action=finished.action,
+                outcome=finished.outcome,
+                detail=finished.detail,
+                at=finished.at,
+                world=_world(snapshot),
+                config=config,
+                now=now,
+                maybe_landed=finished.maybe_landed,
+            )
+            return state, decisions, []
+    return policy, [], []
 
 
 def next_streak(previous: Streak | None, verdict: RegionVerdict, *, gap: timedelta) -> Streak:
@@ -240,6 +338,7 @@ def _judge(snapshot: Snapshot, config: Config, now: datetime, scope: Scope) -> d
             ),
             drift=view.endpoint.drift if view.endpoint is not None else None,
             profile_known=profile_known,
+            inconclusive=_inconclusive(snapshot, view.name),
         )
         for view in snapshot.regions.values()
         if scope.regions is None or view.name in scope.regions
@@ -257,6 +356,14 @@ def _judge(snapshot: Snapshot, config: Config, now: datetime, scope: Scope) -> d
         now=now,
         scope=scope,
     )
+
+
+def _inconclusive(snapshot: Snapshot, region: str) -> str | None:
+    policy = snapshot.policy
+    if policy is None:
+        return None
+    held = policy.region(region)
+    return held.reason if held.stance is Stance.INCONCLUSIVE else None
 
 
 def _readiness(snapshot: Snapshot, config: Config) -> tuple[str, ...]:
@@ -296,16 +403,22 @@ def _health(
 ) -> Mapping[str, HealthAnswer]:
     """Every `/healthz` answer, prebuilt; "" is the answer when no region is named
     (`api.local_region`'s, else the service's own). Only `regions`' answers are built again
-    when the previous ones are given (None: all). 200 for every region: no failover policy
-    acts in this release, and the monitor fails static (docs/architecture.md)."""
+    when the previous ones are given (None: all). 503 only when the failover policy holds the
+    region out of rotation in enforce mode (docs/failover.md); 200 otherwise, whatever the
+    verdict: the monitor fails static."""
     if before is not None and regions is not None and not regions:
         return before
     answers = dict(before) if before is not None and regions is not None else {"": _SERVICE_OK}
+    policy = snapshot.policy
     for name, view in snapshot.regions.items():
         if regions is not None and before is not None and name not in regions:
             continue
-        body = json.dumps({"region": name, "serve": True, "status": view.status.value})
-        answers[name] = HealthAnswer(200, body.encode())
+        held = policy.region(name) if policy is not None else None
+        out = held is not None and healthz_out(config, held)
+        body: dict[str, object] = {"region": name, "serve": not out, "status": view.status.value}
+        if held is not None:
+            body["policy"] = held.stance.value
+        answers[name] = HealthAnswer(503 if out else 200, json.dumps(body).encode())
     local = config.api.local_region
     if local is not None and local in answers:
         answers[""] = answers[local]

@@ -10,11 +10,11 @@ health says why) rather than letting memory grow without bound.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Coroutine, Sequence
 
 import structlog
 
+from monitor.deploys import Deploy
 from monitor.errors import StoreError
 from monitor.events import Event
 from monitor.evidence import (
@@ -23,6 +23,7 @@ from monitor.evidence import (
     RoundFinished,
     TrafficManagerRead,
 )
+from monitor.queues import drain_then_cancel
 from monitor.store import Store
 
 __all__ = ["Recorder"]
@@ -33,18 +34,25 @@ log = structlog.get_logger("monitor.recorder")
 class Recorder:
     def __init__(self, store: Store, *, backlog: int = 10_000) -> None:
         self._store = store
-        self._queue: asyncio.Queue[tuple[Evidence, Sequence[Event]]] = asyncio.Queue(backlog)
+        self._queue: asyncio.Queue[tuple[Evidence, Sequence[Event], Sequence[Deploy]]] = (
+            asyncio.Queue(backlog)
+        )
         self._task: asyncio.Task[None] | None = None
         self.dropped = 0
 
-    def record(self, evidence: Evidence, events: Sequence[Event]) -> None:
-        """Queue the evidence's history and its events for the store; never waits."""
-        if not events and not isinstance(
-            evidence, RoundFinished | TrafficManagerRead | DnsRoundFinished
+    def record(
+        self, evidence: Evidence, events: Sequence[Event], deploys: Sequence[Deploy] = ()
+    ) -> None:
+        """Queue the evidence's history, its events and the deploys detected for the store;
+        never waits."""
+        if (
+            not events
+            and not deploys
+            and not isinstance(evidence, RoundFinished | TrafficManagerRead | DnsRoundFinished)
         ):
             return  # nothing of it is stored
         try:
-            self._queue.put_nowait((evidence, events))
+            self._queue.put_nowait((evidence, events, deploys))
         except asyncio.QueueFull:
             self.dropped += 1
             self._store.writes.failed(
@@ -59,12 +67,7 @@ class Recorder:
         """Write what is queued (up to `grace` seconds), then stop."""
         if self._task is None:
             return
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(grace):
-                await self._queue.join()
-        self._task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._task
+        await drain_then_cancel(self._queue, self._task, grace)
         self._task = None
 
     async def flush(self) -> None:
@@ -73,13 +76,15 @@ class Recorder:
 
     async def _run(self) -> None:
         while True:
-            evidence, events = await self._queue.get()
+            evidence, events, deploys = await self._queue.get()
             try:
-                await self._write(evidence, events)
+                await self._write(evidence, events, deploys)
             finally:
                 self._queue.task_done()
 
-    async def _write(self, evidence: Evidence, events: Sequence[Event]) -> None:
+    async def _write(
+        self, evidence: Evidence, events: Sequence[Event], deploys: Sequence[Deploy]
+    ) -> None:
         # Each write on its own: a round that cannot be stored must not cost its events.
         store = self._store
         match evidence:
@@ -89,6 +94,8 @@ class Recorder:
                 await _attempt(store.record_traffic_manager(reading), "traffic_manager_reading")
             case DnsRoundFinished(checked_at=checked_at, findings=findings):
                 await _attempt(store.record_dns(checked_at.timestamp(), findings), "dns_round")
+        for deploy in deploys:
+            await _attempt(store.record_deploy(deploy), "deploy")
         if events:
             await _attempt(store.record_events(events), "events")
 

@@ -13,10 +13,11 @@ import socket
 import ssl
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import structlog
 
+from monitor.actuator import Actuator, WriteRetry
 from monitor.clock import Clock, SystemClock
 from monitor.config import Config
 from monitor.dnsround import DnsRound
@@ -32,6 +33,7 @@ from monitor.evidence import (
     TrafficManagerRead,
 )
 from monitor.fold import first_snapshot, rebuild_streak
+from monitor.policy import BACKOFF_WINDOW, Action, Outcome_, PolicyState, restore_policy
 from monitor.probes.https import site_ssl_context
 from monitor.recorder import Recorder
 from monitor.results import RegionVerdict
@@ -58,6 +60,8 @@ GEOGRAPHY_READ_EVERY = timedelta(days=1)
 # this, plus the HTTP drain before it and the engine's and the store's after it.
 STOP_GRACE = timedelta(seconds=3)
 ENGINE_STOP_GRACE = 1.0  # seconds for the engine, the recorder and each subscriber
+# An action cut short stays `intended` and is reconciled at the next start.
+ACTUATOR_STOP_GRACE = 2.0
 # Rounds read back to rebuild a region's streak at start: longer streaks count this many.
 STREAK_MEMORY = 1000
 
@@ -88,6 +92,7 @@ class Service:
         self.rounds = rounds
         self.dns = dns
         self.traffic_manager = traffic_manager
+        self.actuator: Actuator | None = None  # the decider's; observers and `check` have none
         periodic: list[PeriodicJob] = []
         if config.traffic_manager is not None and traffic_manager is not None:
             periodic += [
@@ -243,19 +248,22 @@ async def build_service(
     traffic_manager: TrafficManager | None = None,
     once: bool = False,
     rng: random.Random | None = None,
+    actuator_retry: WriteRetry | None = None,
 ) -> AsyncIterator[Service]:
     """Build the service from `config` and own everything it opens until the block ends.
 
     Opens the store (raising `StoreError`, one line naming the file and what to do, when it
     cannot be used) and restores what it remembers: each region's last verdict and streak,
     and the conditions still open. With `once`, the store is in memory and remembers nothing
-    (`check` must not touch a running service's store). The clients (HTTP for DNS over HTTPS,
+    (`check` must not touch a running service's store). `actuator_retry` replaces the write's
+    retries and their back-off (the defaults: `WriteRetry()`), for tests that must not wait. The clients (HTTP for DNS over HTTPS,
     the Azure SDK's) are created here and closed on the way out, after the engine has applied
     and recorded what was queued.
     """
     clock = clock or SystemClock()
     store_path = ":memory:" if once else config.storage.path
-    store = Store(store_path, clock=clock, retention=config.storage.retention)
+    # One decider per store: `run` and the lab lock theirs; `check` uses one of its own.
+    store = Store(store_path, clock=clock, retention=config.storage.retention, lock=not once)
     await store.open()
     client: TrafficManager | None = None
     dns: DnsRound | None = None
@@ -277,6 +285,7 @@ async def build_service(
                 verdicts=store.latest(),
                 streaks=streaks,
                 conditions=await store.open_conditions(),
+                policy=await _restored_policy(config, store, now),
             )
         engine = Engine(config, clock=clock, first=first, recorder=Recorder(store))
         engine.subscribe("log", _log_events)
@@ -303,11 +312,29 @@ async def build_service(
             traffic_manager=client,
             rng=rng,
         )
+        actuator = None
+        if not once and config.role == "decider":
+            actuator = Actuator(
+                config,
+                store=store,
+                client=client,
+                clock=clock,
+                snapshot=lambda: engine.snapshot,
+                submit=engine.submit,
+                instance=instance,
+                retry=actuator_retry,
+            )
+            engine.decisions = actuator.accept
+            service.actuator = actuator
         await engine.start()
+        if actuator is not None:
+            await actuator.start()
         try:
             yield service
         finally:
             await service.stop()
+            if actuator is not None:
+                await actuator.stop(grace=ACTUATOR_STOP_GRACE)
             await engine.stop(grace=ENGINE_STOP_GRACE)
             log.info("service_stopped")
     finally:
@@ -316,6 +343,32 @@ async def build_service(
         if dns is not None:
             await dns.close()
         await store.close()
+
+
+async def _restored_policy(config: Config, store: Store, now: datetime) -> PolicyState:
+    """The failover policy as the store remembers it (see `monitor.policy.restore_policy`)."""
+    memory = max(
+        config.failover.failing_rounds_without_deploy or 0,
+        config.failover.failing_rounds,
+        config.failover.healthy_rounds * 8,  # the back-off's longest wait, at three disables
+    )
+    rounds = {region: await store.recent_rounds(region, limit=memory) for region in config.regions}
+    since = now - BACKOFF_WINDOW
+    records = await store.actions(since=since, limit=10_000)
+    outcomes = [
+        (r.region, Action(r.action), Outcome_(r.status), r.finished_at or r.decided_at)
+        for r in reversed(records)
+        if r.status in (Outcome_.DONE.value, Outcome_.DRY_RUN.value)
+    ]
+    # Unfinished intents of any age: the actuator reconciles every one of them at start.
+    intents = [
+        (r.region, r.id, Action(r.action), r.decided_at)
+        for r in reversed(await store.actions(status="intended", limit=1000))
+    ]
+    deploys = await store.deploys(since=now - config.failover.deploy_window - config.deploys.lead)
+    return restore_policy(
+        config, rounds=rounds, outcomes=outcomes, deploys=deploys, now=now, intents=intents
+    )
 
 
 async def _log_events(publication: Publication) -> None:

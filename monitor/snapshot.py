@@ -14,6 +14,7 @@ from datetime import datetime
 
 from monitor.dnsmap import DnsFinding
 from monitor.events import Condition
+from monitor.policy import PolicyState
 from monitor.results import DnsStatus, RegionStatus, RegionVerdict
 from monitor.storehealth import WriteFailure
 from monitor.trafficmanager.compare import EndpointView
@@ -120,6 +121,7 @@ class Snapshot:
     store_failure: WriteFailure | None = None
     scheduler_running: bool = False
     conditions: Mapping[str, Condition] = field(default_factory=dict)
+    policy: PolicyState | None = None  # the failover policy's state (set by the fold)
     readiness: tuple[str, ...] = ()  # why the service is not ready; empty when it is
     warnings: tuple[str, ...] = ()  # what is wrong while the service stays ready
     health: Mapping[str, HealthAnswer] = field(default_factory=dict)  # by region; "" itself

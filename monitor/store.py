@@ -24,7 +24,18 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import structlog
 
+from monitor.auditstore import (
+    AUDIT_SCHEMA,
+    ActionRecord,
+    finish_action,
+    insert_deploy,
+    insert_intent,
+    note_attempt,
+    select_actions,
+    select_deploys,
+)
 from monitor.clock import Clock
+from monitor.deploys import Deploy
 from monitor.errors import StoreCorrupt, StoreError
 from monitor.events import Condition, Event
 from monitor.eventstore import (
@@ -45,6 +56,7 @@ from monitor.results import (
     RegionVerdict,
 )
 from monitor.storehealth import WriteHealth
+from monitor.storelock import StoreLock
 
 if TYPE_CHECKING:  # types only: importing them pulls in the configuration and DNS modules
     from monitor.dnsmap import DnsFinding
@@ -128,16 +140,26 @@ MIGRATIONS: Sequence[str] = (
     ALTER TABLE results ADD COLUMN received_at REAL;
     """
     + EVENTS_SCHEMA,
+    AUDIT_SCHEMA,
 )
 
 
 class Store:
     """Round history with retention; `latest` answers from memory without touching disk."""
 
-    def __init__(self, path: Path | str, *, clock: Clock, retention: timedelta) -> None:
+    def __init__(
+        self,
+        path: Path | str,
+        *,
+        clock: Clock,
+        retention: timedelta,
+        lock: bool = False,
+    ) -> None:
         self.path = Path(path)
         self._clock = clock
         self._retention = retention
+        # One writer per store: the decider holds `<path>.lock` while it runs.
+        self._lock = StoreLock(self.path, clock) if lock and str(path) != ":memory:" else None
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="regionwatch-store")
         self._db: sqlite3.Connection | None = None
         self._latest: dict[str, RegionVerdict] = {}
@@ -148,14 +170,25 @@ class Store:
         each region. Raises `StoreCorrupt` when the file is not a SQLite database or has a
         damaged page, and `StoreError` when it is from a newer release, cannot be written, or
         cannot be opened; the message is one line naming the file and what to do. The check
-        reads the whole file, on the store's thread: the event loop keeps running."""
-        self._latest = await self._call(self._open)
+        reads the whole file, on the store's thread: the event loop keeps running. With
+        `lock`, first takes the store's lock, or raises `StoreError` naming the process that
+        holds it."""
+        if self._lock is not None:
+            self._lock.acquire()
+        try:
+            self._latest = await self._call(self._open)
+        except BaseException:
+            if self._lock is not None:
+                self._lock.release()
+            raise
 
     async def close(self) -> None:
         if self._db is not None:
             await self._call(self._db.close)
             self._db = None
         self._executor.shutdown(wait=True)
+        if self._lock is not None:
+            self._lock.release()
 
     def latest(self) -> Mapping[str, RegionVerdict]:
         """The last verdict of every region that had one when the store was opened: where a
@@ -165,6 +198,11 @@ class Store:
     async def record(self, verdict: RegionVerdict) -> None:
         """Store one round: the verdict and the results that decided it."""
         await self._write(self._insert, verdict)
+
+    async def recent_rounds(self, region: str, *, limit: int) -> list[RegionVerdict]:
+        """A region's last `limit` rounds with their results, oldest first: what the failover
+        policy counts again after a restart."""
+        return await self._read(self._select_rounds, region, limit)
 
     async def recent_statuses(
         self, region: str, *, limit: int
@@ -183,6 +221,40 @@ class Store:
     async def events(self, query: EventQuery) -> list[StoredEvent]:
         """Stored events matching `query`, newest first."""
         return await self._read(self._select_events, query)
+
+    async def record_deploy(self, deploy: Deploy) -> None:
+        """Store a deploy (marked or detected); one stored already is left as it is."""
+        await self._write(self._run_in_transaction, insert_deploy, deploy)
+
+    async def deploys(
+        self,
+        *,
+        region: str | None = None,
+        since: datetime | None = None,
+        id: str | None = None,
+        limit: int = 100,
+    ) -> list[Deploy]:
+        """Deploys (one region's, since a time, the one with `id`), newest first."""
+        return await self._read(
+            lambda: select_deploys(self._conn(), region=region, since=since, id=id, limit=limit)
+        )
+
+    async def record_intent(self, **intent: Any) -> bool:
+        """Record a decision before it is carried out, synced to disk (no record, no write);
+        False when it was recorded already."""
+        return await self._write(self._insert_intent, intent)
+
+    async def note_attempt(self, decision_id: str) -> None:
+        await self._write(self._run_in_transaction, note_attempt, decision_id)
+
+    async def finish_action(self, decision_id: str, **outcome: Any) -> None:
+        """What became of a decision: done, dry_run, refused (by which guard rail), failed,
+        superseded."""
+        await self._write(lambda: self._in_transaction(finish_action, decision_id, **outcome))
+
+    async def actions(self, **filters: Any) -> list[ActionRecord]:
+        """The audit trail, newest first (filters: region, status, since, before, limit)."""
+        return await self._read(lambda: select_actions(self._conn(), **filters))
 
     async def open_conditions(self) -> dict[str, Condition]:
         """The conditions whose last event did not close them: what was open at the last stop."""
@@ -416,6 +488,33 @@ class Store:
         args.append(limit)
         return [_result(row) for row in self._conn().execute(query, args)]
 
+    def _select_rounds(self, region: str, limit: int) -> list[RegionVerdict]:
+        db = self._conn()
+        rows = db.execute(
+            "SELECT id, status, decided_at, reasons FROM verdicts WHERE region = ?"
+            " ORDER BY decided_at DESC, id DESC LIMIT ?",
+            (region, limit),
+        ).fetchall()
+        rounds = []
+        for verdict_id, status, at, reasons in reversed(rows):
+            results = [
+                _result(row)
+                for row in db.execute(
+                    f"SELECT {_RESULT_COLUMNS} FROM results WHERE verdict_id = ? ORDER BY id",  # noqa: S608 (constant columns)
+                    (verdict_id,),
+                )
+            ]
+            rounds.append(
+                RegionVerdict(
+                    region,
+                    RegionStatus(status),
+                    _time(at),
+                    tuple(json.loads(reasons)),
+                    tuple(results),
+                )
+            )
+        return rounds
+
     def _select_statuses(self, region: str, limit: int) -> list[tuple[RegionStatus, datetime]]:
         rows = self._conn().execute(
             "SELECT status, decided_at FROM verdicts WHERE region = ?"
@@ -423,6 +522,25 @@ class Store:
             (region, limit),
         )
         return [(RegionStatus(status), _time(at)) for status, at in rows]
+
+    def _run_in_transaction(self, fn: Callable[..., object], *args: object) -> None:
+        self._in_transaction(fn, *args)
+
+    def _in_transaction(self, fn: Callable[..., object], *args: object, **kwargs: object) -> None:
+        db = self._conn()
+        with _transaction(db):
+            fn(db, *args, **kwargs)
+
+    def _insert_intent(self, intent: dict[str, Any]) -> bool:
+        # The intent must survive a crash of the machine, not only of the process: synced to
+        # disk before the write it announces (WAL with synchronous=NORMAL syncs at checkpoints).
+        db = self._conn()
+        db.execute("PRAGMA synchronous=FULL")
+        try:
+            with _transaction(db):
+                return insert_intent(db, **intent)
+        finally:
+            db.execute("PRAGMA synchronous=NORMAL")
 
     def _insert_events(self, events: Sequence[Event]) -> None:
         db = self._conn()

@@ -5,7 +5,9 @@ engine never imports the web framework. Exit codes are a contract (regionwatch/e
 documented in docs/configuration.md, "Exit codes"): `check` exits 0 when every region is
 healthy or degraded and no DNS answer is wrong, 1 when a region is failing or unknown or a DNS
 answer is mismatch, nxdomain, nodata, servfail or timeout, and 2 when the configuration (or the
-command line) is wrong. Logs go to stderr, always: stdout is the command's own output.
+command line) is wrong; `deploy` exits 0 when its marker is stored, 1 when the service refused
+it or could not be reached, and 2 when the command line is wrong or REGIONWATCH_TOKEN is not
+set. Logs go to stderr, always: stdout is the command's own output.
 """
 
 from __future__ import annotations
@@ -15,12 +17,14 @@ import asyncio
 import ipaddress
 import json
 import logging
+import os
 import re
 import signal
 import sys
 from collections.abc import Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from monitor.durations import parse_duration
 from monitor.errors import ConfigError, ListenError, StoreError
@@ -32,7 +36,12 @@ from regionwatch.exits import EXIT_CONFIG, EXIT_FAILING, EXIT_LISTEN, EXIT_OK, E
 if TYPE_CHECKING:
     from monitor.snapshot import Snapshot
 
-__all__ = ["main"]
+__all__ = ["DEFAULT_SERVICE_URL", "TOKEN_VARIABLE", "main"]
+
+# Where `regionwatch deploy` finds the service and its token: `api.listen`'s default, and the
+# variable the example configuration reads `api.token` from.
+DEFAULT_SERVICE_URL = "http://127.0.0.1:8000"
+TOKEN_VARIABLE = "REGIONWATCH_TOKEN"  # noqa: S105 (a variable's name, not a secret)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -137,6 +146,33 @@ def _parser() -> argparse.ArgumentParser:
     )
     _logging_options(lab, default_format="console")
     lab.set_defaults(handler=_lab)
+
+    deploy = commands.add_parser(
+        "deploy",
+        help="mark a deploy of one region on a running service",
+        description="Post a deploy marker to a running regionwatch (POST /api/v1/deploys) "
+        "after a region's rollout: it opens the region's deploy window, in which fewer failing "
+        "rounds are enough to disable it. The bearer token is read from the environment "
+        f"variable {TOKEN_VARIABLE} (the service's api.token), never from the command line. "
+        "Prints the stored marker. Exit status: 0 when the marker is stored; 1 when the service "
+        f"refused it or could not be reached; 2 when the command line is wrong or {TOKEN_VARIABLE} "
+        "is not set.",
+    )
+    deploy.add_argument("--region", required=True, help="the region deployed (a configured one)")
+    deploy.add_argument(
+        "--version", required=True, help="the release deployed (1-100 printable characters)"
+    )
+    deploy.add_argument(
+        "--url",
+        type=_service_url,
+        default=DEFAULT_SERVICE_URL,
+        help=f"the service's base URL (default {DEFAULT_SERVICE_URL})",
+    )
+    deploy.add_argument("--note", default=None, help="a note, up to 500 characters")
+    deploy.add_argument(
+        "--by", default=None, metavar="NAME", help="who deployed, up to 100 characters"
+    )
+    deploy.set_defaults(handler=_deploy)
     return parser
 
 
@@ -216,6 +252,49 @@ def _lab_interval(text: str) -> timedelta:
     return interval
 
 
+def _service_url(text: str) -> str:
+    """An http(s) URL with a host and nothing that could carry a credential: the token comes
+    from the environment, and the URL is printed in messages. Never quoted in the error."""
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise argparse.ArgumentTypeError("expected an http or https URL with a host")
+    if parts.username is not None or parts.password is not None or parts.query or parts.fragment:
+        raise argparse.ArgumentTypeError(
+            "expected a URL without a user name, password, query or fragment (the token comes "
+            f"from {TOKEN_VARIABLE})"
+        )
+    return text.rstrip("/")
+
+
+def _deploy(args: argparse.Namespace) -> int:
+    from regionwatch.deploy import DeployRefused, post_deploy
+
+    token = os.environ.get(TOKEN_VARIABLE, "")
+    if not token:
+        print(
+            f"regionwatch deploy: {TOKEN_VARIABLE} is not set: export the service's api.token "
+            "as it (never on the command line, where ps would show it)",
+            file=sys.stderr,
+        )
+        return EXIT_CONFIG
+    try:
+        marker = asyncio.run(
+            post_deploy(
+                args.url,
+                token,
+                region=args.region,
+                version=args.version,
+                note=args.note,
+                by=args.by,
+            )
+        )
+    except DeployRefused as e:
+        print(f"regionwatch deploy: {e}", file=sys.stderr)
+        return EXIT_FAILING
+    print(marker)
+    return EXIT_OK
+
+
 def _check(args: argparse.Namespace) -> int:
     # Imported here: the probes, the Azure SDK and DNS take a second to load, which
     # `--help` and `--version` need not wait for.
@@ -247,7 +326,10 @@ def check_document(snapshot: Snapshot) -> dict[str, Any]:
     tm = snapshot.traffic_manager
     read = traffic_manager_read_out(tm.latest) if tm is not None else None
     return {
-        "regions": [region_out(v).model_dump(mode="json") for v in snapshot.regions.values()],
+        "regions": [
+            region_out(v, snapshot.policy).model_dump(mode="json")
+            for v in snapshot.regions.values()
+        ],
         "dns": [
             dns_answer_out(f).model_dump(mode="json")
             for f in (snapshot.dns.findings if snapshot.dns is not None else ())

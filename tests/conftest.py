@@ -120,6 +120,18 @@ async def two_regions(lab_ca: LabCA) -> AsyncIterator[dict[str, RegionalOrigin]]
         yield {"westeurope": west, "centralus": central}
 
 
+@pytest.fixture
+def seeded(
+    tm: TrafficManagerEmulator, two_regions: dict[str, RegionalOrigin]
+) -> TrafficManagerEmulator:
+    """The emulator's lab profile with the origins' addresses as targets (no drift), both
+    endpoints Online in Traffic Manager's own view."""
+    tm.seed_lab_profile(targets={name: o.address for name, o in two_regions.items()})
+    for name in two_regions:
+        tm.force_monitor_status(name, "Online")
+    return tm
+
+
 ConfigWriter = Callable[..., Path]
 
 

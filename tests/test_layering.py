@@ -50,6 +50,10 @@ DECISION_PATH = [
     "monitor/events.py",
     "monitor/snapshot.py",
     "monitor/evidence.py",
+    "monitor/policy.py",
+    "monitor/guardrails.py",
+    "monitor/deploys.py",
+    "monitor/facts.py",
 ]
 IO = {"asyncio", "sqlite3", "httpx", "socket", "ssl", "azure", "structlog", "time", "random"}
 

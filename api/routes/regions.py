@@ -27,17 +27,27 @@ VERDICT_FIELDS = (
     "`status` is the verdict of the region's latest round alone: `failing` after a single "
     "round with a failover-level failure, `degraded` with only alert-level failures, "
     "`unknown` when nothing could be judged, else `healthy`. It is not the failover policy's "
-    "state: the policy (a later release) acts only after `failover.failing_rounds` "
-    "consecutive failing rounds. `reasons` explain the verdict, `checks` are the round's "
-    "results, `streak` counts the rounds in a row with this status, `traffic_manager` is "
-    "Traffic Manager's view of the region's endpoint, and `findings` are disagreements with "
-    "it (not part of the verdict)."
+    "state: the policy acts only after `failover.failing_rounds` consecutive failing rounds "
+    "(in a deploy window; `failover.failing_rounds_without_deploy` outside one). `reasons` "
+    "explain the verdict, `checks` are the round's results, `streak` counts the rounds in a "
+    "row with this status, `traffic_manager` is Traffic Manager's view of the region's "
+    "endpoint, and `findings` are disagreements with it (not part of the verdict). `policy` "
+    "is what the failover policy holds about the region: its `state`, the `reason` in words, "
+    "what it would do `next`, the `failing` or `healthy` tally, since when it is held out "
+    "(`out_since`), a person's decision that stands (`operator`), the latest deploy `window` "
+    "and a decision `pending`."
 )
 
 
-@router.get("", summary="Every region's latest verdict", description=VERDICT_FIELDS)
+@router.get(
+    "",
+    summary="Every region's latest verdict and the failover policy's state",
+    description=VERDICT_FIELDS,
+    responses={503: {"model": ErrorOut}},
+)
 async def regions(snapshot: Annotated[Snapshot, Depends(get_snapshot)]) -> RegionsOut:
-    return RegionsOut(regions=[region_out(view) for view in snapshot.regions.values()])
+    policy = snapshot.policy
+    return RegionsOut(regions=[region_out(view, policy) for view in snapshot.regions.values()])
 
 
 @router.get(
@@ -59,7 +69,7 @@ async def region(
     history = await service.store.verdicts(name, limit=limit)
     results = await service.store.results(name, limit=limit)
     return RegionDetailOut(
-        **region_out(view).model_dump(),
+        **region_out(view, snapshot.policy).model_dump(),
         history=[
             HistoryItemOut(status=v.status, decided_at=v.decided_at, reasons=list(v.reasons))
             for v in history

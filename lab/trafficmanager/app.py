@@ -39,18 +39,13 @@ class EmulatorApp:
         decoded = "/" + "/".join(segments)
         client_id: str | None = None
         rule = self.faults.take(request, decoded)
+        landed = self._serve(request, segments) if rule is not None and rule.lands else None
         if rule is not None and rule.delay > 0:
             await asyncio.sleep(rule.delay)
         if rule is not None and rule.status is not None:
             response = _fault_response(rule)
         else:
-            entra = entra_response(self.directory, request, segments)
-            if entra is not None:
-                response = entra
-            else:
-                answer = self.arm.answer(request, segments)
-                response, client_id = answer.response, answer.client_id
-                self._stamp_budget(request, response)
+            response, client_id = landed or self._serve(request, segments)
         request_id = str(uuid.uuid4())
         response.headers += [
             ("x-ms-request-id", request_id),
@@ -73,6 +68,15 @@ class EmulatorApp:
             )
         )
         return response
+
+    def _serve(self, request: HttpRequest, segments: list[str]) -> tuple[HttpResponse, str | None]:
+        """Entra ID's or ARM's answer (ARM's with the caller it accepted)."""
+        entra = entra_response(self.directory, request, segments)
+        if entra is not None:
+            return entra, None
+        answer = self.arm.answer(request, segments)
+        self._stamp_budget(request, answer.response)
+        return answer.response, answer.client_id
 
     def _stamp_budget(self, request: HttpRequest, response: HttpResponse) -> None:
         if request.method.upper() == "GET":

@@ -5,7 +5,9 @@
 JSON, raw bytes or text with the content type given in `headers`, or a `StreamedBody` that goes
 on for `size` bytes or without end, at once or dripping in with a pause before each piece), or
 only wait `delay` seconds before their normal answer ("slow"; "hang" with a delay longer than
-anyone waits). Rules are tried in the order they were added.
+anyone waits). With `lands`, the request is carried out first and only its answer is faulted: a
+write that landed whose answer was lost (a 5xx, or no answer before the client's deadline).
+Rules are tried in the order they were added.
 """
 
 from __future__ import annotations
@@ -36,7 +38,8 @@ DEFAULT_ERRORS: Mapping[int, tuple[str, str]] = {
 
 @dataclass(slots=True)
 class FaultRule:
-    """One scripted fault. `status` None with a `delay` is "slow": the normal answer, late."""
+    """One scripted fault. `status` None with a `delay` is "slow": the normal answer, late.
+    `applied`: the request is carried out before the delay, and only its answer is faulted."""
 
     method: str | None
     path_contains: str | None
@@ -45,6 +48,7 @@ class FaultRule:
     body: object  # None: ARM's envelope for the status; bytes/str: raw; StreamedBody; else JSON
     remaining: int | None  # None: every matching request, until cleared
     delay: float
+    lands: bool = False  # carried out first: only the answer is faulted (late, or replaced)
     hits: int = 0
 
     def matches(self, request: HttpRequest, decoded_path: str) -> bool:
@@ -73,9 +77,12 @@ class FaultQueue:
         body: object = None,
         count: int | None = 1,
         delay: float = 0.0,
+        lands: bool = False,
     ) -> FaultRule:
         """Answer the next `count` matching requests (every one, if None) with `status`,
-        `headers` and `body`, after `delay` seconds; `status=None` only delays them."""
+        `headers` and `body`, after `delay` seconds; `status=None` only delays them. With
+        `lands` each is carried out before the delay, and its answer replaced by the fault's
+        (or, with `status=None`, sent late)."""
         if status is None and delay <= 0:
             raise ValueError("a fault needs a status, a delay, or both")
         if count is not None and count < 1:
@@ -88,6 +95,7 @@ class FaultQueue:
             body=body,
             remaining=count,
             delay=delay,
+            lands=lands,
         )
         self._rules.append(rule)
         return rule

@@ -191,6 +191,32 @@ class TrafficManagerEmulator:
             client_id, secret, actions=actions, not_actions=not_actions, assertion=assertion
         )
 
+    def environment(self, principal: ServicePrincipal | None = None) -> dict[str, str]:
+        """The environment DefaultAzureCredential reads to sign in as `principal` (the
+        contributor by default). The chain is held to the environment credential, so nothing
+        tries a managed identity, and loopback bypasses any proxy."""
+        principal = principal or self.contributor
+        assert principal.secret is not None
+        return {
+            "AZURE_TENANT_ID": self.tenant_id,
+            "AZURE_CLIENT_ID": principal.client_id,
+            "AZURE_CLIENT_SECRET": principal.secret,
+            "AZURE_TOKEN_CREDENTIALS": "EnvironmentCredential",
+            "NO_PROXY": "127.0.0.1,localhost",
+        }
+
+    def config_section(self, *, interval: str = "1s", profile: str = "blog") -> dict[str, Any]:
+        """regionwatch's `traffic_manager:` configuration section pointing at this emulator."""
+        return {
+            "interval": interval,
+            "subscription_id": self.subscription_id,
+            "resource_group": self.resource_group,
+            "profile": profile,
+            "resource_manager_url": self.base_url,
+            "authority_host": self.base_url,
+            "ca_file": str(self.ca_file),
+        }
+
     # Seeding and the lab's admin hooks.
 
     def put_profile(

@@ -186,7 +186,9 @@ class AzureTrafficManager:
         return await self._call(self._get_profile)
 
     async def set_status(self, endpoint: EndpointState, status: EndpointStatus) -> EndpointState:
-        return await self._call(lambda: self._patch_status(endpoint, status))
+        # One attempt: the actuator owns the write's retries, so each attempt is journalled
+        # and the guard rails are checked again on a fresh read between them.
+        return await self._call(lambda: self._patch_status(endpoint, status), retry=False)
 
     async def write_access(self) -> WriteAccess:
         return await self._call(self._permissions)
@@ -200,8 +202,8 @@ class AzureTrafficManager:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(_in_thread(self._forget_sdk), _CLOSE_WAIT)
 
-    async def _call(self, work: Callable[[], T]) -> T:
-        """`work` in a worker thread, retried, within the deadlines. A TrafficManagerError it
+    async def _call(self, work: Callable[[], T], *, retry: bool = True) -> T:
+        """`work` in a worker thread, retried (unless not `retry`), within the deadlines. A TrafficManagerError it
         ends with has a message of one line and at most ERROR_LIMIT characters."""
         loop = asyncio.get_running_loop()
         per_attempt, in_all = self._deadlines
@@ -227,6 +229,8 @@ class AzureTrafficManager:
                 raise
 
         try:
+            if not retry:
+                return await attempt()
             return await call_with_retries(attempt, self._retry, ends_at=call_ends)
         except TrafficManagerError as e:
             raise _limited(e) from None

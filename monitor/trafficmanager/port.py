@@ -21,7 +21,8 @@ class TrafficManager(Protocol):
     async def profile(self) -> ProfileState: ...
 
     async def set_status(self, endpoint: EndpointState, status: EndpointStatus) -> EndpointState:
-        """PATCH `endpoint`'s status; its type comes from the endpoint as last read."""
+        """PATCH `endpoint`'s status, in one attempt (no retries: the caller owns them); its
+        type comes from the endpoint as last read."""
         ...
 
     async def write_access(self) -> WriteAccess: ...

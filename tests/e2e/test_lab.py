@@ -11,6 +11,7 @@ import sys
 import time
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -27,9 +28,13 @@ def refused(address: str, port: int) -> bool:
         return sock.connect_ex((address, port)) != 0
 
 
-async def test_lab_starts_breaks_heals_and_stops_cleanly() -> None:
-    """Two healthy regions; a fault turns one failing within three rounds; healing brings it
-    back; Ctrl-C stops the process and leaves no port or temporary folder behind."""
+async def test_lab_takes_a_bad_deploy_out_of_traffic_manager_puts_it_back_and_stops_cleanly() -> (
+    None
+):
+    """The banner's story: release 2.0.0 to westeurope, broken (500): failing within three
+    rounds, then disabled in Traffic Manager with the deploy and the cause in the event, and
+    Europe's DNS failing over; release 2.0.1, healed: enabled again. Ctrl-C stops the process
+    and leaves no port or temporary folder behind."""
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -53,14 +58,25 @@ async def test_lab_starts_breaks_heals_and_stops_cleanly() -> None:
         base = re.search(r"regions \(JSON\) (http://127\.0\.0\.1:\d+)/", banner)
         workdir = re.search(r"configuration +(\S+)", banner)
         assert base and workdir, banner
+        token = re.search(r"^  api token +(\S+)", banner, re.MULTILINE)
+        assert token, banner
+        assert (
+            f"REGIONWATCH_TOKEN={token.group(1)} .venv/bin/regionwatch deploy --region "
+            f"westeurope --version 2.0.0 --url {base.group(1)}"
+        ) in banner
         async with httpx.AsyncClient(base_url=base.group(1), timeout=5) as client:
             await eventually(lambda: _all_healthy(client), timeout=20, interval=0.2)
             panel = (await client.get("/lab")).json()["regions"]
 
+            # 1. A release, and 2. it is broken.
+            deployed = await client.post(
+                "/lab/regions/westeurope/deploy", json={"version": "2.0.0"}
+            )
+            assert deployed.json()["release"] == "2.0.0"
             injected_at = datetime.now().astimezone()
-            fault = await client.post("/lab/regions/westeurope/faults/error", json={"status": 503})
+            fault = await client.post("/lab/regions/westeurope/faults/error", json={"status": 500})
             assert fault.status_code == 200, fault.text
-            assert fault.json()["faults"] == {"error": {"status": 503, "every": 1}}
+            assert fault.json()["faults"] == {"error": {"status": 500, "every": 1}}
 
             async def westeurope_failing() -> bool:
                 return (await statuses(client))["westeurope"] == "failing"
@@ -73,25 +89,16 @@ async def test_lab_starts_breaks_heals_and_stops_cleanly() -> None:
             assert "failing" in first_three, since
             assert (await statuses(client))["centralus"] == "healthy"
 
-            assert (await client.post("/lab/regions/westeurope/heal")).json()["faults"] == {}
-            await eventually(lambda: _all_healthy(client), timeout=20, interval=0.2)
+            # 3. and 4. Taken out of Traffic Manager, with the reason; Europe fails over.
+            await eventually(lambda: _endpoint_is(client, "Disabled"), timeout=20, interval=0.2)
+            disabled = await _events(client, "endpoint.disabled")
+            assert len(disabled) == 1, disabled
+            assert "new release 2.0.0" in disabled[0]["summary"], disabled[0]
+            assert "status 500" in disabled[0]["summary"], disabled[0]
+            assert "centralus is healthy and covers WORLD" in disabled[0]["summary"]
+            deploys = [e["evidence"]["version"] for e in await _events(client, "deploy.recorded")]
+            assert deploys == ["2.0.0"]
 
-            # Traffic Manager's view beside ours, and an operator disabling an endpoint.
-            tm = (await client.get("/api/v1/traffic-manager")).json()
-            assert tm["profile"]["routing_method"] == "Geographic"
-            assert tm["write_access"]["can_write"] is True
-            disabled = await client.post(
-                "/lab/traffic-manager/endpoints/westeurope/status", json={"status": "Disabled"}
-            )
-            assert disabled.json()["endpoints"]["westeurope"]["endpoint_status"] == "Disabled"
-
-            async def seen_disabled() -> bool:
-                west = (await client.get("/api/v1/regions/westeurope")).json()
-                return (west["traffic_manager"] or {}).get("endpoint_status") == "Disabled"
-
-            await eventually(seen_disabled, timeout=20, interval=0.2)
-
-            # DNS follows: Europe's users are now sent to centralus, and that reads failover.
             async def europe_failed_over() -> bool:
                 answers = (await client.get("/api/v1/dns")).json()["dns"]
                 europe = [a for a in answers if a["resolver"] == "eu" and a["vantage"] == "europe"]
@@ -100,9 +107,17 @@ async def test_lab_starts_breaks_heals_and_stops_cleanly() -> None:
             await eventually(europe_failed_over, timeout=20, interval=0.2)
             page = (await client.get("/")).text
             assert 'data-region="westeurope"' in page and 'data-section="dns"' in page
-            await client.post(
-                "/lab/traffic-manager/endpoints/westeurope/status", json={"status": "Enabled"}
-            )
+
+            # 6. The fix: enabled again after the healthy rounds, once.
+            await client.post("/lab/regions/westeurope/deploy", json={"version": "2.0.1"})
+            assert (await client.post("/lab/regions/westeurope/heal")).json()["faults"] == {}
+            await eventually(lambda: _endpoint_is(client, "Enabled"), timeout=20, interval=0.2)
+            enabled = await _events(client, "endpoint.enabled")
+            assert len(enabled) == 1, enabled
+            assert "healthy for 3 rounds in a row" in enabled[0]["summary"], enabled[0]
+            assert len(await _events(client, "endpoint.disabled")) == 1
+            await eventually(lambda: _all_healthy(client), timeout=20, interval=0.2)
+
             broken = await client.post("/lab/resolvers/us/faults/servfail")
             assert broken.json()["faults"] == {"servfail": {}}
 
@@ -126,6 +141,20 @@ async def test_lab_starts_breaks_heals_and_stops_cleanly() -> None:
         assert refused(region["address"], region["https_port"])
         assert refused(region["address"], region["http_port"])
     assert not Path(workdir.group(1)).parent.exists()
+
+
+async def _endpoint_is(client: httpx.AsyncClient, status: str) -> bool:
+    """westeurope's endpoint has `status` in Traffic Manager, as the service last read it."""
+    profile = (await client.get("/api/v1/traffic-manager")).json()["profile"] or {}
+    endpoints = {e["name"]: e["endpoint_status"] for e in profile.get("endpoints", [])}
+    return endpoints.get("westeurope") == status
+
+
+async def _events(client: httpx.AsyncClient, kind: str) -> list[dict[str, Any]]:
+    """westeurope's events of one type, newest first."""
+    page = await client.get("/api/v1/events", params={"type": kind, "region": "westeurope"})
+    events: list[dict[str, Any]] = page.json()["events"]
+    return events
 
 
 async def _all_healthy(client: httpx.AsyncClient) -> bool:

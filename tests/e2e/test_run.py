@@ -3,21 +3,23 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import resource
 import secrets
 import signal
 import socket
 import sqlite3
-import sys
 import time
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
+from processes import (
+    answers,
+    free_port,
+    regionwatch,
+    stopped_by,
+)
 from servers import eventually
 
 from lab.origin import RegionalOrigin
@@ -26,97 +28,6 @@ from lab.trafficmanager import TrafficManagerEmulator
 ConfigWriter = Callable[..., Path]
 # Started with this open-file limit (soft and hard), the process cannot raise it.
 LOW_FILE_LIMIT = 256
-# The child sets its own limit before regionwatch starts: the same as a shell's `ulimit -n`.
-_LIMITED = (
-    "import resource, runpy, sys; "
-    "resource.setrlimit(resource.RLIMIT_NOFILE, ({limit}, {limit})); "
-    "sys.argv[0] = 'regionwatch'; runpy.run_module('regionwatch', run_name='__main__')"
-)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def identity(tm: TrafficManagerEmulator) -> dict[str, str]:
-    """The emulator's contributor, as a deployment sets it for DefaultAzureCredential."""
-    return {
-        "AZURE_TENANT_ID": tm.tenant_id,
-        "AZURE_CLIENT_ID": tm.contributor.client_id,
-        "AZURE_CLIENT_SECRET": tm.contributor.secret,
-        "AZURE_TOKEN_CREDENTIALS": "EnvironmentCredential",
-        "NO_PROXY": "127.0.0.1,localhost",
-    }
-
-
-def traffic_manager_section(tm: TrafficManagerEmulator) -> dict[str, Any]:
-    return {
-        "interval": "1s",
-        "subscription_id": tm.subscription_id,
-        "resource_group": tm.resource_group,
-        "profile": "blog",
-        "resource_manager_url": tm.base_url,
-        "authority_host": tm.base_url,
-        "ca_file": str(tm.ca_file),
-    }
-
-
-class Run:
-    """A `regionwatch run` child process; its stderr goes to a file (no pipe to fill)."""
-
-    def __init__(self, process: asyncio.subprocess.Process, stderr: Path) -> None:
-        self.process = process
-        self.stderr_path = stderr
-
-    @property
-    def stderr(self) -> str:
-        return self.stderr_path.read_text(encoding="utf-8", errors="replace")
-
-    async def wait(self, timeout: float) -> int:
-        return await asyncio.wait_for(self.process.wait(), timeout)
-
-
-@asynccontextmanager
-async def regionwatch(
-    tmp_path: Path, *args: str, env: dict[str, str] | None = None, file_limit: int | None = None
-) -> AsyncIterator[Run]:
-    """Start `python -m regionwatch ARGS`; killed at the end of the block if still running."""
-    stderr = tmp_path / f"stderr-{secrets.token_hex(4)}.log"
-    command = [sys.executable, "-m", "regionwatch", *args]
-    if file_limit is not None:
-        command = [sys.executable, "-c", _LIMITED.format(limit=file_limit), *args]
-    with stderr.open("wb") as sink:
-        process = await asyncio.create_subprocess_exec(
-            *command,
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=sink,
-            env={**os.environ, **(env or {})},
-        )
-    try:
-        yield Run(process, stderr)
-    finally:
-        if process.returncode is None:
-            process.kill()
-            await process.wait()
-
-
-async def answers(url: str) -> bool:
-    try:
-        async with httpx.AsyncClient(timeout=1) as client:
-            return (await client.get(url)).status_code == 200
-    except httpx.HTTPError:
-        return False
-
-
-async def stopped_by(run: Run, sig: signal.Signals) -> tuple[int, float]:
-    """Send `sig`; returns the exit status and how long the process took to exit."""
-    started = time.monotonic()
-    run.process.send_signal(sig)
-    code = await run.wait(timeout=20)
-    return code, time.monotonic() - started
 
 
 def store_closed_cleanly(db: Path) -> bool:
@@ -144,7 +55,7 @@ async def test_a_signal_stops_run_with_exit_0_within_10s_while_traffic_manager_h
     config = write_config(
         two_regions,
         api={"listen": f"127.0.0.1:{port}"},
-        traffic_manager=traffic_manager_section(tm),
+        traffic_manager=tm.config_section(),
     )
     hang = tm.faults.add(
         method="GET",
@@ -153,7 +64,7 @@ async def test_a_signal_stops_run_with_exit_0_within_10s_while_traffic_manager_h
         delay=600,
         count=None,
     )
-    async with regionwatch(tmp_path, "run", "--config", str(config), env=identity(tm)) as run:
+    async with regionwatch(tmp_path, "run", "--config", str(config), env=tm.environment()) as run:
         await eventually(lambda: answers(f"http://127.0.0.1:{port}/readyz"), timeout=30)
         await eventually(lambda: hang.hits >= 1, timeout=30)  # a read is in flight, unanswered
         code, took = await stopped_by(run, sig)

@@ -133,6 +133,38 @@ async def test_the_labs_own_configuration_loads_from_a_copy_elsewhere(
     assert sandbox.identity()["AZURE_CLIENT_SECRET"] not in text
 
 
+async def test_the_labs_configuration_fails_over_in_enforce_mode_at_a_pace_one_can_watch(
+    sandbox: Sandbox,
+) -> None:
+    """The lab writes its emulator's endpoints (enforce): three failing rounds in a deploy
+    window, three healthy ones to come back, a minute's cooldown; its API takes deploy markers
+    with a token made for this run, which the banner prints beside the `regionwatch deploy`
+    line."""
+    config = load_config(sandbox.config_path)
+    failover = config.failover
+    assert failover.mode == "enforce"
+    assert (failover.failing_rounds, failover.healthy_rounds) == (3, 3)
+    assert failover.cooldown == timedelta(minutes=1)
+    assert config.api.token == sandbox.api_token and len(sandbox.api_token) >= 24
+    text = banner(sandbox, "http://127.0.0.1:8000")
+    assert f"  api token      {sandbox.api_token}  " in text
+    assert (
+        f"REGIONWATCH_TOKEN={sandbox.api_token} .venv/bin/regionwatch deploy --region westeurope "
+        "--version 2.0.0 --url http://127.0.0.1:8000"
+    ) in text
+    story = text[text.index("Try this") : text.index("More to try")]
+    for step in (
+        "/deploy",
+        "/faults/error",
+        "/api/v1/events",
+        "/api/v1/traffic-manager",
+        "/api/v1/dns",
+        "/api/v1/actions",
+        "/heal",
+    ):
+        assert step in story, step
+
+
 def _descriptions() -> dict[str, str]:
     resolver = LabResolver("eu", subnet="81.2.69.0/24", upstream=("127.0.0.1", 53))
     app = FastAPI()

@@ -92,22 +92,13 @@ def config_path(
     )
 
 
-def identity(tm: TrafficManagerEmulator) -> dict[str, str]:
-    return {
-        "AZURE_TENANT_ID": tm.tenant_id,
-        "AZURE_CLIENT_ID": tm.contributor.client_id,
-        "AZURE_CLIENT_SECRET": tm.contributor.secret,
-        "AZURE_TOKEN_CREDENTIALS": "EnvironmentCredential",
-    }
-
-
 async def test_the_service_calls_an_endpoint_disabled_before_the_round_a_failover(
     tm: TrafficManagerEmulator, config_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Traffic Manager read with westeurope Enabled, then westeurope disabled, then the DNS
     round: Europe's answers (centralus) are failovers, logged as such, never a mismatch; the
     view read again to judge them is the one the service keeps."""
-    for key, value in identity(tm).items():
+    for key, value in tm.environment().items():
         monkeypatch.setenv(key, value)
     async with build_service(load_config(config_path)) as service:
         tm_view = (await service.read_traffic_manager()).traffic_manager
@@ -153,7 +144,7 @@ async def test_check_calls_an_endpoint_disabled_after_its_read_a_failover_and_ex
         "--json",
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
-        env={**os.environ, **identity(tm)},
+        env={**os.environ, **tm.environment()},
     )
     out, err = await asyncio.wait_for(process.communicate(), timeout=60)
     document: dict[str, Any] = json.loads(out)
@@ -174,7 +165,7 @@ async def test_a_mismatch_the_fresh_view_does_not_explain_stays_a_mismatch(
 ) -> None:
     """Europe's resolver sending users to centralus while westeurope is Enabled: Traffic
     Manager is read again, still explains nothing, and the answer is a mismatch."""
-    for key, value in identity(tm).items():
+    for key, value in tm.environment().items():
         monkeypatch.setenv(key, value)
     eu.inject("wrong-answer", address=regions["centralus"].address)
     async with build_service(load_config(config_path)) as service:
@@ -202,7 +193,7 @@ async def test_the_service_calls_a_mismatch_it_cannot_read_again_to_judge_unknow
     """westeurope disabled after the service's read, and every read after it answered 503:
     Europe's answers (centralus) are `unknown`, saying Traffic Manager could not be read again
     and why, never a mismatch; the failed read is the reading kept as latest."""
-    for key, value in identity(tm).items():
+    for key, value in tm.environment().items():
         monkeypatch.setenv(key, value)
     config = load_config(config_path)
     assert config.traffic_manager is not None
@@ -228,7 +219,7 @@ async def test_a_dns_round_waits_at_most_its_timeout_and_one_bounded_read(
     read it again ends within its own timeout plus the client's deadline, its answers
     `unknown` for want of that read, which is an error read keeping the last good profile.
     The next round, Traffic Manager's last read having failed, does not wait on another."""
-    for key, value in identity(tm).items():
+    for key, value in tm.environment().items():
         monkeypatch.setenv(key, value)
     config = load_config(config_path)
     assert config.traffic_manager is not None and config.checks.dns is not None
@@ -290,7 +281,7 @@ async def test_check_calls_a_mismatch_it_cannot_read_again_to_judge_unknown_and_
         "--json",
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
-        env={**os.environ, **identity(tm)},
+        env={**os.environ, **tm.environment()},
     )
     out, err = await asyncio.wait_for(process.communicate(), timeout=60)
     document: dict[str, Any] = json.loads(out)
@@ -309,7 +300,7 @@ async def test_check_with_traffic_manager_not_answering_ends_by_one_deadline_wit
     ends within the client's deadline once (its failed read is not made again to judge the
     DNS answers, which are `unknown` for want of it), with the error under `traffic_manager`
     and every region's verdict."""
-    for key, value in identity(tm).items():
+    for key, value in tm.environment().items():
         monkeypatch.setenv(key, value)
     config = load_config(config_path)
     assert config.traffic_manager is not None and config.checks.dns is not None

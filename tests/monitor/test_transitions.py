@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from hypothesis import given
 from hypothesis import strategies as st
@@ -11,7 +11,8 @@ from verdicts import CONFIG, REGIONS, START, verdict
 from monitor.events import EventType, derive
 from monitor.evidence import RoundFinished
 from monitor.fold import first_snapshot, fold
-from monitor.results import RegionStatus
+from monitor.policy import restore_policy
+from monitor.results import RegionStatus, RegionVerdict
 from monitor.snapshot import Snapshot
 
 rounds = st.lists(
@@ -23,12 +24,16 @@ rounds = st.lists(
 _REGION_EVENTS = {EventType.REGION_FAILING, EventType.REGION_DEGRADED, EventType.REGION_RECOVERED}
 
 
+def at_step(i: int) -> datetime:
+    return START + timedelta(seconds=10 * (i + 1))
+
+
 def replay(steps: list[tuple[str, RegionStatus]]) -> list[tuple[Snapshot, list[object]]]:
     """Fold every round in order; each step's snapshot with the events it made."""
     snapshot = first_snapshot(CONFIG, instance="test", now=START)
     out = []
     for i, (region, status) in enumerate(steps):
-        at = START + timedelta(seconds=10 * (i + 1))
+        at = at_step(i)
         after = fold(snapshot, RoundFinished(verdict(region, status, at)), config=CONFIG, now=at)
         events = derive(snapshot.conditions, after.conditions, at=at, instance="test")
         out.append((after, list(events)))
@@ -92,6 +97,10 @@ def test_event_ids_are_stable_and_a_restart_announces_nothing_again(
         assert [e.id for e in again] == [e.id for e in events]  # type: ignore[attr-defined]
         snapshot = after
     last = history[-1][0]
+    # The store gives back each region's rounds; the policy counts them again.
+    rounds: dict[str, list[RegionVerdict]] = {}
+    for i, (region, status) in enumerate(steps):
+        rounds.setdefault(region, []).append(verdict(region, status, at_step(i)))
     restarted = first_snapshot(
         CONFIG,
         instance="restarted",
@@ -99,6 +108,7 @@ def test_event_ids_are_stable_and_a_restart_announces_nothing_again(
         verdicts={name: view.verdict for name, view in last.regions.items()},
         streaks={name: view.streak for name, view in last.regions.items() if view.streak},
         conditions=last.conditions,
+        policy=restore_policy(CONFIG, rounds=rounds, outcomes=[], deploys=[], now=last.made_at),
     )
     region, status = steps[-1]
     if status is not RegionStatus.UNKNOWN:  # see test_no_event_without_a_change
@@ -107,9 +117,17 @@ def test_event_ids_are_stable_and_a_restart_announces_nothing_again(
         assert derive(restarted.conditions, after.conditions, at=at, instance="restarted") == []
 
 
-def test_three_error_only_rounds_make_the_monitor_blind_for_that_region() -> None:
-    """ERROR-only rounds judge nothing about the region, but three in a row are news of their
-    own: `monitor.blind` for that region, closed by the next judged round."""
-    steps = [("westeurope", RegionStatus.UNKNOWN)] * 3 + [("westeurope", RegionStatus.HEALTHY)]
-    kinds = [[(e.type, e.resolved) for e in events] for _, events in replay(steps)]  # type: ignore[attr-defined]
-    assert kinds == [[], [], [(EventType.MONITOR_BLIND, False)], [(EventType.MONITOR_BLIND, True)]]
+def test_error_only_rounds_make_the_region_inconclusive_then_the_monitor_blind() -> None:
+    """ERROR-only rounds judge nothing about the region; three in a row make it inconclusive
+    for the failover policy, six make the monitor blind there; a judged round closes both."""
+    steps = [("westeurope", RegionStatus.UNKNOWN)] * 6 + [("westeurope", RegionStatus.HEALTHY)]
+    kinds = [sorted((e.type.value, e.resolved) for e in events) for _, events in replay(steps)]  # type: ignore[attr-defined]
+    assert kinds == [
+        [],
+        [],
+        [("region.inconclusive", False)],
+        [],
+        [],
+        [("monitor.blind", False)],
+        [("monitor.blind", True), ("region.inconclusive", True)],
+    ]

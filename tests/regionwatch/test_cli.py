@@ -13,6 +13,7 @@ from typing import Any
 
 import jsonschema
 import pytest
+from processes import run_cli as regionwatch
 
 from lab.origin import Fault, RegionalOrigin
 from lab.trafficmanager import TrafficManagerEmulator
@@ -20,22 +21,6 @@ from monitor.logs import LIBRARY_LOGGERS
 
 ConfigWriter = Callable[..., Path]
 SCHEMA = Path(__file__).resolve().parents[2] / "docs" / "contract" / "check.schema.json"
-
-
-async def regionwatch(*args: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:
-    """Run the CLI in a child process while this event loop keeps serving the origins."""
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "regionwatch",
-        *args,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        env={**os.environ, **(env or {})},
-    )
-    out, err = await asyncio.wait_for(process.communicate(), timeout=60)
-    assert process.returncode is not None
-    return process.returncode, out.decode(), err.decode()
 
 
 async def test_check_exits_0_when_every_region_is_healthy(
@@ -52,7 +37,8 @@ async def test_check_exits_0_when_every_region_is_healthy(
 async def test_check_json_is_valid_against_the_contract_schema(
     two_regions: dict[str, RegionalOrigin], write_config: ConfigWriter
 ) -> None:
-    """check --json prints one document that validates against contract/check.schema.json."""
+    """check --json prints one document that validates against contract/check.schema.json;
+    each region carries the failover policy's view of the round beside its verdict."""
     two_regions["westeurope"].inject(Fault.ORIGIN_DOWN)
     two_regions["centralus"].inject(Fault.EXPOSE_ADMIN)
     code, out, _ = await regionwatch("check", "--config", str(write_config(two_regions)), "--json")
@@ -67,6 +53,10 @@ async def test_check_json_is_valid_against_the_contract_schema(
     assert cached["reason"] == (
         "X-Cache-Status STALE: Nginx is serving a stale copy, the origin behind it is failing"
     )
+    policies = {r["name"]: r["policy"] for r in document["regions"]}
+    assert policies["westeurope"]["state"] == "counting"
+    assert policies["westeurope"]["next"] == "disable after 11 more failing rounds"
+    assert policies["centralus"]["state"] == "serving"
 
 
 async def test_check_exits_0_for_a_degraded_region(
@@ -145,29 +135,6 @@ async def test_version_is_the_installed_packages() -> None:
     assert out.strip() == f"regionwatch {version('regionwatch')}"
 
 
-def tm_identity(tm: TrafficManagerEmulator) -> dict[str, str]:
-    """What a deployment sets for DefaultAzureCredential, held to the environment credential."""
-    return {
-        "AZURE_TENANT_ID": tm.tenant_id,
-        "AZURE_CLIENT_ID": tm.contributor.client_id,
-        "AZURE_CLIENT_SECRET": tm.contributor.secret,
-        "AZURE_TOKEN_CREDENTIALS": "EnvironmentCredential",
-        "NO_PROXY": "127.0.0.1,localhost",
-    }
-
-
-def tm_section(tm: TrafficManagerEmulator) -> dict[str, Any]:
-    return {
-        "interval": "1s",
-        "subscription_id": tm.subscription_id,
-        "resource_group": tm.resource_group,
-        "profile": "blog",
-        "resource_manager_url": tm.base_url,
-        "authority_host": tm.base_url,
-        "ca_file": str(tm.ca_file),
-    }
-
-
 def log_events(stderr: str) -> list[dict[str, Any]]:
     """The JSON log lines of a child process (stderr is not a terminal, so logs are JSON)."""
     return [json.loads(line) for line in stderr.splitlines() if line.startswith("{")]
@@ -181,9 +148,9 @@ async def test_check_json_carries_an_unreadable_traffic_manager_and_stays_json(
     """When ARM refuses the read, stdout is still one valid JSON document, which carries the
     error; the warning is logged to stderr."""
     tm.faults.add(path_contains="trafficmanagerprofiles", status=403, count=None)
-    path = write_config(two_regions, traffic_manager=tm_section(tm))
+    path = write_config(two_regions, traffic_manager=tm.config_section())
     code, out, err = await regionwatch(
-        "check", "--config", str(path), "--json", env=tm_identity(tm)
+        "check", "--config", str(path), "--json", env=tm.environment()
     )
     document = json.loads(out)
     jsonschema.validate(document, json.loads(SCHEMA.read_text()))
@@ -205,7 +172,7 @@ async def test_log_level_and_log_libraries_are_set_apart(
     """--log-libraries info brings back the Azure SDK's request log while --log-level error
     hides our own warning; stdout stays the document alone."""
     tm.faults.add(path_contains="trafficmanagerprofiles", status=403, count=None)
-    path = write_config(two_regions, traffic_manager=tm_section(tm))
+    path = write_config(two_regions, traffic_manager=tm.config_section())
     _, out, err = await regionwatch(
         "check",
         "--config",
@@ -215,7 +182,7 @@ async def test_log_level_and_log_libraries_are_set_apart(
         "error",
         "--log-libraries",
         "info",
-        env=tm_identity(tm),
+        env=tm.environment(),
     )
     json.loads(out)
     events = log_events(err)
@@ -232,7 +199,7 @@ async def test_run_logs_its_own_events_and_not_every_library_request(
     """By default `run` logs its own events (its start, and each state change as one
     `event_recorded` line at the event's severity) and none of the per-request info the Azure
     SDK, httpx or uvicorn log."""
-    path = write_config(two_regions, traffic_manager=tm_section(tm))
+    path = write_config(two_regions, traffic_manager=tm.config_section())
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -242,7 +209,7 @@ async def test_run_logs_its_own_events_and_not_every_library_request(
         str(path),
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
-        env={**os.environ, **tm_identity(tm)},
+        env={**os.environ, **tm.environment()},
     )
     assert process.stderr is not None and process.stdout is not None
     lines: list[str] = []

@@ -11,11 +11,11 @@ import asyncio
 import os
 import resource
 import socket
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from processes import run_cli
 
 SECRET = "hunter2-Zx9"
 SITE = "site: {hostname: blog.example.com}\n"
@@ -192,31 +192,11 @@ def held_port() -> Iterator[int]:
 
 
 async def regionwatch(*args: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:
-    """Run the CLI with a secret in its environment; kill it if it is still running at 60 s."""
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "regionwatch",
-        *args,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        # Held to the environment credential: a file that got through by mistake must not set
-        # azure-identity trying a managed-identity endpoint off this machine.
-        env={
-            **os.environ,
-            "AZURE_CLIENT_SECRET": SECRET,
-            "AZURE_TOKEN_CREDENTIALS": "EnvironmentCredential",
-            **(env or {}),
-        },
-    )
-    try:
-        out, err = await asyncio.wait_for(process.communicate(), timeout=60)
-    finally:
-        if process.returncode is None:
-            process.kill()
-            await process.wait()
-    assert process.returncode is not None
-    return process.returncode, out.decode(), err.decode()
+    """Run the CLI with a secret in its environment. Held to the environment credential: a file
+    that got through by mistake must not set azure-identity trying a managed-identity endpoint
+    off this machine."""
+    secret = {"AZURE_CLIENT_SECRET": SECRET, "AZURE_TOKEN_CREDENTIALS": "EnvironmentCredential"}
+    return await run_cli(*args, env={**secret, **(env or {})})
 
 
 def children_cpu() -> float:

@@ -87,6 +87,38 @@ async def test_persistent_503_exhausts_the_retries(azure: Any, tm: TrafficManage
     assert len(tm.requests_log.where("GET", "/trafficmanagerprofiles/")) == 3
 
 
+async def test_a_write_that_lands_can_answer_500(azure: Any, tm: TrafficManagerEmulator) -> None:
+    """`lands`: the PATCH is carried out, and its answer replaced by the fault's: the write
+    landed, the client was told it failed."""
+    tm.faults.add(method="PATCH", status=500, lands=True)
+    with pytest.raises(HttpResponseError) as failed:
+        await asyncio.to_thread(disable, azure.client())
+    assert failed.value.status_code == 500
+    assert tm.profile().endpoint("westeurope").status == "Disabled"  # type: ignore[union-attr]
+    assert [e.status for e in tm.requests_log.where("PATCH")] == [500]
+
+
+async def test_a_write_that_lands_can_answer_too_late(
+    azure: Any, tm: TrafficManagerEmulator
+) -> None:
+    """`lands` with only a delay: the PATCH is carried out at once and answered late, so a
+    client that stops waiting finds the write done, though it never heard so."""
+    late = tm.faults.add(method="PATCH", status=None, delay=600, lands=True)
+    client = azure.client()
+    with pytest.raises(ServiceResponseError):
+        await asyncio.to_thread(
+            client.endpoints.update,
+            RG,
+            PROFILE,
+            "ExternalEndpoints",
+            "westeurope",
+            DISABLE,
+            read_timeout=0.2,
+        )
+    assert late.hits == 1
+    assert tm.profile().endpoint("westeurope").status == "Disabled"  # type: ignore[union-attr]
+
+
 async def test_403_is_authorization_failed(azure: Any, tm: TrafficManagerEmulator) -> None:
     tm.faults.add(method="PATCH", status=403)
     with pytest.raises(HttpResponseError) as refused:

@@ -33,7 +33,7 @@ from monitor.trafficmanager.azure import (
     redact,
 )
 from monitor.trafficmanager.geography import BUILTIN
-from monitor.trafficmanager.model import ProfileState
+from monitor.trafficmanager.model import EndpointStatus, ProfileState
 from monitor.trafficmanager.watch import AccessCheck, Outage, Reading, check_access, read_profile
 
 EUROPE = "81.2.69.0/24"  # GB in the emulator's geography table
@@ -131,25 +131,40 @@ async def test_disable_and_enable_patch_only_the_status_and_move_dns(
     assert all(r.path.lower().endswith("/externalendpoints/westeurope") for r in writes)
 
 
-async def test_throttling_with_retry_after_is_retried(
+async def test_a_read_throttled_with_retry_after_is_retried(
     client: AzureTrafficManager, tm: TrafficManagerEmulator
 ) -> None:
-    """A 429 with Retry-After is waited out (capped) and retried; the write then lands."""
-    west = (await client.profile()).endpoint("westeurope")
-    assert west is not None
-    tm.faults.add(method="PATCH", status=429, headers={"Retry-After": "3600"}, count=2)
-    assert (await client.set_status(west, "Disabled")).endpoint_status == "Disabled"
-    assert [r.status for r in tm.requests_log.where(method="PATCH")] == [429, 429, 200]
+    """A 429 with Retry-After on a read is waited out (capped) and retried."""
+    tm.faults.add(
+        method="GET",
+        path_contains=PROFILE_GET,
+        status=429,
+        headers={"Retry-After": "3600"},
+        count=2,
+    )
+    assert (await client.profile()).name == "blog"
+    assert [r.status for r in tm.requests_log.where("GET", PROFILE_GET)] == [429, 429, 200]
 
 
-async def test_throttling_without_retry_after_is_retried_with_backoff(
+async def test_the_write_makes_one_attempt_and_says_whether_to_retry(
     client: AzureTrafficManager, tm: TrafficManagerEmulator
 ) -> None:
-    """The SDK alone would not retry a PATCH answered 429 without Retry-After; we do."""
+    """set_status makes exactly one PATCH: a 429 comes back as a retryable error with its
+    Retry-After (the actuator owns the write's retries, so each attempt is journalled), and
+    a 403 as one that is not."""
     west = (await client.profile()).endpoint("westeurope")
     assert west is not None
-    tm.faults.add(method="PATCH", status=429, count=1)
-    assert (await client.set_status(west, "Disabled")).endpoint_status == "Disabled"
+    tm.faults.add(method="PATCH", status=429, headers={"Retry-After": "7"}, count=1)
+    with pytest.raises(TrafficManagerError) as throttled:
+        await client.set_status(west, EndpointStatus.DISABLED)
+    assert (throttled.value.retryable, throttled.value.retry_after) == (True, 7.0)
+    tm.faults.add(method="PATCH", status=403, count=1)
+    with pytest.raises(TrafficManagerError) as refused:
+        await client.set_status(west, EndpointStatus.DISABLED)
+    assert refused.value.retryable is False
+    assert [r.status for r in tm.requests_log.where(method="PATCH")] == [429, 403]
+    landed = await client.set_status(west, EndpointStatus.DISABLED)
+    assert landed.endpoint_status is EndpointStatus.DISABLED
 
 
 async def test_persistent_5xx_gives_up_as_a_retryable_error(

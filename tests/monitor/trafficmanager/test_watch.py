@@ -30,39 +30,6 @@ ConfigWriter = Callable[..., Path]
 SCHEMA = Path(__file__).resolve().parents[3] / "docs" / "contract" / "check.schema.json"
 
 
-def identity(tm: TrafficManagerEmulator, *, reader: bool = False) -> dict[str, str]:
-    principal = tm.reader if reader else tm.contributor
-    return {
-        "AZURE_TENANT_ID": tm.tenant_id,
-        "AZURE_CLIENT_ID": principal.client_id,
-        "AZURE_CLIENT_SECRET": principal.secret,
-        "AZURE_TOKEN_CREDENTIALS": "EnvironmentCredential",
-    }
-
-
-def tm_section(tm: TrafficManagerEmulator) -> dict[str, Any]:
-    return {
-        "interval": "1s",
-        "subscription_id": tm.subscription_id,
-        "resource_group": tm.resource_group,
-        "profile": "blog",
-        "resource_manager_url": tm.base_url,
-        "authority_host": tm.base_url,
-        "ca_file": str(tm.ca_file),
-    }
-
-
-@pytest.fixture
-def seeded(
-    tm: TrafficManagerEmulator, two_regions: dict[str, RegionalOrigin]
-) -> TrafficManagerEmulator:
-    """The lab profile with the origins' addresses as targets (no drift), both Online."""
-    tm.seed_lab_profile(targets={name: o.address for name, o in two_regions.items()})
-    for name in two_regions:
-        tm.force_monitor_status(name, "Online")
-    return tm
-
-
 @pytest.fixture
 async def api(
     seeded: TrafficManagerEmulator,
@@ -70,9 +37,9 @@ async def api(
     write_config: ConfigWriter,
     monkeypatch: pytest.MonkeyPatch,
 ) -> AsyncIterator[tuple[Service, httpx.AsyncClient]]:
-    for key, value in identity(seeded).items():
+    for key, value in seeded.environment().items():
         monkeypatch.setenv(key, value)
-    config = load_config(write_config(two_regions, traffic_manager=tm_section(seeded)))
+    config = load_config(write_config(two_regions, traffic_manager=seeded.config_section()))
     async with (
         serving_service(config) as (url, service),
         httpx.AsyncClient(base_url=url) as client,
@@ -180,7 +147,7 @@ async def test_drift_between_configuration_and_profile_is_reported(
     tm.seed_lab_profile(
         targets={"westeurope": "127.0.0.99", "centralus": two_regions["centralus"].address}
     )
-    for key, value in identity(tm).items():
+    for key, value in tm.environment().items():
         monkeypatch.setenv(key, value)
     regions_config = {
         name: {"address": o.address, "port": o.https_port, "http_port": o.http_port}
@@ -188,7 +155,7 @@ async def test_drift_between_configuration_and_profile_is_reported(
     }
     regions_config["centralus"]["endpoint"] = "northeurope"
     config = load_config(
-        write_config(two_regions, traffic_manager=tm_section(tm), regions=regions_config)
+        write_config(two_regions, traffic_manager=tm.config_section(), regions=regions_config)
     )
     async with build_service(config) as service:
         snapshot = await service.read_traffic_manager()
@@ -233,10 +200,10 @@ async def test_enforce_mode_without_write_access_is_not_ready(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """In enforce mode a read-only identity keeps /readyz at 503, saying why."""
-    for key, value in identity(seeded, reader=True).items():
+    for key, value in seeded.environment(seeded.reader).items():
         monkeypatch.setenv(key, value)
     path = write_config(
-        two_regions, traffic_manager=tm_section(seeded), failover={"mode": "enforce"}
+        two_regions, traffic_manager=seeded.config_section(), failover={"mode": "enforce"}
     )
     async with (
         serving_service(load_config(path)) as (url, service),
@@ -258,7 +225,7 @@ async def test_check_json_carries_traffic_managers_view(
     write_config: ConfigWriter,
 ) -> None:
     """check --json attaches each region's endpoint state and stays valid against the schema."""
-    path = write_config(two_regions, traffic_manager=tm_section(seeded))
+    path = write_config(two_regions, traffic_manager=seeded.config_section())
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -269,7 +236,7 @@ async def test_check_json_carries_traffic_managers_view(
         "--json",
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
-        env={**os.environ, **identity(seeded)},
+        env={**os.environ, **seeded.environment()},
     )
     out, err = await asyncio.wait_for(process.communicate(), timeout=60)
     assert process.returncode == 0, err.decode()
@@ -333,8 +300,8 @@ async def test_an_authentication_failure_shows_its_cause_and_since_when(
     """A bad secret, a wrong tenant, an authority nobody answers at: the reading's error, the
     API and the status page carry the cause on one line, never the secret, and the page says
     Traffic Manager could not be read and since when."""
-    env = identity(seeded)
-    section = tm_section(seeded)
+    env = seeded.environment()
+    section = seeded.config_section()
     if failure == "bad-secret":
         env["AZURE_CLIENT_SECRET"] = "not-the-secret-do-not-print"
     elif failure == "wrong-tenant":

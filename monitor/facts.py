@@ -1,0 +1,94 @@
+"""Events that are facts in themselves, not a condition opening or closing: what the actuator
+did with a decision (`endpoint.disabled`, `action.refused`, ...) and deploys recorded."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from monitor.deploys import Deploy, DeploySource
+from monitor.events import Event, EventType, Severity, fact
+from monitor.evidence import ActionFinished, DeployMarked, Evidence
+from monitor.policy import Action, Outcome_
+
+__all__ = ["fact_events"]
+
+
+def fact_events(
+    evidence: Evidence, detected: Sequence[Deploy], *, at: datetime, instance: str
+) -> list[Event]:
+    """The fact events of one step: its evidence's, and those of the deploys it detected."""
+    events = []
+    match evidence:
+        case ActionFinished() as finished:
+            events.append(_action(finished, at, instance))
+        case DeployMarked(deploy=deploy):
+            events.append(_deploy(deploy, at, instance))
+    events += [_deploy(deploy, at, instance) for deploy in detected]
+    return events
+
+
+def _action(finished: ActionFinished, at: datetime, instance: str) -> Event:
+    disable = finished.action is Action.DISABLE
+    region = finished.region
+    match finished.outcome:
+        case Outcome_.DONE:
+            kind = EventType.ENDPOINT_DISABLED if disable else EventType.ENDPOINT_ENABLED
+            severity = Severity.CRITICAL if disable or finished.urgent else Severity.WARNING
+            summary = f"{region} {'disabled' if disable else 'enabled'} in Traffic Manager"
+        case Outcome_.DRY_RUN:
+            kind = EventType.ENDPOINT_WOULD_DISABLE if disable else EventType.ENDPOINT_WOULD_ENABLE
+            severity = Severity.WARNING if disable else Severity.INFO
+            summary = f"{region} would be {'disabled' if disable else 'enabled'} (dry-run)"
+        case Outcome_.REFUSED:
+            kind, severity = EventType.ACTION_REFUSED, Severity.WARNING
+            summary = f"{finished.action.value} of {region} refused: {finished.detail}"
+        case Outcome_.FAILED:
+            kind, severity = EventType.ACTION_FAILED, Severity.CRITICAL
+            summary = f"{finished.action.value} of {region} failed: {finished.detail}"
+        case _:  # superseded: decided again on fresh evidence, recorded in the audit trail
+            kind, severity = EventType.ACTION_FAILED, Severity.INFO
+            summary = f"{finished.action.value} of {region} not carried out: {finished.detail}"
+    if finished.outcome in (Outcome_.DONE, Outcome_.DRY_RUN) and finished.reason:
+        summary += f": {finished.reason}"
+    return fact(
+        kind,
+        key=f"action/{finished.decision_id}",
+        severity=severity,
+        region=region,
+        at=at,
+        summary=summary,
+        evidence={
+            "decision": finished.decision_id,
+            "action": finished.action.value,
+            "result": finished.outcome.value,
+            "detail": finished.detail,
+            "reason": finished.reason,
+            "guard": finished.guard.value if finished.guard else None,
+            "uncovered": list(finished.uncovered),
+            "urgent": finished.urgent,
+        },
+        instance=instance,
+    )
+
+
+def _deploy(deploy: Deploy, at: datetime, instance: str) -> Event:
+    how = "marked" if deploy.source is DeploySource.MARKER else "detected"
+    note = f": {deploy.note}" if deploy.note else ""
+    return fact(
+        EventType.DEPLOY_RECORDED,
+        key=f"deploy/{deploy.id}",
+        severity=Severity.INFO,
+        region=deploy.region,
+        at=at,
+        summary=f"deploy of {deploy.version} to {deploy.region} {how}{note}",
+        evidence={
+            "id": deploy.id,
+            "version": deploy.version,
+            "at": deploy.at.isoformat(),
+            "source": deploy.source.value,
+            "note": deploy.note,
+            "by": deploy.by,
+        },
+        instance=instance,
+    )

@@ -1,0 +1,1118 @@
+"""The failover policy inside the engine, stepped round by round on the manual clock, against
+the lab's origins and the Traffic Manager emulator (the real SDK), in enforce and dry-run: one
+test per rule of docs/failover.md, each reading the outcome in Traffic Manager, the policy's
+stance and reason in the snapshot, the audit trail and the events."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from lab.certs import LabCA
+from lab.origin import Fault, RegionalOrigin
+from lab.sandbox import MODEL_REQUESTS
+from lab.trafficmanager import LoggedRequest, TrafficManagerEmulator
+from monitor.actuator import WriteRetry
+from monitor.auditstore import ActionRecord
+from monitor.clock import ManualClock
+from monitor.config import TrafficManagerConfig, load_config
+from monitor.deploys import Deploy, DeploySource
+from monitor.errors import StoreError
+from monitor.events import Event, EventType
+from monitor.eventstore import EventQuery
+from monitor.evidence import DeployMarked
+from monitor.policy import RegionPolicy, Stance
+from monitor.service import Service, build_service
+from monitor.snapshot import Snapshot
+from monitor.trafficmanager.azure import AzureTrafficManager, RetryPolicy
+from monitor.trafficmanager.port import TrafficManager
+
+ConfigWriter = Callable[..., Path]
+Origins = Mapping[str, RegionalOrigin]
+START = datetime(2026, 11, 2, 14, 0, tzinfo=UTC)
+INTERVAL = 10
+HOSTNAME = "blog.example.com"
+# The model's requests that can fail a region: the origin path, bypassing the cache, and the
+# page readers get (STALE there means Ghost is down). Its alert-level checks (the hidden editor,
+# the redirect) never count towards failover, and each request costs a TLS handshake a round.
+PAGES = [r for r in MODEL_REQUESTS if r["name"] in ("home", "home-cached")]
+READERS_PAGE = [r for r in PAGES if r["name"] == "home-cached"]
+# Retries that do not wait: the actuator's back-off is real time, not the manual clock's.
+FAST_RETRY = WriteRetry(attempts=4, base_delay=0.001, max_delay=0.01)
+
+
+def seed(
+    tm: TrafficManagerEmulator,
+    origins: Origins,
+    *,
+    geo_mapping: Mapping[str, Sequence[str]] | None = None,
+    monitor_path: str = "/",
+) -> None:
+    """The lab's Geographic profile over `origins` (westeurope → GEO-EU, centralus → WORLD
+    unless `geo_mapping` says otherwise), every endpoint Online by Traffic Manager's probes."""
+    tm.seed_lab_profile(
+        targets={name: o.address for name, o in origins.items()},
+        geo_mapping=geo_mapping,
+        monitor_path=monitor_path,
+    )
+    for name in origins:
+        tm.force_monitor_status(name, "Online")
+
+
+class Lab:
+    """A service stepped by hand: rounds of every region, then Traffic Manager read."""
+
+    def __init__(self, service: Service, clock: ManualClock, tm: TrafficManagerEmulator) -> None:
+        self.service = service
+        self.clock = clock
+        self.tm = tm
+
+    async def round(self) -> Snapshot:
+        """One round of every region with the actions it decided carried out, a second later a
+        Traffic Manager read and the actions it decided; the clock then moves on to the next
+        round, an interval after this one."""
+        await self.probe()
+        return await self.end_round()
+
+    async def probe(self) -> Snapshot:
+        """One round of every region, and the actions it decided carried out (the actuator
+        alone talks to Traffic Manager meanwhile)."""
+        service = self.service
+        await asyncio.gather(*(service.run_round(r) for r in service.rounds.regions))
+        return await self.settle()
+
+    async def end_round(self) -> Snapshot:
+        """The rest of a round after `probe`: a second later a Traffic Manager read and the
+        actions it decided, then the clock moves on to the next round."""
+        self.clock.advance(1)  # reads run on a schedule of their own, never at the same instant
+        await self.read()
+        self.clock.advance(INTERVAL - 1)
+        return self.service.snapshot
+
+    async def read(self) -> Snapshot:
+        """A Traffic Manager read, and the actions it decided carried out."""
+        await self.service.read_traffic_manager()
+        return await self.settle()
+
+    async def rounds(self, count: int) -> list[Snapshot]:
+        return [await self.round() for _ in range(count)]
+
+    async def settle(self) -> Snapshot:
+        service = self.service
+        for _ in range(3):  # actions make evidence, which may make actions
+            await service.engine.settle()
+            if service.actuator is not None:
+                await service.actuator.settle()
+        return await service.engine.settle()
+
+    def status(self, endpoint: str) -> str:
+        """The endpoint's status in the emulator: Enabled or Disabled."""
+        state = self.tm.profile().endpoint(endpoint)
+        assert state is not None
+        return str(state.status.value)
+
+    def policy(self, region: str) -> RegionPolicy:
+        policy = self.service.snapshot.policy
+        assert policy is not None
+        return policy.region(region)
+
+    def healthz(self, region: str) -> int:
+        return self.service.snapshot.health_for(region).status_code
+
+    def patches(self, endpoint: str | None = None) -> list[LoggedRequest]:
+        """The PATCHes Traffic Manager received (of `endpoint`'s, when named)."""
+        return self.tm.requests_log.where(
+            "PATCH", f"/externalEndpoints/{endpoint}" if endpoint else None
+        )
+
+    async def actions(self, region: str | None = None) -> list[ActionRecord]:
+        """The audit trail, oldest first."""
+        return list(reversed(await self.service.store.actions(region=region)))
+
+    async def events(self, kind: EventType, region: str | None = None) -> list[Event]:
+        """Stored events of `kind`, oldest first."""
+        stored = await self.service.store.events(EventQuery(type=kind, region=region))
+        return [s.event for s in reversed(stored)]
+
+    async def deploy(self, region: str, version: str) -> None:
+        """A deploy marker for `region`, as `POST /api/v1/deploys` records it."""
+        deploy = Deploy(
+            f"d-{region}-{version}", region, version, self.clock.now(), DeploySource.MARKER
+        )
+        await self.service.store.record_deploy(deploy)
+        self.service.engine.submit(DeployMarked(deploy))
+        await self.settle()
+
+
+@pytest.fixture
+def azure_identity(tm: TrafficManagerEmulator, monkeypatch: pytest.MonkeyPatch) -> None:
+    for key, value in tm.environment().items():
+        monkeypatch.setenv(key, value)
+
+
+@pytest.fixture
+def seeded(
+    tm: TrafficManagerEmulator, two_regions: dict[str, RegionalOrigin], azure_identity: None
+) -> TrafficManagerEmulator:
+    seed(tm, two_regions)
+    return tm
+
+
+@pytest.fixture
+async def three_regions(
+    two_regions: dict[str, RegionalOrigin], lab_ca: LabCA
+) -> AsyncIterator[dict[str, RegionalOrigin]]:
+    """westeurope, centralus and eastus, healthy, on loopback."""
+    async with RegionalOrigin(region="eastus", hostname=HOSTNAME, ca=lab_ca) as east:
+        yield {**two_regions, "eastus": east}
+
+
+THREE_GEOS = {"westeurope": ["GEO-EU"], "centralus": ["WORLD"], "eastus": ["GEO-NA"]}
+ClientFactory = Callable[[TrafficManagerConfig], TrafficManager]
+
+
+def quick_reads(section: TrafficManagerConfig) -> TrafficManager:
+    """The SDK client with read retries that do not wait."""
+    return AzureTrafficManager(section, retry=RetryPolicy(base_delay=0.01, max_delay=0.05))
+
+
+def short_deadlines(section: TrafficManagerConfig) -> TrafficManager:
+    """The SDK client with one-second attempts and read retries that do not wait, so a call
+    never answered costs a second, not fifteen."""
+    return AzureTrafficManager(
+        section,
+        retry=RetryPolicy(base_delay=0.01, max_delay=0.05),
+        attempt_deadline=1.0,
+        call_deadline=5.0,
+    )
+
+
+@asynccontextmanager
+async def stepped(
+    tm: TrafficManagerEmulator,
+    origins: Origins,
+    write_config: ConfigWriter,
+    *,
+    clock: ManualClock | None = None,
+    first_round: bool = True,
+    https: Mapping[str, Any] | None = None,
+    traffic_manager: ClientFactory | None = None,
+    actuator_retry: WriteRetry | None = FAST_RETRY,
+    **failover: Any,
+) -> AsyncIterator[Lab]:
+    """The service over `origins` in enforce mode (unless `mode` says otherwise), its clock at
+    START (or `clock`), its store in the test's folder (the same for every call in one test:
+    a restart), with `first_round` everyone healthy where it starts. `https` overrides keys of
+    `checks.https`; `traffic_manager` builds the client from the configuration's section, for
+    tests that set its deadlines."""
+    config = load_config(
+        write_config(
+            dict(origins),
+            checks={
+                "https": {
+                    "interval": f"{INTERVAL}s",
+                    "timeout": "2s",
+                    "requests": PAGES,
+                    **(https or {}),
+                }
+            },
+            traffic_manager=tm.config_section(interval="30s"),
+            failover={"mode": "enforce", "cooldown": "1m", **failover},
+        )
+    )
+    clock = clock or ManualClock(START)
+    client = None
+    if traffic_manager is not None:
+        assert config.traffic_manager is not None
+        client = traffic_manager(config.traffic_manager)
+    async with build_service(
+        config, clock=clock, traffic_manager=client, actuator_retry=actuator_retry
+    ) as service:
+        lab = Lab(service, clock, tm)
+        if first_round:
+            await lab.round()  # everyone healthy: where it starts
+        yield lab
+
+
+async def refused_once(lab: Lab, region: str, guard: str) -> ActionRecord:
+    """The one refusal recorded for `region`, with its `action.refused` event: a guard rail
+    that keeps saying no is recorded once, not every round."""
+    actions = await lab.actions(region)
+    assert [(a.action, a.status, a.guard) for a in actions] == [("disable", "refused", guard)]
+    events = await lab.events(EventType.ACTION_REFUSED, region)
+    assert len(events) == 1
+    assert events[0].evidence["guard"] == guard
+    assert events[0].evidence["uncovered"] == list(actions[0].uncovered)
+    assert actions[0].detail in events[0].summary
+    assert lab.patches(region) == []
+    return actions[0]
+
+
+async def bad_deploy(lab: Lab, origins: Origins, region: str, version: str = "2.0.0") -> None:
+    """A deploy marker for `region`, and the release answering 500 from then on."""
+    await lab.deploy(region, version)
+    origins[region].inject(Fault.ERROR, status=500)
+
+
+# --- a bad deploy -----------------------------------------------------------------------------
+
+
+async def test_a_bad_deploy_is_disabled_after_failing_rounds_and_put_back_after_the_fix(
+    seeded: TrafficManagerEmulator,
+    two_regions: dict[str, RegionalOrigin],
+    write_config: ConfigWriter,
+) -> None:
+    """westeurope deployed and broken (5xx): disabled at the third failing round, with the
+    deploy and the cause in the reason; /healthz 503 for it; fixed, it is enabled again after
+    five healthy rounds, once."""
+    async with stepped(seeded, two_regions, write_config) as lab:
+        await bad_deploy(lab, two_regions, "westeurope")
+        stances = []
+        for _ in range(3):
+            await lab.round()
+            stances.append(lab.policy("westeurope").stance)
+        assert lab.status("westeurope") == "Disabled"
+        assert stances == [Stance.COUNTING, Stance.COUNTING, Stance.OUT]
+        assert lab.policy("westeurope").reason == (
+            "disabled by regionwatch since 2026-11-02 14:00:30 UTC"
+        )
+        assert lab.healthz("westeurope") == 503
+        actions = await lab.actions("westeurope")
+        assert [(a.action, a.status, a.guard, a.uncovered, a.attempts) for a in actions] == [
+            ("disable", "done", None, (), 1)
+        ]
+        assert actions[0].detail == "westeurope set Disabled in Traffic Manager"
+        assert "within" in actions[0].reason and "2.0.0" in actions[0].reason
+        assert "status 500" in actions[0].reason
+        assert "centralus is healthy and covers WORLD" in actions[0].reason
+        (disabled,) = await lab.events(EventType.ENDPOINT_DISABLED, "westeurope")
+        assert disabled.severity.value == "critical"
+        two_regions["westeurope"].heal()
+        for _ in range(4):
+            await lab.round()
+            assert lab.status("westeurope") == "Disabled"
+        assert lab.policy("westeurope").stance is Stance.RECOVERING
+        await lab.round()
+        assert lab.status("westeurope") == "Enabled"
+        assert lab.healthz("westeurope") == 200
+        assert lab.policy("westeurope").stance is Stance.SERVING
+        await lab.rounds(3)
+        actions = await lab.actions("westeurope")
+        assert [(a.action, a.status) for a in actions] == [("disable", "done"), ("enable", "done")]
+        assert len(await lab.events(EventType.ENDPOINT_ENABLED, "westeurope")) == 1
+        assert len(lab.patches("westeurope")) == 2
+
+
+async def test_in_dry_run_a_bad_deploy_is_only_recorded_as_would_disable(
+    seeded: TrafficManagerEmulator,
+    two_regions: dict[str, RegionalOrigin],
+    write_config: ConfigWriter,
+) -> None:
+    """In dry-run (the default mode) the same bad deploy is decided and recorded as
+    `endpoint.would_disable`, once; Traffic Manager is never written and /healthz stays 200."""
+    async with stepped(seeded, two_regions, write_config, mode="dry-run") as lab:
+        await bad_deploy(lab, two_regions, "westeurope")
+        await lab.rounds(6)
+        assert lab.status("westeurope") == "Enabled"
+        assert lab.patches() == []
+        assert lab.healthz("westeurope") == 200
+        held = lab.policy("westeurope")
+        assert held.stance is Stance.OUT
+        assert held.reason.startswith("would be disabled (dry-run) since")
+        actions = await lab.actions("westeurope")
+        assert [(a.action, a.status, a.mode, a.attempts) for a in actions] == [
+            ("disable", "dry_run", "dry-run", 0)
+        ]
+        assert actions[0].detail == "would set westeurope Disabled (failover.mode: dry-run)"
+        (would,) = await lab.events(EventType.ENDPOINT_WOULD_DISABLE, "westeurope")
+        assert "2.0.0" in would.summary
+        assert await lab.events(EventType.ENDPOINT_DISABLED) == []
+
+
+async def test_a_deploy_that_leaves_the_cache_serving_stale_is_disabled(
+    seeded: TrafficManagerEmulator,
+    two_regions: dict[str, RegionalOrigin],
+    write_config: ConfigWriter,
+) -> None:
+    """Ghost down behind Nginx after a deploy: readers get the cached page, 200 but STALE. That
+    content failure, seen from here alone, disables the region at the third failing round."""
+    async with stepped(seeded, two_regions, write_config, https={"requests": READERS_PAGE}) as lab:
+        await lab.deploy("westeurope", "2.0.0")
+        two_regions["westeurope"].inject(Fault.ORIGIN_DOWN)
+        await lab.rounds(2)
+        assert lab.status("westeurope") == "Enabled"
+        assert lab.policy("westeurope").stance is Stance.COUNTING
+        await lab.round()
+        assert lab.status("westeurope") == "Disabled"
+        assert lab.policy("westeurope").stance is Stance.OUT
+        (action,) = await lab.actions("westeurope")
+        assert (action.action, action.status) == ("disable", "done")
+        assert action.detail == "westeurope set Disabled in Traffic Manager"
+        assert "X-Cache-Status STALE" in action.reason
+        assert lab.policy("westeurope").reason.startswith("disabled by regionwatch since")
+        assert [r["class"] for r in action.evidence["results"]] == ["content"]
+        assert len(await lab.events(EventType.ENDPOINT_DISABLED, "westeurope")) == 1
+
+
+@pytest.mark.parametrize(
+    ("fault", "params", "https"),
+    [
+        (Fault.ERROR, {"status": 500}, {}),
+        (Fault.HANG, {}, {"timeout": "200ms"}),
+    ],
+    ids=["every-tenth-5xx", "every-tenth-times-out"],
+)
+async def test_a_flaky_region_is_never_disabled(
+    seeded: TrafficManagerEmulator,
+    two_regions: dict[str, RegionalOrigin],
+    write_config: ConfigWriter,
+    fault: Fault,
+    params: dict[str, Any],
+    https: dict[str, Any],
+) -> None:
+    """One request in ten failing (a bad pod out of ten), right after a deploy: some rounds
+    fail, never three in a row, and over 30 rounds nothing is disabled or even recorded
+    (timeouts, network failures, would at worst wait for a second witness)."""
+    # A gap long enough to span the healthy rounds between two failing ones: only those
+    # healthy rounds keep the failing ones from counting together.
+    async with stepped(seeded, two_regions, write_config, https=https, streak_gap="5m") as lab:
+        await lab.deploy("westeurope", "2.0.0")
+        two_regions["westeurope"].inject(fault, every=10, **params)
+        statuses = []
+        for _ in range(30):
+            snapshot = await lab.round()
+            statuses.append(snapshot.regions["westeurope"].status.value)
+            stance = lab.policy("westeurope").stance
+            assert stance in (Stance.SERVING, Stance.COUNTING) or (
+                fault is Fault.HANG and stance is Stance.INCONCLUSIVE
+            )
+        assert "failing" in statuses
+        assert lab.status("westeurope") == "Enabled"
+        assert await lab.actions() == []
+        assert await lab.events(EventType.ACTION_REFUSED) == []
+        assert lab.patches() == []
+
+
+async def test_every_region_failing_at_once_disables_nothing(
+    seeded: TrafficManagerEmulator,
+    two_regions: dict[str, RegionalOrigin],
+    write_config: ConfigWriter,
+) -> None:
+    """Both regions failing from here at once, deploys or not: the fault is more likely on this
+    side; both are inconclusive, with a `region.inconclusive` event each, and nothing acts."""
+    async with stepped(seeded, two_regions, write_config) as lab:
+        for region in two_regions:
+            await bad_deploy(lab, two_regions, region)
+        await lab.rounds(5)
+        for region in two_regions:
+            assert lab.status(region) == "Enabled"
+            held = lab.policy(region)
+            assert held.stance is Stance.INCONCLUSIVE
+            assert held.reason.startswith("every region fails from here at once")
+            (event,) = await lab.events(EventType.REGION_INCONCLUSIVE, region)
+            assert "every region fails from here at once" in event.summary
+        assert await lab.actions() == []
+        assert lab.patches() == []
+
+
+# --- network failures: a second witness -----------------------------------------------------
+
+
+async def test_refused_connections_wait_for_traffic_managers_degraded_then_disable(
+    seeded: TrafficManagerEmulator,
+    two_regions: dict[str, RegionalOrigin],
+    write_config: ConfigWriter,
+) -> None:
+    """Connections refused, seen from our single vantage point: inconclusive, waiting for a
+    second witness, however long it lasts; once Traffic Manager's own probes say Degraded
+    (after our failures began), the region is disabled, the witness named in the reason."""
+    async with stepped(seeded, two_regions, write_config) as lab:
+        await lab.deploy("westeurope", "2.0.0")
+        two_regions["westeurope"].inject(Fault.REFUSE)
+        await lab.rounds(5)
+        assert lab.status("westeurope") == "Enabled"
+        held = lab.policy("westeurope")
+        assert held.stance is Stance.INCONCLUSIVE
+        assert "waiting for a second witness" in held.reason
+        (event,) = await lab.events(EventType.REGION_INCONCLUSIVE, "westeurope")
+        assert "waiting for a second witness" in event.summary
+        assert await lab.actions() == []
+        seeded.force_monitor_status("westeurope", "Degraded")
+        await lab.round()
+        assert lab.status("westeurope") == "Disabled"
+        assert lab.policy("westeurope").stance is Stance.OUT
+        (action,) = await lab.actions("westeurope")
+        assert (action.action, action.status, action.guard) == ("disable", "done", None)
+        assert action.detail == "westeurope set Disabled in Traffic Manager"
+        assert "Traffic Manager's own probes say Degraded" in action.reason
+        assert action.evidence["witness"] is not None
+        assert action.evidence["content_rounds"] == 0
+        assert len(await lab.events(EventType.ENDPOINT_DISABLED, "westeurope")) == 1
+
+
+@pytest.mark.parametrize(
+    "no_witness", ["monitor-path-is-healthz", "always-serve", "degraded-before-our-failures"]
+)
+async def test_traffic_managers_degraded_is_no_witness_when_it_cannot_tell(
+    tm: TrafficManagerEmulator,
+    azure_identity: None,
+    two_regions: dict[str, RegionalOrigin],
+    write_config: ConfigWriter,
+    no_witness: str,
+) -> None:
+    """Traffic Manager's Degraded is no second witness when it probes our own /healthz (our
+    verdict echoed back), when the endpoint is Always Serve (Unmonitored: not probed at all),
+    or when it said Degraded before our failures began: refused connections never disable."""
+    seed(tm, two_regions, monitor_path="/healthz" if no_witness.startswith("monitor") else "/")
+    if no_witness == "always-serve":
+        profile = tm.profile()
+        tm.state.patch_endpoint(
+            tm.subscription_id,
+            tm.resource_group,
+            profile.name,
+            "ExternalEndpoints",
+            "westeurope",
+            {"properties": {"alwaysServe": "Enabled"}},
+        )
+    if no_witness == "degraded-before-our-failures":
+        tm.force_monitor_status("westeurope", "Degraded")
+    async with stepped(tm, two_regions, write_config) as lab:
+        await lab.deploy("westeurope", "2.0.0")
+        two_regions["westeurope"].inject(Fault.REFUSE)
+        await lab.rounds(3)
+        tm.force_monitor_status("westeurope", "Degraded")
+        await lab.rounds(4)
+        assert lab.status("westeurope") == "Enabled"
+        held = lab.policy("westeurope")
+        assert held.stance is Stance.INCONCLUSIVE
+        assert "waiting for a second witness" in held.reason
+        assert await lab.actions() == []
+        assert lab.patches() == []
+
+
+# --- guard rails ------------------------------------------------------------------------------
+
+
+async def test_the_last_enabled_endpoint_is_never_disabled(
+    seeded: TrafficManagerEmulator,
+    two_regions: dict[str, RegionalOrigin],
+    write_config: ConfigWriter,
+) -> None:
+    """centralus disabled by an operator, westeurope's bad deploy: refused by min_enabled (and
+    Europe would have no answer), recorded once with an `action.refused` event."""
+    seeded.set_endpoint_status("centralus", "Disabled")
+    async with stepped(seeded, two_regions, write_config) as lab:
+        await bad_deploy(lab, two_regions, "westeurope")
+        await lab.rounds(6)
+        assert lab.status("westeurope") == "Enabled"
+        held = lab.policy("westeurope")
+        assert held.stance is Stance.WITHHELD
+        assert "fewer than failover.min_enabled (1)" in held.reason
+        assert lab.healthz("westeurope") == 200
+        refusal = await refused_once(lab, "westeurope", "min_enabled")
+        assert refusal.detail.startswith(
+            "disabling westeurope would leave 0 enabled endpoints, fewer than "
+            "failover.min_enabled (1)"
+        )
+        assert refusal.uncovered == ("GEO-EU (Europe)",)
+
+
+async def test_a_geography_without_a_world_fallback_is_never_left_without_an_answer(
+    tm: TrafficManagerEmulator,
+    azure_identity: None,
+    two_regions: dict[str, RegionalOrigin],
+    write_config: ConfigWriter,
+) -> None:
+    """A Geographic profile where centralus maps GEO-NA, not WORLD: nothing else answers for
+    Europe (its only parent, WORLD, is mapped by nobody), so disabling westeurope is refused by
+    coverage, naming GEO-EU (Europe)."""
+    seed(tm, two_regions, geo_mapping={"westeurope": ["GEO-EU"], "centralus": ["GEO-NA"]})
+    async with stepped(tm, two_regions, write_config) as lab:
+        await bad_deploy(lab, two_regions, "westeurope")
+        await lab.rounds(6)
+        assert lab.status("westeurope") == "Enabled"
+        assert lab.policy("westeurope").stance is Stance.WITHHELD
+        refusal = await refused_once(lab, "westeurope", "coverage")
+        assert refusal.uncovered == ("GEO-EU (Europe)",)
+        assert refusal.detail == (
+            "disabling westeurope would leave GEO-EU (Europe) with no endpoint: users there "
+            "would get no answer"
+        )
+
+
+async def test_the_only_world_endpoint_is_never_disabled(
+    seeded: TrafficManagerEmulator,
+    two_regions: dict[str, RegionalOrigin],
+    write_config: ConfigWriter,
+) -> None:
+    """centralus holds WORLD alone: its bad deploy is refused by coverage, naming WORLD (World),
+    since everyone outside Europe would get no answer."""
+    async with stepped(seeded, two_regions, write_config) as lab:
+        await bad_deploy(lab, two_regions, "centralus")
+        await lab.rounds(6)
+        assert lab.status("centralus") == "Enabled"
+        assert lab.policy("centralus").stance is Stance.WITHHELD
+        refusal = await refused_once(lab, "centralus", "coverage")
+        assert refusal.uncovered == ("WORLD (World)",)
+        assert refusal.detail == (
+            "disabling centralus would leave WORLD (World) with no endpoint: users there would "
+            "get no answer"
+        )
+
+
+async def test_a_degraded_receiver_still_takes_the_users(
+    seeded: TrafficManagerEmulator,
+    two_regions: dict[str, RegionalOrigin],
+    write_config: ConfigWriter,
+) -> None:
+    """centralus only degraded (HSTS missing) while westeurope's bad deploy fails: degraded
+    serves, so westeurope is disabled with centralus taking its users."""
+    two_regions["centralus"].inject(Fault.NO_HSTS)
+    async with stepped(seeded, two_regions, write_config) as lab:
+        await bad_deploy(lab, two_regions, "westeurope")
+        snapshot = (await lab.rounds(3))[-1]
+        assert snapshot.regions["centralus"].status.value == "degraded"
+        assert lab.status("westeurope") == "Disabled"
+        (action,) = await lab.actions("westeurope")
+        assert (action.action, action.status) == ("disable", "done")
+        assert "centralus is healthy and covers WORLD" in action.reason
+
+
+async def test_a_failing_receiver_refuses_the_disable(
+    tm: TrafficManagerEmulator,
+    azure_identity: None,
+    three_regions: dict[str, RegionalOrigin],
+    write_config: ConfigWriter,
+) -> None:
+    """Three regions; westeurope's bad deploy while centralus, which would take Europe's users
+    (WORLD), fails too and eastus is healthy (so not everything fails from here): refused by
+    receivers, naming centralus."""
+    seed(tm, three_regions, geo_mapping=THREE_GEOS)
+    async with stepped(tm, three_regions, write_config) as lab:
+        three_regions["centralus"].inject(Fault.ERROR, status=500)
+        await bad_deploy(lab, three_regions, "westeurope")
+        await lab.rounds(5)
+        assert lab.status("westeurope") == "Enabled"
+        assert lab.policy("westeurope").stance is Stance.WITHHELD
+        refusal = await refused_once(lab, "westeurope", "receivers")
+        assert refusal.detail == (
+            "the endpoints that would take westeurope's users are not healthy by our probes: "
+            "centralus (failing)"
+        )
+        assert refusal.uncovered == ()
+        assert await lab.actions("centralus") == []
+
+
+async def test_the_rate_limit_refuses_a_second_disable_within_the_hour(
+    tm: TrafficManagerEmulator,
+    azure_identity: None,
+    three_regions: dict[str, RegionalOrigin],
+    write_config: ConfigWriter,
+) -> None:
+    """max_disables_per_hour: 1 with three regions: westeurope's bad deploy is disabled, then
+    eastus's is refused by the rate limit, once."""
+    seed(tm, three_regions, geo_mapping=THREE_GEOS)
+    async with stepped(tm, three_regions, write_config, max_disables_per_hour=1) as lab:
+        await bad_deploy(lab, three_regions, "westeurope")
+        await lab.rounds(3)
+        assert lab.status("westeurope") == "Disabled"
+        await bad_deploy(lab, three_regions, "eastus")
+        await lab.rounds(5)
+        assert lab.status("eastus") == "Enabled"
+        assert lab.policy("eastus").stance is Stance.WITHHELD
+        refusal = await refused_once(lab, "eastus", "rate")
+        assert refusal.detail == (
+            "1 disable in the last hour already (failover.max_disables_per_hour: 1)"
+        )
+
+
+async def test_the_cooldown_refuses_disabling_the_same_endpoint_again_soon(
+    seeded: TrafficManagerEmulator,
+    two_regions: dict[str, RegionalOrigin],
+    write_config: ConfigWriter,
+) -> None:
+    """westeurope disabled, fixed and enabled again, then failing anew within the cooldown:
+    the second disable is refused by the cooldown, recorded once however long it lasts."""
+    async with stepped(
+        seeded, two_regions, write_config, cooldown="10m", max_disables_per_hour=5
+    ) as lab:
+        await bad_deploy(lab, two_regions, "westeurope")
+        await lab.rounds(3)
+        two_regions["westeurope"].heal()
+        await lab.rounds(5)
+        assert lab.status("westeurope") == "Enabled"
+        two_regions["westeurope"].inject(Fault.ERROR, status=500)
+        await lab.rounds(6)
+        assert lab.status("westeurope") == "Enabled"
+        assert lab.policy("westeurope").stance is Stance.WITHHELD
+        actions = await lab.actions("westeurope")
+        assert [(a.action, a.status, a.guard) for a in actions] == [
+            ("disable", "done", None),
+            ("enable", "done", None),
+            ("disable", "refused", "cooldown"),
+        ]
+        assert actions[-1].detail == (
+            "westeurope was disabled at 2026-11-02 14:00:30 UTC, less than failover.cooldown "
+            "(10m) ago"
+        )
+        assert len(await lab.events(EventType.ACTION_REFUSED, "westeurope")) == 1
+
+
+# --- deploy windows ---------------------------------------------------------------------------
+
+
+async def test_outside_a_deploy_window_with_no_bar_a_failing_region_is_alert_only(
+    seeded: TrafficManagerEmulator,
+    two_regions: dict[str, RegionalOrigin],
+    write_config: ConfigWriter,
+) -> None:
+    """failing_rounds_without_deploy: null, and a failure with no deploy behind it: the region is
+    alert_only however long it fails, and nothing is decided or recorded."""
+    async with stepped(
+        seeded, two_regions, write_config, failing_rounds_without_deploy=None
+    ) as lab:
+        two_regions["westeurope"].inject(Fault.ERROR, status=500)
+        await lab.rounds(15)
+        assert lab.status("westeurope") == "Enabled"
+        held = lab.policy("westeurope")
+        assert held.stance is Stance.ALERT_ONLY
+        assert "outside a deploy window nothing acts" in held.reason
+        assert held.failing is not None and held.failing.rounds == 15
+        assert await lab.actions() == []
+        assert lab.patches() == []
+
+
+async def test_outside_a_deploy_window_a_failing_region_is_disabled_after_the_longer_bar(
+    seeded: TrafficManagerEmulator,
+    two_regions: dict[str, RegionalOrigin],
+    write_config: ConfigWriter,
+) -> None:
+    """failing_rounds_without_deploy: 5 and no deploy: still counting at the third failing round
+    (a deploy's bar), disabled at the fifth, with no deploy in the reason."""
+    async with stepped(seeded, two_regions, write_config, failing_rounds_without_deploy=5) as lab:
+        two_regions["westeurope"].inject(Fault.ERROR, status=500)
+        await lab.rounds(4)
+        assert lab.status("westeurope") == "Enabled"
+        held = lab.policy("westeurope")
+        assert held.stance is Stance.COUNTING
+        assert held.next == "disable after 1 more failing round"
+        await lab.round()
+        assert lab.status("westeurope") == "Disabled"
+        (action,) = await lab.actions("westeurope")
+        assert (action.action, action.status) == ("disable", "done")
+        assert action.reason.startswith("westeurope failed 5 rounds in a row over 40 s: ")
+        assert action.evidence["deploy"] is None
+
+
+# --- putting a region back --------------------------------------------------------------------
+
+
+async def test_a_second_bad_deploy_within_a_day_needs_twice_the_healthy_rounds(
+    seeded: TrafficManagerEmulator,
+    two_regions: dict[str, RegionalOrigin],
+    write_config: ConfigWriter,
+) -> None:
+    """Disabled, healed and enabled after five healthy rounds; an hour later a second bad
+    deploy is disabled again and, fixed, is enabled only after ten healthy rounds (back-off)."""
+    async with stepped(seeded, two_regions, write_config) as lab:
+        await bad_deploy(lab, two_regions, "westeurope")
+        await lab.rounds(3)
+        two_regions["westeurope"].heal()
+        await lab.rounds(5)
+        assert lab.status("westeurope") == "Enabled"
+        lab.clock.advance(3600)
+        await bad_deploy(lab, two_regions, "westeurope", "2.0.1")
+        await lab.rounds(3)
+        assert lab.status("westeurope") == "Disabled"
+        two_regions["westeurope"].heal()
+        await lab.rounds(9)
+        assert lab.status("westeurope") == "Disabled"
+        held = lab.policy("westeurope")
+        assert held.stance is Stance.RECOVERING
+        assert held.next == "enable after 1 more healthy round (back-off after 2 disables in 24 h)"
+        await lab.round()
+        assert lab.status("westeurope") == "Enabled"
+        actions = await lab.actions("westeurope")
+        assert [(a.action, a.status) for a in actions] == [
+            ("disable", "done"),
+            ("enable", "done"),
+            ("disable", "done"),
+            ("enable", "done"),
+        ]
+        assert actions[-1].evidence == {"healthy_rounds": 10, "needed": 10, "disables_in_24h": 2}
+
+
+async def test_a_healthy_region_we_disabled_is_enabled_at_once_when_the_rest_fail(
+    seeded: TrafficManagerEmulator,
+    two_regions: dict[str, RegionalOrigin],
+    write_config: ConfigWriter,
+) -> None:
+    """Never strand users: westeurope disabled by us and healthy again, then centralus (the
+    only one enabled) fails: westeurope is enabled in the same round, long before its five
+    healthy rounds, with a critical `endpoint.enabled`."""
+    async with stepped(seeded, two_regions, write_config) as lab:
+        await bad_deploy(lab, two_regions, "westeurope")
+        await lab.rounds(3)
+        assert lab.status("westeurope") == "Disabled"
+        two_regions["westeurope"].heal()
+        two_regions["centralus"].inject(Fault.ERROR, status=500)
+        await lab.round()
+        assert lab.status("westeurope") == "Enabled"
+        assert lab.status("centralus") == "Enabled"
+        assert lab.healthz("westeurope") == 200
+        actions = await lab.actions("westeurope")
+        assert [(a.action, a.status, a.urgent) for a in actions] == [
+            ("disable", "done", False),
+            ("enable", "done", True),
+        ]
+        assert "whatever the back-off" in actions[-1].reason
+        (enabled,) = await lab.events(EventType.ENDPOINT_ENABLED, "westeurope")
+        assert enabled.severity.value == "critical"
+        assert enabled.evidence["urgent"] is True
+        await lab.rounds(3)
+        assert lab.status("westeurope") == "Enabled"
+        assert await lab.actions("centralus") == []
+
+
+# --- ownership --------------------------------------------------------------------------------
+
+
+async def test_an_operators_disable_is_never_undone(
+    seeded: TrafficManagerEmulator,
+    two_regions: dict[str, RegionalOrigin],
+    write_config: ConfigWriter,
+) -> None:
+    """westeurope disabled by an operator in Traffic Manager: theirs; however healthy it is,
+    regionwatch never enables it (no action, no PATCH), and /healthz says 503 for it."""
+    async with stepped(seeded, two_regions, write_config) as lab:
+        seeded.set_endpoint_status("westeurope", "Disabled")
+        await lab.rounds(8)
+        assert lab.status("westeurope") == "Disabled"
+        held = lab.policy("westeurope")
+        assert held.stance is Stance.OPERATOR
+        assert "disabled in Traffic Manager by someone else" in held.reason
+        assert lab.healthz("westeurope") == 503
+        assert await lab.actions() == []
+        assert lab.patches() == []
+
+
+async def test_an_operator_enabling_our_disable_is_respected_until_it_recovers_and_fails_anew(
+    seeded: TrafficManagerEmulator,
+    two_regions: dict[str, RegionalOrigin],
+    write_config: ConfigWriter,
+) -> None:
+    """An operator enables the endpoint regionwatch disabled while the region still fails: it
+    is left enabled; once the region has recovered (five healthy rounds) and fails anew, it is
+    disabled again."""
+    async with stepped(seeded, two_regions, write_config, max_disables_per_hour=2) as lab:
+        await bad_deploy(lab, two_regions, "westeurope")
+        await lab.rounds(3)
+        assert lab.status("westeurope") == "Disabled"
+        seeded.set_endpoint_status("westeurope", "Enabled")
+        await lab.rounds(6)
+        assert lab.status("westeurope") == "Enabled"
+        held = lab.policy("westeurope")
+        assert held.stance is Stance.OPERATOR
+        assert "enabled again in Traffic Manager by someone else" in held.reason
+        assert lab.healthz("westeurope") == 200
+        assert len(await lab.actions("westeurope")) == 1
+        two_regions["westeurope"].heal()
+        await lab.rounds(5)
+        assert lab.policy("westeurope").stance is Stance.SERVING
+        two_regions["westeurope"].inject(Fault.ERROR, status=500)
+        await lab.rounds(2)
+        assert lab.status("westeurope") == "Enabled"
+        await lab.round()
+        assert lab.status("westeurope") == "Disabled"
+        actions = await lab.actions("westeurope")
+        assert [(a.action, a.status) for a in actions] == [("disable", "done"), ("disable", "done")]
+        assert len(lab.patches("westeurope")) == 2
+
+
+@pytest.mark.parametrize("mode", ["enforce", "dry-run"])
+async def test_an_endpoint_an_operator_disables_before_our_write_stays_theirs(
+    seeded: TrafficManagerEmulator,
+    two_regions: dict[str, RegionalOrigin],
+    write_config: ConfigWriter,
+    mode: str,
+) -> None:
+    """The disable is decided on a read that showed westeurope Enabled, and an operator
+    disables it before the actuator's fresh read: nothing is written, the action is recorded
+    as superseded (in dry-run: as nothing that would be written), and once the region heals it
+    stays Disabled, the operator's, with no PATCH ever sent."""
+    async with stepped(seeded, two_regions, write_config, mode=mode) as lab:
+        await bad_deploy(lab, two_regions, "westeurope")
+        await lab.rounds(2)
+        seeded.set_endpoint_status("westeurope", "Disabled")  # after the last read
+        await lab.probe()
+        (action,) = await lab.actions("westeurope")
+        if mode == "enforce":
+            assert (action.status, action.attempts) == ("superseded", 0)
+            assert action.detail == (
+                "westeurope was Disabled already, by someone else: regionwatch leaves it to them"
+            )
+        else:
+            assert (action.status, action.attempts) == ("dry_run", 0)
+            assert action.detail.startswith("westeurope is Disabled already: nothing would be")
+        await lab.end_round()
+        two_regions["westeurope"].heal()
+        await lab.rounds(8)
+        assert lab.status("westeurope") == "Disabled"
+        assert lab.policy("westeurope").stance is Stance.OPERATOR
+        assert len(await lab.actions("westeurope")) == 1
+        assert lab.patches() == []
+
+
+async def test_after_leaving_enforce_never_stranding_users_writes_nothing(
+    seeded: TrafficManagerEmulator,
+    two_regions: dict[str, RegionalOrigin],
+    write_config: ConfigWriter,
+) -> None:
+    """westeurope disabled in enforce mode; restarted in dry-run, it heals while centralus, the
+    only one enabled, fails: enabling westeurope at once is decided and recorded as dry-run,
+    and Traffic Manager is not written again (dry-run never writes, not even to rescue)."""
+    clock = ManualClock(START)
+    async with stepped(seeded, two_regions, write_config, clock=clock) as lab:
+        await bad_deploy(lab, two_regions, "westeurope")
+        await lab.rounds(3)
+        assert lab.status("westeurope") == "Disabled"
+    two_regions["westeurope"].heal()
+    two_regions["centralus"].inject(Fault.ERROR, status=500)
+    async with stepped(
+        seeded, two_regions, write_config, clock=clock, first_round=False, mode="dry-run"
+    ) as lab:
+        await lab.rounds(2)
+        assert lab.status("westeurope") == "Disabled"
+        assert len(lab.patches()) == 1
+        actions = await lab.actions("westeurope")
+        assert [(a.action, a.mode, a.attempts) for a in actions] == [
+            ("disable", "enforce", 1),
+            ("enable", "dry-run", 0),
+        ]
+        assert "so users are not stranded" in actions[1].reason
+
+
+# --- carrying it out, exactly once ------------------------------------------------------------
+
+
+TOKEN = "/oauth2/v2.0/token"
+PROFILE = "/trafficmanagerprofiles/blog"
+
+
+SET = "westeurope set Disabled in Traffic Manager"
+FOUND_DONE = "westeurope is Disabled already (an earlier attempt had landed)"
+
+
+@pytest.mark.parametrize(
+    ("azure_fault", "patches", "attempts", "detail"),
+    [
+        pytest.param("throttled", [429, 200], 2, SET, id="throttled"),
+        pytest.param("server-error", [500, 200], 2, SET, id="server-error"),
+        pytest.param("landed-then-500", [500], 1, FOUND_DONE, id="landed-then-500"),
+        pytest.param("landed-then-unreadable", [500], 1, FOUND_DONE, id="landed-then-unreadable"),
+        # The PATCH is still unanswered (and so not yet logged) when the test ends.
+        pytest.param("landed-then-too-late", [], 1, FOUND_DONE, id="landed-then-too-late"),
+        pytest.param("token-too-late", [200], 1, SET, id="token-too-late"),
+    ],
+)
+async def test_azure_faults_during_a_disable_are_retried_and_it_is_done_once(
+    seeded: TrafficManagerEmulator,
+    two_regions: dict[str, RegionalOrigin],
+    write_config: ConfigWriter,
+    azure_fault: str,
+    patches: list[int],
+    attempts: int,
+    detail: str,
+) -> None:
+    """Azure failing while the disable is carried out (throttled with Retry-After, a 5xx; after
+    the write had landed, a 5xx, then reads failing, or no answer in time; Entra not answering
+    in time for a new token): retried, each PATCH recorded as an attempt, and done once: one
+    `endpoint.disabled`, no second PATCH once a fresh read finds it done, and the endpoint ours
+    (out, not an operator's)."""
+    timeouts = azure_fault.endswith("too-late")
+    async with stepped(
+        seeded,
+        two_regions,
+        write_config,
+        traffic_manager=short_deadlines if timeouts else quick_reads,
+    ) as lab:
+        await bad_deploy(lab, two_regions, "westeurope")
+        await lab.rounds(2)
+        faults = seeded.faults
+        match azure_fault:
+            case "throttled":
+                rule = faults.add(method="PATCH", status=429, headers={"Retry-After": "1"})
+            case "server-error":
+                rule = faults.add(method="PATCH", status=500)
+            case "landed-then-500":
+                rule = faults.add(method="PATCH", status=500, lands=True)
+            case "landed-then-unreadable":
+                # The first read answered (a delay only); the read after the PATCH failing
+                # every one of its tries.
+                faults.add(method="GET", path_contains=PROFILE, status=None, delay=0.001)
+                rule = faults.add(method="PATCH", status=500, lands=True)
+                faults.add(method="GET", path_contains=PROFILE, status=500, count=3)
+            case "landed-then-too-late":
+                rule = faults.add(method="PATCH", status=None, delay=600, lands=True)
+            case "token-too-late":
+                seeded.clock.advance(7200)  # every token issued so far has expired
+                rule = faults.add(method="POST", path_contains=TOKEN, status=None, delay=600)
+        await lab.probe()  # the third failing round: decided and carried out
+        assert rule.hits == 1
+        assert lab.status("westeurope") == "Disabled"
+        assert [p.status for p in lab.patches()] == patches
+        (action,) = await lab.actions("westeurope")
+        assert (action.action, action.status, action.attempts) == ("disable", "done", attempts)
+        assert action.detail == detail
+        (disabled,) = await lab.events(EventType.ENDPOINT_DISABLED, "westeurope")
+        assert disabled.evidence["detail"] == detail
+        await lab.end_round()
+        await lab.rounds(3)
+        assert lab.policy("westeurope").stance is Stance.OUT
+        assert [p.status for p in lab.patches()] == patches
+        assert len(await lab.actions("westeurope")) == 1
+
+
+async def test_a_write_that_may_have_landed_and_cannot_be_read_back_is_failed_not_refused(
+    seeded: TrafficManagerEmulator,
+    two_regions: dict[str, RegionalOrigin],
+    write_config: ConfigWriter,
+) -> None:
+    """The PATCH lands but is answered 500, and every read after it fails: after the attempts,
+    the disable is `failed` (`action.failed`, saying the write may have landed), never refused
+    as if nothing had been written; no second PATCH."""
+    async with stepped(seeded, two_regions, write_config, traffic_manager=quick_reads) as lab:
+        await bad_deploy(lab, two_regions, "westeurope")
+        await lab.rounds(2)
+        seeded.faults.add(method="GET", path_contains=PROFILE, status=None, delay=0.001)
+        seeded.faults.add(method="PATCH", status=500, lands=True)
+        seeded.faults.add(method="GET", path_contains=PROFILE, status=500, count=None)
+        await lab.probe()
+        seeded.faults.clear()
+        (action,) = await lab.actions("westeurope")
+        assert (action.status, action.guard, action.attempts) == ("failed", None, 1)
+        assert action.detail.startswith(
+            "an earlier attempt may have landed, and Traffic Manager could not be read: "
+        )
+        assert action.detail.endswith("(after 4 attempts)")
+        (failed,) = await lab.events(EventType.ACTION_FAILED, "westeurope")
+        assert failed.severity.value == "critical"
+        assert await lab.events(EventType.ACTION_REFUSED) == []
+        assert [p.status for p in lab.patches()] == [500]
+
+
+async def test_a_disable_refused_on_the_fresh_read_is_decided_again_on_new_evidence_only(
+    seeded: TrafficManagerEmulator,
+    two_regions: dict[str, RegionalOrigin],
+    write_config: ConfigWriter,
+) -> None:
+    """An operator disables centralus after the last read: westeurope's disable passes the guard
+    rails on the snapshot, and the fresh read just before the write refuses it (min_enabled).
+    It is not decided again at once on the same stale view: one refusal, the region withheld
+    after the next read; once centralus is enabled again, westeurope is disabled."""
+    async with stepped(seeded, two_regions, write_config) as lab:
+        await bad_deploy(lab, two_regions, "westeurope")
+        await lab.rounds(2)
+        seeded.set_endpoint_status("centralus", "Disabled")
+        await lab.probe()  # decided on the snapshot, refused on the fresh read
+        (refused,) = await lab.actions("westeurope")
+        assert (refused.status, refused.guard, refused.attempts) == ("refused", "min_enabled", 0)
+        await lab.end_round()
+        await lab.rounds(3)
+        assert lab.policy("westeurope").stance is Stance.WITHHELD
+        assert len(await lab.actions("westeurope")) == 1
+        assert len(await lab.events(EventType.ACTION_REFUSED, "westeurope")) == 1
+        seeded.set_endpoint_status("centralus", "Enabled")
+        await lab.rounds(2)
+        assert lab.status("westeurope") == "Disabled"
+        actions = await lab.actions("westeurope")
+        assert [(a.status, a.guard) for a in actions] == [
+            ("refused", "min_enabled"),
+            ("done", None),
+        ]
+        assert lab.patches("centralus") == []
+
+
+async def test_a_disable_refused_because_traffic_manager_was_unreadable_is_done_at_the_next_read(
+    seeded: TrafficManagerEmulator,
+    two_regions: dict[str, RegionalOrigin],
+    write_config: ConfigWriter,
+) -> None:
+    """Traffic Manager unreadable just before the write (every read attempt answered 500): the
+    disable is refused as `unreadable`, nothing written, and not decided again on the spot;
+    the next read of Traffic Manager decides it again and it is done."""
+    async with stepped(seeded, two_regions, write_config, traffic_manager=quick_reads) as lab:
+        await bad_deploy(lab, two_regions, "westeurope")
+        await lab.rounds(2)
+        seeded.faults.add(method="GET", path_contains=PROFILE, status=500, count=3)
+        await lab.probe()
+        assert lab.status("westeurope") == "Enabled"
+        (refused,) = await lab.actions("westeurope")
+        assert (refused.status, refused.guard, refused.attempts) == ("refused", "unreadable", 0)
+        assert refused.detail.startswith("Traffic Manager could not be read just before the write")
+        await lab.end_round()
+        assert lab.status("westeurope") == "Disabled"
+        actions = await lab.actions("westeurope")
+        assert [(a.status, a.guard) for a in actions] == [("refused", "unreadable"), ("done", None)]
+        assert len(lab.patches()) == 1
+
+
+# --- one decider, restarts --------------------------------------------------------------------
+
+
+async def test_a_restarted_decider_continues_the_streak_and_does_not_act_twice(
+    seeded: TrafficManagerEmulator,
+    two_regions: dict[str, RegionalOrigin],
+    write_config: ConfigWriter,
+) -> None:
+    """Two failing rounds after a deploy, a restart over the same store: the third failing round
+    (counted from before the restart, within the deploy's window read back) disables; another
+    restart finds the disable in the store: the region stays out, with no second decision and
+    no second PATCH."""
+    clock = ManualClock(START)
+    async with stepped(seeded, two_regions, write_config, clock=clock) as lab:
+        await bad_deploy(lab, two_regions, "westeurope")
+        await lab.rounds(2)
+        assert lab.policy("westeurope").stance is Stance.COUNTING
+    async with stepped(seeded, two_regions, write_config, clock=clock, first_round=False) as lab:
+        failing = lab.policy("westeurope").failing
+        assert failing is not None and failing.rounds == 2
+        await lab.round()
+        assert lab.status("westeurope") == "Disabled"
+    async with stepped(seeded, two_regions, write_config, clock=clock, first_round=False) as lab:
+        await lab.rounds(3)
+        assert lab.policy("westeurope").stance is Stance.OUT
+        assert lab.healthz("westeurope") == 503
+        actions = await lab.actions("westeurope")
+        assert [(a.action, a.status) for a in actions] == [("disable", "done")]
+        assert len(lab.patches("westeurope")) == 1
+        assert len(await lab.events(EventType.ENDPOINT_DISABLED, "westeurope")) == 1
+
+
+async def test_a_second_decider_on_the_same_store_is_refused_naming_the_holder(
+    seeded: TrafficManagerEmulator,
+    two_regions: dict[str, RegionalOrigin],
+    write_config: ConfigWriter,
+) -> None:
+    """While one decider runs, a second one on the same store does not start: StoreError naming
+    the holder (this process) and what to do; the first goes on deciding."""
+    async with stepped(seeded, two_regions, write_config) as lab:
+        with pytest.raises(StoreError) as refused:
+            async with build_service(lab.service.config, clock=lab.clock):
+                pass
+        message = str(refused.value)
+        assert (
+            f"(pid {os.getpid()} on {socket.gethostname()}, since 2026-11-02T14:00:00Z)" in message
+        )
+        assert "one decider per store" in message
+        await bad_deploy(lab, two_regions, "westeurope")
+        await lab.rounds(3)
+        assert lab.status("westeurope") == "Disabled"

@@ -1,0 +1,123 @@
+"""`regionwatch` as a real child process, for the end-to-end tests: started with a
+configuration and the Traffic Manager emulator's identity, stopped by a signal, its stderr
+kept in a file."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import signal
+import socket
+import sys
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import httpx
+
+__all__ = [
+    "Run",
+    "answers",
+    "free_port",
+    "regionwatch",
+    "run_cli",
+    "stopped_by",
+]
+
+# The child sets its own limit before regionwatch starts: the same as a shell's `ulimit -n`.
+_LIMITED = (
+    "import resource, runpy, sys; "
+    "resource.setrlimit(resource.RLIMIT_NOFILE, ({limit}, {limit})); "
+    "sys.argv[0] = 'regionwatch'; runpy.run_module('regionwatch', run_name='__main__')"
+)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class Run:
+    """A `regionwatch run` child process; its stderr goes to a file (no pipe to fill)."""
+
+    def __init__(self, process: asyncio.subprocess.Process, stderr: Path) -> None:
+        self.process = process
+        self.stderr_path = stderr
+
+    @property
+    def stderr(self) -> str:
+        return self.stderr_path.read_text(encoding="utf-8", errors="replace")
+
+    async def wait(self, timeout: float) -> int:
+        return await asyncio.wait_for(self.process.wait(), timeout)
+
+
+@asynccontextmanager
+async def regionwatch(
+    tmp_path: Path, *args: str, env: dict[str, str] | None = None, file_limit: int | None = None
+) -> AsyncIterator[Run]:
+    """Start `python -m regionwatch ARGS`; killed at the end of the block if still running."""
+    stderr = tmp_path / f"stderr-{secrets.token_hex(4)}.log"
+    command = [sys.executable, "-m", "regionwatch", *args]
+    if file_limit is not None:
+        command = [sys.executable, "-c", _LIMITED.format(limit=file_limit), *args]
+    with stderr.open("wb") as sink:
+        process = await asyncio.create_subprocess_exec(
+            *command,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=sink,
+            env={**os.environ, **(env or {})},
+        )
+    try:
+        yield Run(process, stderr)
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+
+
+async def run_cli(
+    *args: str, env: dict[str, str] | None = None, unset: tuple[str, ...] = ()
+) -> tuple[int, str, str]:
+    """Run `python -m regionwatch ARGS` to the end while this event loop keeps serving (the
+    origins, the emulator, an app under test): its exit code, stdout and stderr. `env` is added
+    to this process's environment after the names in `unset` are taken out of it."""
+    base = {k: v for k, v in os.environ.items() if k not in unset}
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "regionwatch",
+        *args,
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env={**base, **(env or {})},
+    )
+    try:
+        out, err = await asyncio.wait_for(process.communicate(), timeout=60)
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+    assert process.returncode is not None
+    return process.returncode, out.decode(), err.decode()
+
+
+async def answers(url: str) -> bool:
+    try:
+        async with httpx.AsyncClient(timeout=1) as client:
+            return (await client.get(url)).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+async def stopped_by(run: Run, sig: signal.Signals) -> tuple[int, float]:
+    """Send `sig`; returns the exit status and how long the process took to exit."""
+    started = time.monotonic()
+    run.process.send_signal(sig)
+    code = await run.wait(timeout=20)
+    return code, time.monotonic() - started
