@@ -284,7 +284,6 @@ def banner(sandbox: Sandbox, base_url: str) -> str:
         "above. The Azure SDK reads its identity from the environment; these are the",
         "emulator's lab credentials, valid nowhere else:",
         *(f"  export {key}={value}" for key, value in sandbox.identity().items()),
-        "  export NO_PROXY=127.0.0.1,localhost",
         f"  .venv/bin/regionwatch check --config {sandbox.config_path}",
         "",
         *_story(sandbox, base_url),

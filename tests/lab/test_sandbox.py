@@ -93,7 +93,9 @@ async def test_the_banner_holds_all_a_newcomer_needs_to_write_a_configuration(
     text = banner(sandbox, "http://127.0.0.1:8000")
     assert f"configuration  {sandbox.config_path}" in text
     path = config_from(text, tmp_path_factory.mktemp("newcomer"))
-    exported = dict(re.findall(r"^  export (\w+)=(\S+)$", text, re.MULTILINE))
+    exports = re.findall(r"^  export (\w+)=(\S+)$", text, re.MULTILINE)
+    exported = dict(exports)
+    assert len(exports) == len(exported), "each variable exported once"
     assert {"AZURE_TENANT_ID", "AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET"} <= set(exported)
     process = await asyncio.create_subprocess_exec(
         sys.executable,
