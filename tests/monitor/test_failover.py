@@ -6,6 +6,7 @@ stance and reason in the snapshot, the audit trail and the events."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import socket
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
@@ -16,6 +17,7 @@ from typing import Any
 
 import pytest
 import yaml
+from processes import run_cli
 
 from lab.certs import LabCA
 from lab.origin import Fault, RegionalOrigin
@@ -1245,3 +1247,97 @@ async def test_since_limits_the_replay_to_its_window_starting_where_the_decider_
     assert report.recorded == (enable,)
     assert report.differences == ()
     assert report.evidence["rounds"] < 2 * 13
+
+
+async def test_the_replay_command_beside_the_running_decider_prints_its_actions_and_no_difference(
+    seeded: TrafficManagerEmulator,
+    two_regions: dict[str, RegionalOrigin],
+    write_config: ConfigWriter,
+    tmp_path: Path,
+) -> None:
+    """`regionwatch replay` as a process, while the decider runs and holds the store's lock,
+    with the configuration that decided: exit 0, what it would have done in words (the
+    disable within a deploy window, the enable, each with its time and reason), and no
+    difference; nothing on stderr."""
+    async with stepped(seeded, two_regions, write_config) as lab:
+        disable, enable = await record_a_bad_deploy(lab, two_regions)
+        code, out, err = await run_cli(
+            "replay", "--config", str(candidate(lab, tmp_path)), "--since", "2026-11-02T13:00:00Z"
+        )
+    assert (code, err) == (0, "")
+    lines = out.splitlines()
+    assert lines[1:3] == [
+        "enforce would have disabled westeurope once since 2026-11-02 13:00:00 UTC; "
+        "1 was within a deploy window",
+        "enforce would have enabled westeurope once since 2026-11-02 13:00:00 UTC",
+    ]
+    assert "  2026-11-02 14:00:30 UTC  disable westeurope: done (enforce; as recorded)" in lines
+    assert f"    why: {disable.reason}" in lines
+    assert f"    why: {enable.reason}" in lines
+    assert lines[-1] == "the same as the recorded decisions (2 in the window): no difference"
+
+
+async def test_the_replay_command_prints_a_stricter_candidates_differences_as_json(
+    seeded: TrafficManagerEmulator,
+    two_regions: dict[str, RegionalOrigin],
+    write_config: ConfigWriter,
+    tmp_path: Path,
+) -> None:
+    """`regionwatch replay --json --store PATH` with a stricter candidate whose own
+    storage.path names no store: one JSON document, no action, both recorded ones missing."""
+    async with stepped(seeded, two_regions, write_config) as lab:
+        recorded = await record_a_bad_deploy(lab, two_regions)
+        store = lab.service.config.storage.path
+        stricter = candidate(lab, tmp_path, failing_rounds=6)
+    document = yaml.safe_load(stricter.read_text(encoding="utf-8"))
+    document["storage"] = {"path": str(tmp_path / "elsewhere.db")}
+    stricter.write_text(yaml.safe_dump(document), encoding="utf-8")
+    code, out, err = await run_cli(
+        "replay",
+        "--config",
+        str(stricter),
+        "--store",
+        str(store),
+        "--since",
+        "2026-11-02",
+        "--json",
+    )
+    assert (code, err) == (0, "")
+    report = json.loads(out)
+    assert (report["mode"], report["same"], report["actions"], report["summary"]) == (
+        "enforce",
+        False,
+        [],
+        [],
+    )
+    assert [(d["kind"], d["action"], d["recorded"]) for d in report["differences"]] == [
+        ("missing", r.action, r.id) for r in recorded
+    ]
+    assert [r["id"] for r in report["recorded"]] == [r.id for r in recorded]
+    assert report["evidence"] == {"rounds": 26, "traffic_manager_reads": 13, "deploy_markers": 1}
+
+
+async def test_the_replay_command_exits_2_on_a_bad_candidate_and_3_without_a_store(
+    seeded: TrafficManagerEmulator,
+    two_regions: dict[str, RegionalOrigin],
+    write_config: ConfigWriter,
+    tmp_path: Path,
+) -> None:
+    """A candidate with a wrong value: exit 2 and one line naming the file and the key; a
+    store that does not exist: exit 3 and one line naming it and what to do. Nothing on
+    stdout either time."""
+    async with stepped(seeded, two_regions, write_config, first_round=False) as lab:
+        wrong = candidate(lab, tmp_path, failing_rounds="many")
+        right = candidate(lab, tmp_path)
+    code, out, err = await run_cli("replay", "--config", str(wrong))
+    assert (code, out) == (2, "")
+    assert err.splitlines() == [
+        f"regionwatch replay: {wrong}: failover.failing_rounds: expected a whole number, got 'many'"
+    ]
+    missing = tmp_path / "nowhere.db"
+    code, out, err = await run_cli("replay", "--config", str(right), "--store", str(missing))
+    assert (code, out) == (3, "")
+    assert err.splitlines() == [
+        f"store error: the store at {missing} does not exist: give the decider's storage.path "
+        "(in the configuration, or with --store)"
+    ]
