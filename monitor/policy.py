@@ -55,6 +55,7 @@ __all__ = [
     "decide_traffic_manager",
     "first_policy",
     "healthz_out",
+    "restore_memory",
     "restore_policy",
 ]
 
@@ -242,6 +243,17 @@ def _count(
         if rp.hold_until_recovered and healthy.rounds >= config.failover.healthy_rounds:
             rp = replace(rp, hold_until_recovered=False, operator=None)
     return rp, detected
+
+
+def restore_memory(config: Config) -> int:
+    """How many of a region's latest rounds `restore_policy` needs: enough for the longest
+    count it may be in the middle of (the back-off's longest wait, at three disables)."""
+    failover = config.failover
+    return max(
+        failover.failing_rounds_without_deploy or 0,
+        failover.failing_rounds,
+        failover.healthy_rounds * 8,
+    )
 
 
 def restore_policy(

@@ -33,7 +33,14 @@ from monitor.evidence import (
     TrafficManagerRead,
 )
 from monitor.fold import first_snapshot, rebuild_streak
-from monitor.policy import BACKOFF_WINDOW, Action, Outcome_, PolicyState, restore_policy
+from monitor.policy import (
+    BACKOFF_WINDOW,
+    Action,
+    Outcome_,
+    PolicyState,
+    restore_memory,
+    restore_policy,
+)
 from monitor.probes.https import site_ssl_context
 from monitor.recorder import Recorder
 from monitor.results import RegionVerdict
@@ -347,11 +354,7 @@ async def build_service(
 
 async def _restored_policy(config: Config, store: Store, now: datetime) -> PolicyState:
     """The failover policy as the store remembers it (see `monitor.policy.restore_policy`)."""
-    memory = max(
-        config.failover.failing_rounds_without_deploy or 0,
-        config.failover.failing_rounds,
-        config.failover.healthy_rounds * 8,  # the back-off's longest wait, at three disables
-    )
+    memory = restore_memory(config)
     rounds = {region: await store.recent_rounds(region, limit=memory) for region in config.regions}
     since = now - BACKOFF_WINDOW
     records = await store.actions(since=since, limit=10_000)

@@ -141,6 +141,15 @@ MIGRATIONS: Sequence[str] = (
     """
     + EVENTS_SCHEMA,
     AUDIT_SCHEMA,
+    # What the failover policy reads of a profile besides the endpoints' statuses, so a replay
+    # sees what the decider saw; NULL in reads recorded before these were kept.
+    """
+    ALTER TABLE tm_readings ADD COLUMN profile TEXT;
+    ALTER TABLE tm_readings ADD COLUMN routing_method TEXT;
+    ALTER TABLE tm_readings ADD COLUMN monitor_path TEXT;
+    ALTER TABLE tm_endpoints ADD COLUMN geo_mapping TEXT;
+    ALTER TABLE tm_endpoints ADD COLUMN always_serve INTEGER;
+    """,
 )
 
 
@@ -567,14 +576,22 @@ class Store:
     def _insert_reading(self, reading: Reading) -> None:
         db = self._conn()
         with _transaction(db):
+            profile = reading.profile
             cursor = db.execute(
-                "INSERT INTO tm_readings (read_at, error) VALUES (?, ?)",
-                (reading.read_at, reading.error),
+                "INSERT INTO tm_readings (read_at, error, profile, routing_method, monitor_path)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (
+                    reading.read_at,
+                    reading.error,
+                    profile.name if profile is not None else None,
+                    profile.routing_method if profile is not None else None,
+                    profile.monitor.path if profile is not None else None,
+                ),
             )
-            if reading.profile is not None:
+            if profile is not None:
                 db.executemany(
-                    "INSERT INTO tm_endpoints (reading_id, endpoint, endpoint_status, monitor_status, target)"
-                    " VALUES (?, ?, ?, ?, ?)",
+                    "INSERT INTO tm_endpoints (reading_id, endpoint, endpoint_status, monitor_status,"
+                    " target, geo_mapping, always_serve) VALUES (?, ?, ?, ?, ?, ?, ?)",
                     [
                         (
                             cursor.lastrowid,
@@ -582,8 +599,10 @@ class Store:
                             e.endpoint_status.value,
                             e.monitor_status.value if e.monitor_status is not None else None,
                             e.target,
+                            json.dumps(list(e.geo_mapping)),
+                            int(e.always_serve),
                         )
-                        for e in reading.profile.endpoints
+                        for e in profile.endpoints
                     ],
                 )
 

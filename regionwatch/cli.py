@@ -7,7 +7,9 @@ healthy or degraded and no DNS answer is wrong, 1 when a region is failing or un
 answer is mismatch, nxdomain, nodata, servfail or timeout, and 2 when the configuration (or the
 command line) is wrong; `deploy` exits 0 when its marker is stored, 1 when the service refused
 it or could not be reached, and 2 when the command line is wrong or REGIONWATCH_TOKEN is not
-set. Logs go to stderr, always: stdout is the command's own output.
+set; `replay` exits 0 when it ran, 2 when the configuration or the command line is wrong,
+and 3 when the store cannot be read. Logs go to stderr, always: stdout is the command's own
+output.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import re
 import signal
 import sys
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -173,6 +175,43 @@ def _parser() -> argparse.ArgumentParser:
         "--by", default=None, metavar="NAME", help="who deployed, up to 100 characters"
     )
     deploy.set_defaults(handler=_deploy)
+
+    replay = commands.add_parser(
+        "replay",
+        help="run the failover policy over the stored history with a candidate configuration",
+        description="Replay the stored history (rounds, Traffic Manager reads, deploy markers, "
+        "the outcomes of actions) through the failover policy with the configuration given, and "
+        "print what it would have done and why, and where that differs from what was decided. "
+        "Reads the store (storage.path, or --store) without writing it: it can run beside the "
+        "running service. Exit status: 0 when it ran; 2 when the configuration or the command "
+        "line is wrong; 3 when the store cannot be read.",
+    )
+    replay.add_argument(
+        "--config", required=True, metavar="FILE", help="the candidate YAML configuration"
+    )
+    replay.add_argument(
+        "--since",
+        type=_moment,
+        default=timedelta(days=7),
+        metavar="WHEN",
+        help="where the replay starts: a duration back from now (7d, 12h) or an ISO 8601 time "
+        "(default 7d)",
+    )
+    replay.add_argument(
+        "--until",
+        type=_moment,
+        default=None,
+        metavar="WHEN",
+        help="where it ends, the same way (default: the end of the history)",
+    )
+    replay.add_argument(
+        "--store",
+        metavar="PATH",
+        help="the store to replay, instead of the configuration's storage.path",
+    )
+    replay.add_argument("--json", action="store_true", help="print one JSON document")
+    _logging_options(replay, default_format="auto")
+    replay.set_defaults(handler=_replay)
     return parser
 
 
@@ -243,6 +282,21 @@ def _duration(text: str) -> timedelta:
         raise argparse.ArgumentTypeError(str(e)) from None
 
 
+def _moment(text: str) -> timedelta | datetime:
+    """A duration back from now (`7d`), or an ISO 8601 time (UTC when it names no zone)."""
+    try:
+        return parse_duration(text)
+    except ValueError:
+        pass
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a duration such as 7d or 12h, or an ISO 8601 time, got {text!r}"
+        ) from None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
 def _lab_interval(text: str) -> timedelta:
     interval = _duration(text)
     if interval < timedelta(seconds=1):
@@ -292,6 +346,42 @@ def _deploy(args: argparse.Namespace) -> int:
         print(f"regionwatch deploy: {e}", file=sys.stderr)
         return EXIT_FAILING
     print(marker)
+    return EXIT_OK
+
+
+def _replay(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from monitor.config import load_config
+    from monitor.replay import replay
+    from regionwatch.replay import in_words, render, report_document
+
+    _configure_logging(args)
+    try:
+        config = load_config(args.config)
+    except ConfigError as e:
+        print(f"regionwatch replay: {e}", file=sys.stderr)
+        return EXIT_CONFIG
+    now = datetime.now(UTC)
+    since = now - args.since if isinstance(args.since, timedelta) else args.since
+    until = now - args.until if isinstance(args.until, timedelta) else args.until
+    if until is not None and until <= since:
+        print("regionwatch replay: --until must be later than --since", file=sys.stderr)
+        return EXIT_CONFIG
+    store = Path(args.store) if args.store is not None else None
+    try:
+        report = asyncio.run(replay(config, since=since, until=until, store=store))
+    except StoreError as e:
+        raise StoreError(config.scrubbed(str(e))) from None
+    if args.json:
+        print(json.dumps(report_document(report), indent=2))
+    else:
+        period = (
+            f"in the last {in_words(args.since)}"
+            if isinstance(args.since, timedelta)
+            else f"since {since:%Y-%m-%d %H:%M:%S} UTC"
+        )
+        print(render(report, period=period))
     return EXIT_OK
 
 

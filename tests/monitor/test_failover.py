@@ -6,15 +6,18 @@ stance and reason in the snapshot, the audit trail and the events."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import socket
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
+from processes import run_cli
 
 from lab.certs import LabCA
 from lab.origin import Fault, RegionalOrigin
@@ -30,6 +33,7 @@ from monitor.events import Event, EventType
 from monitor.eventstore import EventQuery
 from monitor.evidence import DeployMarked
 from monitor.policy import RegionPolicy, Stance
+from monitor.replay import ReplayReport, replay
 from monitor.service import Service, build_service
 from monitor.snapshot import Snapshot
 from monitor.trafficmanager.azure import AzureTrafficManager, RetryPolicy
@@ -1116,3 +1120,224 @@ async def test_a_second_decider_on_the_same_store_is_refused_naming_the_holder(
         await bad_deploy(lab, two_regions, "westeurope")
         await lab.rounds(3)
         assert lab.status("westeurope") == "Disabled"
+
+
+# --- replay -----------------------------------------------------------------------------------
+
+
+async def record_a_bad_deploy(lab: Lab, origins: Origins) -> list[ActionRecord]:
+    """History to replay: westeurope deployed and failing for five rounds (disabled at the
+    third), then fixed and enabled again after five healthy rounds, and two rounds more. The
+    audit trail, oldest first."""
+    await bad_deploy(lab, origins, "westeurope")
+    await lab.rounds(5)
+    origins["westeurope"].heal()
+    await lab.rounds(7)
+    recorded = await lab.actions()
+    assert [(a.action, a.status) for a in recorded] in (
+        [("disable", "done"), ("enable", "done")],
+        [("disable", "dry_run"), ("enable", "dry_run")],
+    )
+    return recorded
+
+
+def candidate(lab: Lab, folder: Path, **failover: Any) -> Path:
+    """The configuration `lab` runs with, `failover` keys changed, written to a file."""
+    document = lab.service.config.model_dump(mode="json", exclude_defaults=True)
+    document["failover"] = {**document.get("failover", {}), **failover}
+    path = folder / f"candidate-{len(list(folder.glob('candidate-*')))}.yaml"
+    path.write_text(yaml.safe_dump(document), encoding="utf-8")
+    return path
+
+
+def decided(report: ReplayReport) -> list[tuple[str, str, datetime, str, str]]:
+    return [(a.action, a.region, a.at, a.mode, a.result) for a in report.actions]
+
+
+def recorded_as_decided(
+    records: Sequence[ActionRecord],
+) -> list[tuple[str, str, datetime, str, str]]:
+    return [(a.action, a.region, a.decided_at, a.mode, a.status) for a in records]
+
+
+async def test_replaying_the_history_with_its_configuration_reproduces_every_decision(
+    seeded: TrafficManagerEmulator,
+    two_regions: dict[str, RegionalOrigin],
+    write_config: ConfigWriter,
+) -> None:
+    """A bad deploy disabled and put back, replayed next to the running decider (its store
+    locked) with the configuration that decided: the same actions, of the same regions, at the
+    same times, with the same outcomes and reasons, and no difference."""
+    async with stepped(seeded, two_regions, write_config) as lab:
+        recorded = await record_a_bad_deploy(lab, two_regions)
+        report = await replay(lab.service.config, since=START - timedelta(days=7))
+    assert decided(report) == recorded_as_decided(recorded)
+    assert [a.reason for a in report.actions] == [r.reason for r in recorded]
+    assert [a.recorded_id for a in report.actions] == [r.id for r in recorded]
+    assert report.differences == ()
+    assert report.same
+    assert report.actions[0].in_deploy_window
+    assert report.evidence["rounds"] == 2 * 13
+    assert report.evidence["deploy_markers"] == 1
+    assert report.evidence["traffic_manager_reads"] == 13
+    assert report.notes == ()
+
+
+async def test_a_stricter_candidate_takes_fewer_actions_and_says_which_it_would_not_have_taken(
+    seeded: TrafficManagerEmulator,
+    two_regions: dict[str, RegionalOrigin],
+    write_config: ConfigWriter,
+    tmp_path: Path,
+) -> None:
+    """With failing_rounds 6 the five failing rounds never disable westeurope: no action, and
+    both recorded ones listed as missing, with their times and outcomes."""
+    async with stepped(seeded, two_regions, write_config) as lab:
+        recorded = await record_a_bad_deploy(lab, two_regions)
+        stricter = load_config(candidate(lab, tmp_path, failing_rounds=6))
+    report = await replay(stricter, since=START)
+    assert report.actions == ()
+    assert [(d.kind, d.action, d.region, d.at) for d in report.differences] == [
+        ("missing", r.action, r.region, r.decided_at) for r in recorded
+    ]
+    assert report.differences[0].detail == (
+        "recorded: disable of westeurope at 2026-11-02 14:00:30 UTC (done in enforce); "
+        "the candidate would not have decided it"
+    )
+    assert not report.same
+
+
+async def test_a_dry_run_history_replayed_in_enforce_writes_the_same_actions(
+    seeded: TrafficManagerEmulator,
+    two_regions: dict[str, RegionalOrigin],
+    write_config: ConfigWriter,
+    tmp_path: Path,
+) -> None:
+    """Recorded in dry-run, replayed in enforce: the disable and the enable at the same times,
+    now done rather than dry_run, each a difference naming both; the enable is decided although
+    Traffic Manager was never written, since the candidate's own disable is what it reads."""
+    async with stepped(seeded, two_regions, write_config, mode="dry-run") as lab:
+        recorded = await record_a_bad_deploy(lab, two_regions)
+        enforce = load_config(candidate(lab, tmp_path, mode="enforce"))
+    report = await replay(enforce, since=START)
+    assert decided(report) == [
+        (r.action, r.region, r.decided_at, "enforce", "done") for r in recorded
+    ]
+    assert [(d.kind, d.action, d.recorded) for d in report.differences] == [
+        ("changed", r.action, r) for r in recorded
+    ]
+    assert report.differences[0].detail == (
+        "disable of westeurope at 2026-11-02 14:00:30 UTC: recorded dry_run in dry-run, "
+        "the candidate done in enforce"
+    )
+
+
+async def test_since_limits_the_replay_to_its_window_starting_where_the_decider_stood(
+    seeded: TrafficManagerEmulator,
+    two_regions: dict[str, RegionalOrigin],
+    write_config: ConfigWriter,
+) -> None:
+    """Replayed from just after the disable: only the enable is in the window, and it is
+    reproduced (the replay starts with westeurope held out, as the store says it was), with no
+    difference; the disable before the window is neither replayed nor compared."""
+    async with stepped(seeded, two_regions, write_config) as lab:
+        disable, enable = await record_a_bad_deploy(lab, two_regions)
+    since = disable.decided_at + timedelta(seconds=5)
+    report = await replay(lab.service.config, since=since)
+    assert decided(report) == recorded_as_decided([enable])
+    assert report.recorded == (enable,)
+    assert report.differences == ()
+    assert report.evidence["rounds"] < 2 * 13
+
+
+async def test_the_replay_command_beside_the_running_decider_prints_its_actions_and_no_difference(
+    seeded: TrafficManagerEmulator,
+    two_regions: dict[str, RegionalOrigin],
+    write_config: ConfigWriter,
+    tmp_path: Path,
+) -> None:
+    """`regionwatch replay` as a process, while the decider runs and holds the store's lock,
+    with the configuration that decided: exit 0, what it would have done in words (the
+    disable within a deploy window, the enable, each with its time and reason), and no
+    difference; nothing on stderr."""
+    async with stepped(seeded, two_regions, write_config) as lab:
+        disable, enable = await record_a_bad_deploy(lab, two_regions)
+        code, out, err = await run_cli(
+            "replay", "--config", str(candidate(lab, tmp_path)), "--since", "2026-11-02T13:00:00Z"
+        )
+    assert (code, err) == (0, "")
+    lines = out.splitlines()
+    assert lines[1:3] == [
+        "enforce would have disabled westeurope once since 2026-11-02 13:00:00 UTC; "
+        "1 was within a deploy window",
+        "enforce would have enabled westeurope once since 2026-11-02 13:00:00 UTC",
+    ]
+    assert "  2026-11-02 14:00:30 UTC  disable westeurope: done (enforce; as recorded)" in lines
+    assert f"    why: {disable.reason}" in lines
+    assert f"    why: {enable.reason}" in lines
+    assert lines[-1] == "the same as the recorded decisions (2 in the window): no difference"
+
+
+async def test_the_replay_command_prints_a_stricter_candidates_differences_as_json(
+    seeded: TrafficManagerEmulator,
+    two_regions: dict[str, RegionalOrigin],
+    write_config: ConfigWriter,
+    tmp_path: Path,
+) -> None:
+    """`regionwatch replay --json --store PATH` with a stricter candidate whose own
+    storage.path names no store: one JSON document, no action, both recorded ones missing."""
+    async with stepped(seeded, two_regions, write_config) as lab:
+        recorded = await record_a_bad_deploy(lab, two_regions)
+        store = lab.service.config.storage.path
+        stricter = candidate(lab, tmp_path, failing_rounds=6)
+    document = yaml.safe_load(stricter.read_text(encoding="utf-8"))
+    document["storage"] = {"path": str(tmp_path / "elsewhere.db")}
+    stricter.write_text(yaml.safe_dump(document), encoding="utf-8")
+    code, out, err = await run_cli(
+        "replay",
+        "--config",
+        str(stricter),
+        "--store",
+        str(store),
+        "--since",
+        "2026-11-02",
+        "--json",
+    )
+    assert (code, err) == (0, "")
+    report = json.loads(out)
+    assert (report["mode"], report["same"], report["actions"], report["summary"]) == (
+        "enforce",
+        False,
+        [],
+        [],
+    )
+    assert [(d["kind"], d["action"], d["recorded"]) for d in report["differences"]] == [
+        ("missing", r.action, r.id) for r in recorded
+    ]
+    assert [r["id"] for r in report["recorded"]] == [r.id for r in recorded]
+    assert report["evidence"] == {"rounds": 26, "traffic_manager_reads": 13, "deploy_markers": 1}
+
+
+async def test_the_replay_command_exits_2_on_a_bad_candidate_and_3_without_a_store(
+    seeded: TrafficManagerEmulator,
+    two_regions: dict[str, RegionalOrigin],
+    write_config: ConfigWriter,
+    tmp_path: Path,
+) -> None:
+    """A candidate with a wrong value: exit 2 and one line naming the file and the key; a
+    store that does not exist: exit 3 and one line naming it and what to do. Nothing on
+    stdout either time."""
+    async with stepped(seeded, two_regions, write_config, first_round=False) as lab:
+        wrong = candidate(lab, tmp_path, failing_rounds="many")
+        right = candidate(lab, tmp_path)
+    code, out, err = await run_cli("replay", "--config", str(wrong))
+    assert (code, out) == (2, "")
+    assert err.splitlines() == [
+        f"regionwatch replay: {wrong}: failover.failing_rounds: expected a whole number, got 'many'"
+    ]
+    missing = tmp_path / "nowhere.db"
+    code, out, err = await run_cli("replay", "--config", str(right), "--store", str(missing))
+    assert (code, out) == (3, "")
+    assert err.splitlines() == [
+        f"store error: the store at {missing} does not exist: give the decider's storage.path "
+        "(in the configuration, or with --store)"
+    ]
