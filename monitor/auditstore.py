@@ -20,6 +20,7 @@ __all__ = [
     "finish_action",
     "insert_deploy",
     "insert_intent",
+    "marker_posted",
     "note_attempt",
     "select_actions",
     "select_deploys",
@@ -222,6 +223,12 @@ def select_deploys(
         Deploy(str(i), str(r), str(v), _time(at), DeploySource(str(s)), str(n), str(b))
         for i, r, v, at, s, n, b in rows
     ]
+
+
+def marker_posted(db: sqlite3.Connection) -> bool:
+    """Whether any deploy marker is stored (a deploy posted, not detected)."""
+    row = db.execute("SELECT 1 FROM deploys WHERE source = ? LIMIT 1", (DeploySource.MARKER.value,))
+    return row.fetchone() is not None
 
 
 def _action(row: tuple[Any, ...]) -> ActionRecord:

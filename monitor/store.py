@@ -30,6 +30,7 @@ from monitor.auditstore import (
     finish_action,
     insert_deploy,
     insert_intent,
+    marker_posted,
     note_attempt,
     select_actions,
     select_deploys,
@@ -238,6 +239,10 @@ class Store:
         return await self._read(
             lambda: select_deploys(self._conn(), region=region, since=since, id=id, limit=limit)
         )
+
+    async def marker_posted(self) -> bool:
+        """Whether a deploy marker was ever posted (within the audit retention)."""
+        return await self._read(lambda: marker_posted(self._conn()))
 
     async def record_intent(self, **intent: Any) -> bool:
         """Record a decision before it is carried out, synced to disk (no record, no write);
