@@ -264,7 +264,13 @@ async def build_service(
     clock = clock or SystemClock()
     store_path = ":memory:" if once else config.storage.path
     # One decider per store: `run` and the lab lock theirs; `check` uses one of its own.
-    store = Store(store_path, clock=clock, retention=config.storage.retention, lock=not once)
+    store = Store(
+        store_path,
+        clock=clock,
+        retention=config.storage.retention,
+        audit_retention=config.storage.audit_retention,
+        lock=not once,
+    )
     await store.open()
     client: TrafficManager | None = None
     dns: DnsRound | None = None
