@@ -25,7 +25,8 @@ from monitor.snapshot import RegionView, Snapshot, TrafficManagerView
 from monitor.snapshot import Streak as StreakState
 from monitor.trafficmanager.compare import EndpointView
 from monitor.trafficmanager.model import EndpointState, EndpointStatus, MonitorStatus
-from monitor.trafficmanager.watch import Reading
+from monitor.trafficmanager.watch import AccessCheck, Reading
+from monitor.warnings import Warning
 
 __all__ = [
     "ActionOut",
@@ -47,6 +48,7 @@ __all__ = [
     "RegionsOut",
     "TrafficManagerOut",
     "TrafficManagerReadOut",
+    "WarningOut",
     "action_out",
     "check_out",
     "deploy_out",
@@ -56,6 +58,7 @@ __all__ = [
     "region_out",
     "traffic_manager_out",
     "traffic_manager_read_out",
+    "warning_out",
 ]
 
 Fact = str | int | float | bool | None
@@ -440,10 +443,29 @@ class ActionsPage(BaseModel):
     )
 
 
+class WarningOut(BaseModel):
+    """One warning about regionwatch itself (docs/configuration.md#warnings)."""
+
+    code: str = Field(description="Stable: match on it", examples=["only_world_holder"])
+    severity: Severity
+    message: str = Field(
+        examples=["endpoint centralus is the only one mapping WORLD: failover can never disable it"]
+    )
+    subject: str | None = Field(
+        description="The endpoint, region or key it is about; null: the whole service",
+        examples=["centralus"],
+    )
+
+
 class ReadinessOut(BaseModel):
     ready: bool
     problems: list[str] = Field(description="Why the service is not ready (then 503)")
-    warnings: list[str] = Field(description="What is wrong while it stays ready")
+    warnings: list[str] = Field(
+        description="What is wrong while it stays ready, one line each; `info` ones left out"
+    )
+    details: list[WarningOut] = Field(
+        description="Every warning with its code and severity, `info` ones included"
+    )
 
 
 class TrafficManagerOut(BaseModel):
@@ -588,6 +610,15 @@ def traffic_manager_read_out(reading: Reading | None) -> TrafficManagerReadOut |
     return TrafficManagerReadOut(read_at=_time(reading.read_at), error=reading.error)
 
 
+def warning_out(warning: Warning) -> WarningOut:
+    return WarningOut(
+        code=warning.code,
+        severity=warning.severity,
+        message=warning.message,
+        subject=warning.subject,
+    )
+
+
 def event_out(stored: StoredEvent) -> EventOut:
     e = stored.event
     return EventOut(
@@ -677,19 +708,37 @@ def traffic_manager_out(snapshot: Snapshot, mode: str) -> TrafficManagerOut:
                 for e in profile.endpoints
             ],
         },
-        write_access=None
-        if access is None
-        else {
-            "checked_at": _time(access.checked_at),
-            "can_write": access.can_write,
-            "detail": access.detail,
-        },
+        write_access=_write_access(access, tm.access_known),
         regions={
             name: {"endpoint": view.endpoint.endpoint, "findings": list(view.endpoint.findings)}
             for name, view in snapshot.regions.items()
             if view.endpoint is not None
         },
     )
+
+
+def _write_access(latest: AccessCheck | None, known: AccessCheck | None) -> dict[str, Any] | None:
+    """The latest write-permission check: `can_write` null when it failed (unknown is not
+    "cannot"), with the last check that answered as `last_known` then."""
+    if latest is None:
+        return None
+    answered = latest.access is not None
+    shown: dict[str, Any] = {
+        "checked_at": _time(latest.checked_at),
+        "can_write": latest.can_write if answered else None,
+        "detail": latest.detail,
+    }
+    if not answered:
+        shown["last_known"] = (
+            None
+            if known is None
+            else {
+                "checked_at": _time(known.checked_at),
+                "can_write": known.can_write,
+                "detail": known.detail,
+            }
+        )
+    return shown
 
 
 def _json_fields(state: EndpointState) -> dict[str, Any]:

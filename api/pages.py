@@ -11,11 +11,13 @@ from datetime import UTC, datetime
 from html import escape
 
 from monitor.dnsmap import DnsFinding
+from monitor.events import Severity
 from monitor.policy import RegionPolicy
 from monitor.results import DnsStatus, Outcome, RegionVerdict
 from monitor.snapshot import Snapshot
 from monitor.trafficmanager.compare import EndpointView
 from monitor.trafficmanager.watch import Outage
+from monitor.warnings import Warning
 
 __all__ = ["dashboard_page"]
 
@@ -58,11 +60,16 @@ def dashboard_page(hostname: str, snapshot: Snapshot, *, refresh: int) -> str:
     )
 
 
-def _warnings(warnings: Sequence[str]) -> str:
-    """What is wrong with regionwatch itself (a failing history store), above the regions."""
+def _warnings(warnings: Sequence[Warning]) -> str:
+    """What is wrong with regionwatch itself (a failing history store, a configuration under
+    which failover can never act), above the regions: one line each."""
     if not warnings:
         return ""
-    lines = "".join(f'<p class="down">{escape(w)}</p>' for w in warnings)
+    lines = "".join(
+        f'<p data-warning="{escape(w.code)}" class="{"error" if w.severity is Severity.INFO else "down"}">'
+        f"{escape(w.message)}</p>"
+        for w in warnings
+    )
     return f'<section data-section="warnings"><h2>regionwatch itself</h2>{lines}</section>'
 
 

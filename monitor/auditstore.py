@@ -20,7 +20,9 @@ __all__ = [
     "finish_action",
     "insert_deploy",
     "insert_intent",
+    "marker_posted",
     "note_attempt",
+    "prune_audit",
     "select_actions",
     "select_deploys",
 ]
@@ -222,6 +224,22 @@ def select_deploys(
         Deploy(str(i), str(r), str(v), _time(at), DeploySource(str(s)), str(n), str(b))
         for i, r, v, at, s, n, b in rows
     ]
+
+
+def prune_audit(db: sqlite3.Connection, cutoff: float) -> int:
+    """Delete the finished actions decided before `cutoff`, and the deploys before it;
+    returns the number of actions deleted. An action still `intended` stays, whatever its
+    age: the next start reconciles it (docs/failover.md)."""
+    db.execute("DELETE FROM deploys WHERE at < ?", (cutoff,))
+    return db.execute(
+        "DELETE FROM actions WHERE decided_at < ? AND status != 'intended'", (cutoff,)
+    ).rowcount
+
+
+def marker_posted(db: sqlite3.Connection) -> bool:
+    """Whether any deploy marker is stored (a deploy posted, not detected)."""
+    row = db.execute("SELECT 1 FROM deploys WHERE source = ? LIMIT 1", (DeploySource.MARKER.value,))
+    return row.fetchone() is not None
 
 
 def _action(row: tuple[Any, ...]) -> ActionRecord:

@@ -13,7 +13,7 @@ from types import MappingProxyType
 
 from monitor.conditions import RegionFacts, Scope, judge_conditions
 from monitor.config import Config
-from monitor.deploys import Deploy
+from monitor.deploys import Deploy, DeploySource
 from monitor.events import Condition
 from monitor.evidence import (
     AccessChecked,
@@ -51,10 +51,12 @@ from monitor.snapshot import (
 from monitor.trafficmanager.compare import endpoint_view
 from monitor.trafficmanager.geography import BUILTIN
 from monitor.trafficmanager.model import ProfileState
-from monitor.trafficmanager.watch import Reading
+from monitor.trafficmanager.watch import AccessCheck, Reading
+from monitor.warnings import Known, Warning, compute_warnings
 
 __all__ = [
     "Step",
+    "after_access_check",
     "after_read",
     "first_snapshot",
     "fold",
@@ -75,9 +77,11 @@ def first_snapshot(
     streaks: Mapping[str, Streak] | None = None,
     conditions: Mapping[str, Condition] | None = None,
     policy: PolicyState | None = None,
+    deploy_marked: bool | None = None,
 ) -> Snapshot:
     """The snapshot a service starts from: what the store remembers (the last verdicts, their
-    streaks, the open conditions), or every region unknown."""
+    streaks, the open conditions, whether a deploy marker was ever posted), or every region
+    unknown."""
     verdicts = verdicts or {}
     streaks = streaks or {}
     regions = {
@@ -97,6 +101,7 @@ def first_snapshot(
         dns=DnsView() if config.checks.dns is not None else None,
         conditions=MappingProxyType(dict(conditions or {})),
         policy=policy or first_policy(config),
+        deploy_marked=deploy_marked,
     )
     # The remembered conditions stand as they were until evidence judges them: the first
     # item applied closes those that are over, with an event, rather than losing them here.
@@ -165,9 +170,7 @@ def _apply(snapshot: Snapshot, evidence: Evidence, config: Config) -> tuple[Snap
             snapshot = replace(snapshot, traffic_manager=tm, regions=regions)
             scope = Scope(regions=None, dns=False, monitor=True)
         case AccessChecked(check=check):
-            snapshot = replace(
-                snapshot, traffic_manager=replace(tm or TrafficManagerView(), access=check)
-            )
+            snapshot = replace(snapshot, traffic_manager=after_access_check(tm, check))
         case GeographyRead(hierarchy=hierarchy):
             snapshot = replace(
                 snapshot, traffic_manager=replace(tm or TrafficManagerView(), geography=hierarchy)
@@ -180,6 +183,8 @@ def _apply(snapshot: Snapshot, evidence: Evidence, config: Config) -> tuple[Snap
             scope = Scope(regions=frozenset(), dns=False, monitor=True)
         case SchedulerChanged(running=running):
             snapshot = replace(snapshot, scheduler_running=running)
+        case DeployMarked(deploy=deploy) if deploy.source is DeploySource.MARKER:
+            snapshot = replace(snapshot, deploy_marked=True)
     return snapshot, scope
 
 
@@ -252,6 +257,14 @@ def after_read(view: TrafficManagerView, reading: Reading) -> TrafficManagerView
     )
 
 
+def after_access_check(view: TrafficManagerView | None, check: AccessCheck) -> TrafficManagerView:
+    """Traffic Manager's view after a write-permission check: a check that failed is the
+    latest, and leaves the last answer standing (unknown is not "cannot write")."""
+    view = view or TrafficManagerView()
+    known = check if check.access is not None else view.access_known
+    return replace(view, access=check, access_known=known)
+
+
 def rebuild_streak(
     statuses: Sequence[tuple[RegionStatus, datetime]], *, gap: timedelta
 ) -> Streak | None:
@@ -308,7 +321,7 @@ def _finish(
         made_at=now,
         conditions=MappingProxyType(conditions),
         readiness=_readiness(snapshot, config),
-        warnings=_warnings(snapshot),
+        warnings=_warnings(snapshot, config),
         health=health,
     )
 
@@ -375,24 +388,39 @@ def _readiness(snapshot: Snapshot, config: Config) -> tuple[str, ...]:
         problems.append(f"first round not done: {', '.join(waiting)}")
     if config.failover.mode == "enforce":
         tm = snapshot.traffic_manager
-        access = tm.access if tm is not None else None
-        if access is None or not access.can_write:
-            if tm is None:
-                detail = "no traffic_manager configured"
-            elif access is None:
-                detail = "not checked yet"
-            else:
-                detail = access.detail
-            problems.append(f"enforce mode, cannot write to Traffic Manager: {detail}")
+        known = tm.access_known if tm is not None else None
+        if tm is None:
+            problems.append(
+                "enforce mode, cannot write to Traffic Manager: no traffic_manager configured"
+            )
+        elif known is not None and not known.can_write:
+            problems.append(f"enforce mode, cannot write to Traffic Manager: {known.detail}")
+        elif known is None:
+            # Unknown is not "cannot": but enforce mode waits for a check that answered.
+            why = (
+                "not checked yet" if tm.access is None else f"the check failed: {tm.access.detail}"
+            )
+            problems.append(f"enforce mode, write access to Traffic Manager not confirmed: {why}")
     return tuple(problems)
 
 
-def _warnings(snapshot: Snapshot) -> tuple[str, ...]:
-    # A failing store is a warning, not a readiness problem: taking the pod out of its Service
-    # would take `/healthz`, Traffic Manager's probe target, with it, and fail the region over
-    # for the monitor's own disk.
-    failure = snapshot.store_failure
-    return (failure.describe(),) if failure is not None else ()
+def _warnings(snapshot: Snapshot, config: Config) -> tuple[Warning, ...]:
+    # A failing store is among them, not a readiness problem: taking the pod out of its
+    # Service would take `/healthz`, Traffic Manager's probe target, with it, and fail the
+    # region over for the monitor's own disk.
+    tm = snapshot.traffic_manager
+    latest = tm.access if tm is not None else None
+    return compute_warnings(
+        config,
+        Known(
+            profile=tm.profile if tm is not None else None,
+            access=tm.access_known if tm is not None else None,
+            access_failure=latest if latest is not None and latest.access is None else None,
+            deploy_marked=snapshot.deploy_marked,
+            policy=snapshot.policy,
+            store_failure=snapshot.store_failure,
+        ),
+    )
 
 
 def _health(

@@ -11,7 +11,7 @@ import asyncio
 import random
 import socket
 import ssl
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 
@@ -51,6 +51,7 @@ from monitor.store import Store
 from monitor.trafficmanager.azure import AzureTrafficManager
 from monitor.trafficmanager.port import TrafficManager
 from monitor.trafficmanager.watch import Reading, check_access, read_geography, read_profile
+from monitor.warnings import Warning, changes
 
 __all__ = ["Service", "build_service"]
 
@@ -270,7 +271,13 @@ async def build_service(
     clock = clock or SystemClock()
     store_path = ":memory:" if once else config.storage.path
     # One decider per store: `run` and the lab lock theirs; `check` uses one of its own.
-    store = Store(store_path, clock=clock, retention=config.storage.retention, lock=not once)
+    store = Store(
+        store_path,
+        clock=clock,
+        retention=config.storage.retention,
+        audit_retention=config.storage.audit_retention,
+        lock=not once,
+    )
     await store.open()
     client: TrafficManager | None = None
     dns: DnsRound | None = None
@@ -293,9 +300,11 @@ async def build_service(
                 streaks=streaks,
                 conditions=await store.open_conditions(),
                 policy=await _restored_policy(config, store, now),
+                deploy_marked=await store.marker_posted(),
             )
         engine = Engine(config, clock=clock, first=first, recorder=Recorder(store))
         engine.subscribe("log", _log_events)
+        engine.subscribe("warnings", _warning_log())
         store.writes.listen(lambda failure: engine.submit(StoreHealthChanged(failure)))
         context = ssl_context or site_ssl_context(config)
         if config.traffic_manager is not None:
@@ -372,6 +381,31 @@ async def _restored_policy(config: Config, store: Store, now: datetime) -> Polic
     return restore_policy(
         config, rounds=rounds, outcomes=outcomes, deploys=deploys, now=now, intents=intents
     )
+
+
+def _warning_log() -> Callable[[Publication], Awaitable[None]]:
+    """A subscriber logging each warning once when it is raised (`warning_raised`; those
+    known at start with the first item the engine applies, the scheduler's start) and once
+    when it is cleared, not once per item."""
+    logged: tuple[Warning, ...] = ()
+
+    async def log_changes(publication: Publication) -> None:
+        nonlocal logged
+        raised, cleared = changes(logged, publication.snapshot.warnings)
+        logged = publication.snapshot.warnings
+        for warning in raised:
+            level = "info" if warning.severity is Severity.INFO else "warning"
+            getattr(log, level)(
+                "warning_raised",
+                code=warning.code,
+                severity=warning.severity.value,
+                subject=warning.subject,
+                message=warning.message,
+            )
+        for warning in cleared:
+            log.info("warning_cleared", code=warning.code, subject=warning.subject)
+
+    return log_changes
 
 
 async def _log_events(publication: Publication) -> None:

@@ -30,7 +30,9 @@ from monitor.auditstore import (
     finish_action,
     insert_deploy,
     insert_intent,
+    marker_posted,
     note_attempt,
+    prune_audit,
     select_actions,
     select_deploys,
 )
@@ -62,11 +64,15 @@ if TYPE_CHECKING:  # types only: importing them pulls in the configuration and D
     from monitor.dnsmap import DnsFinding
     from monitor.trafficmanager.watch import Reading
 
-__all__ = ["MIGRATIONS", "Store"]
+__all__ = ["DEFAULT_AUDIT_RETENTION", "MIGRATIONS", "Store"]
 
 T = TypeVar("T")
 
 log = structlog.get_logger("monitor.store")
+
+# `storage.audit_retention`'s default: who did what to an endpoint is asked about long after
+# the rounds that explain it are gone.
+DEFAULT_AUDIT_RETENTION = timedelta(days=365)
 
 # quick_check stops at the first problem: one is enough to refuse the file, and the message
 # names it.
@@ -162,11 +168,13 @@ class Store:
         *,
         clock: Clock,
         retention: timedelta,
+        audit_retention: timedelta = DEFAULT_AUDIT_RETENTION,
         lock: bool = False,
     ) -> None:
         self.path = Path(path)
         self._clock = clock
         self._retention = retention
+        self._audit_retention = audit_retention
         # One writer per store: the decider holds `<path>.lock` while it runs.
         self._lock = StoreLock(self.path, clock) if lock and str(path) != ":memory:" else None
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="regionwatch-store")
@@ -248,6 +256,10 @@ class Store:
             lambda: select_deploys(self._conn(), region=region, since=since, id=id, limit=limit)
         )
 
+    async def marker_posted(self) -> bool:
+        """Whether a deploy marker was ever posted (within the audit retention)."""
+        return await self._read(lambda: marker_posted(self._conn()))
+
     async def record_intent(self, **intent: Any) -> bool:
         """Record a decision before it is carried out, synced to disk (no record, no write);
         False when it was recorded already."""
@@ -301,11 +313,15 @@ class Store:
         return await self._read(self._select_dns, resolver, vantage, limit)
 
     async def prune(self) -> int:
-        """Delete what is older than the retention period; returns the number of rounds deleted.
+        """Delete the history (rounds, Traffic Manager reads, DNS rounds, events) older than
+        the retention period, and the audit trail (finished actions) and deploys older than
+        the audit retention; returns the number of rounds deleted.
         Its failure counts as failing writes; its success does not prove them recovered (with
         nothing old enough it writes nothing, and deleting works on a disk too full to insert)."""
-        cutoff = (self._clock.now() - self._retention).timestamp()
-        return await self._write(self._delete_before, cutoff, proves_recovery=False)
+        now = self._clock.now()
+        cutoff = (now - self._retention).timestamp()
+        audit_cutoff = (now - self._audit_retention).timestamp()
+        return await self._write(self._delete_before, cutoff, audit_cutoff, proves_recovery=False)
 
     async def _call(self, fn: Callable[..., T], *args: object) -> T:
         loop = asyncio.get_running_loop()
@@ -666,7 +682,7 @@ class Store:
             for at, status, region, expected, addresses, reason in rows
         ]
 
-    def _delete_before(self, cutoff: float) -> int:
+    def _delete_before(self, cutoff: float, audit_cutoff: float) -> int:
         db = self._conn()
         with _transaction(db):
             db.execute("DELETE FROM dns_results WHERE checked_at < ?", (cutoff,))
@@ -674,6 +690,7 @@ class Store:
             # results and tm_endpoints go with their parents (ON DELETE CASCADE).
             deleted = db.execute("DELETE FROM verdicts WHERE decided_at < ?", (cutoff,)).rowcount
             prune_events(db, cutoff)
+            prune_audit(db, audit_cutoff)
         return deleted
 
 

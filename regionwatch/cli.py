@@ -409,9 +409,10 @@ def _check(args: argparse.Namespace) -> int:
 
 def check_document(snapshot: Snapshot) -> dict[str, Any]:
     """The document `regionwatch check --json` prints (docs/contract/check.schema.json): the
-    regions and DNS answers in the API's shapes, and the round's Traffic Manager read (its
-    error when it failed; the regions then have no `traffic_manager` view)."""
-    from api.models import dns_answer_out, region_out, traffic_manager_read_out
+    regions and DNS answers in the API's shapes, the round's Traffic Manager read (its
+    error when it failed; the regions then have no `traffic_manager` view), and the warnings
+    about the configuration as `/readyz` details them."""
+    from api.models import dns_answer_out, region_out, traffic_manager_read_out, warning_out
 
     tm = snapshot.traffic_manager
     read = traffic_manager_read_out(tm.latest) if tm is not None else None
@@ -425,6 +426,7 @@ def check_document(snapshot: Snapshot) -> dict[str, Any]:
             for f in (snapshot.dns.findings if snapshot.dns is not None else ())
         ],
         "traffic_manager": read.model_dump(mode="json") if read is not None else None,
+        "warnings": [warning_out(w).model_dump(mode="json") for w in snapshot.warnings],
     }
 
 
