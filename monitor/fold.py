@@ -389,10 +389,9 @@ def _readiness(snapshot: Snapshot, config: Config) -> tuple[str, ...]:
     if config.failover.mode == "enforce":
         tm = snapshot.traffic_manager
         known = tm.access_known if tm is not None else None
+        # Without a traffic_manager section /healthz is the only lever: nothing to write.
         if tm is None:
-            problems.append(
-                "enforce mode, cannot write to Traffic Manager: no traffic_manager configured"
-            )
+            pass
         elif known is not None and not known.can_write:
             problems.append(f"enforce mode, cannot write to Traffic Manager: {known.detail}")
         elif known is None:
