@@ -24,6 +24,7 @@ from monitor.actuator import WriteRetry
 from monitor.auditstore import ActionRecord
 from monitor.clock import ManualClock
 from monitor.config import TrafficManagerConfig, load_config
+from monitor.controls import ControlKind
 from monitor.deploys import Deploy, DeploySource
 from monitor.errors import StoreError
 from monitor.events import Event, EventType
@@ -810,8 +811,9 @@ async def test_an_operator_enabling_our_disable_is_respected_until_it_recovers_a
     write_config: ConfigWriter,
 ) -> None:
     """An operator enables the endpoint regionwatch disabled while the region still fails: it
-    is left enabled; once the region has recovered (five healthy rounds) and fails anew, it is
-    disabled again."""
+    is left enabled, held by a pin in their name (stored, with `pin.started`); once the region
+    has recovered (five healthy rounds) the pin ends by itself (`pin.ended`), and when it fails
+    anew, it is disabled again."""
     async with stepped(seeded, two_regions, write_config, max_disables_per_hour=2) as lab:
         await bad_deploy(lab, two_regions, "westeurope")
         await lab.rounds(3)
@@ -820,13 +822,26 @@ async def test_an_operator_enabling_our_disable_is_respected_until_it_recovers_a
         await lab.rounds(6)
         assert lab.status("westeurope") == "Enabled"
         held = lab.policy("westeurope")
-        assert held.stance is Stance.OPERATOR
+        assert held.stance is Stance.PINNED
+        assert held.reason.startswith("pinned by Traffic Manager (someone else) until the region")
         assert "enabled again in Traffic Manager by someone else" in held.reason
         assert lab.healthz("westeurope") == 200
         assert len(await lab.actions("westeurope")) == 1
+        (pin,) = await lab.service.store.controls(in_force=True)
+        assert (pin.kind, pin.region, pin.by, pin.until) == (
+            ControlKind.PIN,
+            "westeurope",
+            "Traffic Manager (someone else)",
+            None,
+        )
+        assert lab.service.snapshot.controls.pin("westeurope", lab.clock.now()) == pin
+        assert len(await lab.events(EventType.PIN_STARTED, "westeurope")) == 1
         two_regions["westeurope"].heal()
         await lab.rounds(5)
         assert lab.policy("westeurope").stance is Stance.SERVING
+        assert await lab.service.store.controls(in_force=True) == []
+        (ended,) = await lab.events(EventType.PIN_ENDED, "westeurope")
+        assert "westeurope has recovered" in ended.summary
         two_regions["westeurope"].inject(Fault.ERROR, status=500)
         await lab.rounds(2)
         assert lab.status("westeurope") == "Enabled"
