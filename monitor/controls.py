@@ -70,14 +70,14 @@ class Control:
 
     def describe(self) -> str:
         """In words, for a stance's reason and a refusal: `pinned by alice until 2026-11-02
-        16:00 UTC: investigating`."""
+        16:00:00 UTC: investigating`."""
         verb = {"pin": "pinned", "silence": "silenced", "pause": "paused"}[self.kind.value]
         if self.until is not None:
-            span = f"until {self.until:%Y-%m-%d %H:%M} UTC"
+            span = f"until {self.until:%Y-%m-%d %H:%M:%S} UTC"
         elif self.kind is ControlKind.PIN:
             span = "until the region has recovered or it is unpinned"
         else:
-            span = f"since {self.since:%Y-%m-%d %H:%M} UTC, until resumed"
+            span = f"since {self.since:%Y-%m-%d %H:%M:%S} UTC, until resumed"
         return f"{verb} by {self.by} {span}: {self.reason}"
 
 

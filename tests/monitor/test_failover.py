@@ -10,11 +10,12 @@ import os
 import socket
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from servers import eventually
 
 from lab.certs import LabCA
 from lab.origin import Fault, RegionalOrigin
@@ -24,12 +25,12 @@ from monitor.actuator import WriteRetry
 from monitor.auditstore import ActionRecord
 from monitor.clock import ManualClock
 from monitor.config import TrafficManagerConfig, load_config
-from monitor.controls import ControlKind
+from monitor.controls import Control, ControlKind, control_id
 from monitor.deploys import Deploy, DeploySource
 from monitor.errors import StoreError
 from monitor.events import Event, EventType
 from monitor.eventstore import EventQuery
-from monitor.evidence import DeployMarked
+from monitor.evidence import ControlsChanged, DeployMarked
 from monitor.policy import RegionPolicy, Stance
 from monitor.service import Service, build_service
 from monitor.snapshot import Snapshot
@@ -1131,3 +1132,198 @@ async def test_a_second_decider_on_the_same_store_is_refused_naming_the_holder(
         await bad_deploy(lab, two_regions, "westeurope")
         await lab.rounds(3)
         assert lab.status("westeurope") == "Disabled"
+
+
+# --- operator controls: pins, silences, the pause ---------------------------------------------
+
+
+def a_control(
+    lab: Lab, kind: ControlKind, region: str | None, *, lasting: float | None, by: str = "alice"
+) -> Control:
+    """A pin, silence or pause from now, lasting `lasting` seconds (None: until ended)."""
+    now = lab.clock.now()
+    until = now + timedelta(seconds=lasting) if lasting is not None else None
+    reason = f"{kind.value} for the test"
+    return Control(control_id(kind, region, now, by, reason), kind, region, reason, by, now, until)
+
+
+async def command(
+    lab: Lab, *, started: Sequence[Control] = (), ended: Sequence[Control] = ()
+) -> None:
+    """Controls started or ended as the API does it: stored first, then applied, and the
+    decisions that follow carried out."""
+    for control in (*started, *ended):
+        await lab.service.store.save_control(control)
+    await lab.service.engine.apply(ControlsChanged(tuple(started), tuple(ended)))
+    await lab.settle()
+
+
+async def test_a_pin_holds_a_failing_region_in_until_it_expires(
+    seeded: TrafficManagerEmulator,
+    two_regions: dict[str, RegionalOrigin],
+    write_config: ConfigWriter,
+) -> None:
+    """westeurope pinned for five minutes, then its bad deploy: however many rounds fail, it
+    stays enabled (stance pinned, saying by whom and until when, and what it would do), with
+    nothing decided; the pin ends by itself at its end (`pin.ended`, stored), and the disable
+    due is decided at once and carried out."""
+    async with stepped(seeded, two_regions, write_config) as lab:
+        pin = a_control(lab, ControlKind.PIN, "westeurope", lasting=300)
+        await command(lab, started=[pin])
+        await bad_deploy(lab, two_regions, "westeurope")
+        await lab.rounds(6)
+        assert lab.status("westeurope") == "Enabled"
+        held = lab.policy("westeurope")
+        assert held.stance is Stance.PINNED
+        assert held.reason == "pinned by alice until 2026-11-02 14:05:10 UTC: pin for the test"
+        assert held.next.startswith("nothing until it ends; then it would disable (westeurope ")
+        assert await lab.actions() == []
+        (started,) = await lab.events(EventType.PIN_STARTED, "westeurope")
+        assert started.evidence["by"] == "alice"
+        assert pin.until is not None and lab.clock.now() < pin.until
+        lab.clock.advance((pin.until - lab.clock.now()).total_seconds())
+        await lab.read()
+        assert lab.status("westeurope") == "Disabled"
+        (ended,) = await lab.events(EventType.PIN_ENDED, "westeurope")
+        assert ended.summary.startswith(
+            "westeurope pin ended by regionwatch: expired at 2026-11-02 14:05:10 UTC"
+        )
+        (stored,) = await lab.service.store.controls()
+        assert (stored.ended_by, stored.ended_at) == ("regionwatch", lab.clock.now())
+        assert lab.service.snapshot.controls.items == ()
+
+
+async def test_a_silenced_region_is_neither_acted_on_nor_alerted_on_and_healthz_answers_200(
+    seeded: TrafficManagerEmulator,
+    two_regions: dict[str, RegionalOrigin],
+    write_config: ConfigWriter,
+) -> None:
+    """westeurope silenced for a minute, then its bad deploy: not disabled (stance silenced),
+    its `region.failing` event marked `silenced`; the silence expires (`silence.ended`) and it
+    is disabled (503); silenced again while out, /healthz answers 200 for it."""
+    async with stepped(seeded, two_regions, write_config) as lab:
+        silence = a_control(lab, ControlKind.SILENCE, "westeurope", lasting=60)
+        await command(lab, started=[silence])
+        await bad_deploy(lab, two_regions, "westeurope")
+        await lab.rounds(4)
+        assert lab.status("westeurope") == "Enabled"
+        assert lab.policy("westeurope").stance is Stance.SILENCED
+        assert await lab.actions() == []
+        (failing,) = await lab.events(EventType.REGION_FAILING, "westeurope")
+        assert failing.evidence["silenced"]["id"] == silence.id
+        assert (
+            "silenced by alice until 2026-11-02 14:01:10 UTC" in failing.evidence["silenced"]["why"]
+        )
+        assert silence.until is not None
+        lab.clock.advance((silence.until - lab.clock.now()).total_seconds())
+        await lab.round()  # at its end: it ends, and the disable due is taken
+        (ended,) = await lab.events(EventType.SILENCE_ENDED, "westeurope")
+        assert "expired at 2026-11-02 14:01:10 UTC" in ended.summary
+        assert lab.status("westeurope") == "Disabled"
+        assert lab.healthz("westeurope") == 503
+        again = a_control(lab, ControlKind.SILENCE, "westeurope", lasting=600)
+        await command(lab, started=[again])
+        assert lab.healthz("westeurope") == 200
+        assert lab.status("westeurope") == "Disabled"
+
+
+async def test_the_pause_stops_a_disable_already_decided_and_resume_decides_it_afresh(
+    seeded: TrafficManagerEmulator,
+    two_regions: dict[str, RegionalOrigin],
+    write_config: ConfigWriter,
+) -> None:
+    """The disable is decided and the actuator is reading Traffic Manager (held there by a
+    slow answer) when failover is paused: nothing is written, the decision is refused by
+    `paused`; while paused, further failing rounds decide nothing (stance paused, with what is
+    due); once resumed, the disable is decided again on the evidence as it stands, and done."""
+    async with stepped(seeded, two_regions, write_config) as lab:
+        await bad_deploy(lab, two_regions, "westeurope")
+        await lab.rounds(2)
+        slow = seeded.faults.add(method="GET", path_contains=PROFILE, status=None, delay=1.0)
+        third = asyncio.create_task(lab.probe())  # the third failing round: decided
+        await eventually(lambda: slow.hits == 1)  # the actuator's fresh read, held
+        pause = a_control(lab, ControlKind.PAUSE, None, lasting=None)
+        await lab.service.store.save_control(pause)
+        await lab.service.engine.apply(ControlsChanged(started=(pause,)))
+        await third
+        assert lab.status("westeurope") == "Enabled"
+        assert lab.patches() == []
+        (refused,) = await lab.actions("westeurope")
+        assert (refused.status, refused.guard, refused.attempts) == ("refused", "paused", 0)
+        assert refused.detail.startswith("failover paused by alice since 2026-11-02 14:00:30 UTC")
+        await lab.end_round()
+        await lab.rounds(2)
+        held = lab.policy("westeurope")
+        assert held.stance is Stance.PAUSED
+        assert held.next.startswith("disable (westeurope failed 5 rounds in a row")
+        assert len(await lab.actions("westeurope")) == 1
+        assert lab.service.snapshot.warnings == ()
+        resumed = pause.ended(lab.clock.now(), by="bob", reason="fixed")
+        await command(lab, ended=[resumed])
+        assert lab.status("westeurope") == "Disabled"
+        actions = await lab.actions("westeurope")
+        assert [(a.status, a.guard) for a in actions] == [("refused", "paused"), ("done", None)]
+        assert "failed 5 rounds in a row" in actions[-1].reason
+        (ended,) = await lab.events(EventType.PAUSE_ENDED)
+        assert ended.summary.startswith("failover pause ended by bob: fixed")
+
+
+async def test_while_paused_a_region_held_out_is_not_put_back_even_to_rescue_users(
+    seeded: TrafficManagerEmulator,
+    two_regions: dict[str, RegionalOrigin],
+    write_config: ConfigWriter,
+) -> None:
+    """westeurope disabled by us, then failover paused: a warning says regions are held out
+    while paused; westeurope heals while centralus fails, and never stranding users waits for
+    the pause (no write); resumed, westeurope is enabled at once."""
+    async with stepped(seeded, two_regions, write_config) as lab:
+        await bad_deploy(lab, two_regions, "westeurope")
+        await lab.rounds(3)
+        assert lab.status("westeurope") == "Disabled"
+        pause = a_control(lab, ControlKind.PAUSE, None, lasting=3600)
+        await command(lab, started=[pause])
+        (warning,) = lab.service.snapshot.warnings
+        assert warning.startswith("failover paused by alice until 2026-11-02 15:00:40 UTC")
+        assert "holds westeurope out of rotation" in warning
+        two_regions["westeurope"].heal()
+        two_regions["centralus"].inject(Fault.ERROR, status=500)
+        await lab.rounds(2)
+        assert lab.status("westeurope") == "Disabled"
+        assert len(lab.patches()) == 1
+        await command(lab, ended=[pause.ended(lab.clock.now(), by="bob", reason="go")])
+        assert lab.status("westeurope") == "Enabled"
+        actions = await lab.actions("westeurope")
+        assert [(a.action, a.status, a.urgent) for a in actions] == [
+            ("disable", "done", False),
+            ("enable", "done", True),
+        ]
+        assert lab.service.snapshot.warnings == ()
+
+
+async def test_pins_silences_and_the_pause_survive_a_restart(
+    seeded: TrafficManagerEmulator,
+    two_regions: dict[str, RegionalOrigin],
+    write_config: ConfigWriter,
+) -> None:
+    """A pin, a silence and a pause in force when the service stops are in force after it
+    starts again on the same store (the pause still stops decisions); one that ended before
+    the stop stays ended."""
+    clock = ManualClock(START)
+    async with stepped(seeded, two_regions, write_config, clock=clock) as lab:
+        pin = a_control(lab, ControlKind.PIN, "centralus", lasting=3600)
+        silence = a_control(lab, ControlKind.SILENCE, "westeurope", lasting=3600)
+        pause = a_control(lab, ControlKind.PAUSE, None, lasting=None)
+        gone = a_control(lab, ControlKind.SILENCE, "centralus", lasting=3600, by="carol")
+        await command(lab, started=[pin, silence, pause, gone])
+        await command(lab, ended=[gone.ended(clock.now(), by="carol", reason="done")])
+    async with stepped(seeded, two_regions, write_config, clock=clock, first_round=False) as lab:
+        controls = lab.service.snapshot.controls
+        assert set(controls.items) == {pin, silence, pause}
+        assert lab.service.snapshot.controls.paused(clock.now())
+        await command(lab, ended=[silence.ended(clock.now(), by="bob", reason="done")])
+        await bad_deploy(lab, two_regions, "westeurope")
+        await lab.rounds(4)
+        assert lab.status("westeurope") == "Enabled"
+        assert lab.policy("westeurope").stance is Stance.PAUSED
+        assert lab.policy("centralus").stance is Stance.PINNED
+        assert await lab.actions() == []
