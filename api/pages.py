@@ -33,8 +33,10 @@ def dashboard_page(hostname: str, snapshot: Snapshot, *, refresh: int) -> str:
     """The whole page, from one snapshot."""
     tm = snapshot.traffic_manager
     dns = snapshot.dns.findings if snapshot.dns is not None else ()
+    pause = snapshot.controls.pause(snapshot.made_at)
     sections = (
-        _warnings(snapshot.warnings)
+        _paused(pause.describe() if pause is not None else None)
+        + _warnings(snapshot.warnings)
         + _outage(tm.outage if tm is not None else None)
         + "".join(
             _region(
@@ -55,6 +57,16 @@ def dashboard_page(hostname: str, snapshot: Snapshot, *, refresh: int) -> str:
         ' · events: <a href="/api/v1/events">/api/v1/events</a>'
         ' · API: <a href="/docs">/docs</a></small></p>'
         f"{sections}</body></html>"
+    )
+
+
+def _paused(why: str | None) -> str:
+    """The pause, first: while it lasts nothing is written to Traffic Manager."""
+    if why is None:
+        return ""
+    return (
+        f'<section data-section="pause"><h2>failover paused</h2><p class="down">{escape(why)}'
+        "; nothing is written to Traffic Manager until it is resumed</p></section>"
     )
 
 

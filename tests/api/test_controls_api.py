@@ -232,8 +232,8 @@ async def test_a_silence_is_listed_and_ends_by_itself_at_its_end(
 async def test_the_pause_says_whether_why_by_whom_and_until_when_and_ends(
     two_regions: dict[str, RegionalOrigin], write_config: ConfigWriter
 ) -> None:
-    """POST /api/v1/pause for an hour: GET /api/v1/pause and /api/v1/regions say so (why, by
-    whom, until when), `pause.started` too; DELETE resumes (the actor recorded), a second
+    """POST /api/v1/pause for an hour: GET /api/v1/pause, /api/v1/regions and the dashboard
+    say so (why, by whom, until when), `pause.started` too; DELETE resumes (the actor recorded), a second
     DELETE is a 409; a timed pause ends by itself at its end."""
     async with served(two_regions, write_config) as (client, service, clock):
         assert (await client.get("/api/v1/pause")).json() == {"paused": False, "pause": None}
@@ -251,6 +251,9 @@ async def test_the_pause_says_whether_why_by_whom_and_until_when_and_ends(
         )
         assert (await client.get("/api/v1/pause")).json() == {"paused": True, "pause": pause}
         assert (await client.get("/api/v1/regions")).json()["pause"] == pause
+        page = (await client.get("/")).text
+        assert '<section data-section="pause"><h2>failover paused</h2>' in page
+        assert "paused by al until 2026-11-02 15:00:00 UTC: Azure incident" in page
         (started,) = await events(service, EventType.PAUSE_STARTED)
         assert started["summary"] == (
             "failover pause started: paused by al until 2026-11-02 15:00:00 UTC: Azure incident"
