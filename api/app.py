@@ -20,7 +20,7 @@ from api.deps import require_read
 from api.docs import add_offline_docs
 from api.errors import add_error_handlers
 from api.healthz import HealthzLayer
-from api.routes import actions, checks, dashboard, deploys, events, probes, regions
+from api.routes import actions, checks, controls, dashboard, deploys, events, probes, regions
 from monitor.config import Config
 from monitor.release import RELEASE
 from monitor.service import Service, build_service
@@ -70,6 +70,7 @@ def create_app(
     v1.include_router(events.router)
     v1.include_router(deploys.router)
     v1.include_router(actions.router)
+    v1.include_router(controls.router)
     app.include_router(v1)
     app.include_router(dashboard.router)
     for router in routers:

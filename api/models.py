@@ -8,14 +8,16 @@ engine changes. `check --json` prints the same region and DNS shapes
 from __future__ import annotations
 
 import enum
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, cast
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from monitor.auditstore import ActionRecord
+from monitor.controls import Control, ControlKind
 from monitor.deploys import Deploy, DeploySource, Window
 from monitor.dnsmap import DnsFinding
+from monitor.durations import format_duration, parse_duration
 from monitor.events import EventType, Severity
 from monitor.eventstore import StoredEvent
 from monitor.guardrails import Guard
@@ -33,6 +35,8 @@ __all__ = [
     "ActionResult",
     "ActionsPage",
     "CheckOut",
+    "ControlOut",
+    "ControlsOut",
     "DeployIn",
     "DeployOut",
     "DeploysOut",
@@ -42,15 +46,21 @@ __all__ = [
     "ErrorOut",
     "EventOut",
     "EventsPage",
+    "PauseIn",
+    "PauseOut",
+    "PinIn",
     "PolicyOut",
     "ReadinessOut",
     "RegionOut",
     "RegionsOut",
+    "SilenceIn",
     "TrafficManagerOut",
     "TrafficManagerReadOut",
+    "UnpinIn",
     "WarningOut",
     "action_out",
     "check_out",
+    "control_out",
     "deploy_out",
     "dns_answer_out",
     "event_out",
@@ -141,6 +151,162 @@ class PendingOut(BaseModel):
     decided_at: datetime | None
 
 
+CONTROL_EXAMPLE: dict[str, Any] = {
+    "id": "3c1f9a7e5b2d4c6a8e0f",
+    "kind": "pin",
+    "region": "westeurope",
+    "reason": "investigating the cache; keep it in",
+    "by": "alice@ops-1",
+    "since": "2026-11-02T14:00:00Z",
+    "until": "2026-11-02T16:00:00Z",
+    "ended_at": None,
+    "ended_by": None,
+    "end_reason": None,
+}
+
+
+class ControlOut(BaseModel):
+    """A pin, a silence or the pause, in force or over (docs/failover.md)."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [CONTROL_EXAMPLE]})
+
+    id: str = Field(description="Stable: name it to end this control")
+    kind: ControlKind
+    region: str | None = Field(description="The region it holds; null for the pause")
+    reason: str = Field(description="Why, as given")
+    by: str = Field(description="Who asked for it")
+    since: datetime
+    until: datetime | None = Field(
+        description="When it ends by itself; null: until someone ends it (a pause; a pin held "
+        "for a person who enabled again an endpoint regionwatch had disabled, until the region "
+        "has recovered)"
+    )
+    ended_at: datetime | None = Field(description="When it ended; null while in force")
+    ended_by: str | None = Field(description="Who ended it (`regionwatch` when it expired)")
+    end_reason: str | None = Field(description="Why it ended")
+
+
+class ControlsOut(BaseModel):
+    controls: list[ControlOut] = Field(description="Newest first")
+
+
+class PauseOut(BaseModel):
+    """Whether failover is paused, why, by whom and until when."""
+
+    paused: bool
+    pause: ControlOut | None = Field(description="The pause in force; null when not paused")
+
+
+# The longest a pin, silence or pause may be asked for: a forgotten one must end by itself.
+MAX_CONTROL = timedelta(days=7)
+
+
+def _lasting(value: object) -> timedelta:
+    lasting = parse_duration(value)
+    if lasting <= timedelta(0):
+        raise ValueError("expected a duration longer than 0, such as 30m or 2h")
+    if lasting > MAX_CONTROL:
+        raise ValueError(f"expected at most {format_duration(MAX_CONTROL)}, got {value}")
+    return lasting
+
+
+def _reason(value: str) -> str:
+    if not value.strip():
+        raise ValueError("expected a reason, got only spaces")
+    return _one_line(value)
+
+
+class _Asked(BaseModel):
+    """Who asks and why: every operator command carries both."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    reason: str = Field(
+        min_length=1, max_length=500, description="Why, in words: 1–500 printable characters"
+    )
+    by: str = Field(
+        default="api", min_length=1, max_length=100, description="Who asks: up to 100 characters"
+    )
+
+    @field_validator("reason")
+    @classmethod
+    def _check_reason(cls, value: str) -> str:
+        return _reason(value)
+
+    @field_validator("by")
+    @classmethod
+    def _check_by(cls, value: str) -> str:
+        return _one_line(value)
+
+
+class UnpinIn(_Asked):
+    """Ending a pin before its time."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"reason": "cache fixed", "by": "alice@ops-1"}]}
+    )
+
+
+class PinIn(_Asked):
+    """A pin: the region held where it is, no automatic decision, for a while."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"reason": "investigating; keep it in", "by": "alice@ops-1", "for": "2h"}]
+        }
+    )
+
+    lasting: timedelta = Field(
+        alias="for", description="How long: a duration such as 30m or 2h, at most 7d"
+    )
+
+    @field_validator("lasting", mode="before")
+    @classmethod
+    def _check_lasting(cls, value: object) -> timedelta:
+        return _lasting(value)
+
+
+class SilenceIn(PinIn):
+    """A silence (a maintenance window): the region neither acted on nor alerted on, and
+    `/healthz` answering 200 for it, for a while."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "region": "westeurope",
+                    "reason": "cluster upgrade",
+                    "by": "alice@ops-1",
+                    "for": "2h",
+                }
+            ]
+        }
+    )
+
+    region: str = Field(min_length=1, max_length=100, description="A configured region")
+
+
+class PauseIn(_Asked):
+    """The pause (break-glass): no write to Traffic Manager at all."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"reason": "Azure incident", "by": "alice@ops-1", "for": "1h"}]
+        }
+    )
+
+    lasting: timedelta | None = Field(
+        default=None,
+        alias="for",
+        description="How long: a duration such as 1h, at most 7d; without it, until resumed",
+    )
+
+    @field_validator("lasting", mode="before")
+    @classmethod
+    def _check_lasting(cls, value: object) -> timedelta | None:
+        return None if value is None else _lasting(value)
+
+
 POLICY_EXAMPLE: dict[str, Any] = {
     "state": "counting",
     "reason": "westeurope failed 2 rounds in a row over 10 s, within 1 minutes of deploy "
@@ -177,7 +343,10 @@ class PolicyOut(BaseModel):
         "where nothing acts), `inconclusive` (the evidence cannot decide), `withheld` (it "
         "should be out and a guard rail refuses), `out` (out of rotation by regionwatch's "
         "decision; in dry-run, would be), `recovering` (out, healthy rounds counting towards "
-        "putting it back), `operator` (a person's decision stands)"
+        "putting it back), `operator` (a person's decision stands), `pinned` (held where it "
+        "is by a pin: no automatic decision), `silenced` (in a maintenance window: neither "
+        "acted on nor alerted on), `paused` (a decision is due and failover is paused: taken "
+        "once resumed, if still due)"
     )
     reason: str = Field(description="Why, in words; empty while serving")
     next: str = Field(description="What the policy would do next, in words")
@@ -209,6 +378,11 @@ class RegionOut(BaseModel):
 
 class RegionsOut(BaseModel):
     regions: list[RegionOut]
+    pause: ControlOut | None = Field(
+        default=None,
+        description="Failover paused: no write to Traffic Manager until it ends (`GET "
+        "/api/v1/pause`); null when not paused",
+    )
 
 
 class HistoryItemOut(BaseModel):
@@ -645,6 +819,21 @@ def deploy_out(deploy: Deploy) -> DeployOut:
         source=deploy.source,
         note=deploy.note,
         by=deploy.by,
+    )
+
+
+def control_out(control: Control) -> ControlOut:
+    return ControlOut(
+        id=control.id,
+        kind=control.kind,
+        region=control.region,
+        reason=control.reason,
+        by=control.by,
+        since=control.since,
+        until=control.until,
+        ended_at=control.ended_at,
+        ended_by=control.ended_by,
+        end_reason=control.end_reason,
     )
 
 

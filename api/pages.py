@@ -35,8 +35,10 @@ def dashboard_page(hostname: str, snapshot: Snapshot, *, refresh: int) -> str:
     """The whole page, from one snapshot."""
     tm = snapshot.traffic_manager
     dns = snapshot.dns.findings if snapshot.dns is not None else ()
+    pause = snapshot.controls.pause(snapshot.made_at)
     sections = (
-        _warnings(snapshot.warnings)
+        _paused(pause.describe() if pause is not None else None)
+        + _warnings(snapshot.warnings)
         + _outage(tm.outage if tm is not None else None)
         + "".join(
             _region(
@@ -71,6 +73,16 @@ def _warnings(warnings: Sequence[Warning]) -> str:
         for w in warnings
     )
     return f'<section data-section="warnings"><h2>regionwatch itself</h2>{lines}</section>'
+
+
+def _paused(why: str | None) -> str:
+    """The pause, first: while it lasts nothing is written to Traffic Manager."""
+    if why is None:
+        return ""
+    return (
+        f'<section data-section="pause"><h2>failover paused</h2><p class="down">{escape(why)}'
+        "; nothing is written to Traffic Manager until it is resumed</p></section>"
+    )
 
 
 def _region(verdict: RegionVerdict, view: EndpointView | None, held: RegionPolicy | None) -> str:

@@ -5,7 +5,9 @@ For every decision, in the order they were made:
    record, no write);
 2. reconcile: Traffic Manager is read afresh; an endpoint already in the desired state makes
    the action done (an earlier attempt landed, or a person did it), not refused;
-3. guard rails, again, on that fresh read (a disable only);
+3. guard rails, again, on that fresh read (a disable only); and, before every attempt, the
+   pause: while failover is paused nothing is written, never stranding users included (the
+   decision is `refused` by `paused`, and decided again, afresh, once resumed);
 4. one PATCH of `endpointStatus` per attempt; a retryable failure (429 with Retry-After, 5xx,
    a timeout) waits and starts again from 2, so a PATCH that landed but whose answer was lost
    is found done, never repeated; once a PATCH was sent, a read that fails is retried the same
@@ -194,6 +196,9 @@ class Actuator:
         desired = (
             EndpointStatus.DISABLED if decision.action is Action.DISABLE else EndpointStatus.ENABLED
         )
+        paused = self._paused()
+        if paused is not None:
+            return _Result(Outcome_.REFUSED, paused.detail, paused)
         if self._client is None:
             # The guard rails that need no Azure read, again just before /healthz turns.
             refusal = self._refusal(decision, None)
@@ -252,7 +257,8 @@ class Actuator:
                     )
                 how = "an earlier attempt had landed" if landed else "nothing to write"
                 return _Result(Outcome_.DONE, f"{endpoint.name} is {desired.value} already ({how})")
-            refusal = self._refusal(decision, profile)
+            # The read may have taken long: a pause posted meanwhile stops this write too.
+            refusal = self._paused() or self._refusal(decision, profile)
             if refusal is not None:
                 return _Result(Outcome_.REFUSED, refusal.detail, refusal)
             if not decision.dry_run:
@@ -285,6 +291,13 @@ class Actuator:
             f"{last} (after {attempt} attempt{'s' if attempt != 1 else ''})",
             maybe_landed=written and not decision.dry_run,
         )
+
+    def _paused(self) -> Refusal | None:
+        """The pause in force now, as a refusal; None when failover is not paused."""
+        pause = self._snapshot().controls.pause(self._clock.now())
+        if pause is None:
+            return None
+        return Refusal(Guard.PAUSED, f"failover {pause.describe()}: nothing is written")
 
     def _refusal(self, decision: Decision, profile: ProfileState | None) -> Refusal | None:
         """Every guard rail a disable fails, in one refusal; None when they pass, for an

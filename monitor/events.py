@@ -41,6 +41,12 @@ class EventType(enum.StrEnum):
     ACTION_REFUSED = "action.refused"
     ACTION_FAILED = "action.failed"
     DEPLOY_RECORDED = "deploy.recorded"
+    PIN_STARTED = "pin.started"
+    PIN_ENDED = "pin.ended"
+    SILENCE_STARTED = "silence.started"
+    SILENCE_ENDED = "silence.ended"
+    PAUSE_STARTED = "pause.started"
+    PAUSE_ENDED = "pause.ended"
 
 
 class Severity(enum.StrEnum):

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from monitor.controls import Control
 from monitor.deploys import Deploy
 from monitor.dnsmap import DnsFinding
 from monitor.guardrails import Guard
@@ -21,6 +22,7 @@ from monitor.trafficmanager.watch import AccessCheck, Reading
 __all__ = [
     "AccessChecked",
     "ActionFinished",
+    "ControlsChanged",
     "DeployMarked",
     "DnsRoundFinished",
     "Evidence",
@@ -101,6 +103,15 @@ class ActionFinished:
 
 
 @dataclass(frozen=True, slots=True)
+class ControlsChanged:
+    """Pins, silences or the pause started or ended by a person (stored already): `started`
+    in force from now, `ended` (with who ended them and why) over."""
+
+    started: tuple[Control, ...] = ()
+    ended: tuple[Control, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class SchedulerChanged:
     """The scheduler started or stopped."""
 
@@ -117,4 +128,5 @@ Evidence = (
     | SchedulerChanged
     | DeployMarked
     | ActionFinished
+    | ControlsChanged
 )

@@ -1,11 +1,13 @@
 """Events that are facts in themselves, not a condition opening or closing: what the actuator
-did with a decision (`endpoint.disabled`, `action.refused`, ...) and deploys recorded."""
+did with a decision (`endpoint.disabled`, `action.refused`, ...), deploys recorded, and pins,
+silences and pauses started or ended (`pin.started`, `silence.ended`, ...)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
 
+from monitor.controls import Control, ControlKind
 from monitor.deploys import Deploy, DeploySource
 from monitor.events import Event, EventType, Severity, fact
 from monitor.evidence import ActionFinished, DeployMarked, Evidence
@@ -15,9 +17,15 @@ __all__ = ["fact_events"]
 
 
 def fact_events(
-    evidence: Evidence, detected: Sequence[Deploy], *, at: datetime, instance: str
+    evidence: Evidence,
+    detected: Sequence[Deploy],
+    *,
+    at: datetime,
+    instance: str,
+    controls: Sequence[Control] = (),
 ) -> list[Event]:
-    """The fact events of one step: its evidence's, and those of the deploys it detected."""
+    """The fact events of one step: its evidence's, those of the deploys it detected, and one
+    per control started or ended in it."""
     events = []
     match evidence:
         case ActionFinished() as finished:
@@ -25,7 +33,48 @@ def fact_events(
         case DeployMarked(deploy=deploy):
             events.append(_deploy(deploy, at, instance))
     events += [_deploy(deploy, at, instance) for deploy in detected]
+    events += [_control(control, at, instance) for control in controls]
     return events
+
+
+_CONTROL_EVENTS = {
+    (ControlKind.PIN, False): (EventType.PIN_STARTED, Severity.WARNING),
+    (ControlKind.PIN, True): (EventType.PIN_ENDED, Severity.INFO),
+    (ControlKind.SILENCE, False): (EventType.SILENCE_STARTED, Severity.INFO),
+    (ControlKind.SILENCE, True): (EventType.SILENCE_ENDED, Severity.INFO),
+    (ControlKind.PAUSE, False): (EventType.PAUSE_STARTED, Severity.CRITICAL),
+    (ControlKind.PAUSE, True): (EventType.PAUSE_ENDED, Severity.WARNING),
+}
+
+
+def _control(control: Control, at: datetime, instance: str) -> Event:
+    over = control.ended_at is not None
+    kind, severity = _CONTROL_EVENTS[(control.kind, over)]
+    what = f"{control.region} {control.kind.value}" if control.region else "failover pause"
+    if over:
+        summary = f"{what} ended by {control.ended_by}: {control.end_reason} (it was {control.describe()})"
+    else:
+        summary = f"{what} started: {control.describe()}"
+    return fact(
+        kind,
+        key=f"control/{control.id}",
+        severity=severity,
+        region=control.region,
+        at=at,
+        summary=summary,
+        evidence={
+            "id": control.id,
+            "kind": control.kind.value,
+            "reason": control.reason,
+            "by": control.by,
+            "since": control.since.isoformat(),
+            "until": control.until.isoformat() if control.until is not None else None,
+            "ended_at": control.ended_at.isoformat() if control.ended_at is not None else None,
+            "ended_by": control.ended_by,
+            "end_reason": control.end_reason,
+        },
+        instance=instance,
+    )
 
 
 def _action(finished: ActionFinished, at: datetime, instance: str) -> Event:

@@ -13,11 +13,19 @@ from types import MappingProxyType
 
 from monitor.conditions import RegionFacts, Scope, judge_conditions
 from monitor.config import Config
+from monitor.controls import (
+    OPERATOR_PIN_BY,
+    Control,
+    ControlKind,
+    Controls,
+    control_id,
+)
 from monitor.deploys import Deploy, DeploySource
 from monitor.events import Condition
 from monitor.evidence import (
     AccessChecked,
     ActionFinished,
+    ControlsChanged,
     DeployMarked,
     DnsRoundFinished,
     Evidence,
@@ -33,6 +41,7 @@ from monitor.policy import (
     Stance,
     World,
     decide_action_finished,
+    decide_controls,
     decide_deploy,
     decide_round,
     decide_traffic_manager,
@@ -78,9 +87,11 @@ def first_snapshot(
     conditions: Mapping[str, Condition] | None = None,
     policy: PolicyState | None = None,
     deploy_marked: bool | None = None,
+    controls: Controls | None = None,
 ) -> Snapshot:
     """The snapshot a service starts from: what the store remembers (the last verdicts, their
-    streaks, the open conditions, whether a deploy marker was ever posted), or every region
+    streaks, the open conditions, whether a deploy marker was ever posted, the pins, silences
+    and pause in force), or every region
     unknown."""
     verdicts = verdicts or {}
     streaks = streaks or {}
@@ -102,6 +113,7 @@ def first_snapshot(
         conditions=MappingProxyType(dict(conditions or {})),
         policy=policy or first_policy(config),
         deploy_marked=deploy_marked,
+        controls=controls or Controls(),
     )
     # The remembered conditions stand as they were until evidence judges them: the first
     # item applied closes those that are over, with an event, rather than losing them here.
@@ -111,11 +123,13 @@ def first_snapshot(
 @dataclass(frozen=True, slots=True)
 class Step:
     """What one item of evidence made: the new snapshot, the policy's decisions for the
-    actuator, and the deploys it detected (a new, stable release)."""
+    actuator, the deploys it detected (a new, stable release), and the pins, silences and
+    pauses that started or ended (to store and announce)."""
 
     snapshot: Snapshot
     decisions: tuple[Decision, ...] = ()
     deploys: tuple[Deploy, ...] = ()
+    controls: tuple[Control, ...] = ()
 
 
 def fold(snapshot: Snapshot, evidence: Evidence, *, config: Config, now: datetime) -> Snapshot:
@@ -129,16 +143,69 @@ def step(snapshot: Snapshot, evidence: Evidence, *, config: Config, now: datetim
     conditions and `/healthz` answer, and the policy of the regions it touches)."""
     before_health = snapshot.health
     before_policy = snapshot.policy or first_policy(config)
+    controls, expired = snapshot.controls.expire(now)
+    if isinstance(evidence, ControlsChanged):
+        controls = controls.changed(evidence.started, evidence.ended)
+    snapshot = replace(snapshot, controls=controls)
     snapshot, scope = _apply(snapshot, evidence, config)
     policy, decisions, deploys = _decide(before_policy, evidence, snapshot, config, now)
+    ended = (*expired, *(evidence.ended if isinstance(evidence, ControlsChanged) else ()))
+    if ended and not isinstance(evidence, ControlsChanged):
+        # Something ended by itself: what it held back is judged again now.
+        unpinned = [c.region for c in ended if c.kind is ControlKind.PIN and c.region]
+        policy, more = decide_controls(policy, _world(snapshot), config, now, unpinned=unpinned)
+        decisions = [*decisions, *more]
+    changes = [*ended, *(evidence.started if isinstance(evidence, ControlsChanged) else ())]
+    policy, controls, mirrored = _operator_pins(before_policy, policy, controls, now)
+    changes += mirrored
+    snapshot = replace(snapshot, controls=controls)
     changed = frozenset(
         name for name, rp in policy.regions.items() if before_policy.regions.get(name) is not rp
     )
-    if changed and scope.regions is not None:
+    if changes:
+        scope = replace(scope, regions=None)  # a silence turns /healthz; judge every region
+    elif changed and scope.regions is not None:
         scope = replace(scope, regions=scope.regions | changed)
     snapshot = replace(snapshot, policy=policy)
     finished = _finish(snapshot, config, now, judge=scope, before=before_health)
-    return Step(finished, tuple(decisions), tuple(deploys))
+    return Step(finished, tuple(decisions), tuple(deploys), tuple(changes))
+
+
+def _operator_pins(
+    before: PolicyState, after: PolicyState, controls: Controls, now: datetime
+) -> tuple[PolicyState, Controls, list[Control]]:
+    """The policy's hold on a region whose endpoint a person enabled again after our disable,
+    as a pin anyone can see and end: started when the hold begins, ended when the region has
+    recovered (the policy lets go). Returns the controls and the pins started or ended."""
+    changes: list[Control] = []
+    for name, rp in after.regions.items():
+        held_before = before.region(name).hold_until_recovered
+        if rp.hold_until_recovered == held_before:
+            continue
+        pin = controls.pin(name, now)
+        if rp.hold_until_recovered and rp.operator is not None:
+            started = Control(
+                id=control_id(ControlKind.PIN, name, now, OPERATOR_PIN_BY, rp.operator),
+                kind=ControlKind.PIN,
+                region=name,
+                reason=rp.operator,
+                by=OPERATOR_PIN_BY,
+                since=now,
+            )
+            ended = (
+                [pin.ended(now, by="regionwatch", reason="replaced by a person's re-enable")]
+                if pin is not None
+                else []
+            )
+            controls = controls.changed([started], ended)
+            changes += [*ended, started]
+        elif pin is not None and pin.by == OPERATOR_PIN_BY:
+            ended_pin = pin.ended(
+                now, by="regionwatch", reason=f"{name} has recovered: ours to watch again"
+            )
+            controls = controls.changed([], [ended_pin])
+            changes.append(ended_pin)
+    return after, controls, changes
 
 
 def _apply(snapshot: Snapshot, evidence: Evidence, config: Config) -> tuple[Snapshot, Scope]:
@@ -196,6 +263,7 @@ def _world(snapshot: Snapshot) -> World:
         profile=tm.profile if tm is not None else None,
         geography=tm.geography if tm is not None else BUILTIN,
         tm_readable=latest is None or latest.error is None,
+        controls=snapshot.controls,
     )
 
 
@@ -225,6 +293,12 @@ def _decide(
                 config=config,
                 now=now,
                 maybe_landed=finished.maybe_landed,
+            )
+            return state, decisions, []
+        case ControlsChanged(ended=ended):
+            unpinned = [c.region for c in ended if c.kind is ControlKind.PIN and c.region]
+            state, decisions = decide_controls(
+                policy, _world(snapshot), config, now, unpinned=unpinned
             )
             return state, decisions, []
     return policy, [], []
@@ -314,14 +388,14 @@ def _finish(
         conditions = dict(snapshot.conditions)
     else:
         conditions = _judge(snapshot, config, now, judge)
-    health = _health(snapshot, config, judge.regions if judge is not None else None, before)
+    health = _health(snapshot, config, judge.regions if judge is not None else None, before, now)
     return replace(
         snapshot,
         version=snapshot.version + 1,
         made_at=now,
         conditions=MappingProxyType(conditions),
         readiness=_readiness(snapshot, config),
-        warnings=_warnings(snapshot, config),
+        warnings=_warnings(snapshot, config, now),
         health=health,
     )
 
@@ -403,7 +477,7 @@ def _readiness(snapshot: Snapshot, config: Config) -> tuple[str, ...]:
     return tuple(problems)
 
 
-def _warnings(snapshot: Snapshot, config: Config) -> tuple[Warning, ...]:
+def _warnings(snapshot: Snapshot, config: Config, now: datetime) -> tuple[Warning, ...]:
     # A failing store is among them, not a readiness problem: taking the pod out of its
     # Service would take `/healthz`, Traffic Manager's probe target, with it, and fail the
     # region over for the monitor's own disk.
@@ -418,6 +492,8 @@ def _warnings(snapshot: Snapshot, config: Config) -> tuple[Warning, ...]:
             deploy_marked=snapshot.deploy_marked,
             policy=snapshot.policy,
             store_failure=snapshot.store_failure,
+            controls=snapshot.controls,
+            now=now,
         ),
     )
 
@@ -427,12 +503,14 @@ def _health(
     config: Config,
     regions: frozenset[str] | None,
     before: Mapping[str, HealthAnswer] | None,
+    now: datetime,
 ) -> Mapping[str, HealthAnswer]:
     """Every `/healthz` answer, prebuilt; "" is the answer when no region is named
     (`api.local_region`'s, else the service's own). Only `regions`' answers are built again
     when the previous ones are given (None: all). 503 only when the failover policy holds the
     region out of rotation in enforce mode (docs/failover.md); 200 otherwise, whatever the
-    verdict: the monitor fails static."""
+    verdict: the monitor fails static. A silenced region answers 200 (in maintenance, nobody
+    acts on it)."""
     if before is not None and regions is not None and not regions:
         return before
     answers = dict(before) if before is not None and regions is not None else {"": _SERVICE_OK}
@@ -441,7 +519,11 @@ def _health(
         if regions is not None and before is not None and name not in regions:
             continue
         held = policy.region(name) if policy is not None else None
-        out = held is not None and healthz_out(config, held)
+        out = (
+            held is not None
+            and healthz_out(config, held)
+            and not snapshot.controls.silenced(name, now)
+        )
         body: dict[str, object] = {"region": name, "serve": not out, "status": view.status.value}
         if held is not None:
             body["policy"] = held.stance.value

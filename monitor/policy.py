@@ -17,6 +17,7 @@ from types import MappingProxyType
 from typing import Any
 
 from monitor.config import Config
+from monitor.controls import OPERATOR_PIN_BY, Control, Controls
 from monitor.deploys import (
     RELEASE_MEMORY,
     Deploy,
@@ -50,6 +51,7 @@ __all__ = [
     "Tally",
     "World",
     "decide_action_finished",
+    "decide_controls",
     "decide_deploy",
     "decide_round",
     "decide_traffic_manager",
@@ -76,7 +78,10 @@ class Stance(enum.StrEnum):
     WITHHELD = "withheld"  # it should be out, and a guard rail refuses
     OUT = "out"  # out of rotation by our decision (Disabled by us; in dry-run: would be)
     RECOVERING = "recovering"  # out, healthy rounds counting towards putting it back
-    OPERATOR = "operator"  # a person's decision stands (they disabled it, or undid ours)
+    OPERATOR = "operator"  # a person's decision stands (they disabled it)
+    PINNED = "pinned"  # held where it is by a pin: no automatic decision
+    SILENCED = "silenced"  # in a maintenance window: neither acted on nor alerted on
+    PAUSED = "paused"  # a decision is due and everything is paused: taken once resumed
 
 
 class Action(enum.StrEnum):
@@ -178,6 +183,7 @@ class World:
     tm_readable: bool = True  # the last read worked
     monitor_path: str | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
+    controls: Controls = field(default_factory=Controls)  # pins, silences, the pause
 
 
 def first_policy(config: Config) -> PolicyState:
@@ -264,6 +270,7 @@ def restore_policy(
     deploys: Sequence[Deploy],
     now: datetime,
     intents: Sequence[tuple[str, str, Action, datetime]] = (),
+    pins: Sequence[Control] = (),
 ) -> PolicyState:
     """The policy as it stood before a restart, from the store: each region's recent rounds
     counted again (a restart quicker than `failover.streak_gap` continues its tallies), the
@@ -271,7 +278,8 @@ def restore_policy(
     the back-off), oldest first, the deploys (their windows), and the intents recorded but
     not finished, as (region, decision id, action, decided at), oldest first: the actuator
     reconciles them at start, so their regions wait for that outcome rather than deciding the
-    same action again."""
+    same action again. `pins` are the pins in force: one held for a person who enabled again
+    an endpoint we had disabled holds its region until it recovers, as before the restart."""
     state = first_policy(config)
     for name, verdicts in rounds.items():
         if name not in config.regions:
@@ -307,6 +315,11 @@ def restore_policy(
                 pending_at=decided_at,
             )
             state = _with(state, region, rp)
+    for pin in pins:
+        if pin.by == OPERATOR_PIN_BY and pin.region in config.regions:
+            rp = state.region(pin.region)
+            rp = replace(rp, hold_until_recovered=True, operator=pin.reason, out_since=None)
+            state = _with(state, pin.region, rp)
     cutoff = now - BACKOFF_WINDOW
     return replace(state, disables=tuple(d for d in disables if d[1] >= cutoff))
 
@@ -449,6 +462,28 @@ def decide_action_finished(
     return _judge_all(state, world, config, now, focus=again)
 
 
+# --- operator controls ------------------------------------------------------------------------
+
+
+def decide_controls(
+    state: PolicyState,
+    world: World,
+    config: Config,
+    now: datetime,
+    *,
+    unpinned: Sequence[str] = (),
+) -> tuple[PolicyState, list[Decision]]:
+    """Pins, silences or the pause started or ended (by a person, or by reaching their end):
+    every region judged again on the evidence as it stands, and decisions taken for any of
+    them, so what is due once a pause or a pin ends is decided then, afresh. A region in
+    `unpinned` lost a pin: one held for a person who undid our disable no longer holds it."""
+    for name in unpinned:
+        rp = state.region(name)
+        if rp.hold_until_recovered:
+            state = _with(state, name, replace(rp, hold_until_recovered=False, operator=None))
+    return _judge_all(state, world, config, now, focus=None)
+
+
 # --- judging ----------------------------------------------------------------------------------
 
 
@@ -459,7 +494,9 @@ def _judge_all(
     coverage, the rate limit); decisions only for `focus` (the region the evidence is about;
     "" for none), or for any region when `focus` is None, and never strand users first."""
     decisions: list[Decision] = []
-    rescue = _never_strand(state, world, config, now)
+    pause = world.controls.pause(now)
+    # Never stranding users overrides pins and silences, never the pause: nothing is written.
+    rescue = _never_strand(state, world, config, now) if pause is None else None
     if rescue is not None:
         rp = state.region(rescue.region)
         state = _with(state, rescue.region, _pending(rp, rescue))
@@ -467,6 +504,7 @@ def _judge_all(
     regions = dict(state.regions)
     for name in config.regions:
         rp, decision = _judge(name, state, world, config, now)
+        rp, decision = _held(name, rp, decision, world.controls, now)
         if decision is not None and (focus is None or focus == name) and rp.pending is None:
             if decision.refusal is None:
                 rp = _pending(rp, decision)
@@ -477,6 +515,43 @@ def _judge_all(
         regions[name] = rp
         state = replace(state, regions=MappingProxyType(regions))
     return state, decisions
+
+
+def _held(
+    name: str, rp: RegionPolicy, decision: Decision | None, controls: Controls, now: datetime
+) -> tuple[RegionPolicy, Decision | None]:
+    """What the controls make of a region's stance and decision: a pin or a silence holds it
+    where it is (no decision, whatever is due, shown with what would be done); the pause
+    withholds any decision due (taken, afresh, once it ends). A decision already pending is
+    left to the actuator, which checks the pause itself."""
+    if rp.pending is not None:
+        return rp, decision
+    would = (
+        f"{decision.action.value} ({decision.reason})"
+        if decision is not None and decision.refusal is None
+        else ""
+    )
+    for control, stance in (
+        (controls.pin(name, now), Stance.PINNED),
+        (controls.silence(name, now), Stance.SILENCED),
+    ):
+        if control is not None:
+            after = "nothing until it ends" + (f"; then it would {would}" if would else "")
+            return replace(rp, stance=stance, reason=control.describe(), next=after), None
+    pause = controls.pause(now)
+    if pause is None or decision is None:
+        return rp, decision
+    if decision.refusal is not None:
+        return rp, None  # recorded once the pause ends, if it still stands
+    return (
+        replace(
+            rp,
+            stance=Stance.PAUSED,
+            reason=f"failover {pause.describe()}",
+            next=f"{would} once resumed, if still due",
+        ),
+        None,
+    )
 
 
 def _pending(rp: RegionPolicy, decision: Decision) -> RegionPolicy:
@@ -492,6 +567,17 @@ def _judge(
     if rp.pending is not None:
         doing = rp.pending_action.value if rp.pending_action else "act"
         return replace(rp, next=f"waiting for the {doing} decided at {rp.pending_at}"), None
+    if rp.hold_until_recovered and rp.operator is not None:
+        return (
+            replace(
+                rp,
+                stance=Stance.PINNED,
+                reason=f"pinned by {OPERATOR_PIN_BY} until the region has recovered: {rp.operator}",
+                next=f"nothing until {config.failover.healthy_rounds} healthy rounds in a row "
+                "or an unpin",
+            ),
+            None,
+        )
     if rp.operator is not None:
         return replace(rp, stance=Stance.OPERATOR, reason=rp.operator, next="nothing"), None
     if rp.out_since is not None:

@@ -20,6 +20,7 @@ import structlog
 from monitor.actuator import Actuator, WriteRetry
 from monitor.clock import Clock, SystemClock
 from monitor.config import Config
+from monitor.controls import ControlKind, Controls
 from monitor.dnsround import DnsRound
 from monitor.engine import Engine, Publication
 from monitor.events import Severity
@@ -292,6 +293,9 @@ async def build_service(
                 streak = rebuild_streak(statuses, gap=config.streak_gap)
                 if streak is not None:
                     streaks[region] = streak
+            # Controls not yet ended, those past their end included: the first item applied
+            # ends them, with their events, rather than losing them here.
+            controls = Controls(tuple(reversed(await store.controls(in_force=True, limit=10_000))))
             first = first_snapshot(
                 config,
                 instance=instance,
@@ -299,8 +303,9 @@ async def build_service(
                 verdicts=store.latest(),
                 streaks=streaks,
                 conditions=await store.open_conditions(),
-                policy=await _restored_policy(config, store, now),
+                policy=await _restored_policy(config, store, now, controls),
                 deploy_marked=await store.marker_posted(),
+                controls=controls,
             )
         engine = Engine(config, clock=clock, first=first, recorder=Recorder(store))
         engine.subscribe("log", _log_events)
@@ -361,7 +366,9 @@ async def build_service(
         await store.close()
 
 
-async def _restored_policy(config: Config, store: Store, now: datetime) -> PolicyState:
+async def _restored_policy(
+    config: Config, store: Store, now: datetime, controls: Controls
+) -> PolicyState:
     """The failover policy as the store remembers it (see `monitor.policy.restore_policy`)."""
     memory = restore_memory(config)
     rounds = {region: await store.recent_rounds(region, limit=memory) for region in config.regions}
@@ -379,7 +386,13 @@ async def _restored_policy(config: Config, store: Store, now: datetime) -> Polic
     ]
     deploys = await store.deploys(since=now - config.failover.deploy_window - config.deploys.lead)
     return restore_policy(
-        config, rounds=rounds, outcomes=outcomes, deploys=deploys, now=now, intents=intents
+        config,
+        rounds=rounds,
+        outcomes=outcomes,
+        deploys=deploys,
+        now=now,
+        intents=intents,
+        pins=[c for c in controls.items if c.kind is ControlKind.PIN],
     )
 
 

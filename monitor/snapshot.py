@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from monitor.controls import Controls
 from monitor.dnsmap import DnsFinding
 from monitor.events import Condition
 from monitor.policy import PolicyState
@@ -126,6 +127,7 @@ class Snapshot:
     scheduler_running: bool = False
     conditions: Mapping[str, Condition] = field(default_factory=dict)
     policy: PolicyState | None = None  # the failover policy's state (set by the fold)
+    controls: Controls = field(default_factory=Controls)  # pins, silences, the pause in force
     readiness: tuple[str, ...] = ()  # why the service is not ready; empty when it is
     warnings: tuple[Warning, ...] = ()  # what is wrong while the service stays ready
     # Whether a deploy marker was ever posted (within the audit retention); None: not known

@@ -37,6 +37,8 @@ from monitor.auditstore import (
     select_deploys,
 )
 from monitor.clock import Clock
+from monitor.controls import Control, ControlKind
+from monitor.controlstore import CONTROLS_SCHEMA, save_control, select_controls
 from monitor.deploys import Deploy
 from monitor.errors import StoreCorrupt, StoreError
 from monitor.events import Condition, Event
@@ -156,6 +158,7 @@ MIGRATIONS: Sequence[str] = (
     ALTER TABLE tm_endpoints ADD COLUMN geo_mapping TEXT;
     ALTER TABLE tm_endpoints ADD COLUMN always_serve INTEGER;
     """,
+    CONTROLS_SCHEMA,
 )
 
 
@@ -276,6 +279,23 @@ class Store:
     async def actions(self, **filters: Any) -> list[ActionRecord]:
         """The audit trail, newest first (filters: region, status, since, before, limit)."""
         return await self._read(lambda: select_actions(self._conn(), **filters))
+
+    async def save_control(self, control: Control) -> None:
+        """Store a pin, silence or pause as it is now: started, or ended (who, when, why)."""
+        await self._write(self._run_in_transaction, save_control, control)
+
+    async def controls(
+        self,
+        *,
+        kind: ControlKind | None = None,
+        in_force: bool = False,
+        id: str | None = None,
+        limit: int = 100,
+    ) -> list[Control]:
+        """Pins, silences and pauses, newest first; `in_force`: those not ended yet."""
+        return await self._read(
+            lambda: select_controls(self._conn(), kind=kind, in_force=in_force, id=id, limit=limit)
+        )
 
     async def open_conditions(self) -> dict[str, Condition]:
         """The conditions whose last event did not close them: what was open at the last stop."""

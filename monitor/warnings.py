@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from monitor.config import Config
+from monitor.controls import Controls, holding_while_paused
 from monitor.events import Severity
 from monitor.policy import PolicyState
 from monitor.storehealth import WriteFailure
@@ -39,6 +40,7 @@ __all__ = [
     "min_enabled_blocks_disables",
     "no_deploy_marker",
     "only_world_holder",
+    "paused_while_holding_disables",
     "store_writes_failing",
     "write_access_unknown",
 ]
@@ -73,6 +75,8 @@ class Known:
     deploy_marked: bool | None = None  # a marker was ever posted; None: cannot be known here
     policy: PolicyState | None = None
     store_failure: WriteFailure | None = None
+    controls: Controls | None = None  # the pins, silences and pause in force
+    now: datetime | None = None  # when the pause is judged (None: no pause can be in force)
 
 
 WarningSource = Callable[[Config, Known], Iterable[Warning]]
@@ -268,6 +272,18 @@ def holding_disables_outside_enforce(config: Config, known: Known) -> Iterator[W
         )
 
 
+def paused_while_holding_disables(config: Config, known: Known) -> Iterator[Warning]:
+    """The global pause in force while endpoints are Disabled by regionwatch: nothing enables
+    them again, not even to keep users from being stranded, until it is resumed."""
+    policy, controls, now = known.policy, known.controls, known.now
+    if policy is None or controls is None or now is None:
+        return
+    out = [n for n, rp in policy.regions.items() if rp.out_since is not None and not rp.out_dry_run]
+    message = holding_while_paused(controls, out, now)
+    if message is not None:
+        yield Warning("paused_while_holding_disables", Severity.WARNING, message)
+
+
 def store_writes_failing(config: Config, known: Known) -> Iterator[Warning]:
     """The history store's writes fail: the service stays ready (see `monitor.fold`)."""
     if known.store_failure is not None:
@@ -282,6 +298,7 @@ SOURCES: tuple[WarningSource, ...] = (
     enforce_cannot_write,
     write_access_unknown,
     holding_disables_outside_enforce,
+    paused_while_holding_disables,
     only_world_holder,
     min_enabled_blocks_disables,
     always_serve_endpoint,

@@ -8,8 +8,9 @@ answer is mismatch, nxdomain, nodata, servfail or timeout, and 2 when the config
 command line) is wrong; `deploy` exits 0 when its marker is stored, 1 when the service refused
 it or could not be reached, and 2 when the command line is wrong or REGIONWATCH_TOKEN is not
 set; `replay` exits 0 when it ran, 2 when the configuration or the command line is wrong,
-and 3 when the store cannot be read. Logs go to stderr, always: stdout is the command's own
-output.
+and 3 when the store cannot be read. The operator controls (`region pin|unpin`, `silence`,
+`pause`, `resume`) exit the same way as `deploy`. Logs go to stderr, always: stdout is the
+command's own output.
 """
 
 from __future__ import annotations
@@ -22,8 +23,9 @@ import logging
 import os
 import re
 import signal
+import socket
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -212,7 +214,230 @@ def _parser() -> argparse.ArgumentParser:
     replay.add_argument("--json", action="store_true", help="print one JSON document")
     _logging_options(replay, default_format="auto")
     replay.set_defaults(handler=_replay)
+    _add_controls(commands)
     return parser
+
+
+# --- operator controls: each command posts to the running service's API ----------------------
+
+_Call = Callable[[argparse.Namespace, str, str], Coroutine[Any, Any, str]]
+
+
+def _add_controls(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    region = commands.add_parser(
+        "region",
+        help="act on one region of a running service: pin, unpin",
+        description="Operator commands about one region, posted to a running regionwatch. "
+        f"The bearer token is read from {TOKEN_VARIABLE} (the service's api.token). Exit "
+        f"status: 0 when done; 1 when the service refused or could not be reached; 2 when the "
+        f"command line is wrong or {TOKEN_VARIABLE} is not set.",
+    )
+    actions = region.add_subparsers(dest="region_command", metavar="ACTION", required=True)
+    _add_region_pin(actions)
+    _add_region_unpin(actions)
+    _add_silence(commands)
+    _add_pause(commands)
+    _add_resume(commands)
+
+
+def _add_region_pin(actions: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    pin = _region_action(
+        actions,
+        "pin",
+        "hold a region where it is for a while: no automatic decision about it",
+    )
+    _reason_option(pin, required=True)
+    pin.add_argument("--for", dest="lasting", required=True, help="how long, such as 2h (≤ 7d)")
+
+    async def run(args: argparse.Namespace, url: str, token: str) -> str:
+        from regionwatch import controls
+
+        return await controls.pin(
+            url, token, args.name, reason=args.reason, lasting=args.lasting, by=args.by
+        )
+
+    pin.set_defaults(handler=_control(run))
+
+
+def _add_region_unpin(actions: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    unpin = _region_action(actions, "unpin", "end a region's pin: it is judged again at once")
+    _reason_option(unpin, required=True)
+
+    async def run(args: argparse.Namespace, url: str, token: str) -> str:
+        from regionwatch import controls
+
+        return await controls.unpin(url, token, args.name, reason=args.reason, by=args.by)
+
+    unpin.set_defaults(handler=_control(run))
+
+
+def _region_action(
+    actions: argparse._SubParsersAction[argparse.ArgumentParser], name: str, what: str
+) -> argparse.ArgumentParser:
+    """One `regionwatch region ACTION NAME` command, with the options every control takes."""
+    action = actions.add_parser(
+        name, help=what, description=f"{what[0].upper()}{what[1:]}. Prints the stored record."
+    )
+    action.add_argument("name", metavar="NAME", help="the region (a configured one)")
+    _service_options(action)
+    return action
+
+
+def _add_silence(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    silence = commands.add_parser(
+        "silence",
+        help="silence a region for a while, list the silences, or end one",
+        description="`silence NAME --reason R --for 2h`: the region is neither acted on nor "
+        "alerted on, and /healthz answers 200 for it, until the silence ends. `silence --list` "
+        "prints the silences in force; `silence --end ID` ends one. The bearer token is read "
+        f"from {TOKEN_VARIABLE}. Exit status: 0 when done; 1 when the service refused or could "
+        "not be reached; 2 when the command line is wrong or the token is not set.",
+    )
+    silence.add_argument("name", metavar="NAME", nargs="?", help="the region to silence")
+    silence.add_argument("--for", dest="lasting", help="how long, such as 2h (at most 7d)")
+    _reason_option(silence, required=False)
+    what = silence.add_mutually_exclusive_group()
+    what.add_argument("--list", action="store_true", help="list the silences in force")
+    what.add_argument("--end", metavar="ID", help="end the silence with this id")
+    _service_options(silence)
+
+    async def run(args: argparse.Namespace, url: str, token: str) -> str:
+        from regionwatch import controls
+
+        if args.end:
+            return await controls.end_silence(url, token, args.end, reason=args.reason, by=args.by)
+        return await controls.silence(
+            url, token, args.name, reason=args.reason, lasting=args.lasting, by=args.by
+        )
+
+    async def listed(args: argparse.Namespace, url: str, token: str) -> str:
+        from regionwatch import controls
+
+        return await controls.list_silences(url, token or None)
+
+    write = _control(run)
+    read = _control(listed, token_required=False)
+
+    def handler(args: argparse.Namespace) -> int:
+        if args.list:
+            return read(args)
+        if not args.end and not (args.name and args.reason and args.lasting):
+            silence.error("silencing needs NAME, --reason and --for (or use --list or --end ID)")
+        return write(args)
+
+    silence.set_defaults(handler=handler)
+
+
+def _add_pause(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    pause = commands.add_parser(
+        "pause",
+        help="pause failover: no write to Traffic Manager at all (break-glass)",
+        description="Stop every write to Traffic Manager at once, a decision already taken "
+        "included, until `regionwatch resume` (or --for). The bearer token is read from "
+        f"{TOKEN_VARIABLE}. Exit status: 0 when paused; 1 when the service refused or could "
+        "not be reached; 2 when the command line is wrong or the token is not set.",
+    )
+    _reason_option(pause, required=True)
+    pause.add_argument("--for", dest="lasting", help="how long, such as 1h (at most 7d)")
+    _service_options(pause)
+
+    async def run(args: argparse.Namespace, url: str, token: str) -> str:
+        from regionwatch import controls
+
+        return await controls.pause(
+            url, token, reason=args.reason, lasting=args.lasting, by=args.by
+        )
+
+    pause.set_defaults(handler=_control(run))
+
+
+def _add_resume(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    resume = commands.add_parser(
+        "resume",
+        help="end the pause: decisions due are taken on the evidence as it stands",
+        description="End the failover pause; every region is judged again at once. Exit "
+        "status: 0 when resumed; 1 when the service refused (not paused) or could not be "
+        "reached; 2 when the command line is wrong or the token is not set.",
+    )
+    _reason_option(resume, required=False)
+    _service_options(resume)
+
+    async def run(args: argparse.Namespace, url: str, token: str) -> str:
+        from regionwatch import controls
+
+        return await controls.resume(url, token, reason=args.reason, by=args.by)
+
+    resume.set_defaults(handler=_control(run))
+
+
+def _reason_option(command: argparse.ArgumentParser, *, required: bool) -> None:
+    command.add_argument("--reason", required=required, help="why, in words (recorded)")
+
+
+def _service_options(command: argparse.ArgumentParser) -> None:
+    """Where the service is and who asks: the options every operator command takes."""
+    command.add_argument(
+        "--url",
+        type=_service_url,
+        default=None,
+        help=f"the service's base URL (default: the configuration's api.listen with --config, "
+        f"else {DEFAULT_SERVICE_URL})",
+    )
+    command.add_argument(
+        "--config", metavar="FILE", help="the service's configuration, for its api.listen"
+    )
+    command.add_argument(
+        "--by",
+        default=_actor(),
+        metavar="NAME",
+        help="who asks, recorded with it (default: $USER@hostname)",
+    )
+
+
+def _actor() -> str:
+    user = os.environ.get("USER") or os.environ.get("USERNAME") or "someone"
+    return f"{user}@{socket.gethostname()}"
+
+
+def _control(run: _Call, *, token_required: bool = True) -> Callable[[argparse.Namespace], int]:
+    """The handler of an operator command: the service's URL, the token from the environment,
+    one call, its record printed, and the exit codes of `deploy`."""
+
+    def handler(args: argparse.Namespace) -> int:
+        name = args.command if args.command != "region" else f"region {args.region_command}"
+        token = os.environ.get(TOKEN_VARIABLE, "")
+        if token_required and not token:
+            print(
+                f"regionwatch {name}: {TOKEN_VARIABLE} is not set: export the service's "
+                "api.token as it (never on the command line, where ps would show it)",
+                file=sys.stderr,
+            )
+            return EXIT_CONFIG
+        from regionwatch.client import ServiceRefused
+
+        try:
+            line = asyncio.run(run(args, _url_of(args), token))
+        except ServiceRefused as e:
+            print(f"regionwatch {name}: {e}", file=sys.stderr)
+            return EXIT_FAILING
+        print(line)
+        return EXIT_OK
+
+    return handler
+
+
+def _url_of(args: argparse.Namespace) -> str:
+    """--url, else the configuration's api.listen (a wildcard address as loopback), else the
+    default."""
+    if args.url is not None:
+        return str(args.url)
+    if args.config is None:
+        return DEFAULT_SERVICE_URL
+    from monitor.config import load_config
+
+    api = load_config(args.config).api
+    host = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(api.host, api.host)  # noqa: S104 (read, not bound)
+    return f"http://{f'[{host}]' if ':' in host else host}:{api.port}"
 
 
 _HOSTNAME = re.compile(
@@ -321,7 +546,8 @@ def _service_url(text: str) -> str:
 
 
 def _deploy(args: argparse.Namespace) -> int:
-    from regionwatch.deploy import DeployRefused, post_deploy
+    from regionwatch.client import ServiceRefused
+    from regionwatch.deploy import post_deploy
 
     token = os.environ.get(TOKEN_VARIABLE, "")
     if not token:
@@ -342,7 +568,7 @@ def _deploy(args: argparse.Namespace) -> int:
                 by=args.by,
             )
         )
-    except DeployRefused as e:
+    except ServiceRefused as e:
         print(f"regionwatch deploy: {e}", file=sys.stderr)
         return EXIT_FAILING
     print(marker)

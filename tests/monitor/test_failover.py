@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 import yaml
 from processes import run_cli
+from servers import eventually
 
 from lab.certs import LabCA
 from lab.origin import Fault, RegionalOrigin
@@ -27,11 +28,12 @@ from monitor.actuator import WriteRetry
 from monitor.auditstore import ActionRecord
 from monitor.clock import ManualClock
 from monitor.config import TrafficManagerConfig, load_config
+from monitor.controls import Control, ControlKind, control_id
 from monitor.deploys import Deploy, DeploySource
 from monitor.errors import StoreError
 from monitor.events import Event, EventType
 from monitor.eventstore import EventQuery
-from monitor.evidence import DeployMarked
+from monitor.evidence import ControlsChanged, DeployMarked
 from monitor.policy import RegionPolicy, Stance
 from monitor.replay import ReplayReport, replay
 from monitor.service import Service, build_service
@@ -814,8 +816,9 @@ async def test_an_operator_enabling_our_disable_is_respected_until_it_recovers_a
     write_config: ConfigWriter,
 ) -> None:
     """An operator enables the endpoint regionwatch disabled while the region still fails: it
-    is left enabled; once the region has recovered (five healthy rounds) and fails anew, it is
-    disabled again."""
+    is left enabled, held by a pin in their name (stored, with `pin.started`); once the region
+    has recovered (five healthy rounds) the pin ends by itself (`pin.ended`), and when it fails
+    anew, it is disabled again."""
     async with stepped(seeded, two_regions, write_config, max_disables_per_hour=2) as lab:
         await bad_deploy(lab, two_regions, "westeurope")
         await lab.rounds(3)
@@ -824,13 +827,26 @@ async def test_an_operator_enabling_our_disable_is_respected_until_it_recovers_a
         await lab.rounds(6)
         assert lab.status("westeurope") == "Enabled"
         held = lab.policy("westeurope")
-        assert held.stance is Stance.OPERATOR
+        assert held.stance is Stance.PINNED
+        assert held.reason.startswith("pinned by Traffic Manager (someone else) until the region")
         assert "enabled again in Traffic Manager by someone else" in held.reason
         assert lab.healthz("westeurope") == 200
         assert len(await lab.actions("westeurope")) == 1
+        (pin,) = await lab.service.store.controls(in_force=True)
+        assert (pin.kind, pin.region, pin.by, pin.until) == (
+            ControlKind.PIN,
+            "westeurope",
+            "Traffic Manager (someone else)",
+            None,
+        )
+        assert lab.service.snapshot.controls.pin("westeurope", lab.clock.now()) == pin
+        assert len(await lab.events(EventType.PIN_STARTED, "westeurope")) == 1
         two_regions["westeurope"].heal()
         await lab.rounds(5)
         assert lab.policy("westeurope").stance is Stance.SERVING
+        assert await lab.service.store.controls(in_force=True) == []
+        (ended,) = await lab.events(EventType.PIN_ENDED, "westeurope")
+        assert "westeurope has recovered" in ended.summary
         two_regions["westeurope"].inject(Fault.ERROR, status=500)
         await lab.rounds(2)
         assert lab.status("westeurope") == "Enabled"
@@ -1341,3 +1357,207 @@ async def test_the_replay_command_exits_2_on_a_bad_candidate_and_3_without_a_sto
         f"store error: the store at {missing} does not exist: give the decider's storage.path "
         "(in the configuration, or with --store)"
     ]
+
+
+# --- operator controls: pins, silences, the pause ---------------------------------------------
+
+
+def a_control(
+    lab: Lab, kind: ControlKind, region: str | None, *, lasting: float | None, by: str = "alice"
+) -> Control:
+    """A pin, silence or pause from now, lasting `lasting` seconds (None: until ended)."""
+    now = lab.clock.now()
+    until = now + timedelta(seconds=lasting) if lasting is not None else None
+    reason = f"{kind.value} for the test"
+    return Control(control_id(kind, region, now, by, reason), kind, region, reason, by, now, until)
+
+
+def paused_warnings(lab: Lab) -> list[str]:
+    """The words of the warning that regions are held out while failover is paused."""
+    return [
+        w.message
+        for w in lab.service.snapshot.warnings
+        if w.code == "paused_while_holding_disables"
+    ]
+
+
+async def command(
+    lab: Lab, *, started: Sequence[Control] = (), ended: Sequence[Control] = ()
+) -> None:
+    """Controls started or ended as the API does it: stored first, then applied, and the
+    decisions that follow carried out."""
+    for control in (*started, *ended):
+        await lab.service.store.save_control(control)
+    await lab.service.engine.apply(ControlsChanged(tuple(started), tuple(ended)))
+    await lab.settle()
+
+
+async def test_a_pin_holds_a_failing_region_in_until_it_expires(
+    seeded: TrafficManagerEmulator,
+    two_regions: dict[str, RegionalOrigin],
+    write_config: ConfigWriter,
+) -> None:
+    """westeurope pinned for five minutes, then its bad deploy: however many rounds fail, it
+    stays enabled (stance pinned, saying by whom and until when, and what it would do), with
+    nothing decided; the pin ends by itself at its end (`pin.ended`, stored), and the disable
+    due is decided at once and carried out."""
+    async with stepped(seeded, two_regions, write_config) as lab:
+        pin = a_control(lab, ControlKind.PIN, "westeurope", lasting=300)
+        await command(lab, started=[pin])
+        await bad_deploy(lab, two_regions, "westeurope")
+        await lab.rounds(6)
+        assert lab.status("westeurope") == "Enabled"
+        held = lab.policy("westeurope")
+        assert held.stance is Stance.PINNED
+        assert held.reason == "pinned by alice until 2026-11-02 14:05:10 UTC: pin for the test"
+        assert held.next.startswith("nothing until it ends; then it would disable (westeurope ")
+        assert await lab.actions() == []
+        (started,) = await lab.events(EventType.PIN_STARTED, "westeurope")
+        assert started.evidence["by"] == "alice"
+        assert pin.until is not None and lab.clock.now() < pin.until
+        lab.clock.advance((pin.until - lab.clock.now()).total_seconds())
+        await lab.read()
+        assert lab.status("westeurope") == "Disabled"
+        (ended,) = await lab.events(EventType.PIN_ENDED, "westeurope")
+        assert ended.summary.startswith(
+            "westeurope pin ended by regionwatch: expired at 2026-11-02 14:05:10 UTC"
+        )
+        (stored,) = await lab.service.store.controls()
+        assert (stored.ended_by, stored.ended_at) == ("regionwatch", lab.clock.now())
+        assert lab.service.snapshot.controls.items == ()
+
+
+async def test_a_silenced_region_is_neither_acted_on_nor_alerted_on_and_healthz_answers_200(
+    seeded: TrafficManagerEmulator,
+    two_regions: dict[str, RegionalOrigin],
+    write_config: ConfigWriter,
+) -> None:
+    """westeurope silenced for a minute, then its bad deploy: not disabled (stance silenced),
+    its `region.failing` event marked `silenced`; the silence expires (`silence.ended`) and it
+    is disabled (503); silenced again while out, /healthz answers 200 for it."""
+    async with stepped(seeded, two_regions, write_config) as lab:
+        silence = a_control(lab, ControlKind.SILENCE, "westeurope", lasting=60)
+        await command(lab, started=[silence])
+        await bad_deploy(lab, two_regions, "westeurope")
+        await lab.rounds(4)
+        assert lab.status("westeurope") == "Enabled"
+        assert lab.policy("westeurope").stance is Stance.SILENCED
+        assert await lab.actions() == []
+        (failing,) = await lab.events(EventType.REGION_FAILING, "westeurope")
+        assert failing.evidence["silenced"]["id"] == silence.id
+        assert (
+            "silenced by alice until 2026-11-02 14:01:10 UTC" in failing.evidence["silenced"]["why"]
+        )
+        assert silence.until is not None
+        lab.clock.advance((silence.until - lab.clock.now()).total_seconds())
+        await lab.round()  # at its end: it ends, and the disable due is taken
+        (ended,) = await lab.events(EventType.SILENCE_ENDED, "westeurope")
+        assert "expired at 2026-11-02 14:01:10 UTC" in ended.summary
+        assert lab.status("westeurope") == "Disabled"
+        assert lab.healthz("westeurope") == 503
+        again = a_control(lab, ControlKind.SILENCE, "westeurope", lasting=600)
+        await command(lab, started=[again])
+        assert lab.healthz("westeurope") == 200
+        assert lab.status("westeurope") == "Disabled"
+
+
+async def test_the_pause_stops_a_disable_already_decided_and_resume_decides_it_afresh(
+    seeded: TrafficManagerEmulator,
+    two_regions: dict[str, RegionalOrigin],
+    write_config: ConfigWriter,
+) -> None:
+    """The disable is decided and the actuator is reading Traffic Manager (held there by a
+    slow answer) when failover is paused: nothing is written, the decision is refused by
+    `paused`; while paused, further failing rounds decide nothing (stance paused, with what is
+    due); once resumed, the disable is decided again on the evidence as it stands, and done."""
+    async with stepped(seeded, two_regions, write_config) as lab:
+        await bad_deploy(lab, two_regions, "westeurope")
+        await lab.rounds(2)
+        slow = seeded.faults.add(method="GET", path_contains=PROFILE, status=None, delay=1.0)
+        third = asyncio.create_task(lab.probe())  # the third failing round: decided
+        await eventually(lambda: slow.hits == 1)  # the actuator's fresh read, held
+        pause = a_control(lab, ControlKind.PAUSE, None, lasting=None)
+        await lab.service.store.save_control(pause)
+        await lab.service.engine.apply(ControlsChanged(started=(pause,)))
+        await third
+        assert lab.status("westeurope") == "Enabled"
+        assert lab.patches() == []
+        (refused,) = await lab.actions("westeurope")
+        assert (refused.status, refused.guard, refused.attempts) == ("refused", "paused", 0)
+        assert refused.detail.startswith("failover paused by alice since 2026-11-02 14:00:30 UTC")
+        await lab.end_round()
+        await lab.rounds(2)
+        held = lab.policy("westeurope")
+        assert held.stance is Stance.PAUSED
+        assert held.next.startswith("disable (westeurope failed 5 rounds in a row")
+        assert len(await lab.actions("westeurope")) == 1
+        assert paused_warnings(lab) == []
+        resumed = pause.ended(lab.clock.now(), by="bob", reason="fixed")
+        await command(lab, ended=[resumed])
+        assert lab.status("westeurope") == "Disabled"
+        actions = await lab.actions("westeurope")
+        assert [(a.status, a.guard) for a in actions] == [("refused", "paused"), ("done", None)]
+        assert "failed 5 rounds in a row" in actions[-1].reason
+        (ended,) = await lab.events(EventType.PAUSE_ENDED)
+        assert ended.summary.startswith("failover pause ended by bob: fixed")
+
+
+async def test_while_paused_a_region_held_out_is_not_put_back_even_to_rescue_users(
+    seeded: TrafficManagerEmulator,
+    two_regions: dict[str, RegionalOrigin],
+    write_config: ConfigWriter,
+) -> None:
+    """westeurope disabled by us, then failover paused: a warning says regions are held out
+    while paused; westeurope heals while centralus fails, and never stranding users waits for
+    the pause (no write); resumed, westeurope is enabled at once."""
+    async with stepped(seeded, two_regions, write_config) as lab:
+        await bad_deploy(lab, two_regions, "westeurope")
+        await lab.rounds(3)
+        assert lab.status("westeurope") == "Disabled"
+        pause = a_control(lab, ControlKind.PAUSE, None, lasting=3600)
+        await command(lab, started=[pause])
+        (warning,) = paused_warnings(lab)
+        assert warning.startswith("failover paused by alice until 2026-11-02 15:00:40 UTC")
+        assert "holds westeurope out of rotation" in warning
+        two_regions["westeurope"].heal()
+        two_regions["centralus"].inject(Fault.ERROR, status=500)
+        await lab.rounds(2)
+        assert lab.status("westeurope") == "Disabled"
+        assert len(lab.patches()) == 1
+        await command(lab, ended=[pause.ended(lab.clock.now(), by="bob", reason="go")])
+        assert lab.status("westeurope") == "Enabled"
+        actions = await lab.actions("westeurope")
+        assert [(a.action, a.status, a.urgent) for a in actions] == [
+            ("disable", "done", False),
+            ("enable", "done", True),
+        ]
+        assert paused_warnings(lab) == []
+
+
+async def test_pins_silences_and_the_pause_survive_a_restart(
+    seeded: TrafficManagerEmulator,
+    two_regions: dict[str, RegionalOrigin],
+    write_config: ConfigWriter,
+) -> None:
+    """A pin, a silence and a pause in force when the service stops are in force after it
+    starts again on the same store (the pause still stops decisions); one that ended before
+    the stop stays ended."""
+    clock = ManualClock(START)
+    async with stepped(seeded, two_regions, write_config, clock=clock) as lab:
+        pin = a_control(lab, ControlKind.PIN, "centralus", lasting=3600)
+        silence = a_control(lab, ControlKind.SILENCE, "westeurope", lasting=3600)
+        pause = a_control(lab, ControlKind.PAUSE, None, lasting=None)
+        gone = a_control(lab, ControlKind.SILENCE, "centralus", lasting=3600, by="carol")
+        await command(lab, started=[pin, silence, pause, gone])
+        await command(lab, ended=[gone.ended(clock.now(), by="carol", reason="done")])
+    async with stepped(seeded, two_regions, write_config, clock=clock, first_round=False) as lab:
+        controls = lab.service.snapshot.controls
+        assert set(controls.items) == {pin, silence, pause}
+        assert lab.service.snapshot.controls.paused(clock.now())
+        await command(lab, ended=[silence.ended(clock.now(), by="bob", reason="done")])
+        await bad_deploy(lab, two_regions, "westeurope")
+        await lab.rounds(4)
+        assert lab.status("westeurope") == "Enabled"
+        assert lab.policy("westeurope").stance is Stance.PAUSED
+        assert lab.policy("centralus").stance is Stance.PINNED
+        assert await lab.actions() == []

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from monitor.config import Config, parse_config
+from monitor.controls import Control, ControlKind, Controls
 from monitor.events import Severity
 from monitor.fold import after_access_check
 from monitor.policy import PolicyState, RegionPolicy, first_policy
@@ -106,6 +107,9 @@ def holding(region: str, *, dry_run: bool = False) -> PolicyState:
     )
 
 
+PAUSED = Controls((Control("p1", ControlKind.PAUSE, None, "Azure incident", "alice", AT, None),))
+
+
 def codes(cfg: Config, facts: Known) -> list[str]:
     return [w.code for w in compute_warnings(cfg, facts)]
 
@@ -196,6 +200,13 @@ CASES: list[tuple[str, Config, Known, Config, Known]] = [
         known(policy=holding("westeurope")),
         config(failover={"mode": "dry-run"}),
         known(policy=holding("westeurope", dry_run=True)),  # only ever a would-disable
+    ),
+    (  # the pause in force (see PAUSED) while an endpoint is Disabled by regionwatch
+        "paused_while_holding_disables",
+        config(),
+        known(policy=holding("westeurope"), controls=PAUSED, now=AT),
+        config(),
+        known(policy=holding("westeurope", dry_run=True), controls=PAUSED, now=AT),
     ),
     (
         "store_writes_failing",
@@ -313,10 +324,10 @@ def test_more_sources_plug_in_beside_the_built_in_ones() -> None:
     """compute_warnings takes the list of sources: another module adds its own."""
 
     def paused(cfg: Config, facts: Known) -> list[Warning]:
-        return [Warning("paused_while_holding_disables", Severity.WARNING, "paused", None)]
+        return [Warning("peer_unreachable", Severity.WARNING, "a peer", None)]
 
     found = compute_warnings(config(), known(deploy_marked=False), (*SOURCES, paused))
-    assert [w.code for w in found] == ["no_deploy_marker", "paused_while_holding_disables"]
+    assert [w.code for w in found] == ["no_deploy_marker", "peer_unreachable"]
 
 
 def test_changes_are_told_by_code_and_subject_not_by_words() -> None:
