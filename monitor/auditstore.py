@@ -15,6 +15,7 @@ from typing import Any
 from monitor.deploys import Deploy, DeploySource
 
 __all__ = [
+    "AUDIT_ACTORS",
     "AUDIT_SCHEMA",
     "ActionRecord",
     "finish_action",
@@ -61,9 +62,18 @@ AUDIT_SCHEMA = """
     CREATE INDEX actions_by_status ON actions (status)
 """
 
+# Who decided each action (regionwatch, or the person who asked), whether it was forced past
+# the guard rails, and where it came from (policy, manual, adopt). Rows from before say the
+# policy's.
+AUDIT_ACTORS = """
+    ALTER TABLE actions ADD COLUMN by TEXT NOT NULL DEFAULT 'regionwatch';
+    ALTER TABLE actions ADD COLUMN forced INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE actions ADD COLUMN source TEXT NOT NULL DEFAULT 'policy';
+"""
+
 _ACTION_COLUMNS = (
     "seq, id, region, endpoint, action, decided_at, reason, evidence, mode, urgent, status,"
-    " guard, detail, uncovered, attempts, finished_at, instance"
+    " guard, detail, uncovered, attempts, finished_at, instance, by, forced, source"
 )
 
 
@@ -89,6 +99,9 @@ class ActionRecord:
     attempts: int
     finished_at: datetime | None
     instance: str
+    by: str = "regionwatch"
+    forced: bool = False
+    source: str = "policy"
 
 
 def insert_intent(
@@ -104,11 +117,14 @@ def insert_intent(
     mode: str,
     urgent: bool,
     instance: str,
+    by: str = "regionwatch",
+    forced: bool = False,
+    source: str = "policy",
 ) -> bool:
     """Record a decision as intended; False when it is recorded already (the same id)."""
     cursor = db.execute(
         f"INSERT OR IGNORE INTO actions ({_ACTION_COLUMNS.removeprefix('seq, ')})"  # noqa: S608 (constant columns)
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'intended', NULL, '', '[]', 0, NULL, ?)",
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'intended', NULL, '', '[]', 0, NULL, ?, ?, ?, ?)",
         (
             id,
             region,
@@ -120,6 +136,9 @@ def insert_intent(
             mode,
             int(urgent),
             instance,
+            by,
+            int(forced),
+            source,
         ),
     )
     return cursor.rowcount == 1
@@ -153,10 +172,14 @@ def select_actions(
     status: str | None = None,
     since: datetime | None = None,
     before: int | None = None,
+    id: str | None = None,
     limit: int = 100,
 ) -> list[ActionRecord]:
     """Actions matching the filters, newest first."""
     clauses, args = [], []  # type: tuple[list[str], list[Any]]
+    if id is not None:
+        clauses.append("id = ?")
+        args.append(id)
     if region is not None:
         clauses.append("region = ?")
         args.append(region)
@@ -226,7 +249,7 @@ def select_deploys(
 
 def _action(row: tuple[Any, ...]) -> ActionRecord:
     (seq, id_, region, endpoint, action, decided, reason, evidence, mode, urgent, status, guard,
-     detail, uncovered, attempts, finished, instance) = row  # fmt: skip
+     detail, uncovered, attempts, finished, instance, by, forced, source) = row  # fmt: skip
     return ActionRecord(
         seq=int(seq),
         id=str(id_),
@@ -245,6 +268,9 @@ def _action(row: tuple[Any, ...]) -> ActionRecord:
         attempts=int(attempts),
         finished_at=_time(finished) if finished is not None else None,
         instance=str(instance),
+        by=str(by),
+        forced=bool(forced),
+        source=str(source),
     )
 
 

@@ -41,6 +41,8 @@ class EventType(enum.StrEnum):
     ACTION_REFUSED = "action.refused"
     ACTION_FAILED = "action.failed"
     DEPLOY_RECORDED = "deploy.recorded"
+    ENDPOINT_FLAPPING = "endpoint.flapping"
+    ENDPOINT_ADOPTED = "endpoint.adopted"
 
 
 class Severity(enum.StrEnum):

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import structlog
 
 from monitor.auditstore import (
+    AUDIT_ACTORS,
     AUDIT_SCHEMA,
     ActionRecord,
     finish_action,
@@ -141,6 +142,7 @@ MIGRATIONS: Sequence[str] = (
     """
     + EVENTS_SCHEMA,
     AUDIT_SCHEMA,
+    AUDIT_ACTORS,
 )
 
 
@@ -253,7 +255,7 @@ class Store:
         await self._write(lambda: self._in_transaction(finish_action, decision_id, **outcome))
 
     async def actions(self, **filters: Any) -> list[ActionRecord]:
-        """The audit trail, newest first (filters: region, status, since, before, limit)."""
+        """The audit trail, newest first (filters: region, status, since, before, id, limit)."""
         return await self._read(lambda: select_actions(self._conn(), **filters))
 
     async def open_conditions(self) -> dict[str, Condition]:
