@@ -173,7 +173,69 @@ def _parser() -> argparse.ArgumentParser:
         "--by", default=None, metavar="NAME", help="who deployed, up to 100 characters"
     )
     deploy.set_defaults(handler=_deploy)
+
+    region = commands.add_parser(
+        "region",
+        help="disable or enable a region's endpoint by hand, on a running service",
+        description="A person's command to a running regionwatch: disable or enable one "
+        "region's Traffic Manager endpoint, with a reason, recorded in the audit trail with who "
+        "asked. A disable passes the same guard rails as regionwatch's own unless --force; a "
+        "disabled endpoint stays disabled until a person enables it. The bearer token is read "
+        f"from {TOKEN_VARIABLE}. Exit status: 0 done (or recorded as dry-run); 1 refused, "
+        f"failed, still running or the service unreachable; 2 the command line is wrong or "
+        f"{TOKEN_VARIABLE} is not set.",
+    )
+    verbs = region.add_subparsers(dest="verb", metavar="VERB", required=True)
+    for verb, what in (
+        ("disable", "disable a region's endpoint (the guard rails apply unless --force)"),
+        ("enable", "enable a region's endpoint (regionwatch then leaves it in until it recovers)"),
+    ):
+        command = verbs.add_parser(verb, help=what, description=what[0].upper() + what[1:] + ".")
+        command.add_argument("name", metavar="NAME", help="the region (a configured one)")
+        _command_options(command)
+        command.add_argument(
+            "--force",
+            action="store_true",
+            help="past the guard rails (a disable), and written even outside enforce mode; "
+            "recorded as forced",
+        )
+        command.set_defaults(handler=_region_command)
+
+    adopt = commands.add_parser(
+        "adopt",
+        help="hand endpoints Disabled in Traffic Manager to regionwatch",
+        description="Each named region's endpoint, Disabled in Traffic Manager and not "
+        "regionwatch's (a person's, or any after a lost or new store), becomes regionwatch's: "
+        "enabled again once its region has recovered. Nothing is written to Traffic Manager; "
+        "each adoption is recorded in the audit trail with who and why. Exit status: 0 every "
+        "one adopted; 1 one refused (Enabled, or regionwatch's already), failed, or the service "
+        f"unreachable; 2 the command line is wrong or {TOKEN_VARIABLE} is not set.",
+    )
+    adopt.add_argument("names", nargs="+", metavar="NAME", help="the regions (configured ones)")
+    _command_options(adopt)
+    adopt.set_defaults(handler=_adopt, force=False)
     return parser
+
+
+def _command_options(command: argparse.ArgumentParser) -> None:
+    """What every person's command takes: why, who, and where the service is."""
+    command.add_argument("--reason", required=True, help="why, in words (recorded)")
+    command.add_argument(
+        "--by",
+        default=None,
+        metavar="WHO",
+        help="who asks (default: the user name from the environment)",
+    )
+    command.add_argument(
+        "--url",
+        type=_service_url,
+        default=None,
+        help=f"the service's base URL (default: from --config's api.listen, else "
+        f"{DEFAULT_SERVICE_URL})",
+    )
+    command.add_argument(
+        "--config", metavar="FILE", help="the service's configuration, for its api.listen"
+    )
 
 
 _HOSTNAME = re.compile(
@@ -293,6 +355,82 @@ def _deploy(args: argparse.Namespace) -> int:
         return EXIT_FAILING
     print(marker)
     return EXIT_OK
+
+
+def _region_command(args: argparse.Namespace) -> int:
+    return _post_commands(args, args.verb, [args.name])
+
+
+def _adopt(args: argparse.Namespace) -> int:
+    return _post_commands(args, "adopt", args.names)
+
+
+def _post_commands(args: argparse.Namespace, action: str, names: Sequence[str]) -> int:
+    """Post `action` for each of `names`, in order; one line each (stdout when done, stderr
+    when not)."""
+    from regionwatch.region import ServiceRefused, post_command
+
+    command = "adopt" if action == "adopt" else f"region {action}"
+    token = os.environ.get(TOKEN_VARIABLE, "")
+    if not token:
+        print(
+            f"regionwatch {command}: {TOKEN_VARIABLE} is not set: export the service's api.token "
+            "as it (never on the command line, where ps would show it)",
+            file=sys.stderr,
+        )
+        return EXIT_CONFIG
+    by = args.by or _user_name()
+    if not by:
+        print(
+            f"regionwatch {command}: no user name in the environment: say who asks with --by",
+            file=sys.stderr,
+        )
+        return EXIT_CONFIG
+    url = args.url or _url_of(args.config)
+    code = EXIT_OK
+    for name in names:
+        try:
+            outcome = asyncio.run(
+                post_command(
+                    url,
+                    token,
+                    action=action,
+                    region=name,
+                    reason=args.reason,
+                    by=by,
+                    force=args.force,
+                )
+            )
+        except ServiceRefused as e:
+            print(f"regionwatch {command}: {e}", file=sys.stderr)
+            return EXIT_FAILING
+        if outcome.ok:
+            print(outcome.line)
+        else:
+            print(f"regionwatch {command}: {outcome.line}", file=sys.stderr)
+            code = EXIT_FAILING
+    return code
+
+
+def _user_name() -> str:
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):  # no LOGNAME, USER or password entry: a bare container
+        return ""
+
+
+def _url_of(config_file: str | None) -> str:
+    """The service's URL from its configuration's `api.listen` (an address that listens on
+    every interface is reached on loopback), else the default."""
+    if config_file is None:
+        return DEFAULT_SERVICE_URL
+    from monitor.config import load_config
+
+    api = load_config(config_file).api
+    host = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(api.host, api.host)  # noqa: S104
+    return f"http://{f'[{host}]' if ':' in host else host}:{api.port}"
 
 
 def _check(args: argparse.Namespace) -> int:

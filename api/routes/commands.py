@@ -64,7 +64,6 @@ _Name = Annotated[str, Path(max_length=100, description="A configured region (an
     "Traffic Manager) unless `force`, and is recorded as forced then. Once done, the endpoint "
     "is the person's: never enabled automatically, only by a manual enable. Outside enforce "
     "mode it is recorded as dry-run, unless `force`. Needs `api.token`.",
-    response_model=ActionOut,
     responses=_ANSWERS,
 )
 async def disable(
@@ -85,7 +84,6 @@ async def disable(
     "are cleared, and so is the flap limit), or one disabled by someone else. regionwatch then "
     "does not disable the region again until it has recovered. Outside enforce mode it is "
     "recorded as dry-run, unless `force`. Needs `api.token`.",
-    response_model=ActionOut,
     responses=_ANSWERS,
 )
 async def enable(
@@ -107,7 +105,6 @@ async def enable(
     "its region has recovered, as if regionwatch had disabled it. Nothing is written to "
     "Traffic Manager. Refused (`conflict`) when the endpoint is Enabled or regionwatch's "
     "already. Needs `api.token`.",
-    response_model=ActionOut,
     responses=_ANSWERS,
 )
 async def adopt(
