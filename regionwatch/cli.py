@@ -7,7 +7,9 @@ healthy or degraded and no DNS answer is wrong, 1 when a region is failing or un
 answer is mismatch, nxdomain, nodata, servfail or timeout, and 2 when the configuration (or the
 command line) is wrong; `deploy` exits 0 when its marker is stored, 1 when the service refused
 it or could not be reached, and 2 when the command line is wrong or REGIONWATCH_TOKEN is not
-set. Logs go to stderr, always: stdout is the command's own output.
+set; `region disable|enable` and `adopt` exit 0 when done (or recorded as dry-run), 1 when
+refused, failed, still running or the service unreachable, and 2 like `deploy`. Logs go to
+stderr, always: stdout is the command's own output.
 """
 
 from __future__ import annotations
