@@ -20,7 +20,17 @@ from api.deps import require_read
 from api.docs import add_offline_docs
 from api.errors import add_error_handlers
 from api.healthz import HealthzLayer
-from api.routes import actions, checks, controls, dashboard, deploys, events, probes, regions
+from api.routes import (
+    actions,
+    checks,
+    commands,
+    controls,
+    dashboard,
+    deploys,
+    events,
+    probes,
+    regions,
+)
 from monitor.config import Config
 from monitor.release import RELEASE
 from monitor.service import Service, build_service
@@ -66,6 +76,7 @@ def create_app(
     app.include_router(probes.router)
     v1 = APIRouter(prefix="/api/v1", dependencies=[Depends(require_read)])
     v1.include_router(regions.router)
+    v1.include_router(commands.router)
     v1.include_router(checks.router)
     v1.include_router(events.router)
     v1.include_router(deploys.router)

@@ -21,7 +21,7 @@ from monitor.durations import format_duration, parse_duration
 from monitor.events import EventType, Severity
 from monitor.eventstore import StoredEvent
 from monitor.guardrails import Guard
-from monitor.policy import Action, Outcome_, PolicyState, RegionPolicy, Stance, Tally
+from monitor.policy import Action, Outcome_, PolicyState, RegionPolicy, Source, Stance, Tally
 from monitor.results import CheckResult, DnsStatus, FailureClass, OnFailure, Outcome, RegionStatus
 from monitor.snapshot import RegionView, Snapshot, TrafficManagerView
 from monitor.snapshot import Streak as StreakState
@@ -34,7 +34,10 @@ __all__ = [
     "ActionOut",
     "ActionResult",
     "ActionsPage",
+    "AdoptIn",
     "CheckOut",
+    "CommandAccepted",
+    "CommandIn",
     "ControlOut",
     "ControlsOut",
     "DeployIn",
@@ -576,6 +579,9 @@ ACTION_EXAMPLE: dict[str, Any] = {
     "attempts": 1,
     "finished_at": "2026-11-02T14:01:21Z",
     "instance": "regionwatch-0",
+    "by": "regionwatch",
+    "forced": False,
+    "source": "policy",
 }
 
 
@@ -608,6 +614,12 @@ class ActionOut(BaseModel):
     attempts: int = Field(description="Writes attempted")
     finished_at: datetime | None = Field(description="Null while intended")
     instance: str = Field(description="The instance that decided")
+    by: str = Field(description="Who decided: `regionwatch`, or the person who asked")
+    forced: bool = Field(description="A person's disable forced past the guard rails")
+    source: Source = Field(
+        description="`policy` (regionwatch's own), `manual` (a person's disable or enable), "
+        "`adopt` (a person handing a Disabled endpoint to regionwatch)"
+    )
 
 
 class ActionsPage(BaseModel):
@@ -629,6 +641,59 @@ class WarningOut(BaseModel):
         description="The endpoint, region or key it is about; null: the whole service",
         examples=["centralus"],
     )
+
+
+class AdoptIn(BaseModel):
+    """A person handing a Disabled endpoint to regionwatch: why, and who."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"reason": "disabled by hand during the outage", "by": "alice"}]
+        },
+    )
+
+    reason: str = Field(
+        min_length=1, max_length=500, description="Why, in words: 1–500 printable characters"
+    )
+    by: str = Field(
+        min_length=1, max_length=100, description="Who asks: 1–100 printable characters"
+    )
+
+    @field_validator("reason", "by")
+    @classmethod
+    def _text(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("expected words, got only spaces")
+        return _one_line(value)
+
+
+class CommandIn(AdoptIn):
+    """A person's disable or enable of a region's endpoint: why, who, and whether past the
+    guard rails (and, outside enforce mode, written all the same)."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"reason": "database migration gone wrong", "by": "alice", "force": False}]
+        },
+    )
+
+    force: bool = Field(
+        default=False,
+        description="A disable past the guard rails; outside enforce mode, written all the "
+        "same. Recorded as forced",
+    )
+
+
+class CommandAccepted(BaseModel):
+    """A command still being carried out: its record at `GET /api/v1/actions/{id}`."""
+
+    id: str = Field(description="The decision's id")
+    region: str
+    action: Action
+    result: ActionResult = Field(description="`intended`: not finished yet")
+    detail: str
 
 
 class ReadinessOut(BaseModel):
@@ -855,6 +920,9 @@ def action_out(record: ActionRecord) -> ActionOut:
         attempts=record.attempts,
         finished_at=record.finished_at,
         instance=record.instance,
+        by=record.by,
+        forced=record.forced,
+        source=Source(record.source),
     )
 
 

@@ -15,6 +15,7 @@ from typing import Any
 from monitor.deploys import Deploy, DeploySource
 
 __all__ = [
+    "AUDIT_ACTORS",
     "AUDIT_SCHEMA",
     "ActionRecord",
     "finish_action",
@@ -63,9 +64,18 @@ AUDIT_SCHEMA = """
     CREATE INDEX actions_by_status ON actions (status)
 """
 
+# Who decided each action (regionwatch, or the person who asked), whether it was forced past
+# the guard rails, and where it came from (policy, manual, adopt). Rows from before say the
+# policy's.
+AUDIT_ACTORS = """
+    ALTER TABLE actions ADD COLUMN by TEXT NOT NULL DEFAULT 'regionwatch';
+    ALTER TABLE actions ADD COLUMN forced INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE actions ADD COLUMN source TEXT NOT NULL DEFAULT 'policy';
+"""
+
 _ACTION_COLUMNS = (
     "seq, id, region, endpoint, action, decided_at, reason, evidence, mode, urgent, status,"
-    " guard, detail, uncovered, attempts, finished_at, instance"
+    " guard, detail, uncovered, attempts, finished_at, instance, by, forced, source"
 )
 
 
@@ -91,6 +101,9 @@ class ActionRecord:
     attempts: int
     finished_at: datetime | None
     instance: str
+    by: str = "regionwatch"
+    forced: bool = False
+    source: str = "policy"
 
 
 def insert_intent(
@@ -106,11 +119,14 @@ def insert_intent(
     mode: str,
     urgent: bool,
     instance: str,
+    by: str = "regionwatch",
+    forced: bool = False,
+    source: str = "policy",
 ) -> bool:
     """Record a decision as intended; False when it is recorded already (the same id)."""
     cursor = db.execute(
         f"INSERT OR IGNORE INTO actions ({_ACTION_COLUMNS.removeprefix('seq, ')})"  # noqa: S608 (constant columns)
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'intended', NULL, '', '[]', 0, NULL, ?)",
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'intended', NULL, '', '[]', 0, NULL, ?, ?, ?, ?)",
         (
             id,
             region,
@@ -122,6 +138,9 @@ def insert_intent(
             mode,
             int(urgent),
             instance,
+            by,
+            int(forced),
+            source,
         ),
     )
     return cursor.rowcount == 1
@@ -155,10 +174,14 @@ def select_actions(
     status: str | None = None,
     since: datetime | None = None,
     before: int | None = None,
+    id: str | None = None,
     limit: int = 100,
 ) -> list[ActionRecord]:
     """Actions matching the filters, newest first."""
     clauses, args = [], []  # type: tuple[list[str], list[Any]]
+    if id is not None:
+        clauses.append("id = ?")
+        args.append(id)
     if region is not None:
         clauses.append("region = ?")
         args.append(region)
@@ -244,7 +267,7 @@ def marker_posted(db: sqlite3.Connection) -> bool:
 
 def _action(row: tuple[Any, ...]) -> ActionRecord:
     (seq, id_, region, endpoint, action, decided, reason, evidence, mode, urgent, status, guard,
-     detail, uncovered, attempts, finished, instance) = row  # fmt: skip
+     detail, uncovered, attempts, finished, instance, by, forced, source) = row  # fmt: skip
     return ActionRecord(
         seq=int(seq),
         id=str(id_),
@@ -263,6 +286,9 @@ def _action(row: tuple[Any, ...]) -> ActionRecord:
         attempts=int(attempts),
         finished_at=_time(finished) if finished is not None else None,
         instance=str(instance),
+        by=str(by),
+        forced=bool(forced),
+        source=str(source),
     )
 
 

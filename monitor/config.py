@@ -553,6 +553,11 @@ class TrafficManagerConfig(Model):
         return self
 
 
+class FlapLimitConfig(Model):
+    disables: Annotated[int, Field(ge=1)] = 3
+    within: Duration = timedelta(hours=24)
+
+
 class FailoverConfig(Model):
     mode: Literal["off", "dry-run", "enforce"] = "dry-run"
     failing_rounds: Annotated[int, Field(ge=1)] = 3
@@ -564,6 +569,9 @@ class FailoverConfig(Model):
     cooldown: Duration = timedelta(minutes=10)
     reenable: Literal["auto", "manual"] = "auto"
     streak_gap: Duration | None = None
+    # After this many automatic disables of one endpoint within the window, re-enabling it is
+    # a person's (null: never).
+    flap_limit: FlapLimitConfig | None = FlapLimitConfig()
 
 
 class DeploysConfig(Model):

@@ -47,6 +47,8 @@ class EventType(enum.StrEnum):
     SILENCE_ENDED = "silence.ended"
     PAUSE_STARTED = "pause.started"
     PAUSE_ENDED = "pause.ended"
+    ENDPOINT_FLAPPING = "endpoint.flapping"
+    ENDPOINT_ADOPTED = "endpoint.adopted"
 
 
 class Severity(enum.StrEnum):

@@ -13,7 +13,7 @@ from monitor.controls import Control
 from monitor.deploys import Deploy
 from monitor.dnsmap import DnsFinding
 from monitor.guardrails import Guard
-from monitor.policy import Action, Outcome_
+from monitor.policy import REGIONWATCH, Action, Outcome_, Source
 from monitor.results import RegionVerdict
 from monitor.storehealth import WriteFailure
 from monitor.trafficmanager.geography import GeographicHierarchy
@@ -27,6 +27,7 @@ __all__ = [
     "DnsRoundFinished",
     "Evidence",
     "GeographyRead",
+    "ManualCommand",
     "RoundFinished",
     "SchedulerChanged",
     "StoreHealthChanged",
@@ -100,6 +101,22 @@ class ActionFinished:
     urgent: bool = False
     reason: str = ""  # the decision's reason, for the event
     maybe_landed: bool = False  # failed after a PATCH was sent: it may have taken effect
+    source: Source = Source.POLICY
+    by: str = REGIONWATCH
+    forced: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ManualCommand:
+    """A person's command (the API's `POST /api/v1/regions/{name}/disable|enable|adopt`):
+    decided by the policy like any evidence, under the `id` its answer waits for."""
+
+    id: str
+    action: Action
+    region: str
+    reason: str
+    by: str
+    force: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,4 +146,5 @@ Evidence = (
     | DeployMarked
     | ActionFinished
     | ControlsChanged
+    | ManualCommand
 )

@@ -11,7 +11,7 @@ from monitor.controls import Control, ControlKind
 from monitor.deploys import Deploy, DeploySource
 from monitor.events import Event, EventType, Severity, fact
 from monitor.evidence import ActionFinished, DeployMarked, Evidence
-from monitor.policy import Action, Outcome_
+from monitor.policy import Action, Outcome_, Source
 
 __all__ = ["fact_events"]
 
@@ -80,7 +80,11 @@ def _control(control: Control, at: datetime, instance: str) -> Event:
 def _action(finished: ActionFinished, at: datetime, instance: str) -> Event:
     disable = finished.action is Action.DISABLE
     region = finished.region
+    verb = finished.action.value
     match finished.outcome:
+        case Outcome_.DONE if finished.action is Action.ADOPT:
+            kind, severity = EventType.ENDPOINT_ADOPTED, Severity.WARNING
+            summary = f"{region}'s Disabled endpoint adopted by regionwatch"
         case Outcome_.DONE:
             kind = EventType.ENDPOINT_DISABLED if disable else EventType.ENDPOINT_ENABLED
             severity = Severity.CRITICAL if disable or finished.urgent else Severity.WARNING
@@ -91,13 +95,18 @@ def _action(finished: ActionFinished, at: datetime, instance: str) -> Event:
             summary = f"{region} would be {'disabled' if disable else 'enabled'} (dry-run)"
         case Outcome_.REFUSED:
             kind, severity = EventType.ACTION_REFUSED, Severity.WARNING
-            summary = f"{finished.action.value} of {region} refused: {finished.detail}"
+            summary = f"{verb} of {region} refused: {finished.detail}"
         case Outcome_.FAILED:
             kind, severity = EventType.ACTION_FAILED, Severity.CRITICAL
-            summary = f"{finished.action.value} of {region} failed: {finished.detail}"
+            summary = f"{verb} of {region} failed: {finished.detail}"
         case _:  # superseded: decided again on fresh evidence, recorded in the audit trail
             kind, severity = EventType.ACTION_FAILED, Severity.INFO
-            summary = f"{finished.action.value} of {region} not carried out: {finished.detail}"
+            summary = f"{verb} of {region} not carried out: {finished.detail}"
+    manual = finished.source is not Source.POLICY
+    if manual and finished.outcome in (Outcome_.DONE, Outcome_.DRY_RUN):
+        summary += f" by {finished.by}" + (" (forced)" if finished.forced else "")
+    elif manual:
+        summary = f"{finished.by}'s {summary}"
     if finished.outcome in (Outcome_.DONE, Outcome_.DRY_RUN) and finished.reason:
         summary += f": {finished.reason}"
     return fact(
@@ -116,6 +125,9 @@ def _action(finished: ActionFinished, at: datetime, instance: str) -> Event:
             "guard": finished.guard.value if finished.guard else None,
             "uncovered": list(finished.uncovered),
             "urgent": finished.urgent,
+            "source": finished.source.value,
+            "by": finished.by,
+            "forced": finished.forced,
         },
         instance=instance,
     )

@@ -30,6 +30,7 @@ from monitor.evidence import (
     DnsRoundFinished,
     Evidence,
     GeographyRead,
+    ManualCommand,
     RoundFinished,
     SchedulerChanged,
     StoreHealthChanged,
@@ -43,9 +44,11 @@ from monitor.policy import (
     decide_action_finished,
     decide_controls,
     decide_deploy,
+    decide_manual,
     decide_round,
     decide_traffic_manager,
     first_policy,
+    flap_limited,
     healthz_out,
 )
 from monitor.results import RegionStatus, RegionVerdict
@@ -293,6 +296,23 @@ def _decide(
                 config=config,
                 now=now,
                 maybe_landed=finished.maybe_landed,
+                source=finished.source,
+                by=finished.by,
+                reason=finished.reason,
+            )
+            return state, decisions, []
+        case ManualCommand() as command if command.region in snapshot.regions:
+            state, decisions = decide_manual(
+                policy,
+                id=command.id,
+                action=command.action,
+                region=command.region,
+                reason=command.reason,
+                by=command.by,
+                force=command.force,
+                world=_world(snapshot),
+                config=config,
+                now=now,
             )
             return state, decisions, []
         case ControlsChanged(ended=ended):
@@ -426,6 +446,11 @@ def _judge(snapshot: Snapshot, config: Config, now: datetime, scope: Scope) -> d
             drift=view.endpoint.drift if view.endpoint is not None else None,
             profile_known=profile_known,
             inconclusive=_inconclusive(snapshot, view.name),
+            flapping=(
+                flap_limited(config, snapshot.policy, view.name, now)
+                if snapshot.policy is not None
+                else None
+            ),
         )
         for view in snapshot.regions.values()
         if scope.regions is None or view.name in scope.regions

@@ -42,11 +42,12 @@ from monitor.history import (
     rounds_before,
 )
 from monitor.policy import (
-    BACKOFF_WINDOW,
     Action,
     Decision,
     Outcome_,
+    PastAction,
     PolicyState,
+    Source,
     restore_memory,
     restore_policy,
 )
@@ -178,12 +179,21 @@ class _Replay:
         before = {
             region: rounds_before(self.db, region, since, limit=memory) for region in config.regions
         }
+        # Every action carried out before `since`, however old, as the service restores them:
+        # who holds an endpoint is the last one (restore_policy keeps only recent disables).
         outcomes = [
-            (a.region, Action(a.action), Outcome_(a.status), finished)
+            PastAction(
+                a.region,
+                Action(a.action),
+                Outcome_(a.status),
+                finished,
+                Source(a.source),
+                a.by,
+                a.reason,
+            )
             for a in every
             if a.status in (Outcome_.DONE.value, Outcome_.DRY_RUN.value)
             and (finished := a.finished_at or a.decided_at) < since
-            and finished >= since - BACKOFF_WINDOW
         ]
         unfinished = [
             a

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import secrets
 import socket
 import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -26,19 +27,24 @@ from monitor.engine import Engine, Publication
 from monitor.events import Severity
 from monitor.evidence import (
     AccessChecked,
+    ActionFinished,
     DnsRoundFinished,
     GeographyRead,
+    ManualCommand,
     RoundFinished,
     SchedulerChanged,
     StoreHealthChanged,
     TrafficManagerRead,
 )
 from monitor.fold import first_snapshot, rebuild_streak
+from monitor.outcomes import Outcomes
 from monitor.policy import (
-    BACKOFF_WINDOW,
     Action,
     Outcome_,
+    PastAction,
     PolicyState,
+    Source,
+    disables_memory,
     restore_memory,
     restore_policy,
 )
@@ -102,6 +108,7 @@ class Service:
         self.dns = dns
         self.traffic_manager = traffic_manager
         self.actuator: Actuator | None = None  # the decider's; observers and `check` have none
+        self.outcomes = Outcomes()
         periodic: list[PeriodicJob] = []
         if config.traffic_manager is not None and traffic_manager is not None:
             periodic += [
@@ -237,6 +244,31 @@ class Service:
         if deleted:
             log.info("history_pruned", rounds=deleted)
 
+    async def command(
+        self,
+        *,
+        action: Action,
+        region: str,
+        reason: str,
+        by: str,
+        force: bool = False,
+        wait: float,
+    ) -> tuple[str, ActionFinished | None]:
+        """A person's command, handed to the engine as evidence: the policy decides it (with
+        the guard rails, unless `force`) and the actuator carries it out like any decision.
+        Returns the decision's id and the actuator's report, or None when it has not come
+        within `wait` seconds (the command goes on; its record says how it ends)."""
+        decision_id = secrets.token_hex(10)
+        finished = self.outcomes.expect(decision_id)
+        try:
+            self.engine.submit(ManualCommand(decision_id, action, region, reason, by, force))
+            try:
+                return decision_id, await asyncio.wait_for(asyncio.shield(finished), wait)
+            except TimeoutError:
+                return decision_id, None
+        finally:
+            self.outcomes.forget(decision_id)
+
     async def run_once(self) -> Snapshot:
         """One round of every region and one Traffic Manager read, all at once, then one DNS
         round judged with that read: what `regionwatch check` reports."""
@@ -347,6 +379,7 @@ async def build_service(
             )
             engine.decisions = actuator.accept
             service.actuator = actuator
+        engine.subscribe("outcomes", service.outcomes.handle)
         await engine.start()
         if actuator is not None:
             await actuator.start()
@@ -372,12 +405,30 @@ async def _restored_policy(
     """The failover policy as the store remembers it (see `monitor.policy.restore_policy`)."""
     memory = restore_memory(config)
     rounds = {region: await store.recent_rounds(region, limit=memory) for region in config.regions}
-    since = now - BACKOFF_WINDOW
-    records = await store.actions(since=since, limit=10_000)
+    carried = (Outcome_.DONE.value, Outcome_.DRY_RUN.value)
+    records = {
+        r.seq: r
+        for r in await store.actions(since=now - disables_memory(config), limit=10_000)
+        if r.status in carried
+    }
+    # Who holds an endpoint is the last action carried out on it, however old: a person's
+    # disable (or one of ours) held for weeks is still theirs (ours) after a restart.
+    for region in config.regions:
+        for status in carried:
+            records.update(
+                (r.seq, r) for r in await store.actions(region=region, status=status, limit=1)
+            )
     outcomes = [
-        (r.region, Action(r.action), Outcome_(r.status), r.finished_at or r.decided_at)
-        for r in reversed(records)
-        if r.status in (Outcome_.DONE.value, Outcome_.DRY_RUN.value)
+        PastAction(
+            r.region,
+            Action(r.action),
+            Outcome_(r.status),
+            r.finished_at or r.decided_at,
+            Source(r.source),
+            r.by,
+            r.reason,
+        )
+        for _, r in sorted(records.items())
     ]
     # Unfinished intents of any age: the actuator reconciles every one of them at start.
     intents = [

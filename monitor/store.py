@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import structlog
 
 from monitor.auditstore import (
+    AUDIT_ACTORS,
     AUDIT_SCHEMA,
     ActionRecord,
     finish_action,
@@ -159,6 +160,7 @@ MIGRATIONS: Sequence[str] = (
     ALTER TABLE tm_endpoints ADD COLUMN always_serve INTEGER;
     """,
     CONTROLS_SCHEMA,
+    AUDIT_ACTORS,
 )
 
 
@@ -277,7 +279,7 @@ class Store:
         await self._write(lambda: self._in_transaction(finish_action, decision_id, **outcome))
 
     async def actions(self, **filters: Any) -> list[ActionRecord]:
-        """The audit trail, newest first (filters: region, status, since, before, limit)."""
+        """The audit trail, newest first (filters: region, status, since, before, id, limit)."""
         return await self._read(lambda: select_actions(self._conn(), **filters))
 
     async def save_control(self, control: Control) -> None:

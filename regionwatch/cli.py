@@ -9,8 +9,10 @@ command line) is wrong; `deploy` exits 0 when its marker is stored, 1 when the s
 it or could not be reached, and 2 when the command line is wrong or REGIONWATCH_TOKEN is not
 set; `replay` exits 0 when it ran, 2 when the configuration or the command line is wrong,
 and 3 when the store cannot be read. The operator controls (`region pin|unpin`, `silence`,
-`pause`, `resume`) exit the same way as `deploy`. Logs go to stderr, always: stdout is the
-command's own output.
+`pause`, `resume`) exit the same way as `deploy`; `region disable|enable` and `adopt` exit 0
+when done (or recorded as dry-run), 1 when refused, failed, still running or the service
+unreachable, and 2 like `deploy`. Logs go to stderr, always: stdout is the command's own
+output.
 """
 
 from __future__ import annotations
@@ -226,7 +228,7 @@ _Call = Callable[[argparse.Namespace, str, str], Coroutine[Any, Any, str]]
 def _add_controls(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     region = commands.add_parser(
         "region",
-        help="act on one region of a running service: pin, unpin",
+        help="act on one region of a running service: disable, enable, pin, unpin",
         description="Operator commands about one region, posted to a running regionwatch. "
         f"The bearer token is read from {TOKEN_VARIABLE} (the service's api.token). Exit "
         f"status: 0 when done; 1 when the service refused or could not be reached; 2 when the "
@@ -235,6 +237,15 @@ def _add_controls(commands: argparse._SubParsersAction[argparse.ArgumentParser])
     actions = region.add_subparsers(dest="region_command", metavar="ACTION", required=True)
     _add_region_pin(actions)
     _add_region_unpin(actions)
+    _add_region_command(
+        actions, "disable", "disable a region's endpoint (the guard rails apply unless --force)"
+    )
+    _add_region_command(
+        actions,
+        "enable",
+        "enable a region's endpoint (regionwatch then leaves it in until it recovers)",
+    )
+    _add_adopt(commands)
     _add_silence(commands)
     _add_pause(commands)
     _add_resume(commands)
@@ -269,6 +280,80 @@ def _add_region_unpin(actions: argparse._SubParsersAction[argparse.ArgumentParse
         return await controls.unpin(url, token, args.name, reason=args.reason, by=args.by)
 
     unpin.set_defaults(handler=_control(run))
+
+
+def _add_region_command(
+    actions: argparse._SubParsersAction[argparse.ArgumentParser], verb: str, what: str
+) -> None:
+    """`region disable|enable NAME`: a person's command, carried out like regionwatch's own
+    and recorded with who asked."""
+    command = _region_action(actions, verb, what)
+    _reason_option(command, required=True)
+    command.add_argument(
+        "--force",
+        action="store_true",
+        help="past the guard rails (a disable), and written even outside enforce mode; "
+        "recorded as forced",
+    )
+    command.set_defaults(handler=lambda args: _post_commands(args, verb, [args.name]))
+
+
+def _add_adopt(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    adopt = commands.add_parser(
+        "adopt",
+        help="hand endpoints Disabled in Traffic Manager to regionwatch",
+        description="Each named region's endpoint, Disabled in Traffic Manager and not "
+        "regionwatch's (a person's, or any after a lost or new store), becomes regionwatch's: "
+        "enabled again once its region has recovered. Nothing is written to Traffic Manager; "
+        "each adoption is recorded in the audit trail with who and why. Exit status: 0 every "
+        "one adopted; 1 one refused (Enabled, or regionwatch's already), failed, or the service "
+        f"unreachable; 2 the command line is wrong or {TOKEN_VARIABLE} is not set.",
+    )
+    adopt.add_argument("names", nargs="+", metavar="NAME", help="the regions (configured ones)")
+    _reason_option(adopt, required=True)
+    _service_options(adopt)
+    adopt.set_defaults(handler=lambda args: _post_commands(args, "adopt", args.names), force=False)
+
+
+def _post_commands(args: argparse.Namespace, action: str, names: Sequence[str]) -> int:
+    """Post `action` for each of `names`, in order; one line each (stdout when done, stderr
+    when not), and exit 1 when any was not done."""
+    from regionwatch.client import ServiceRefused
+    from regionwatch.region import post_command
+
+    command = "adopt" if action == "adopt" else f"region {action}"
+    token = os.environ.get(TOKEN_VARIABLE, "")
+    if not token:
+        print(
+            f"regionwatch {command}: {TOKEN_VARIABLE} is not set: export the service's api.token "
+            "as it (never on the command line, where ps would show it)",
+            file=sys.stderr,
+        )
+        return EXIT_CONFIG
+    url = _url_of(args)
+    code = EXIT_OK
+    for name in names:
+        try:
+            outcome = asyncio.run(
+                post_command(
+                    url,
+                    token,
+                    action=action,
+                    region=name,
+                    reason=args.reason,
+                    by=args.by,
+                    force=args.force,
+                )
+            )
+        except ServiceRefused as e:
+            print(f"regionwatch {command}: {e}", file=sys.stderr)
+            return EXIT_FAILING
+        if outcome.ok:
+            print(outcome.line)
+        else:
+            print(f"regionwatch {command}: {outcome.line}", file=sys.stderr)
+            code = EXIT_FAILING
+    return code
 
 
 def _region_action(

@@ -8,7 +8,7 @@ token and never appears in what is printed, whatever the other side answers.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 import httpx
@@ -29,33 +29,35 @@ async def call(
     path: str,
     *,
     token: str | None,
-    expect: int,
+    expect: int | Collection[int],
     body: Mapping[str, Any] | None = None,
     params: Mapping[str, str] | None = None,
+    seconds: float = TIMEOUT,
 ) -> Any:
     """`method` `path` on the service at `url` (its base URL, without a trailing slash), with
     `token` as a bearer token when given; returns the answer's JSON. Raises `ServiceRefused`
-    when the service answers anything but `expect`, answers no JSON, or cannot be reached
-    within TIMEOUT."""
+    when the service answers a status not in `expect`, answers no JSON, or cannot be reached
+    within `seconds`."""
     where = f"the service at {url}"
+    expected = (expect,) if isinstance(expect, int) else tuple(expect)
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     try:
-        async with httpx.AsyncClient(timeout=TIMEOUT) as client:
+        async with httpx.AsyncClient(timeout=seconds) as client:
             answer = await client.request(
                 method, f"{url}{path}", json=body, params=params, headers=headers
             )
     except httpx.TimeoutException:
-        raise ServiceRefused(f"{where} did not answer within {TIMEOUT:g} s") from None
+        raise ServiceRefused(f"{where} did not answer within {seconds:g} s") from None
     except httpx.HTTPError as e:
         raise ServiceRefused(scrub(f"could not reach {where}: {_cause(e)}", token)) from None
-    if answer.status_code != expect:
+    if answer.status_code not in expected:
         detail = scrub(_detail(answer), token)
         raise ServiceRefused(f"{where} answered {answer.status_code}: {detail}")
     try:
         return answer.json()
     except ValueError:
         raise ServiceRefused(
-            f"{where} answered {expect} without JSON: is it regionwatch?"
+            f"{where} answered {answer.status_code} without JSON: is it regionwatch?"
         ) from None
 
 

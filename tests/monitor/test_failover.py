@@ -34,7 +34,7 @@ from monitor.errors import StoreError
 from monitor.events import Event, EventType
 from monitor.eventstore import EventQuery
 from monitor.evidence import ControlsChanged, DeployMarked
-from monitor.policy import RegionPolicy, Stance
+from monitor.policy import Action, RegionPolicy, Stance
 from monitor.replay import ReplayReport, replay
 from monitor.service import Service, build_service
 from monitor.snapshot import Snapshot
@@ -147,6 +147,18 @@ class Lab:
         """Stored events of `kind`, oldest first."""
         stored = await self.service.store.events(EventQuery(type=kind, region=region))
         return [s.event for s in reversed(stored)]
+
+    async def command(
+        self, action: Action, region: str, *, by: str = "alice", force: bool = False
+    ) -> ActionRecord:
+        """A person's command, as the API hands it over, carried out; its audit record."""
+        decision_id, finished = await self.service.command(
+            action=action, region=region, reason=f"{by} says so", by=by, force=force, wait=10
+        )
+        assert finished is not None
+        await self.settle()
+        (record,) = await self.service.store.actions(id=decision_id)
+        return record
 
     async def deploy(self, region: str, version: str) -> None:
         """A deploy marker for `region`, as `POST /api/v1/deploys` records it."""
@@ -1561,3 +1573,193 @@ async def test_pins_silences_and_the_pause_survive_a_restart(
         assert lab.policy("westeurope").stance is Stance.PAUSED
         assert lab.policy("centralus").stance is Stance.PINNED
         assert await lab.actions() == []
+
+
+# --- a person's commands ----------------------------------------------------------------------
+
+
+async def test_a_manual_disable_is_a_persons_never_enabled_automatically_even_after_a_restart(
+    seeded: TrafficManagerEmulator,
+    two_regions: dict[str, RegionalOrigin],
+    write_config: ConfigWriter,
+) -> None:
+    """alice disables healthy westeurope through regionwatch: one PATCH, recorded with her name
+    (`source` manual), a critical `endpoint.disabled` naming her; the region is hers (operator)
+    and, however healthy, never enabled automatically, nor after a restart."""
+    async with stepped(seeded, two_regions, write_config) as lab:
+        record = await lab.command(Action.DISABLE, "westeurope")
+        assert (record.status, record.by, record.source, record.forced) == (
+            "done",
+            "alice",
+            "manual",
+            False,
+        )
+        assert record.detail == "westeurope set Disabled in Traffic Manager"
+        assert lab.status("westeurope") == "Disabled"
+        (event,) = await lab.events(EventType.ENDPOINT_DISABLED, "westeurope")
+        assert event.summary == "westeurope disabled in Traffic Manager by alice: alice says so"
+        assert (event.evidence["by"], event.evidence["source"]) == ("alice", "manual")
+        await lab.rounds(8)
+        held = lab.policy("westeurope")
+        assert held.stance is Stance.OPERATOR
+        assert held.reason == "disabled by alice via regionwatch: alice says so"
+        assert lab.healthz("westeurope") == 503
+    async with stepped(seeded, two_regions, write_config, clock=lab.clock) as lab:
+        await lab.rounds(8)
+        assert lab.status("westeurope") == "Disabled"
+        assert lab.policy("westeurope").reason == "disabled by alice via regionwatch: alice says so"
+        assert len(await lab.actions()) == 1
+        assert len(lab.patches("westeurope")) == 1
+
+
+@pytest.mark.parametrize(
+    ("region", "guard", "setup"),
+    [("westeurope", "min_enabled", "centralus-disabled"), ("centralus", "coverage", None)],
+    ids=["last-endpoint", "uncovered-geography"],
+)
+async def test_a_manual_disable_refused_by_a_guard_rail_is_done_with_force_recorded_as_forced(
+    seeded: TrafficManagerEmulator,
+    two_regions: dict[str, RegionalOrigin],
+    write_config: ConfigWriter,
+    region: str,
+    guard: str,
+    setup: str | None,
+) -> None:
+    """A person's disable of the last enabled endpoint (min_enabled) or of the only WORLD one
+    (coverage) is refused like regionwatch's own, nothing written, an `action.refused` naming
+    who asked; with force it is done, recorded as forced with the guard rail it went past, and
+    the event says forced."""
+    if setup == "centralus-disabled":
+        seeded.set_endpoint_status("centralus", "Disabled")
+    async with stepped(seeded, two_regions, write_config) as lab:
+        refused = await lab.command(Action.DISABLE, region)
+        assert (refused.status, refused.guard, refused.by) == ("refused", guard, "alice")
+        assert lab.status(region) == "Enabled"
+        assert lab.patches(region) == []
+        (event,) = await lab.events(EventType.ACTION_REFUSED, region)
+        assert event.summary.startswith(f"alice's disable of {region} refused: ")
+        forced = await lab.command(Action.DISABLE, region, force=True)
+        assert (forced.status, forced.forced, forced.urgent) == ("done", True, False)
+        assert guard in [p["guard"] for p in forced.evidence["forced_past"]]
+        assert lab.status(region) == "Disabled"
+        (disabled,) = await lab.events(EventType.ENDPOINT_DISABLED, region)
+        assert disabled.summary.startswith(
+            f"{region} disabled in Traffic Manager by alice (forced)"
+        )
+        assert disabled.evidence["forced"] is True
+
+
+async def test_a_manual_enable_of_our_disable_is_not_fought_and_clears_the_back_off(
+    seeded: TrafficManagerEmulator,
+    two_regions: dict[str, RegionalOrigin],
+    write_config: ConfigWriter,
+) -> None:
+    """westeurope disabled by regionwatch after a bad deploy; bob enables it while it still
+    fails: Enabled, recorded by bob, and left in however long it fails; our disable no longer
+    counts towards the back-off."""
+    async with stepped(seeded, two_regions, write_config, max_disables_per_hour=5) as lab:
+        await bad_deploy(lab, two_regions, "westeurope")
+        await lab.rounds(3)
+        assert lab.status("westeurope") == "Disabled"
+        record = await lab.command(Action.ENABLE, "westeurope", by="bob")
+        assert (record.status, record.by, record.source) == ("done", "bob", "manual")
+        assert lab.status("westeurope") == "Enabled"
+        await lab.rounds(8)
+        assert lab.status("westeurope") == "Enabled"
+        held = lab.policy("westeurope")
+        assert held.stance is Stance.PINNED  # held in until it recovers, as a pin
+        assert "enabled by bob via regionwatch: bob says so" in held.reason
+        policy = lab.service.snapshot.policy
+        assert policy is not None and [r for r, _ in policy.disables] == []
+        assert [(a.action, a.by) for a in await lab.actions("westeurope")] == [
+            ("disable", "regionwatch"),
+            ("enable", "bob"),
+        ]
+
+
+async def test_adopt_then_heal_re_enables_only_the_adopted_endpoint(
+    tm: TrafficManagerEmulator,
+    azure_identity: None,
+    three_regions: dict[str, RegionalOrigin],
+    write_config: ConfigWriter,
+) -> None:
+    """westeurope and eastus Disabled in Traffic Manager before regionwatch starts (a new
+    store): both someone else's. Adopting westeurope writes nothing and is recorded
+    (`endpoint.adopted`); adopting it again, or centralus (Enabled), is refused as a conflict.
+    Healthy, westeurope is enabled after five rounds; eastus stays Disabled."""
+    seed(tm, three_regions, geo_mapping=THREE_GEOS)
+    tm.set_endpoint_status("westeurope", "Disabled")
+    tm.set_endpoint_status("eastus", "Disabled")
+    async with stepped(tm, three_regions, write_config) as lab:
+        assert lab.policy("westeurope").stance is Stance.OPERATOR
+        adopted = await lab.command(Action.ADOPT, "westeurope")
+        assert (adopted.status, adopted.source, adopted.by, adopted.attempts) == (
+            "done",
+            "adopt",
+            "alice",
+            0,
+        )
+        assert lab.patches() == []
+        (event,) = await lab.events(EventType.ENDPOINT_ADOPTED, "westeurope")
+        assert "by alice" in event.summary
+        again = await lab.command(Action.ADOPT, "westeurope")
+        assert (again.status, again.guard) == ("refused", "conflict")
+        assert again.detail == "westeurope is regionwatch's already (disabled by regionwatch)"
+        enabled = await lab.command(Action.ADOPT, "centralus")
+        assert (enabled.status, enabled.guard) == ("refused", "conflict")
+        assert enabled.detail.startswith("centralus is Enabled in Traffic Manager")
+        await lab.rounds(4)
+        assert lab.status("westeurope") == "Disabled"
+        assert lab.policy("westeurope").stance is Stance.RECOVERING
+        await lab.round()
+        assert lab.status("westeurope") == "Enabled"
+        await lab.rounds(3)
+        assert lab.status("eastus") == "Disabled"
+        assert lab.policy("eastus").stance is Stance.OPERATOR
+        assert [p.path.rsplit("/", 1)[-1] for p in lab.patches()] == ["westeurope"]
+
+
+async def test_the_flap_limit_turns_re_enable_manual_and_a_manual_enable_clears_it(
+    seeded: TrafficManagerEmulator,
+    two_regions: dict[str, RegionalOrigin],
+    write_config: ConfigWriter,
+) -> None:
+    """With flap_limit 2 disables within a day: after the second automatic disable westeurope
+    stays out however healthy, its stance saying how to clear it, an `endpoint.flapping`
+    event; a restart keeps it; a manual enable puts it back and closes the event."""
+    flap = {"disables": 2, "within": "1d"}
+    settings = {"max_disables_per_hour": 5, "flap_limit": flap}
+    async with stepped(seeded, two_regions, write_config, **settings) as lab:
+        await bad_deploy(lab, two_regions, "westeurope")
+        await lab.rounds(3)
+        two_regions["westeurope"].heal()
+        await lab.rounds(5)
+        assert lab.status("westeurope") == "Enabled"
+        await bad_deploy(lab, two_regions, "westeurope", "2.0.1")
+        await lab.rounds(3)
+        assert lab.status("westeurope") == "Disabled"
+        two_regions["westeurope"].heal()
+        await lab.rounds(12)
+        assert lab.status("westeurope") == "Disabled"
+        held = lab.policy("westeurope")
+        assert held.stance is Stance.RECOVERING
+        assert "disabled by regionwatch 2 times within 1d (failover.flap_limit: 2)" in held.reason
+        assert held.next == "enable by hand: regionwatch region enable westeurope --reason ..."
+        (flapping,) = await lab.events(EventType.ENDPOINT_FLAPPING, "westeurope")
+        assert "re-enable with `regionwatch region enable westeurope" in flapping.summary
+    async with stepped(seeded, two_regions, write_config, clock=lab.clock, **settings) as lab:
+        await lab.rounds(2)
+        assert lab.status("westeurope") == "Disabled"
+        assert lab.policy("westeurope").next.startswith("enable by hand")
+        await lab.command(Action.ENABLE, "westeurope", by="bob")
+        assert lab.status("westeurope") == "Enabled"
+        await lab.rounds(6)
+        assert lab.policy("westeurope").stance is Stance.SERVING
+        closed = [e for e in await lab.events(EventType.ENDPOINT_FLAPPING) if e.resolved]
+        assert len(closed) == 1
+        assert [a.action for a in await lab.actions("westeurope")] == [
+            "disable",
+            "enable",
+            "disable",
+            "enable",
+        ]
