@@ -4,39 +4,19 @@ processes posting to the real app served on loopback, the token from REGIONWATCH
 from __future__ import annotations
 
 import socket
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from processes import run_cli
-from servers import serving_service
+from processes import run_operator_cli
+from servers import service_with_token
 from verdicts import START
 
 from lab.origin import RegionalOrigin
-from monitor.clock import ManualClock
-from monitor.config import load_config
 from monitor.controls import ControlKind
-from monitor.service import Service
 
 ConfigWriter = Callable[..., Path]
 TOKEN = "w-token-0123456789"
-
-
-async def regionwatch(*args: str, token: str | None) -> tuple[int, str, str]:
-    """`regionwatch ARGS` with REGIONWATCH_TOKEN set to `token` (or unset), as user `tester`."""
-    env = {"USER": "tester", **({"REGIONWATCH_TOKEN": token} if token is not None else {})}
-    return await run_cli(*args, env=env, unset=("REGIONWATCH_TOKEN",))
-
-
-@asynccontextmanager
-async def service_with_token(
-    two_regions: dict[str, RegionalOrigin], write_config: ConfigWriter
-) -> AsyncIterator[tuple[str, Service]]:
-    api = {"listen": "127.0.0.1:0", "token": TOKEN}
-    config = load_config(write_config(two_regions, api=api))
-    async with serving_service(config, schedule=False, clock=ManualClock(START)) as served:
-        yield served
 
 
 async def test_region_pin_and_unpin_record_the_actor_and_print_the_record(
@@ -44,7 +24,7 @@ async def test_region_pin_and_unpin_record_the_actor_and_print_the_record(
 ) -> None:
     """`region pin` exits 0 printing the stored pin on one line, `by` defaulting to
     $USER@hostname; `region unpin --by` ends it, recorded with its actor and reason."""
-    async with service_with_token(two_regions, write_config) as (url, service):
+    async with service_with_token(write_config, two_regions, TOKEN) as (url, service):
         code, out, err = await regionwatch(
             "region", "pin", "westeurope", "--reason", "investigating", "--for", "2h",
             "--url", url, token=TOKEN,
@@ -75,7 +55,7 @@ async def test_silence_lists_and_ends_and_pause_resume_find_the_service_from_its
     """`silence NAME` starts one, `silence --list` prints it, `silence --end ID` ends it;
     `pause --config FILE` reaches the service at the configuration's api.listen and
     `resume` ends the pause, both recorded with their actor."""
-    async with service_with_token(two_regions, write_config) as (url, service):
+    async with service_with_token(write_config, two_regions, TOKEN) as (url, service):
         code, out, err = await regionwatch(
             "silence", "centralus", "--reason", "upgrade", "--for", "1h", "--by", "al",
             "--url", url, token=TOKEN,
@@ -117,7 +97,7 @@ async def test_a_refused_or_tokenless_control_exits_1_or_2_with_one_line(
     """A wrong token exits 1 with one line naming what the service answered (403), never the
     token; resuming when not paused exits 1 (409); no token exits 2; a pin without --reason
     is argparse's exit 2. Nothing is stored."""
-    async with service_with_token(two_regions, write_config) as (url, service):
+    async with service_with_token(write_config, two_regions, TOKEN) as (url, service):
         code, out, err = await regionwatch(
             "pause", "--reason", "r", "--url", url, token="not-the-token"
         )
@@ -144,3 +124,7 @@ async def test_a_refused_or_tokenless_control_exits_1_or_2_with_one_line(
         assert code == 2
         assert "the following arguments are required: --reason" in err
         assert await service.store.controls() == []
+
+
+async def regionwatch(*args: str, token: str | None) -> tuple[int, str, str]:
+    return await run_operator_cli(*args, token=token, user="tester")

@@ -9,13 +9,12 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
-from processes import run_cli
-from servers import serving_service
+from processes import run_operator_cli
+from servers import service_with_token
 from verdicts import START, verdict
 
 from lab.origin import RegionalOrigin
 from monitor.clock import ManualClock
-from monitor.config import load_config
 from monitor.evidence import RoundFinished
 from monitor.results import RegionStatus
 from monitor.service import Service
@@ -26,28 +25,17 @@ TOKEN = "w-token-0123456789"
 CAROL = f"carol@{socket.gethostname()}"
 
 
-async def regionwatch(*args: str, token: str | None, user: str = "carol") -> tuple[int, str, str]:
-    """`regionwatch ARGS` with REGIONWATCH_TOKEN set to `token` (or unset) and USER `user`."""
-    env = {"USER": user, "LOGNAME": user}
-    if token is not None:
-        env["REGIONWATCH_TOKEN"] = token
-    return await run_cli(*args, env=env, unset=("REGIONWATCH_TOKEN",))
-
-
 @asynccontextmanager
 async def enforcing(
     two_regions: dict[str, RegionalOrigin], write_config: ConfigWriter
 ) -> AsyncIterator[tuple[str, Service]]:
     """The app in enforce mode with api.token, both regions healthy once; no schedule."""
-    config = load_config(
-        write_config(
-            two_regions,
-            api={"listen": "127.0.0.1:0", "token": TOKEN},
-            failover={"mode": "enforce"},
-        )
-    )
     clock = ManualClock(START)
-    async with serving_service(config, schedule=False, clock=clock) as (url, service):
+    failover = {"mode": "enforce"}
+    async with service_with_token(
+        write_config, two_regions, TOKEN, clock=clock, failover=failover
+    ) as served:
+        url, service = served
         for region in ("westeurope", "centralus"):
             clock.advance(1)
             await service.engine.apply(
@@ -150,3 +138,7 @@ async def test_adopt_says_per_region_what_became_of_it_and_exits_1_when_one_is_r
         assert all("conflict: no traffic_manager section" in line for line in lines)
         stored = await service.store.actions()
         assert [(a.action, a.source, a.by) for a in stored] == [("adopt", "adopt", CAROL)] * 2
+
+
+async def regionwatch(*args: str, token: str | None, user: str = "carol") -> tuple[int, str, str]:
+    return await run_operator_cli(*args, token=token, user=user)
