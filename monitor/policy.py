@@ -184,6 +184,10 @@ class RegionPolicy:
     out_manual: bool = False  # ... by a person's command: never enabled automatically
     operator: str | None = None  # why a person's decision stands
     hold_until_recovered: bool = False  # a person undid our disable: not again until it recovers
+    # Our disables of it within `failover.flap_limit.within` when the one holding it out was
+    # carried out: counted then, so the flap limit holds until a person enables it, however
+    # long ago those disables were (a sliding count would put it back by itself later).
+    flap_count: int = 0
     tm_degraded_since: datetime | None = None  # when we first saw Traffic Manager say Degraded
     window: Window | None = None  # the latest deploy window
     releases: tuple[str | None, ...] = ()  # the origin's release in the recent rounds
@@ -398,6 +402,7 @@ def _carried_out(
             operator=None,
             hold_until_recovered=False,
             refused=None,
+            flap_count=0,
         )
         if tallies:
             rp = replace(rp, healthy=None)
@@ -412,11 +417,15 @@ def _carried_out(
                 + (" (dry-run: Traffic Manager was not written)" if dry else "")
                 + f": {past.reason}",
                 hold_until_recovered=False,
+                flap_count=0,
             )
         else:
             disables = (*disables, (region, at))
+            rp = replace(rp, flap_count=_flap_count(config, disables, region, at))
     else:
-        rp = replace(rp, out_since=None, out_dry_run=False, out_manual=False, refused=None)
+        rp = replace(
+            rp, out_since=None, out_dry_run=False, out_manual=False, refused=None, flap_count=0
+        )
         if tallies:
             rp = replace(rp, failing=None)
         if manual:
@@ -433,18 +442,28 @@ def _carried_out(
 
 def flap_limited(config: Config, state: PolicyState, name: str, now: datetime) -> str | None:
     """Why re-enabling `name` is left to a person (`failover.flap_limit`), when it is: we hold
-    it out after disabling it that many times within the window. None otherwise."""
+    it out after disabling it that many times within the window, counted when the disable
+    holding it out was carried out (it stays so until someone enables it). None otherwise."""
     flap = config.failover.flap_limit
     rp = state.region(name)
-    if flap is None or rp.out_since is None or rp.out_manual:
-        return None
-    count = sum(1 for region, at in state.disables if region == name and now - at <= flap.within)
-    if count < flap.disables:
+    if flap is None or rp.out_since is None or rp.out_manual or rp.flap_count < flap.disables:
         return None
     return (
-        f"disabled by regionwatch {count} times within {format_duration(flap.within)} "
+        f"disabled by regionwatch {rp.flap_count} times within {format_duration(flap.within)} "
         f"(failover.flap_limit: {flap.disables}): re-enabling it is left to a person; "
         f"re-enable with `regionwatch region enable {name} --reason ...`"
+    )
+
+
+def _flap_count(
+    config: Config, disables: Sequence[tuple[str, datetime]], region: str, at: datetime
+) -> int:
+    """Our disables of `region` within the flap limit's window up to `at` (0 without one)."""
+    flap = config.failover.flap_limit
+    if flap is None:
+        return 0
+    return sum(
+        1 for r, when in disables if r == region and timedelta(0) <= at - when <= flap.within
     )
 
 

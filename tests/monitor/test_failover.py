@@ -213,6 +213,38 @@ def short_deadlines(section: TrafficManagerConfig) -> TrafficManager:
     )
 
 
+async def test_the_flap_limit_outlasts_its_window_and_a_restart_days_later(
+    seeded: TrafficManagerEmulator,
+    two_regions: dict[str, RegionalOrigin],
+    write_config: ConfigWriter,
+) -> None:
+    """With flap_limit 2 disables within an hour: westeurope held out by it is still out,
+    however healthy, when those disables are more than an hour old, and after a restart two
+    days later: only a person puts it back."""
+    flap = {"disables": 2, "within": "1h"}
+    settings = {"max_disables_per_hour": 5, "flap_limit": flap}
+    async with stepped(seeded, two_regions, write_config, **settings) as lab:
+        await bad_deploy(lab, two_regions, "westeurope")
+        await lab.rounds(3)
+        two_regions["westeurope"].heal()
+        await lab.rounds(5)
+        assert lab.status("westeurope") == "Enabled"
+        await bad_deploy(lab, two_regions, "westeurope", "2.0.1")
+        await lab.rounds(3)
+        assert lab.status("westeurope") == "Disabled"
+        two_regions["westeurope"].heal()
+        lab.clock.advance(3600)
+        await lab.rounds(12)
+        assert lab.status("westeurope") == "Disabled"
+        assert lab.policy("westeurope").next.startswith("enable by hand")
+    lab.clock.advance(2 * 86400)
+    async with stepped(seeded, two_regions, write_config, clock=lab.clock, **settings) as lab:
+        await lab.rounds(12)
+        assert lab.status("westeurope") == "Disabled"
+        assert lab.policy("westeurope").next.startswith("enable by hand")
+        assert len(lab.patches("westeurope")) == 3
+
+
 @asynccontextmanager
 async def stepped(
     tm: TrafficManagerEmulator,
