@@ -17,7 +17,7 @@ from types import MappingProxyType
 from typing import Any
 
 from monitor.config import Config
-from monitor.controls import OPERATOR_PIN_BY, Control, Controls
+from monitor.controls import OPERATOR_PIN_BY, Control, ControlKind, Controls
 from monitor.deploys import (
     RELEASE_MEMORY,
     Deploy,
@@ -63,6 +63,7 @@ __all__ = [
     "first_policy",
     "flap_limited",
     "healthz_out",
+    "is_hold_pin",
     "restore_memory",
     "restore_policy",
 ]
@@ -184,6 +185,7 @@ class RegionPolicy:
     out_manual: bool = False  # ... by a person's command: never enabled automatically
     operator: str | None = None  # why a person's decision stands
     hold_until_recovered: bool = False  # a person undid our disable: not again until it recovers
+    held_by: str | None = None  # ... who: the person, or OPERATOR_PIN_BY when done in Azure
     # Our disables of it within `failover.flap_limit.within` when the one holding it out was
     # carried out: counted then, so the flap limit holds until a person enables it, however
     # long ago those disables were (a sliding count would put it back by itself later).
@@ -359,12 +361,25 @@ def restore_policy(
             )
             state = _with(state, region, rp)
     for pin in pins:
-        if pin.by == OPERATOR_PIN_BY and pin.region in config.regions:
+        if is_hold_pin(pin) and pin.region in config.regions:
             rp = state.region(pin.region)
-            rp = replace(rp, hold_until_recovered=True, operator=pin.reason, out_since=None)
+            rp = replace(
+                rp,
+                hold_until_recovered=True,
+                held_by=pin.by,
+                operator=pin.reason,
+                out_since=None,
+            )
             state = _with(state, pin.region, rp)
     cutoff = now - disables_memory(config)
     return replace(state, disables=tuple(d for d in state.disables if d[1] >= cutoff))
+
+
+def is_hold_pin(pin: Control) -> bool:
+    """Whether `pin` is the policy's hold on a region whose endpoint a person enabled again
+    after our disable (through regionwatch, or in Azure): the only pins without an end, since a
+    person's pin always lasts a while."""
+    return pin.kind is ControlKind.PIN and pin.until is None
 
 
 def disables_memory(config: Config) -> timedelta:
@@ -433,6 +448,7 @@ def _carried_out(
             rp = replace(
                 rp,
                 hold_until_recovered=True,
+                held_by=past.by,
                 operator=f"enabled by {past.by} via regionwatch: {past.reason}; regionwatch "
                 "will not disable it again until the region has recovered",
             )
@@ -552,6 +568,7 @@ def decide_traffic_manager(
                 out_dry_run=False,
                 out_manual=False,
                 hold_until_recovered=True,
+                held_by=OPERATOR_PIN_BY,
                 operator=f"{endpoint.name} was enabled again in Traffic Manager by someone else "
                 "after regionwatch disabled it: regionwatch will not disable it again until the "
                 "region has recovered",
@@ -806,7 +823,8 @@ def _judge(
             replace(
                 rp,
                 stance=Stance.PINNED,
-                reason=f"pinned by {OPERATOR_PIN_BY} until the region has recovered: {rp.operator}",
+                reason=f"pinned by {rp.held_by or OPERATOR_PIN_BY} until the region has "
+                f"recovered: {rp.operator}",
                 next=f"nothing until {config.failover.healthy_rounds} healthy rounds in a row "
                 "or an unpin",
             ),
