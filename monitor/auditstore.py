@@ -252,10 +252,15 @@ def select_deploys(
 def prune_audit(db: sqlite3.Connection, cutoff: float) -> int:
     """Delete the finished actions decided before `cutoff`, and the deploys before it;
     returns the number of actions deleted. An action still `intended` stays, whatever its
-    age: the next start reconciles it (docs/failover.md)."""
+    age: the next start reconciles it; so does each region's last action carried out (`done`,
+    and `dry_run`), whatever its age: a restart rebuilds from it who holds the endpoint
+    (docs/failover.md)."""
     db.execute("DELETE FROM deploys WHERE at < ?", (cutoff,))
     return db.execute(
-        "DELETE FROM actions WHERE decided_at < ? AND status != 'intended'", (cutoff,)
+        "DELETE FROM actions WHERE decided_at < ? AND status != 'intended'"
+        " AND seq NOT IN (SELECT MAX(seq) FROM actions"
+        " WHERE status IN ('done', 'dry_run') GROUP BY region, status)",
+        (cutoff,),
     ).rowcount
 
 

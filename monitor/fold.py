@@ -50,6 +50,7 @@ from monitor.policy import (
     first_policy,
     flap_limited,
     healthz_out,
+    is_hold_pin,
 )
 from monitor.results import RegionStatus, RegionVerdict
 from monitor.snapshot import (
@@ -187,12 +188,14 @@ def _operator_pins(
             continue
         pin = controls.pin(name, now)
         if rp.hold_until_recovered and rp.operator is not None:
+            # Named for the person when they enabled it through regionwatch.
+            by = rp.held_by or OPERATOR_PIN_BY
             started = Control(
-                id=control_id(ControlKind.PIN, name, now, OPERATOR_PIN_BY, rp.operator),
+                id=control_id(ControlKind.PIN, name, now, by, rp.operator),
                 kind=ControlKind.PIN,
                 region=name,
                 reason=rp.operator,
-                by=OPERATOR_PIN_BY,
+                by=by,
                 since=now,
             )
             ended = (
@@ -202,7 +205,7 @@ def _operator_pins(
             )
             controls = controls.changed([started], ended)
             changes += [*ended, started]
-        elif pin is not None and pin.by == OPERATOR_PIN_BY:
+        elif pin is not None and is_hold_pin(pin):
             ended_pin = pin.ended(
                 now, by="regionwatch", reason=f"{name} has recovered: ours to watch again"
             )

@@ -17,7 +17,7 @@ from types import MappingProxyType
 from typing import Any
 
 from monitor.config import Config
-from monitor.controls import OPERATOR_PIN_BY, Control, Controls
+from monitor.controls import OPERATOR_PIN_BY, Control, ControlKind, Controls
 from monitor.deploys import (
     RELEASE_MEMORY,
     Deploy,
@@ -63,6 +63,7 @@ __all__ = [
     "first_policy",
     "flap_limited",
     "healthz_out",
+    "is_hold_pin",
     "restore_memory",
     "restore_policy",
 ]
@@ -184,6 +185,11 @@ class RegionPolicy:
     out_manual: bool = False  # ... by a person's command: never enabled automatically
     operator: str | None = None  # why a person's decision stands
     hold_until_recovered: bool = False  # a person undid our disable: not again until it recovers
+    held_by: str | None = None  # ... who: the person, or OPERATOR_PIN_BY when done in Azure
+    # Our disables of it within `failover.flap_limit.within` when the one holding it out was
+    # carried out: counted then, so the flap limit holds until a person enables it, however
+    # long ago those disables were (a sliding count would put it back by itself later).
+    flap_count: int = 0
     tm_degraded_since: datetime | None = None  # when we first saw Traffic Manager say Degraded
     window: Window | None = None  # the latest deploy window
     releases: tuple[str | None, ...] = ()  # the origin's release in the recent rounds
@@ -355,12 +361,25 @@ def restore_policy(
             )
             state = _with(state, region, rp)
     for pin in pins:
-        if pin.by == OPERATOR_PIN_BY and pin.region in config.regions:
+        if is_hold_pin(pin) and pin.region in config.regions:
             rp = state.region(pin.region)
-            rp = replace(rp, hold_until_recovered=True, operator=pin.reason, out_since=None)
+            rp = replace(
+                rp,
+                hold_until_recovered=True,
+                held_by=pin.by,
+                operator=pin.reason,
+                out_since=None,
+            )
             state = _with(state, pin.region, rp)
     cutoff = now - disables_memory(config)
     return replace(state, disables=tuple(d for d in state.disables if d[1] >= cutoff))
+
+
+def is_hold_pin(pin: Control) -> bool:
+    """Whether `pin` is the policy's hold on a region whose endpoint a person enabled again
+    after our disable (through regionwatch, or in Azure): the only pins without an end, since a
+    person's pin always lasts a while."""
+    return pin.kind is ControlKind.PIN and pin.until is None
 
 
 def disables_memory(config: Config) -> timedelta:
@@ -398,6 +417,7 @@ def _carried_out(
             operator=None,
             hold_until_recovered=False,
             refused=None,
+            flap_count=0,
         )
         if tallies:
             rp = replace(rp, healthy=None)
@@ -412,11 +432,15 @@ def _carried_out(
                 + (" (dry-run: Traffic Manager was not written)" if dry else "")
                 + f": {past.reason}",
                 hold_until_recovered=False,
+                flap_count=0,
             )
         else:
             disables = (*disables, (region, at))
+            rp = replace(rp, flap_count=_flap_count(config, disables, region, at))
     else:
-        rp = replace(rp, out_since=None, out_dry_run=False, out_manual=False, refused=None)
+        rp = replace(
+            rp, out_since=None, out_dry_run=False, out_manual=False, refused=None, flap_count=0
+        )
         if tallies:
             rp = replace(rp, failing=None)
         if manual:
@@ -424,6 +448,7 @@ def _carried_out(
             rp = replace(
                 rp,
                 hold_until_recovered=True,
+                held_by=past.by,
                 operator=f"enabled by {past.by} via regionwatch: {past.reason}; regionwatch "
                 "will not disable it again until the region has recovered",
             )
@@ -433,18 +458,28 @@ def _carried_out(
 
 def flap_limited(config: Config, state: PolicyState, name: str, now: datetime) -> str | None:
     """Why re-enabling `name` is left to a person (`failover.flap_limit`), when it is: we hold
-    it out after disabling it that many times within the window. None otherwise."""
+    it out after disabling it that many times within the window, counted when the disable
+    holding it out was carried out (it stays so until someone enables it). None otherwise."""
     flap = config.failover.flap_limit
     rp = state.region(name)
-    if flap is None or rp.out_since is None or rp.out_manual:
-        return None
-    count = sum(1 for region, at in state.disables if region == name and now - at <= flap.within)
-    if count < flap.disables:
+    if flap is None or rp.out_since is None or rp.out_manual or rp.flap_count < flap.disables:
         return None
     return (
-        f"disabled by regionwatch {count} times within {format_duration(flap.within)} "
+        f"disabled by regionwatch {rp.flap_count} times within {format_duration(flap.within)} "
         f"(failover.flap_limit: {flap.disables}): re-enabling it is left to a person; "
         f"re-enable with `regionwatch region enable {name} --reason ...`"
+    )
+
+
+def _flap_count(
+    config: Config, disables: Sequence[tuple[str, datetime]], region: str, at: datetime
+) -> int:
+    """Our disables of `region` within the flap limit's window up to `at` (0 without one)."""
+    flap = config.failover.flap_limit
+    if flap is None:
+        return 0
+    return sum(
+        1 for r, when in disables if r == region and timedelta(0) <= at - when <= flap.within
     )
 
 
@@ -533,6 +568,7 @@ def decide_traffic_manager(
                 out_dry_run=False,
                 out_manual=False,
                 hold_until_recovered=True,
+                held_by=OPERATOR_PIN_BY,
                 operator=f"{endpoint.name} was enabled again in Traffic Manager by someone else "
                 "after regionwatch disabled it: regionwatch will not disable it again until the "
                 "region has recovered",
@@ -787,7 +823,8 @@ def _judge(
             replace(
                 rp,
                 stance=Stance.PINNED,
-                reason=f"pinned by {OPERATOR_PIN_BY} until the region has recovered: {rp.operator}",
+                reason=f"pinned by {rp.held_by or OPERATOR_PIN_BY} until the region has "
+                f"recovered: {rp.operator}",
                 next=f"nothing until {config.failover.healthy_rounds} healthy rounds in a row "
                 "or an unpin",
             ),

@@ -414,9 +414,23 @@ async def _restored_policy(
     # Who holds an endpoint is the last action carried out on it, however old: a person's
     # disable (or one of ours) held for weeks is still theirs (ours) after a restart.
     for region in config.regions:
+        last = None
         for status in carried:
+            for r in await store.actions(region=region, status=status, limit=1):
+                records[r.seq] = r
+                last = r if last is None or r.seq > last.seq else last
+        if (
+            last is not None
+            and last.action == Action.DISABLE.value
+            and last.source == Source.POLICY.value
+        ):
+            # The flap limit is counted as of our disable holding it out, however old: the
+            # disables within its window before that one.
+            before = last.decided_at - disables_memory(config)
             records.update(
-                (r.seq, r) for r in await store.actions(region=region, status=status, limit=1)
+                (r.seq, r)
+                for r in await store.actions(region=region, since=before, limit=10_000)
+                if r.status in carried and r.seq <= last.seq
             )
     outcomes = [
         PastAction(

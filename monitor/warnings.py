@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from monitor.config import Config
 from monitor.controls import Controls, holding_while_paused
 from monitor.events import Severity
-from monitor.policy import PolicyState
+from monitor.policy import PolicyState, RegionPolicy
 from monitor.storehealth import WriteFailure
 from monitor.trafficmanager.model import MonitorStatus, ProfileState
 from monitor.trafficmanager.watch import AccessCheck
@@ -259,7 +259,7 @@ def holding_disables_outside_enforce(config: Config, known: Known) -> Iterator[W
     if config.failover.mode == "enforce" or policy is None:
         return
     for region, held in policy.regions.items():
-        if held.out_since is None or held.out_dry_run:
+        if not _ours_held_out(held):
             continue
         yield Warning(
             "holding_disables_outside_enforce",
@@ -278,10 +278,16 @@ def paused_while_holding_disables(config: Config, known: Known) -> Iterator[Warn
     policy, controls, now = known.policy, known.controls, known.now
     if policy is None or controls is None or now is None:
         return
-    out = [n for n, rp in policy.regions.items() if rp.out_since is not None and not rp.out_dry_run]
+    out = [n for n, rp in policy.regions.items() if _ours_held_out(rp)]
     message = holding_while_paused(controls, out, now)
     if message is not None:
         yield Warning("paused_while_holding_disables", Severity.WARNING, message)
+
+
+def _ours_held_out(held: RegionPolicy) -> bool:
+    """Disabled in Traffic Manager by regionwatch's own decision, which it would put back: not
+    a would-disable of dry-run, nor a person's disable made through regionwatch (theirs)."""
+    return held.out_since is not None and not held.out_dry_run and not held.out_manual
 
 
 def store_writes_failing(config: Config, known: Known) -> Iterator[Warning]:

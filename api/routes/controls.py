@@ -125,8 +125,9 @@ async def unpin(
     "/pins",
     summary="The pins in force (or every pin)",
     description="Pins holding regions where they are, newest first; with `all`, those over "
-    "too. A pin by `Traffic Manager (someone else)` holds a region whose endpoint a person "
-    "enabled again after regionwatch disabled it, until the region has recovered.",
+    "too. A pin without `until` holds a region whose endpoint a person enabled again after "
+    "regionwatch disabled it, until the region has recovered: by that person when they did it "
+    "through regionwatch, else by `Traffic Manager (someone else)`.",
     responses={200: _LIST, **_READ_ERRORS},
 )
 async def pins(

@@ -54,7 +54,8 @@ async def test_old_history_goes_while_the_audit_trail_of_the_same_age_stays(
 ) -> None:
     """40 days on, with the defaults (30 d and 365 d): the rounds are pruned, the actions and
     the deploy marker of the same day are kept; past 365 days they go too, except a decision
-    never finished, which the next start must still reconcile."""
+    never finished, which the next start must still reconcile, and the region's last action
+    carried out (who holds its endpoint)."""
     clock = ManualClock(START)
     async with build_service(config(tmp_path), clock=clock) as service:
         store = service.store
@@ -72,11 +73,33 @@ async def test_old_history_goes_while_the_audit_trail_of_the_same_age_stays(
         assert [d.id for d in await store.deploys()] == ["d1"]
         assert await store.marker_posted()
 
-        clock.advance(330 * DAY)
+        await an_action(service, "later")
+        clock.advance(370 * DAY)
         await service.housekeeping()
-        assert [a.id for a in await store.actions()] == ["unfinished"]
+        # "later" is westeurope's last action carried out: who holds the endpoint, kept.
+        assert [a.id for a in await store.actions()] == ["later", "unfinished"]
         assert await store.deploys() == []
         assert not await store.marker_posted()
+
+
+async def test_the_last_action_carried_out_on_an_endpoint_outlives_the_audit_retention(
+    tmp_path: Path,
+) -> None:
+    """regionwatch disabled westeurope 400 days ago and holds it out since: pruning keeps that
+    disable (only older ones of the region go), so a restart still finds the endpoint
+    regionwatch's, not someone else's."""
+    clock = ManualClock(START)
+    async with build_service(config(tmp_path), clock=clock) as service:
+        await an_action(service, "first")
+        clock.advance(DAY)
+        await an_action(service, "second")
+        clock.advance(400 * DAY)
+        await service.housekeeping()
+        assert [a.id for a in await service.store.actions()] == ["second"]
+    async with build_service(config(tmp_path), clock=clock) as service:
+        policy = service.snapshot.policy
+        assert policy is not None
+        assert policy.region("westeurope").out_since == START + timedelta(days=1)
 
 
 async def test_audit_retention_is_its_own_key(tmp_path: Path) -> None:
@@ -86,9 +109,10 @@ async def test_audit_retention_is_its_own_key(tmp_path: Path) -> None:
     settings = config(tmp_path, retention="30d", audit_retention="10d")
     async with build_service(settings, clock=clock) as service:
         await an_action(service, "finished")
+        await an_action(service, "last")  # the region's last carried out: kept
         clock.advance(11 * DAY)
         await service.housekeeping()
-        assert await service.store.actions() == []
+        assert [a.id for a in await service.store.actions()] == ["last"]
 
 
 def test_an_audit_retention_shorter_than_a_day_is_refused(tmp_path: Path) -> None:

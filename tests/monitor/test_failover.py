@@ -213,6 +213,38 @@ def short_deadlines(section: TrafficManagerConfig) -> TrafficManager:
     )
 
 
+async def test_the_flap_limit_outlasts_its_window_and_a_restart_days_later(
+    seeded: TrafficManagerEmulator,
+    two_regions: dict[str, RegionalOrigin],
+    write_config: ConfigWriter,
+) -> None:
+    """With flap_limit 2 disables within an hour: westeurope held out by it is still out,
+    however healthy, when those disables are more than an hour old, and after a restart two
+    days later: only a person puts it back."""
+    flap = {"disables": 2, "within": "1h"}
+    settings = {"max_disables_per_hour": 5, "flap_limit": flap}
+    async with stepped(seeded, two_regions, write_config, **settings) as lab:
+        await bad_deploy(lab, two_regions, "westeurope")
+        await lab.rounds(3)
+        two_regions["westeurope"].heal()
+        await lab.rounds(5)
+        assert lab.status("westeurope") == "Enabled"
+        await bad_deploy(lab, two_regions, "westeurope", "2.0.1")
+        await lab.rounds(3)
+        assert lab.status("westeurope") == "Disabled"
+        two_regions["westeurope"].heal()
+        lab.clock.advance(3600)
+        await lab.rounds(12)
+        assert lab.status("westeurope") == "Disabled"
+        assert lab.policy("westeurope").next.startswith("enable by hand")
+    lab.clock.advance(2 * 86400)
+    async with stepped(seeded, two_regions, write_config, clock=lab.clock, **settings) as lab:
+        await lab.rounds(12)
+        assert lab.status("westeurope") == "Disabled"
+        assert lab.policy("westeurope").next.startswith("enable by hand")
+        assert len(lab.patches("westeurope")) == 3
+
+
 @asynccontextmanager
 async def stepped(
     tm: TrafficManagerEmulator,
@@ -1675,6 +1707,35 @@ async def test_a_manual_enable_of_our_disable_is_not_fought_and_clears_the_back_
             ("disable", "regionwatch"),
             ("enable", "bob"),
         ]
+
+
+async def test_the_pin_held_after_a_persons_enable_names_them_and_survives_a_restart(
+    seeded: TrafficManagerEmulator,
+    two_regions: dict[str, RegionalOrigin],
+    write_config: ConfigWriter,
+) -> None:
+    """bob enables westeurope, disabled by regionwatch, through regionwatch: the pin that holds
+    it in until it recovers is by bob (stored, its `pin.started` event and the stance say so),
+    not by someone else in Traffic Manager; after a restart it still holds, still by bob."""
+    async with stepped(seeded, two_regions, write_config) as lab:
+        await bad_deploy(lab, two_regions, "westeurope")
+        await lab.rounds(3)
+        assert lab.status("westeurope") == "Disabled"
+        await lab.command(Action.ENABLE, "westeurope", by="bob")
+        pin = lab.service.snapshot.controls.pin("westeurope", lab.clock.now())
+        assert pin is not None and (pin.by, pin.until) == ("bob", None)
+        (started,) = await lab.events(EventType.PIN_STARTED, "westeurope")
+        assert started.evidence["by"] == "bob"
+        assert lab.policy("westeurope").reason.startswith("pinned by bob until the region")
+    async with stepped(seeded, two_regions, write_config, clock=lab.clock) as lab:
+        await lab.rounds(4)
+        assert lab.status("westeurope") == "Enabled"
+        held = lab.policy("westeurope")
+        assert held.stance is Stance.PINNED
+        assert held.reason.startswith("pinned by bob until the region has recovered")
+        assert "enabled by bob via regionwatch" in held.reason
+        (stored,) = await lab.service.store.controls(kind=ControlKind.PIN)
+        assert (stored.by, stored.ended_at) == ("bob", None)
 
 
 async def test_adopt_then_heal_re_enables_only_the_adopted_endpoint(

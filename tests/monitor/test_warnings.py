@@ -338,3 +338,25 @@ def test_changes_are_told_by_code_and_subject_not_by_words() -> None:
     assert changes([old], [newer]) == ([], [])
     assert changes([old], [newer, store]) == ([store], [])
     assert changes([old, store], [store]) == ([], [old])
+
+
+def persons_disable(region: str) -> PolicyState:
+    """`region` out of rotation by a person's disable made through regionwatch: theirs."""
+    held = RegionPolicy(out_since=AT, out_manual=True, operator="disabled by alice: migration")
+    others = {name: RegionPolicy() for name in ("westeurope", "centralus")}
+    return PolicyState(MappingProxyType({**others, region: held}))
+
+
+@pytest.mark.parametrize(
+    ("cfg", "facts"),
+    [
+        (config(failover={"mode": "dry-run"}), known(policy=persons_disable("westeurope"))),
+        (config(), known(policy=persons_disable("westeurope"), controls=PAUSED, now=AT)),
+    ],
+    ids=["outside-enforce", "paused"],
+)
+def test_a_persons_disable_is_not_called_one_regionwatch_holds(cfg: Config, facts: Known) -> None:
+    """An endpoint a person disabled through regionwatch is never put back automatically,
+    paused or not, in any mode: neither warning says regionwatch holds it and would put it
+    back once resumed or in enforce mode."""
+    assert codes(cfg, facts) == []
