@@ -274,6 +274,15 @@ class Actuator:
                 return _Result(Outcome_.DONE, f"{endpoint.name} is {desired.value} already ({how})")
             # The read may have taken long: a pause posted meanwhile stops this write too.
             refusal = self._paused() or self._refusal(decision, profile)
+            if refusal is not None and written:
+                # An earlier attempt was sent and may still land: stop here, but as failed and
+                # maybe landed, so a late landing is read as ours, never as someone else's.
+                return _Result(
+                    Outcome_.FAILED,
+                    f"{refusal.detail}; after {attempt - 1} attempt"
+                    f"{'s' if attempt != 2 else ''}, the last may still land",
+                    maybe_landed=not decision.dry_run,
+                )
             if refusal is not None:
                 return _Result(Outcome_.REFUSED, refusal.detail, refusal)
             if not decision.dry_run:

@@ -1546,6 +1546,34 @@ async def test_the_pause_stops_a_disable_already_decided_and_resume_decides_it_a
         assert ended.summary.startswith("failover pause ended by bob: fixed")
 
 
+async def test_a_pause_between_two_attempts_of_a_write_is_failed_maybe_landed_not_refused(
+    seeded: TrafficManagerEmulator,
+    two_regions: dict[str, RegionalOrigin],
+    write_config: ConfigWriter,
+) -> None:
+    """The first PATCH of a disable is answered 500 (it may have landed), and failover is
+    paused while the actuator reads Traffic Manager again: no second PATCH, and the action is
+    failed with the write possibly landed, not refused, so a late landing stays regionwatch's
+    (it is never taken for someone else's disable)."""
+    async with stepped(seeded, two_regions, write_config) as lab:
+        await bad_deploy(lab, two_regions, "westeurope")
+        await lab.rounds(2)
+        seeded.faults.add(method="GET", path_contains=PROFILE, status=None, delay=0.01)
+        slow = seeded.faults.add(method="GET", path_contains=PROFILE, status=None, delay=1.0)
+        seeded.faults.add(method="PATCH", path_contains=PROFILE, status=500)
+        third = asyncio.create_task(lab.probe())  # the third failing round: decided
+        await eventually(lambda: slow.hits == 1)  # the read before the second attempt, held
+        pause = a_control(lab, ControlKind.PAUSE, None, lasting=None)
+        await lab.service.store.save_control(pause)
+        await lab.service.engine.apply(ControlsChanged(started=(pause,)))
+        await third
+        assert [p.status for p in lab.patches("westeurope")] == [500]
+        (action,) = await lab.actions("westeurope")
+        assert (action.status, action.attempts) == ("failed", 1)
+        assert "failover paused by alice" in action.detail
+        assert "may still land" in action.detail
+
+
 async def test_while_paused_a_region_held_out_is_not_put_back_even_to_rescue_users(
     seeded: TrafficManagerEmulator,
     two_regions: dict[str, RegionalOrigin],
