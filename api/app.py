@@ -22,6 +22,7 @@ from api.errors import add_error_handlers
 from api.healthz import HealthzLayer
 from api.routes import (
     actions,
+    audit,
     checks,
     commands,
     controls,
@@ -81,6 +82,7 @@ def create_app(
     v1.include_router(events.router)
     v1.include_router(deploys.router)
     v1.include_router(actions.router)
+    v1.include_router(audit.router)
     v1.include_router(controls.router)
     app.include_router(v1)
     app.include_router(dashboard.router)

@@ -14,6 +14,7 @@ from typing import Any, Literal, cast
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from monitor.auditstore import ActionRecord
+from monitor.audittrail import TrailEntry
 from monitor.controls import Control, ControlKind
 from monitor.deploys import Deploy, DeploySource, Window
 from monitor.dnsmap import DnsFinding
@@ -35,6 +36,8 @@ __all__ = [
     "ActionResult",
     "ActionsPage",
     "AdoptIn",
+    "AuditEntryOut",
+    "AuditPage",
     "CheckOut",
     "CommandAccepted",
     "CommandIn",
@@ -62,6 +65,7 @@ __all__ = [
     "UnpinIn",
     "WarningOut",
     "action_out",
+    "audit_entry_out",
     "check_out",
     "control_out",
     "deploy_out",
@@ -629,6 +633,65 @@ class ActionsPage(BaseModel):
     )
 
 
+AUDIT_EXAMPLE: dict[str, Any] = {
+    "at": "2026-11-02T14:05:00Z",
+    "kind": "action",
+    "change": "disable",
+    "id": "9b1e0c7d2f4a6b8c0d1e",
+    "region": "westeurope",
+    "by": "alice@ops-1",
+    "reason": "database migration gone wrong",
+    "result": "done",
+    "forced": True,
+    "source": "manual",
+    "until": None,
+    "detail": "westeurope set Disabled in Traffic Manager",
+    "summary": "disable of westeurope done by alice@ops-1 (forced): database migration gone wrong",
+}
+
+
+class AuditEntryOut(BaseModel):
+    """One entry of the whole audit trail: a decision about an endpoint, or a pin, silence or
+    pause that started or ended; always with who and why."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [AUDIT_EXAMPLE]})
+
+    at: datetime = Field(description="When it was decided, started or ended")
+    kind: Literal["action", "pin", "silence", "pause"]
+    change: str = Field(
+        description="An action's verb (`disable`, `enable`, `adopt`); `started` or `ended` for "
+        "a pin, silence or pause",
+        examples=["disable", "started", "ended"],
+    )
+    id: str = Field(
+        description="The action's id (`GET /api/v1/actions/{id}`), or the control's (its "
+        "started and ended entries share it)"
+    )
+    region: str | None = Field(description="Null for the pause, which holds every region")
+    by: str = Field(
+        description="Who decided, asked, or ended it: a person, or `regionwatch` (its own "
+        "decisions; a control that expired or a pin whose region recovered)"
+    )
+    reason: str = Field(description="Why, in words (for `ended`: why it ended)")
+    result: ActionResult | None = Field(description="What became of an action; null otherwise")
+    forced: bool = Field(description="An action forced past the guard rails by a person")
+    source: Source | None = Field(
+        description="An action's origin (`policy`, `manual`, `adopt`); null otherwise"
+    )
+    until: datetime | None = Field(
+        description="A control's end as it was set; null for an action or until ended"
+    )
+    detail: str | None = Field(description="What an action did, or why not; null otherwise")
+    summary: str = Field(description="The entry in one line")
+
+
+class AuditPage(BaseModel):
+    entries: list[AuditEntryOut] = Field(description="Newest first")
+    next: str | None = Field(
+        description="Pass as `before` for the next (older) page; null on the last page"
+    )
+
+
 class WarningOut(BaseModel):
     """One warning about regionwatch itself (docs/configuration.md#warnings)."""
 
@@ -923,6 +986,24 @@ def action_out(record: ActionRecord) -> ActionOut:
         by=record.by,
         forced=record.forced,
         source=Source(record.source),
+    )
+
+
+def audit_entry_out(entry: TrailEntry) -> AuditEntryOut:
+    return AuditEntryOut(
+        at=entry.at,
+        kind=cast(Literal["action", "pin", "silence", "pause"], entry.kind),  # validated
+        change=entry.change,
+        id=entry.id,
+        region=entry.region,
+        by=entry.by,
+        reason=entry.reason,
+        result=ActionResult(entry.result) if entry.result is not None else None,
+        forced=entry.forced,
+        source=Source(entry.source) if entry.source is not None else None,
+        until=entry.until,
+        detail=entry.detail,
+        summary=entry.summary,
     )
 
 

@@ -37,6 +37,7 @@ from monitor.auditstore import (
     select_actions,
     select_deploys,
 )
+from monitor.audittrail import TrailEntry, select_trail
 from monitor.clock import Clock
 from monitor.controls import Control, ControlKind
 from monitor.controlstore import CONTROLS_SCHEMA, save_control, select_controls
@@ -281,6 +282,11 @@ class Store:
     async def actions(self, **filters: Any) -> list[ActionRecord]:
         """The audit trail, newest first (filters: region, status, since, before, id, limit)."""
         return await self._read(lambda: select_actions(self._conn(), **filters))
+
+    async def trail(self, **filters: Any) -> list[TrailEntry]:
+        """The whole audit trail, decisions and control changes, newest first (filters:
+        region, since, before, limit; `monitor.audittrail.select_trail`)."""
+        return await self._read(lambda: select_trail(self._conn(), **filters))
 
     async def save_control(self, control: Control) -> None:
         """Store a pin, silence or pause as it is now: started, or ended (who, when, why)."""
