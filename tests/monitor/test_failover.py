@@ -1529,6 +1529,58 @@ async def test_a_replay_reproduces_adopt_then_heal(
     assert by_hand(report) == recorded_by_hand(commands)
 
 
+async def test_a_candidate_replay_lists_a_persons_commands_by_hand_refused_while_paused(
+    seeded: TrafficManagerEmulator,
+    two_regions: dict[str, RegionalOrigin],
+    write_config: ConfigWriter,
+    tmp_path: Path,
+) -> None:
+    """Recorded in dry-run: failover paused, alice's disable of westeurope refused by the
+    pause; resumed, her disable and bob's enable recorded as dry-run. `regionwatch replay`
+    with an enforce candidate: no action of regionwatch's and no difference (a person's
+    commands are not compared), and a by-hand line for each command: the one while paused
+    refused by `paused` (nothing is written while paused, in any mode), the two after it done
+    in enforce where the history says dry_run."""
+    async with stepped(seeded, two_regions, write_config, mode="dry-run") as lab:
+        pause = a_control(lab, ControlKind.PAUSE, None, lasting=None)
+        await command(lab, started=[pause])
+        stopped = await lab.command(Action.DISABLE, "westeurope")
+        await lab.rounds(2)
+        await command(lab, ended=[pause.ended(lab.clock.now(), by="bob", reason="go")])
+        disabled = await lab.command(Action.DISABLE, "westeurope")
+        await lab.rounds(2)
+        enabled = await lab.command(Action.ENABLE, "westeurope", by="bob")
+        await lab.rounds(2)
+        assert [(a.status, a.guard) for a in (stopped, disabled, enabled)] == [
+            ("refused", "paused"),
+            ("dry_run", None),
+            ("dry_run", None),
+        ]
+        enforce = candidate(lab, tmp_path, mode="enforce")
+        code, out, err = await run_cli(
+            "replay", "--config", str(enforce), "--since", "2026-11-02T13:00:00Z"
+        )
+    assert (code, err) == (0, "")
+    lines = out.splitlines()
+    assert lines[1] == "enforce would have taken no action since 2026-11-02 13:00:00 UTC"
+    start = lines.index("by hand (a person's commands, given as recorded; not compared):")
+    assert lines[start + 1 : start + 10] == [
+        "  2026-11-02 14:00:10 UTC  disable westeurope by alice: refused by paused "
+        "(enforce; recorded refused by paused in dry-run)",
+        "    why: alice says so",
+        f"    outcome: {stopped.detail}",
+        "  2026-11-02 14:00:30 UTC  disable westeurope by alice: done "
+        "(enforce; recorded dry_run in dry-run)",
+        "    why: alice says so",
+        "    outcome: taken as done in the replay",
+        "  2026-11-02 14:00:50 UTC  enable westeurope by bob: done "
+        "(enforce; recorded dry_run in dry-run)",
+        "    why: bob says so",
+        "    outcome: taken as done in the replay",
+    ]
+    assert lines[-1] == "the same as the recorded decisions (0 in the window): no difference"
+
+
 # --- operator controls: pins, silences, the pause ---------------------------------------------
 
 
