@@ -12,14 +12,26 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from monitor.controls import OPERATOR_PIN_BY, Control, Controls
+from monitor.controlstore import _COLUMNS as _CONTROL_COLUMNS
+from monitor.controlstore import _control
 from monitor.deploys import Deploy, DeploySource
 from monitor.errors import StoreError
-from monitor.evidence import DeployMarked, Evidence, RoundFinished, TrafficManagerRead
+from monitor.evidence import (
+    ControlsChanged,
+    DeployMarked,
+    Evidence,
+    ManualCommand,
+    RoundFinished,
+    TrafficManagerRead,
+)
+from monitor.policy import REGIONWATCH, Action
+from monitor.policy import Source as DecisionSource
 from monitor.results import RegionStatus, RegionVerdict
 from monitor.store import _RESULT_COLUMNS, MIGRATIONS, _one_line, _result
 from monitor.trafficmanager.model import (
@@ -32,6 +44,8 @@ from monitor.trafficmanager.model import (
 from monitor.trafficmanager.watch import Reading
 
 __all__ = [
+    "ORDER_COMMAND",
+    "ORDER_CONTROLS",
     "ORDER_DEPLOY",
     "ORDER_OUTCOME",
     "ORDER_ROUND",
@@ -39,8 +53,11 @@ __all__ = [
     "SOURCES",
     "Source",
     "Timed",
+    "controls",
+    "controls_in_force",
     "deploy_markers",
     "last_reading_before",
+    "manual_commands",
     "open_history",
     "reading_lacks_details",
     "rounds",
@@ -48,8 +65,11 @@ __all__ = [
     "traffic_manager_reads",
 ]
 
-# Evidence stamped with the same instant is applied in this order: a deploy marker opens its
-# window before the round it covers, and an action's outcome follows what decided it.
+# Evidence stamped with the same instant is applied in this order: a person's controls and
+# commands first (they are taken between rounds), a deploy marker opens its window before the
+# round it covers, and an action's outcome follows what decided it.
+ORDER_CONTROLS = -2
+ORDER_COMMAND = -1
 ORDER_DEPLOY = 0
 ORDER_ROUND = 1
 ORDER_TRAFFIC_MANAGER = 2
@@ -156,7 +176,67 @@ def deploy_markers(db: sqlite3.Connection, since: datetime, until: datetime) -> 
         yield Timed(deploy.at, ORDER_DEPLOY, int(rowid), DeployMarked(deploy))
 
 
-SOURCES: Sequence[Source] = (rounds, traffic_manager_reads, deploy_markers)
+def controls(db: sqlite3.Connection, since: datetime, until: datetime) -> Iterator[Timed]:
+    """Pins, silences and pauses started or ended by a person, each at its stored time; those
+    started or ended at the same instant (a new pin replacing the old) as one change. What the
+    engine does by itself is left out, since the replay's own fold does it again: the ends
+    when `until` is reached and the pins held for a person who enabled again an endpoint
+    regionwatch had disabled (both by regionwatch)."""
+    rows = db.execute(
+        f"SELECT seq, {_CONTROL_COLUMNS} FROM controls"  # noqa: S608 (constant columns)
+        " WHERE (started_at >= ? AND started_at < ?) OR (ended_at >= ? AND ended_at < ?)"
+        " ORDER BY seq",
+        (since.timestamp(), until.timestamp()) * 2,
+    )
+    changes: dict[datetime, tuple[int, list[Control], list[Control]]] = {}
+    for seq, *columns in rows:
+        stored = _control(tuple(columns))
+        if since <= stored.since < until and stored.by != OPERATOR_PIN_BY:
+            changes.setdefault(stored.since, (int(seq), [], []))[1].append(_as_started(stored))
+        ended_at = stored.ended_at
+        if ended_at is not None and since <= ended_at < until and stored.ended_by != REGIONWATCH:
+            changes.setdefault(ended_at, (int(seq), [], []))[2].append(stored)
+    for at, (seq, started, ended) in sorted(changes.items()):
+        # One started and ended at the same instant was never in force.
+        gone = {c.id for c in ended}
+        begun = tuple(c for c in started if c.id not in gone)
+        yield Timed(at, ORDER_CONTROLS, seq, ControlsChanged(begun, tuple(ended)))
+
+
+def controls_in_force(db: sqlite3.Connection, at: datetime) -> Controls:
+    """The pins, silences and pauses in force at `at` as a restart then would find them:
+    started before it and not ended by then (those whose `until` had come are ended by the
+    first evidence applied, as in the service), oldest first."""
+    rows = db.execute(
+        f"SELECT {_CONTROL_COLUMNS} FROM controls"  # noqa: S608 (constant columns)
+        " WHERE started_at < ? AND (ended_at IS NULL OR ended_at >= ?) ORDER BY seq",
+        (at.timestamp(), at.timestamp()),
+    )
+    return Controls(tuple(_as_started(_control(row)) for row in rows))
+
+
+def manual_commands(db: sqlite3.Connection, since: datetime, until: datetime) -> Iterator[Timed]:
+    """A person's commands (disable, enable, adopt) from the audit trail, each at the time it
+    was decided and under its recorded id, for the policy to decide again."""
+    rows = db.execute(
+        "SELECT seq, id, action, region, reason, by, forced, decided_at FROM actions"
+        " WHERE source != ? AND decided_at >= ? AND decided_at < ? ORDER BY decided_at, seq",
+        (DecisionSource.POLICY.value, since.timestamp(), until.timestamp()),
+    )
+    for seq, id_, action, region, reason, by, forced, decided_at in rows:
+        command = ManualCommand(
+            str(id_), Action(action), str(region), str(reason), str(by), bool(forced)
+        )
+        yield Timed(_time(decided_at), ORDER_COMMAND, int(seq), command)
+
+
+SOURCES: Sequence[Source] = (
+    rounds,
+    traffic_manager_reads,
+    deploy_markers,
+    controls,
+    manual_commands,
+)
 """The stored streams a replay folds, merged in time order."""
 
 
@@ -233,6 +313,11 @@ def _reading(db: sqlite3.Connection, row: tuple[Any, ...]) -> Reading:
         endpoints=endpoints,
     )
     return Reading(float(read_at), profile=profile)
+
+
+def _as_started(control: Control) -> Control:
+    """A stored control as it was when it started: in force, its end not yet known."""
+    return replace(control, ended_at=None, ended_by=None, end_reason=None)
 
 
 def _monitor_status(value: str | None) -> MonitorStatus | None:

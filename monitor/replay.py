@@ -2,18 +2,24 @@
 configuration, to see what it would have done, and why, and where that differs from what was
 decided.
 
-The stored evidence (`monitor.history.SOURCES`: rounds, Traffic Manager reads, deploy markers)
-is merged in time order and folded through the engine's own step (`monitor.fold.step`), each
-item at the time the decider applied it. The actuator is simulated: a decision the recorded
-history holds too (the same decision: the same id, or the same region, action, mode and reason
-within one HTTPS interval) ends as it ended then, at the time it ended; any other lands at
-once, as done (enforce) or dry_run, or refused by the guard rail that withheld it. Traffic
-Manager's recorded reads are seen as the candidate would have left them: an endpoint the
-recorded decider held Disabled and the candidate did not is read Enabled, and the reverse.
+The stored evidence (`monitor.history.SOURCES`: rounds, Traffic Manager reads, deploy markers,
+the pins, silences and pauses a person started or ended, a person's commands) is merged in time
+order and folded through the engine's own step (`monitor.fold.step`), each item at the time the
+decider applied it. The actuator is simulated: a decision the recorded history holds too (the
+same decision: the same id, or the same region, action, mode and reason within one HTTPS
+interval; a person's command: its id and mode) ends as it ended then, at the time it ended; any
+other lands at once, as done (enforce) or dry_run, or refused by the guard rail that withheld
+it, or by the pause in force. Traffic Manager's recorded reads are seen as the candidate would
+have left them: an endpoint the recorded decider held Disabled and the candidate did not is
+read Enabled, and the reverse.
+
+A person's commands are given to the candidate as they were recorded, and how each ended is
+reported beside the policy's actions (`by_hand`), never compared with the recorded ones as the
+policy's are: they are a person's decisions, not the candidate's.
 
 The replay starts where the recorded service stood at `since`, as a restart at that moment
-would (the policy restored from the store), and runs as one continuous service to `until`.
-The store is opened read-only, without the decider's lock.
+would (the policy and the controls in force restored from the store), and runs as one
+continuous service to `until`. The store is opened read-only, without the decider's lock.
 """
 
 from __future__ import annotations
@@ -29,19 +35,31 @@ from pathlib import Path
 
 from monitor.auditstore import ActionRecord, select_actions, select_deploys
 from monitor.config import Config
-from monitor.evidence import ActionFinished, DeployMarked, RoundFinished, TrafficManagerRead
+from monitor.controls import ControlKind
+from monitor.evidence import (
+    ActionFinished,
+    ControlsChanged,
+    DeployMarked,
+    ManualCommand,
+    RoundFinished,
+    TrafficManagerRead,
+)
 from monitor.fold import after_read, first_snapshot, step
 from monitor.guardrails import Guard
 from monitor.history import (
+    ORDER_COMMAND,
+    ORDER_CONTROLS,
     ORDER_OUTCOME,
     SOURCES,
     Timed,
+    controls_in_force,
     last_reading_before,
     open_history,
     reading_lacks_details,
     rounds_before,
 )
 from monitor.policy import (
+    REGIONWATCH,
     Action,
     Decision,
     Outcome_,
@@ -57,6 +75,7 @@ from monitor.trafficmanager.watch import Reading
 
 __all__ = [
     "DEFAULT_WINDOW",
+    "ByHand",
     "Difference",
     "ReplayReport",
     "ReplayedAction",
@@ -89,6 +108,28 @@ class ReplayedAction:
     in_deploy_window: bool
     recorded_id: str | None = None
     recorded_at: datetime | None = None
+    by: str = REGIONWATCH  # who decided: regionwatch, or the person who asked
+    source: str = Source.POLICY.value  # policy, manual, adopt
+
+
+@dataclass(frozen=True, slots=True)
+class ByHand:
+    """A person's command (disable, enable, adopt) from the audit trail, given to the candidate
+    at the time it was decided, under its recorded id, and how it ended there (`replayed`:
+    None when the candidate has no such region)."""
+
+    recorded: ActionRecord
+    replayed: ReplayedAction | None
+
+    @property
+    def as_recorded(self) -> bool:
+        """Whether it ended in the replay as it ended then (mode, result, guard rail)."""
+        replayed, recorded = self.replayed, self.recorded
+        return replayed is not None and (replayed.mode, replayed.result, replayed.guard) == (
+            recorded.mode,
+            recorded.status,
+            recorded.guard,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,7 +150,8 @@ class Difference:
 @dataclass(frozen=True, slots=True)
 class ReplayReport:
     """What the candidate would have done from `since` to `until`, the recorded decisions of
-    that window (oldest first), and the differences, in time order."""
+    that window (oldest first), and the differences, in time order: the policy's. A person's
+    commands of the window are in `by_hand` (oldest first), never among the differences."""
 
     store: Path
     since: datetime
@@ -120,6 +162,7 @@ class ReplayReport:
     recorded: tuple[ActionRecord, ...]
     differences: tuple[Difference, ...]
     notes: tuple[str, ...]  # what the replay could not judge as the decider did
+    by_hand: tuple[ByHand, ...] = ()
 
     @property
     def same(self) -> bool:
@@ -156,12 +199,17 @@ class _Replay:
         self.until = until
         self.tolerance = config.checks.https.interval
         every = list(reversed(select_actions(db, limit=_ALL)))  # oldest first
-        self.window = [a for a in every if since <= a.decided_at < until]
+        window = [a for a in every if since <= a.decided_at < until]
+        self.window = [a for a in window if a.source == Source.POLICY.value]
         self.unmatched = list(self.window)
+        self.commands = [a for a in window if a.source != Source.POLICY.value]
+        self.by_hand: dict[str, ReplayedAction] = {}  # by the command's (recorded) id
         self.held_recorded = _holds(every)
         self.held: dict[str, bool] = {}  # the candidate's, by endpoint (lower case)
-        self.queue: list[tuple[tuple[datetime, int, int], Timed]] = []
+        # Outcomes to come, by key (then in the order scheduled).
+        self.queue: list[tuple[tuple[datetime, int, int], int, Timed]] = []
         self.counter = itertools.count()
+        self.current: Timed | None = None  # the item being applied
         self.actions: list[ReplayedAction] = []
         self.counts: dict[str, int] = {}
         # By replayed decision id: the recorded one of the same region and action nearby that
@@ -209,6 +257,8 @@ class _Replay:
             for d in select_deploys(self.db, since=since - lead, limit=_ALL)
             if d.at < since and d.region in config.regions
         ]
+        # The pins, silences and pause in force at `since`, as the service restores them.
+        controls = controls_in_force(self.db, since)
         policy: PolicyState = restore_policy(
             config,
             rounds=before,
@@ -216,10 +266,16 @@ class _Replay:
             deploys=deploys,
             now=since,
             intents=[(a.region, a.id, Action(a.action), a.decided_at) for a in unfinished],
+            pins=[c for c in controls.items if c.kind is ControlKind.PIN],
         )
         latest = {region: verdicts[-1] for region, verdicts in before.items() if verdicts}
         snapshot = first_snapshot(
-            config, instance="replay", now=since, verdicts=latest, policy=policy
+            config,
+            instance="replay",
+            now=since,
+            verdicts=latest,
+            policy=policy,
+            controls=controls,
         )
         for endpoint, timeline in self.held_recorded.items():
             self.held[endpoint] = _held_at(timeline, since)
@@ -239,7 +295,7 @@ class _Replay:
         upcoming = next(stored, None)
         while upcoming is not None or self.queue:
             if self.queue and (upcoming is None or self.queue[0][0] <= upcoming.key):
-                item = heapq.heappop(self.queue)[1]
+                item = heapq.heappop(self.queue)[2]
             else:
                 assert upcoming is not None
                 item, upcoming = upcoming, next(stored, None)
@@ -254,9 +310,11 @@ class _Replay:
             recorded=tuple(self.window),
             differences=tuple(sorted(self._differences(), key=lambda d: d.at)),
             notes=self._notes(),
+            by_hand=tuple(ByHand(r, self.by_hand.get(r.id)) for r in self.commands),
         )
 
     def _apply(self, item: Timed) -> None:
+        self.current = item
         evidence = item.evidence
         match evidence:
             case TrafficManagerRead(reading=reading):
@@ -269,8 +327,13 @@ class _Replay:
                 self._count("rounds")
             case DeployMarked():
                 self._count("deploy_markers")
+            case ControlsChanged():
+                self._count("control_changes")
+            case ManualCommand():
+                self._count("manual_commands")
             case ActionFinished(outcome=outcome, action=action, dry_run=dry_run):
-                if outcome is Outcome_.DONE and not dry_run:
+                # Adopting writes nothing: the endpoint stays as a person left it.
+                if outcome is Outcome_.DONE and not dry_run and action is not Action.ADOPT:
                     endpoint = self.config.endpoint_of(evidence.region).lower()
                     self.held[endpoint] = action is Action.DISABLE
         made = step(self.snapshot, evidence, config=self.config, now=item.at)
@@ -309,7 +372,9 @@ class _Replay:
     # --- the simulated actuator ---------------------------------------------------------------
 
     def _carry_out(self, decision: Decision) -> None:
-        same, related = self._recorded_as(decision)
+        by_hand = decision.source is not Source.POLICY
+        same, related = self._command_as(decision) if by_hand else self._recorded_as(decision)
+        pause = self.snapshot.controls.pause(decision.at)
         if same is not None:
             finished = same.finished_at
             result, detail, guard = same.status, same.detail, same.guard
@@ -317,32 +382,46 @@ class _Replay:
             finished = decision.at
             result, detail = Outcome_.REFUSED.value, decision.refusal.detail
             guard = decision.refusal.guard.value
+        elif pause is not None and decision.action is not Action.ADOPT:
+            # The actuator checks the pause before every write (adopting writes nothing).
+            finished = decision.at
+            result, detail = (
+                Outcome_.REFUSED.value,
+                f"failover {pause.describe()}: nothing is written",
+            )
+            guard = Guard.PAUSED.value
         else:
             finished = decision.at
             result = (Outcome_.DRY_RUN if decision.dry_run else Outcome_.DONE).value
             verb = "would be" if decision.dry_run else "taken as"
-            detail = f"{verb} done in the replay: not decided so in the recorded history"
+            detail = f"{verb} done in the replay"
+            if not by_hand:
+                detail += ": not decided so in the recorded history"
             guard = None
         deploy = decision.evidence.get("deploy") if decision.action is Action.DISABLE else None
-        self.actions.append(
-            ReplayedAction(
-                id=decision.id,
-                region=decision.region,
-                endpoint=decision.endpoint,
-                action=decision.action.value,
-                at=decision.at,
-                reason=decision.reason,
-                mode="dry-run" if decision.dry_run else "enforce",
-                urgent=decision.urgent,
-                result=result,
-                guard=guard,
-                detail=detail,
-                in_deploy_window=deploy is not None,
-                recorded_id=same.id if same is not None else None,
-                recorded_at=same.decided_at if same is not None else None,
-            )
+        replayed = ReplayedAction(
+            id=decision.id,
+            region=decision.region,
+            endpoint=decision.endpoint,
+            action=decision.action.value,
+            at=decision.at,
+            reason=decision.reason,
+            mode="dry-run" if decision.dry_run else "enforce",
+            urgent=decision.urgent,
+            result=result,
+            guard=guard,
+            detail=detail,
+            in_deploy_window=deploy is not None,
+            recorded_id=same.id if same is not None else None,
+            recorded_at=same.decided_at if same is not None else None,
+            by=decision.by,
+            source=decision.source.value,
         )
-        self.related[decision.id] = related
+        if by_hand:
+            self.by_hand[decision.id] = replayed
+        else:
+            self.actions.append(replayed)
+            self.related[decision.id] = related
         if result == "intended" or finished is None:
             return  # never finished in the recorded history: still waiting at its end
         outcome = ActionFinished(
@@ -356,13 +435,32 @@ class _Replay:
             dry_run=decision.dry_run,
             urgent=decision.urgent,
             reason=decision.reason,
+            source=decision.source,
+            by=decision.by,
+            forced=decision.forced,
         )
         self._schedule(outcome, max(finished, decision.at))
 
     def _schedule(self, outcome: ActionFinished, at: datetime) -> None:
+        """`outcome` applied at `at`: after the rest of that instant's rounds and reads, but
+        right after a person's change or command that decided it at that very instant, before
+        whatever that person did next (they are answered with the outcome)."""
         seq = next(self.counter)
-        timed = Timed(at, ORDER_OUTCOME, seq, outcome)
-        heapq.heappush(self.queue, (timed.key, timed))
+        cause = self.current
+        if cause is not None and cause.at == at and cause.order in (ORDER_CONTROLS, ORDER_COMMAND):
+            timed = Timed(at, cause.order, cause.seq, outcome)
+        else:
+            timed = Timed(at, ORDER_OUTCOME, seq, outcome)
+        heapq.heappush(self.queue, (timed.key, seq, timed))
+
+    def _command_as(self, decision: Decision) -> tuple[ActionRecord | None, ActionRecord | None]:
+        """A person's command is the recorded one of its id when decided in the same mode;
+        else it was decided differently (`related`)."""
+        mode = "dry-run" if decision.dry_run else "enforce"
+        recorded = next((r for r in self.commands if r.id == decision.id), None)
+        if recorded is not None and recorded.mode == mode:
+            return recorded, None
+        return None, recorded
 
     def _recorded_as(self, decision: Decision) -> tuple[ActionRecord | None, ActionRecord | None]:
         """The recorded decision this one is (its id; or its region, action, mode and reason
@@ -453,6 +551,9 @@ def _decision_of(record: ActionRecord) -> Decision:
         evidence=record.evidence,
         dry_run=record.mode == "dry-run",
         urgent=record.urgent,
+        by=record.by,
+        source=Source(record.source),
+        forced=record.forced,
     )
 
 
@@ -469,15 +570,23 @@ def _finished(record: ActionRecord, decision: Decision) -> ActionFinished:
         dry_run=decision.dry_run,
         urgent=record.urgent,
         reason=record.reason,
+        source=decision.source,
+        by=decision.by,
+        forced=decision.forced,
     )
 
 
 def _holds(records: Sequence[ActionRecord]) -> dict[str, list[tuple[datetime, bool]]]:
     """When the recorded decider held each endpoint Disabled in Traffic Manager: its disables
-    and enables carried out in enforce mode, by endpoint (lower case), oldest first."""
+    and enables carried out in enforce mode (a person's through it included; adopting writes
+    nothing), by endpoint (lower case), oldest first."""
     timelines: dict[str, list[tuple[datetime, bool]]] = {}
     for record in records:
-        if record.status != Outcome_.DONE.value or record.mode != "enforce":
+        if (
+            record.status != Outcome_.DONE.value
+            or record.mode != "enforce"
+            or record.action == Action.ADOPT.value
+        ):
             continue
         at = record.finished_at or record.decided_at
         timelines.setdefault(record.endpoint.lower(), []).append(

@@ -184,8 +184,9 @@ def _parser() -> argparse.ArgumentParser:
         "replay",
         help="run the failover policy over the stored history with a candidate configuration",
         description="Replay the stored history (rounds, Traffic Manager reads, deploy markers, "
-        "the outcomes of actions) through the failover policy with the configuration given, and "
-        "print what it would have done and why, and where that differs from what was decided. "
+        "pins, silences and pauses, a person's commands, the outcomes of actions) through the "
+        "failover policy with the configuration given, and print what it would have done and "
+        "why, where that differs from what was decided, and a person's commands by hand. "
         "Reads the store (storage.path, or --store) without writing it: it can run beside the "
         "running service. Exit status: 0 when it ran; 2 when the configuration or the command "
         "line is wrong; 3 when the store cannot be read.",

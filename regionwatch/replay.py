@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from monitor.auditstore import ActionRecord
-from monitor.replay import Difference, ReplayedAction, ReplayReport
+from monitor.replay import ByHand, Difference, ReplayedAction, ReplayReport
 
 __all__ = ["in_words", "render", "report_document"]
 
@@ -29,6 +29,9 @@ def render(report: ReplayReport, *, period: str) -> str:
     if report.actions:
         lines += ["", "what it would have done:"]
         lines += [line for action in report.actions for line in _action(action)]
+    if report.by_hand:
+        lines += ["", "by hand (a person's commands, given as recorded; not compared):"]
+        lines += [line for command in report.by_hand for line in _by_hand(command)]
     lines.append("")
     if report.same:
         lines.append(
@@ -66,6 +69,7 @@ def report_document(report: ReplayReport) -> dict[str, Any]:
         "actions": [_action_document(a) for a in report.actions],
         "recorded": [_record_document(r) for r in report.recorded],
         "differences": [_difference_document(d) for d in report.differences],
+        "by_hand": [_by_hand_document(h) for h in report.by_hand],
         "notes": list(report.notes),
     }
 
@@ -131,6 +135,25 @@ def _action(a: ReplayedAction) -> list[str]:
     ]
 
 
+def _by_hand(command: ByHand) -> list[str]:
+    r, a = command.recorded, command.replayed
+    forced = ", forced" if r.forced else ""
+    head = f"  {_clock(r.decided_at)}  {r.action} {r.region} by {r.by}"
+    if a is None:
+        return [f"{head}: not given (the candidate has no region {r.region})"]
+    how = a.result + (f" by {a.guard}" if a.guard else "")
+    recorded = (
+        "as recorded"
+        if command.as_recorded
+        else f"recorded {r.status}{f' by {r.guard}' if r.guard else ''} in {r.mode}"
+    )
+    return [
+        f"{head}: {how} ({a.mode}{forced}; {recorded})",
+        f"    why: {r.reason}",
+        f"    outcome: {a.detail}",
+    ]
+
+
 def _evidence(counts: dict[str, int] | Any) -> str:
     words = []
     for kind, count in counts.items():
@@ -175,6 +198,28 @@ def _record_document(r: ActionRecord) -> dict[str, Any]:
         "result": r.status,
         "guard": r.guard,
         "reason": r.reason,
+    }
+
+
+def _by_hand_document(h: ByHand) -> dict[str, Any]:
+    r, a = h.recorded, h.replayed
+    return {
+        "id": r.id,
+        "region": r.region,
+        "endpoint": r.endpoint,
+        "action": r.action,
+        "at": r.decided_at.isoformat(),
+        "by": r.by,
+        "source": r.source,
+        "forced": r.forced,
+        "reason": r.reason,
+        "as_recorded": h.as_recorded,
+        "replayed": (
+            {"mode": a.mode, "result": a.result, "guard": a.guard, "detail": a.detail}
+            if a is not None
+            else None
+        ),
+        "recorded": {"mode": r.mode, "result": r.status, "guard": r.guard, "detail": r.detail},
     }
 
 

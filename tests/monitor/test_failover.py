@@ -1403,6 +1403,216 @@ async def test_the_replay_command_exits_2_on_a_bad_candidate_and_3_without_a_sto
     ]
 
 
+def by_hand(report: ReplayReport) -> list[tuple[str, str, str, str, str, str]]:
+    """A person's commands as the replay ended them: action, region, by, mode, result, id."""
+    replayed = [h.replayed for h in report.by_hand]
+    return [(h.action, h.region, h.by, h.mode, h.result, h.id) for h in replayed if h is not None]
+
+
+def recorded_by_hand(records: Sequence[ActionRecord]) -> list[tuple[str, str, str, str, str, str]]:
+    return [(r.action, r.region, r.by, r.mode, r.status, r.id) for r in records]
+
+
+def split(records: Sequence[ActionRecord]) -> tuple[list[ActionRecord], list[ActionRecord]]:
+    """The policy's recorded decisions, and a person's commands."""
+    return [r for r in records if r.source == "policy"], [
+        r for r in records if r.source != "policy"
+    ]
+
+
+async def test_a_replay_reproduces_a_pin_holding_a_failing_region_in_until_it_expires(
+    seeded: TrafficManagerEmulator,
+    two_regions: dict[str, RegionalOrigin],
+    write_config: ConfigWriter,
+) -> None:
+    """westeurope pinned for five minutes over its bad deploy, disabled only when the pin
+    expires: replayed with the configuration that decided, from before the pin and from inside
+    it (the pin restored as in force there, as a restart would), the one disable at the pin's
+    end, as recorded, and no difference."""
+    async with stepped(seeded, two_regions, write_config) as lab:
+        pin = a_control(lab, ControlKind.PIN, "westeurope", lasting=300)
+        await command(lab, started=[pin])
+        await bad_deploy(lab, two_regions, "westeurope")
+        await lab.rounds(6)
+        assert pin.until is not None
+        lab.clock.advance((pin.until - lab.clock.now()).total_seconds())
+        await lab.read()
+        await lab.rounds(2)
+        recorded = await lab.actions()
+        assert [(a.action, a.status, a.decided_at) for a in recorded] == [
+            ("disable", "done", pin.until)
+        ]
+        whole = await replay(lab.service.config, since=START - timedelta(days=7))
+        inside = await replay(lab.service.config, since=pin.since + timedelta(seconds=15))
+    for report in (whole, inside):
+        assert decided(report) == recorded_as_decided(recorded)
+        assert [a.recorded_id for a in report.actions] == [r.id for r in recorded]
+        assert report.differences == ()
+    assert whole.evidence["control_changes"] == 1
+    assert "control_changes" not in inside.evidence
+
+
+async def test_a_replay_reproduces_a_pause_that_stopped_a_disable_and_the_resume_that_took_it(
+    seeded: TrafficManagerEmulator,
+    two_regions: dict[str, RegionalOrigin],
+    write_config: ConfigWriter,
+) -> None:
+    """westeurope's disable decided, then failover paused a second later, before the write:
+    refused by `paused`; paused for three rounds more, nothing decided; resumed, the disable
+    decided again and done. Replayed with the configuration that decided: the refusal and the
+    disable at their recorded times and outcomes, nothing decided while paused, no
+    difference."""
+    async with stepped(seeded, two_regions, write_config) as lab:
+        await bad_deploy(lab, two_regions, "westeurope")
+        await lab.rounds(2)
+        slow = seeded.faults.add(method="GET", path_contains=PROFILE, status=None, delay=1.0)
+        third = asyncio.create_task(lab.probe())  # the third failing round: decided
+        await eventually(lambda: slow.hits == 1)  # the actuator's fresh read, held
+        lab.clock.advance(1)
+        pause = a_control(lab, ControlKind.PAUSE, None, lasting=None)
+        await lab.service.store.save_control(pause)
+        await lab.service.engine.apply(ControlsChanged(started=(pause,)))
+        await third
+        await lab.end_round()
+        await lab.rounds(2)
+        await command(lab, ended=[pause.ended(lab.clock.now(), by="bob", reason="fixed")])
+        await lab.rounds(2)
+        recorded = await lab.actions()
+        assert [(a.action, a.status, a.guard) for a in recorded] == [
+            ("disable", "refused", "paused"),
+            ("disable", "done", None),
+        ]
+        report = await replay(lab.service.config, since=START - timedelta(days=7))
+    assert decided(report) == recorded_as_decided(recorded)
+    assert [a.guard for a in report.actions] == ["paused", None]
+    assert report.differences == ()
+    assert report.evidence["control_changes"] == 2
+
+
+async def test_a_replay_reproduces_a_persons_disables_and_enables_and_lists_them_by_hand(
+    seeded: TrafficManagerEmulator,
+    two_regions: dict[str, RegionalOrigin],
+    write_config: ConfigWriter,
+) -> None:
+    """westeurope disabled by regionwatch after a bad deploy, enabled by bob while it still
+    fails (held in, as a pin, until it recovers), healed; then disabled by alice and enabled
+    by her. Replayed with the configuration that decided: regionwatch's one disable as its
+    action, the three commands by hand with their ids, people and outcomes as recorded, none
+    of them compared, no difference."""
+    async with stepped(seeded, two_regions, write_config) as lab:
+        await bad_deploy(lab, two_regions, "westeurope")
+        await lab.rounds(3)
+        await lab.command(Action.ENABLE, "westeurope", by="bob")
+        await lab.rounds(2)
+        two_regions["westeurope"].heal()
+        await lab.rounds(6)
+        assert lab.policy("westeurope").stance is Stance.SERVING
+        await lab.command(Action.DISABLE, "westeurope")
+        await lab.rounds(2)
+        await lab.command(Action.ENABLE, "westeurope")
+        await lab.rounds(2)
+        policy, commands = split(await lab.actions())
+        assert [(a.action, a.by, a.status) for a in commands] == [
+            ("enable", "bob", "done"),
+            ("disable", "alice", "done"),
+            ("enable", "alice", "done"),
+        ]
+        report = await replay(lab.service.config, since=START - timedelta(days=7))
+    assert report.differences == ()
+    assert decided(report) == recorded_as_decided(policy)
+    assert by_hand(report) == recorded_by_hand(commands)
+    assert [h.replayed.at for h in report.by_hand if h.replayed] == [c.decided_at for c in commands]
+    assert all(h.as_recorded for h in report.by_hand)
+    assert report.recorded == tuple(policy)
+    assert report.evidence["manual_commands"] == 3
+
+
+async def test_a_replay_reproduces_adopt_then_heal(
+    tm: TrafficManagerEmulator,
+    azure_identity: None,
+    three_regions: dict[str, RegionalOrigin],
+    write_config: ConfigWriter,
+) -> None:
+    """westeurope and eastus Disabled by someone else; alice adopts westeurope (and is refused
+    adopting it again, and centralus); healthy, westeurope is enabled by regionwatch. Replayed
+    with the configuration that decided: the enable as recorded (adopted, so regionwatch's to
+    enable), the three adopts by hand as recorded, eastus left alone, no difference."""
+    seed(tm, three_regions, geo_mapping=THREE_GEOS)
+    tm.set_endpoint_status("westeurope", "Disabled")
+    tm.set_endpoint_status("eastus", "Disabled")
+    async with stepped(tm, three_regions, write_config) as lab:
+        await lab.command(Action.ADOPT, "westeurope")
+        await lab.command(Action.ADOPT, "westeurope")
+        await lab.command(Action.ADOPT, "centralus")
+        await lab.rounds(8)
+        assert lab.status("westeurope") == "Enabled"
+        policy, commands = split(await lab.actions())
+        assert [(a.action, a.region, a.status) for a in policy] == [
+            ("enable", "westeurope", "done")
+        ]
+        assert [(a.region, a.status, a.guard) for a in commands] == [
+            ("westeurope", "done", None),
+            ("westeurope", "refused", "conflict"),
+            ("centralus", "refused", "conflict"),
+        ]
+        report = await replay(lab.service.config, since=START - timedelta(days=7))
+    assert report.differences == ()
+    assert decided(report) == recorded_as_decided(policy)
+    assert by_hand(report) == recorded_by_hand(commands)
+
+
+async def test_a_candidate_replay_lists_a_persons_commands_by_hand_refused_while_paused(
+    seeded: TrafficManagerEmulator,
+    two_regions: dict[str, RegionalOrigin],
+    write_config: ConfigWriter,
+    tmp_path: Path,
+) -> None:
+    """Recorded in dry-run: failover paused, alice's disable of westeurope refused by the
+    pause; resumed, her disable and bob's enable recorded as dry-run. `regionwatch replay`
+    with an enforce candidate: no action of regionwatch's and no difference (a person's
+    commands are not compared), and a by-hand line for each command: the one while paused
+    refused by `paused` (nothing is written while paused, in any mode), the two after it done
+    in enforce where the history says dry_run."""
+    async with stepped(seeded, two_regions, write_config, mode="dry-run") as lab:
+        pause = a_control(lab, ControlKind.PAUSE, None, lasting=None)
+        await command(lab, started=[pause])
+        stopped = await lab.command(Action.DISABLE, "westeurope")
+        await lab.rounds(2)
+        await command(lab, ended=[pause.ended(lab.clock.now(), by="bob", reason="go")])
+        disabled = await lab.command(Action.DISABLE, "westeurope")
+        await lab.rounds(2)
+        enabled = await lab.command(Action.ENABLE, "westeurope", by="bob")
+        await lab.rounds(2)
+        assert [(a.status, a.guard) for a in (stopped, disabled, enabled)] == [
+            ("refused", "paused"),
+            ("dry_run", None),
+            ("dry_run", None),
+        ]
+        enforce = candidate(lab, tmp_path, mode="enforce")
+        code, out, err = await run_cli(
+            "replay", "--config", str(enforce), "--since", "2026-11-02T13:00:00Z"
+        )
+    assert (code, err) == (0, "")
+    lines = out.splitlines()
+    assert lines[1] == "enforce would have taken no action since 2026-11-02 13:00:00 UTC"
+    start = lines.index("by hand (a person's commands, given as recorded; not compared):")
+    assert lines[start + 1 : start + 10] == [
+        "  2026-11-02 14:00:10 UTC  disable westeurope by alice: refused by paused "
+        "(enforce; recorded refused by paused in dry-run)",
+        "    why: alice says so",
+        f"    outcome: {stopped.detail}",
+        "  2026-11-02 14:00:30 UTC  disable westeurope by alice: done "
+        "(enforce; recorded dry_run in dry-run)",
+        "    why: alice says so",
+        "    outcome: taken as done in the replay",
+        "  2026-11-02 14:00:50 UTC  enable westeurope by bob: done "
+        "(enforce; recorded dry_run in dry-run)",
+        "    why: bob says so",
+        "    outcome: taken as done in the replay",
+    ]
+    assert lines[-1] == "the same as the recorded decisions (0 in the window): no difference"
+
+
 # --- operator controls: pins, silences, the pause ---------------------------------------------
 
 
