@@ -115,6 +115,14 @@ async def test_the_banners_controls_walk_is_in_the_audit_trail_with_who_and_why(
             ("pause", "ended", "carol", "incident over"),
             ("action", "disable", "dave", "database migration"),
             ("action", "enable", "erin", "migration done"),
+            # erin's enable holds the region in until it recovers: a pin in her name
+            (
+                "pin",
+                "started",
+                "erin",
+                "enabled by erin via regionwatch: migration done; regionwatch will not disable "
+                "it again until the region has recovered",
+            ),
             ("action", "disable", "dave", "second try"),
             ("action", "adopt", "frank", "hand it back"),
         ], entries
@@ -129,6 +137,10 @@ async def test_the_banners_controls_walk_is_in_the_audit_trail_with_who_and_why(
         assert code == 0, err
         assert f"replayed {config.rsplit('/', 1)[0]}/regionwatch.db from " in out, out
         assert "rounds" in out, out
+        # The lab's own configuration over its own history: what people did is given by hand,
+        # and regionwatch's own decisions are reproduced.
+        assert "by hand (a person's commands" in out, out
+        assert "no difference" in out, out
     finally:
         if process.returncode is None:
             process.send_signal(signal.SIGINT)
