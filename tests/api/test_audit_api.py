@@ -111,12 +111,8 @@ async def test_the_audit_trail_holds_every_command_and_control_with_who_and_why(
         entries = answer.json()["entries"]
         assert answer.json()["next"] is None
         held, *people = entries
-        # erin's enable holds westeurope in until it recovers: a pin in regionwatch's words.
-        assert (held["kind"], held["change"], held["by"]) == (
-            "pin",
-            "started",
-            "Traffic Manager (someone else)",
-        )
+        # erin's enable holds westeurope in until it recovers: a pin in her name.
+        assert (held["kind"], held["change"], held["by"]) == ("pin", "started", "erin")
         assert held["reason"].startswith("enabled by erin via regionwatch: migration done")
         seen = [(e["kind"], e["change"], e["region"], e["by"], e["reason"]) for e in people]
         assert seen == [
