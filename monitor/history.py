@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from monitor.controls import OPERATOR_PIN_BY, Control, Controls
+from monitor.controls import Control, Controls
 from monitor.controlstore import _COLUMNS as _CONTROL_COLUMNS
 from monitor.controlstore import _control
 from monitor.deploys import Deploy, DeploySource
@@ -30,7 +30,7 @@ from monitor.evidence import (
     RoundFinished,
     TrafficManagerRead,
 )
-from monitor.policy import REGIONWATCH, Action
+from monitor.policy import REGIONWATCH, Action, is_hold_pin
 from monitor.policy import Source as DecisionSource
 from monitor.results import RegionStatus, RegionVerdict
 from monitor.store import _RESULT_COLUMNS, MIGRATIONS, _one_line, _result
@@ -179,9 +179,12 @@ def deploy_markers(db: sqlite3.Connection, since: datetime, until: datetime) -> 
 def controls(db: sqlite3.Connection, since: datetime, until: datetime) -> Iterator[Timed]:
     """Pins, silences and pauses started or ended by a person, each at its stored time; those
     started or ended at the same instant (a new pin replacing the old) as one change. What the
-    engine does by itself is left out, since the replay's own fold does it again: the ends
-    when `until` is reached and the pins held for a person who enabled again an endpoint
-    regionwatch had disabled (both by regionwatch)."""
+    engine does by itself is left out, since the replay's own fold does it again: the ends by
+    regionwatch (`until` reached, a region recovered) and the pins held for a person who
+    enabled again an endpoint regionwatch had disabled. Those holds are named for that person,
+    and stored at the engine's time for the enable's outcome, a moment after the actuator's
+    `finished_at` the replay applies it at: read back too, one would be a second pin, of
+    another id, that the fold never ends."""
     rows = db.execute(
         f"SELECT seq, {_CONTROL_COLUMNS} FROM controls"  # noqa: S608 (constant columns)
         " WHERE (started_at >= ? AND started_at < ?) OR (ended_at >= ? AND ended_at < ?)"
@@ -191,7 +194,7 @@ def controls(db: sqlite3.Connection, since: datetime, until: datetime) -> Iterat
     changes: dict[datetime, tuple[int, list[Control], list[Control]]] = {}
     for seq, *columns in rows:
         stored = _control(tuple(columns))
-        if since <= stored.since < until and stored.by != OPERATOR_PIN_BY:
+        if since <= stored.since < until and not is_hold_pin(stored):
             changes.setdefault(stored.since, (int(seq), [], []))[1].append(_as_started(stored))
         ended_at = stored.ended_at
         if ended_at is not None and since <= ended_at < until and stored.ended_by != REGIONWATCH:

@@ -1561,6 +1561,46 @@ async def test_a_replay_reproduces_adopt_then_heal(
     assert by_hand(report) == recorded_by_hand(commands)
 
 
+class TickingClock(ManualClock):
+    """A manual clock that, like a real one, reads a little later every time it is read: the
+    actuator's `finished_at` and the engine's time for applying that outcome then differ."""
+
+    def now(self) -> datetime:
+        self.advance(0.001)
+        return super().now()
+
+
+async def test_a_replay_reproduces_adopt_after_a_persons_hold_with_a_clock_that_moves(
+    seeded: TrafficManagerEmulator,
+    two_regions: dict[str, RegionalOrigin],
+    write_config: ConfigWriter,
+) -> None:
+    """With a clock that moves on every reading, as in a real run: alice disables westeurope,
+    bob enables it (held in as a pin in bob's name, stored a moment after his enable
+    finished), alice disables it again (the hold let go) and adopts it; healthy, it is enabled
+    by regionwatch. Replayed with the configuration that decided: that enable as recorded (the
+    stored pin is the replay's own hold, not a second one that would never end) and no
+    difference."""
+    async with stepped(seeded, two_regions, write_config, clock=TickingClock(START)) as lab:
+        await lab.command(Action.DISABLE, "westeurope")
+        await lab.command(Action.ENABLE, "westeurope", by="bob")
+        pins = [c for c in lab.service.snapshot.controls.items if c.kind is ControlKind.PIN]
+        assert [p.by for p in pins] == ["bob"]
+        await lab.command(Action.DISABLE, "westeurope")
+        await lab.command(Action.ADOPT, "westeurope")
+        await lab.rounds(6)
+        assert lab.status("westeurope") == "Enabled"
+        policy, commands = split(await lab.actions())
+        assert [(a.action, a.by, a.status) for a in policy] == [("enable", "regionwatch", "done")]
+        report = await replay(lab.service.config, since=START - timedelta(days=7))
+    assert report.differences == ()
+    # Decided at the round's stored time, a moment before the recorded `decided_at`.
+    assert [(a.action, a.result, a.recorded_id) for a in report.actions] == [
+        (r.action, r.status, r.id) for r in policy
+    ]
+    assert by_hand(report) == recorded_by_hand(commands)
+
+
 async def test_a_candidate_replay_lists_a_persons_commands_by_hand_refused_while_paused(
     seeded: TrafficManagerEmulator,
     two_regions: dict[str, RegionalOrigin],
