@@ -206,9 +206,12 @@ def _operator_pins(
             controls = controls.changed([started], ended)
             changes += [*ended, started]
         elif pin is not None and is_hold_pin(pin):
-            ended_pin = pin.ended(
-                now, by="regionwatch", reason=f"{name} has recovered: ours to watch again"
+            why = (
+                f"{name} was disabled again since: the hold is over"
+                if rp.out_since is not None
+                else f"{name} has recovered: ours to watch again"
             )
+            ended_pin = pin.ended(now, by="regionwatch", reason=why)
             controls = controls.changed([], [ended_pin])
             changes.append(ended_pin)
     return after, controls, changes

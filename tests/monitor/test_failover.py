@@ -1587,6 +1587,8 @@ async def test_a_replay_reproduces_adopt_after_a_persons_hold_with_a_clock_that_
         pins = [c for c in lab.service.snapshot.controls.items if c.kind is ControlKind.PIN]
         assert [p.by for p in pins] == ["bob"]
         await lab.command(Action.DISABLE, "westeurope")
+        (let_go,) = await lab.events(EventType.PIN_ENDED, "westeurope")
+        assert "westeurope was disabled again since: the hold is over" in let_go.summary
         await lab.command(Action.ADOPT, "westeurope")
         await lab.rounds(6)
         assert lab.status("westeurope") == "Enabled"
