@@ -20,7 +20,18 @@ from api.deps import require_read
 from api.docs import add_offline_docs
 from api.errors import add_error_handlers
 from api.healthz import HealthzLayer
-from api.routes import actions, checks, dashboard, deploys, events, probes, regions
+from api.routes import (
+    actions,
+    audit,
+    checks,
+    commands,
+    controls,
+    dashboard,
+    deploys,
+    events,
+    probes,
+    regions,
+)
 from monitor.config import Config
 from monitor.release import RELEASE
 from monitor.service import Service, build_service
@@ -66,10 +77,13 @@ def create_app(
     app.include_router(probes.router)
     v1 = APIRouter(prefix="/api/v1", dependencies=[Depends(require_read)])
     v1.include_router(regions.router)
+    v1.include_router(commands.router)
     v1.include_router(checks.router)
     v1.include_router(events.router)
     v1.include_router(deploys.router)
     v1.include_router(actions.router)
+    v1.include_router(audit.router)
+    v1.include_router(controls.router)
     app.include_router(v1)
     app.include_router(dashboard.router)
     for router in routers:

@@ -8,30 +8,41 @@ engine changes. `check --json` prints the same region and DNS shapes
 from __future__ import annotations
 
 import enum
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, cast
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from monitor.auditstore import ActionRecord
+from monitor.audittrail import TrailEntry
+from monitor.controls import Control, ControlKind
 from monitor.deploys import Deploy, DeploySource, Window
 from monitor.dnsmap import DnsFinding
+from monitor.durations import format_duration, parse_duration
 from monitor.events import EventType, Severity
 from monitor.eventstore import StoredEvent
 from monitor.guardrails import Guard
-from monitor.policy import Action, Outcome_, PolicyState, RegionPolicy, Stance, Tally
+from monitor.policy import Action, Outcome_, PolicyState, RegionPolicy, Source, Stance, Tally
 from monitor.results import CheckResult, DnsStatus, FailureClass, OnFailure, Outcome, RegionStatus
 from monitor.snapshot import RegionView, Snapshot, TrafficManagerView
 from monitor.snapshot import Streak as StreakState
 from monitor.trafficmanager.compare import EndpointView
 from monitor.trafficmanager.model import EndpointState, EndpointStatus, MonitorStatus
-from monitor.trafficmanager.watch import Reading
+from monitor.trafficmanager.watch import AccessCheck, Reading
+from monitor.warnings import Warning
 
 __all__ = [
     "ActionOut",
     "ActionResult",
     "ActionsPage",
+    "AdoptIn",
+    "AuditEntryOut",
+    "AuditPage",
     "CheckOut",
+    "CommandAccepted",
+    "CommandIn",
+    "ControlOut",
+    "ControlsOut",
     "DeployIn",
     "DeployOut",
     "DeploysOut",
@@ -41,14 +52,22 @@ __all__ = [
     "ErrorOut",
     "EventOut",
     "EventsPage",
+    "PauseIn",
+    "PauseOut",
+    "PinIn",
     "PolicyOut",
     "ReadinessOut",
     "RegionOut",
     "RegionsOut",
+    "SilenceIn",
     "TrafficManagerOut",
     "TrafficManagerReadOut",
+    "UnpinIn",
+    "WarningOut",
     "action_out",
+    "audit_entry_out",
     "check_out",
+    "control_out",
     "deploy_out",
     "dns_answer_out",
     "event_out",
@@ -56,6 +75,7 @@ __all__ = [
     "region_out",
     "traffic_manager_out",
     "traffic_manager_read_out",
+    "warning_out",
 ]
 
 Fact = str | int | float | bool | None
@@ -138,6 +158,162 @@ class PendingOut(BaseModel):
     decided_at: datetime | None
 
 
+CONTROL_EXAMPLE: dict[str, Any] = {
+    "id": "3c1f9a7e5b2d4c6a8e0f",
+    "kind": "pin",
+    "region": "westeurope",
+    "reason": "investigating the cache; keep it in",
+    "by": "alice@ops-1",
+    "since": "2026-11-02T14:00:00Z",
+    "until": "2026-11-02T16:00:00Z",
+    "ended_at": None,
+    "ended_by": None,
+    "end_reason": None,
+}
+
+
+class ControlOut(BaseModel):
+    """A pin, a silence or the pause, in force or over (docs/failover.md)."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [CONTROL_EXAMPLE]})
+
+    id: str = Field(description="Stable: name it to end this control")
+    kind: ControlKind
+    region: str | None = Field(description="The region it holds; null for the pause")
+    reason: str = Field(description="Why, as given")
+    by: str = Field(description="Who asked for it")
+    since: datetime
+    until: datetime | None = Field(
+        description="When it ends by itself; null: until someone ends it (a pause; a pin held "
+        "for a person who enabled again an endpoint regionwatch had disabled, until the region "
+        "has recovered)"
+    )
+    ended_at: datetime | None = Field(description="When it ended; null while in force")
+    ended_by: str | None = Field(description="Who ended it (`regionwatch` when it expired)")
+    end_reason: str | None = Field(description="Why it ended")
+
+
+class ControlsOut(BaseModel):
+    controls: list[ControlOut] = Field(description="Newest first")
+
+
+class PauseOut(BaseModel):
+    """Whether failover is paused, why, by whom and until when."""
+
+    paused: bool
+    pause: ControlOut | None = Field(description="The pause in force; null when not paused")
+
+
+# The longest a pin, silence or pause may be asked for: a forgotten one must end by itself.
+MAX_CONTROL = timedelta(days=7)
+
+
+def _lasting(value: object) -> timedelta:
+    lasting = parse_duration(value)
+    if lasting <= timedelta(0):
+        raise ValueError("expected a duration longer than 0, such as 30m or 2h")
+    if lasting > MAX_CONTROL:
+        raise ValueError(f"expected at most {format_duration(MAX_CONTROL)}, got {value}")
+    return lasting
+
+
+def _reason(value: str) -> str:
+    if not value.strip():
+        raise ValueError("expected a reason, got only spaces")
+    return _one_line(value)
+
+
+class _Asked(BaseModel):
+    """Who asks and why: every operator command carries both."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    reason: str = Field(
+        min_length=1, max_length=500, description="Why, in words: 1–500 printable characters"
+    )
+    by: str = Field(
+        default="api", min_length=1, max_length=100, description="Who asks: up to 100 characters"
+    )
+
+    @field_validator("reason")
+    @classmethod
+    def _check_reason(cls, value: str) -> str:
+        return _reason(value)
+
+    @field_validator("by")
+    @classmethod
+    def _check_by(cls, value: str) -> str:
+        return _one_line(value)
+
+
+class UnpinIn(_Asked):
+    """Ending a pin before its time."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"reason": "cache fixed", "by": "alice@ops-1"}]}
+    )
+
+
+class PinIn(_Asked):
+    """A pin: the region held where it is, no automatic decision, for a while."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"reason": "investigating; keep it in", "by": "alice@ops-1", "for": "2h"}]
+        }
+    )
+
+    lasting: timedelta = Field(
+        alias="for", description="How long: a duration such as 30m or 2h, at most 7d"
+    )
+
+    @field_validator("lasting", mode="before")
+    @classmethod
+    def _check_lasting(cls, value: object) -> timedelta:
+        return _lasting(value)
+
+
+class SilenceIn(PinIn):
+    """A silence (a maintenance window): the region neither acted on nor alerted on, and
+    `/healthz` answering 200 for it, for a while."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "region": "westeurope",
+                    "reason": "cluster upgrade",
+                    "by": "alice@ops-1",
+                    "for": "2h",
+                }
+            ]
+        }
+    )
+
+    region: str = Field(min_length=1, max_length=100, description="A configured region")
+
+
+class PauseIn(_Asked):
+    """The pause (break-glass): no write to Traffic Manager at all."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"reason": "Azure incident", "by": "alice@ops-1", "for": "1h"}]
+        }
+    )
+
+    lasting: timedelta | None = Field(
+        default=None,
+        alias="for",
+        description="How long: a duration such as 1h, at most 7d; without it, until resumed",
+    )
+
+    @field_validator("lasting", mode="before")
+    @classmethod
+    def _check_lasting(cls, value: object) -> timedelta | None:
+        return None if value is None else _lasting(value)
+
+
 POLICY_EXAMPLE: dict[str, Any] = {
     "state": "counting",
     "reason": "westeurope failed 2 rounds in a row over 10 s, within 1 minutes of deploy "
@@ -174,7 +350,10 @@ class PolicyOut(BaseModel):
         "where nothing acts), `inconclusive` (the evidence cannot decide), `withheld` (it "
         "should be out and a guard rail refuses), `out` (out of rotation by regionwatch's "
         "decision; in dry-run, would be), `recovering` (out, healthy rounds counting towards "
-        "putting it back), `operator` (a person's decision stands)"
+        "putting it back), `operator` (a person's decision stands), `pinned` (held where it "
+        "is by a pin: no automatic decision), `silenced` (in a maintenance window: neither "
+        "acted on nor alerted on), `paused` (a decision is due and failover is paused: taken "
+        "once resumed, if still due)"
     )
     reason: str = Field(description="Why, in words; empty while serving")
     next: str = Field(description="What the policy would do next, in words")
@@ -206,6 +385,11 @@ class RegionOut(BaseModel):
 
 class RegionsOut(BaseModel):
     regions: list[RegionOut]
+    pause: ControlOut | None = Field(
+        default=None,
+        description="Failover paused: no write to Traffic Manager until it ends (`GET "
+        "/api/v1/pause`); null when not paused",
+    )
 
 
 class HistoryItemOut(BaseModel):
@@ -399,6 +583,9 @@ ACTION_EXAMPLE: dict[str, Any] = {
     "attempts": 1,
     "finished_at": "2026-11-02T14:01:21Z",
     "instance": "regionwatch-0",
+    "by": "regionwatch",
+    "forced": False,
+    "source": "policy",
 }
 
 
@@ -431,6 +618,12 @@ class ActionOut(BaseModel):
     attempts: int = Field(description="Writes attempted")
     finished_at: datetime | None = Field(description="Null while intended")
     instance: str = Field(description="The instance that decided")
+    by: str = Field(description="Who decided: `regionwatch`, or the person who asked")
+    forced: bool = Field(description="A person's disable forced past the guard rails")
+    source: Source = Field(
+        description="`policy` (regionwatch's own), `manual` (a person's disable or enable), "
+        "`adopt` (a person handing a Disabled endpoint to regionwatch)"
+    )
 
 
 class ActionsPage(BaseModel):
@@ -440,10 +633,141 @@ class ActionsPage(BaseModel):
     )
 
 
+AUDIT_EXAMPLE: dict[str, Any] = {
+    "at": "2026-11-02T14:05:00Z",
+    "kind": "action",
+    "change": "disable",
+    "id": "9b1e0c7d2f4a6b8c0d1e",
+    "region": "westeurope",
+    "by": "alice@ops-1",
+    "reason": "database migration gone wrong",
+    "result": "done",
+    "forced": True,
+    "source": "manual",
+    "until": None,
+    "detail": "westeurope set Disabled in Traffic Manager",
+    "summary": "disable of westeurope done by alice@ops-1 (forced): database migration gone wrong",
+}
+
+
+class AuditEntryOut(BaseModel):
+    """One entry of the whole audit trail: a decision about an endpoint, or a pin, silence or
+    pause that started or ended; always with who and why."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [AUDIT_EXAMPLE]})
+
+    at: datetime = Field(description="When it was decided, started or ended")
+    kind: Literal["action", "pin", "silence", "pause"]
+    change: str = Field(
+        description="An action's verb (`disable`, `enable`, `adopt`); `started` or `ended` for "
+        "a pin, silence or pause",
+        examples=["disable", "started", "ended"],
+    )
+    id: str = Field(
+        description="The action's id (`GET /api/v1/actions/{id}`), or the control's (its "
+        "started and ended entries share it)"
+    )
+    region: str | None = Field(description="Null for the pause, which holds every region")
+    by: str = Field(
+        description="Who decided, asked, or ended it: a person, or `regionwatch` (its own "
+        "decisions; a control that expired or a pin whose region recovered)"
+    )
+    reason: str = Field(description="Why, in words (for `ended`: why it ended)")
+    result: ActionResult | None = Field(description="What became of an action; null otherwise")
+    forced: bool = Field(description="An action forced past the guard rails by a person")
+    source: Source | None = Field(
+        description="An action's origin (`policy`, `manual`, `adopt`); null otherwise"
+    )
+    until: datetime | None = Field(
+        description="A control's end as it was set; null for an action or until ended"
+    )
+    detail: str | None = Field(description="What an action did, or why not; null otherwise")
+    summary: str = Field(description="The entry in one line")
+
+
+class AuditPage(BaseModel):
+    entries: list[AuditEntryOut] = Field(description="Newest first")
+    next: str | None = Field(
+        description="Pass as `before` for the next (older) page; null on the last page"
+    )
+
+
+class WarningOut(BaseModel):
+    """One warning about regionwatch itself (docs/configuration.md#warnings)."""
+
+    code: str = Field(description="Stable: match on it", examples=["only_world_holder"])
+    severity: Severity
+    message: str = Field(
+        examples=["endpoint centralus is the only one mapping WORLD: failover can never disable it"]
+    )
+    subject: str | None = Field(
+        description="The endpoint, region or key it is about; null: the whole service",
+        examples=["centralus"],
+    )
+
+
+class AdoptIn(BaseModel):
+    """A person handing a Disabled endpoint to regionwatch: why, and who."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"reason": "disabled by hand during the outage", "by": "alice"}]
+        },
+    )
+
+    reason: str = Field(
+        min_length=1, max_length=500, description="Why, in words: 1–500 printable characters"
+    )
+    by: str = Field(
+        min_length=1, max_length=100, description="Who asks: 1–100 printable characters"
+    )
+
+    @field_validator("reason", "by")
+    @classmethod
+    def _text(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("expected words, got only spaces")
+        return _one_line(value)
+
+
+class CommandIn(AdoptIn):
+    """A person's disable or enable of a region's endpoint: why, who, and whether past the
+    guard rails (and, outside enforce mode, written all the same)."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"reason": "database migration gone wrong", "by": "alice", "force": False}]
+        },
+    )
+
+    force: bool = Field(
+        default=False,
+        description="A disable past the guard rails; outside enforce mode, written all the "
+        "same. Recorded as forced",
+    )
+
+
+class CommandAccepted(BaseModel):
+    """A command still being carried out: its record at `GET /api/v1/actions/{id}`."""
+
+    id: str = Field(description="The decision's id")
+    region: str
+    action: Action
+    result: ActionResult = Field(description="`intended`: not finished yet")
+    detail: str
+
+
 class ReadinessOut(BaseModel):
     ready: bool
     problems: list[str] = Field(description="Why the service is not ready (then 503)")
-    warnings: list[str] = Field(description="What is wrong while it stays ready")
+    warnings: list[str] = Field(
+        description="What is wrong while it stays ready, one line each; `info` ones left out"
+    )
+    details: list[WarningOut] = Field(
+        description="Every warning with its code and severity, `info` ones included"
+    )
 
 
 class TrafficManagerOut(BaseModel):
@@ -588,6 +912,15 @@ def traffic_manager_read_out(reading: Reading | None) -> TrafficManagerReadOut |
     return TrafficManagerReadOut(read_at=_time(reading.read_at), error=reading.error)
 
 
+def warning_out(warning: Warning) -> WarningOut:
+    return WarningOut(
+        code=warning.code,
+        severity=warning.severity,
+        message=warning.message,
+        subject=warning.subject,
+    )
+
+
 def event_out(stored: StoredEvent) -> EventOut:
     e = stored.event
     return EventOut(
@@ -617,6 +950,21 @@ def deploy_out(deploy: Deploy) -> DeployOut:
     )
 
 
+def control_out(control: Control) -> ControlOut:
+    return ControlOut(
+        id=control.id,
+        kind=control.kind,
+        region=control.region,
+        reason=control.reason,
+        by=control.by,
+        since=control.since,
+        until=control.until,
+        ended_at=control.ended_at,
+        ended_by=control.ended_by,
+        end_reason=control.end_reason,
+    )
+
+
 def action_out(record: ActionRecord) -> ActionOut:
     return ActionOut(
         id=record.id,
@@ -635,6 +983,27 @@ def action_out(record: ActionRecord) -> ActionOut:
         attempts=record.attempts,
         finished_at=record.finished_at,
         instance=record.instance,
+        by=record.by,
+        forced=record.forced,
+        source=Source(record.source),
+    )
+
+
+def audit_entry_out(entry: TrailEntry) -> AuditEntryOut:
+    return AuditEntryOut(
+        at=entry.at,
+        kind=cast(Literal["action", "pin", "silence", "pause"], entry.kind),  # validated
+        change=entry.change,
+        id=entry.id,
+        region=entry.region,
+        by=entry.by,
+        reason=entry.reason,
+        result=ActionResult(entry.result) if entry.result is not None else None,
+        forced=entry.forced,
+        source=Source(entry.source) if entry.source is not None else None,
+        until=entry.until,
+        detail=entry.detail,
+        summary=entry.summary,
     )
 
 
@@ -677,19 +1046,37 @@ def traffic_manager_out(snapshot: Snapshot, mode: str) -> TrafficManagerOut:
                 for e in profile.endpoints
             ],
         },
-        write_access=None
-        if access is None
-        else {
-            "checked_at": _time(access.checked_at),
-            "can_write": access.can_write,
-            "detail": access.detail,
-        },
+        write_access=_write_access(access, tm.access_known),
         regions={
             name: {"endpoint": view.endpoint.endpoint, "findings": list(view.endpoint.findings)}
             for name, view in snapshot.regions.items()
             if view.endpoint is not None
         },
     )
+
+
+def _write_access(latest: AccessCheck | None, known: AccessCheck | None) -> dict[str, Any] | None:
+    """The latest write-permission check: `can_write` null when it failed (unknown is not
+    "cannot"), with the last check that answered as `last_known` then."""
+    if latest is None:
+        return None
+    answered = latest.access is not None
+    shown: dict[str, Any] = {
+        "checked_at": _time(latest.checked_at),
+        "can_write": latest.can_write if answered else None,
+        "detail": latest.detail,
+    }
+    if not answered:
+        shown["last_known"] = (
+            None
+            if known is None
+            else {
+                "checked_at": _time(known.checked_at),
+                "can_write": known.can_write,
+                "detail": known.detail,
+            }
+        )
+    return shown
 
 
 def _json_fields(state: EndpointState) -> dict[str, Any]:

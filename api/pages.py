@@ -11,11 +11,13 @@ from datetime import UTC, datetime
 from html import escape
 
 from monitor.dnsmap import DnsFinding
+from monitor.events import Severity
 from monitor.policy import RegionPolicy
 from monitor.results import DnsStatus, Outcome, RegionVerdict
 from monitor.snapshot import Snapshot
 from monitor.trafficmanager.compare import EndpointView
 from monitor.trafficmanager.watch import Outage
+from monitor.warnings import Warning
 
 __all__ = ["dashboard_page"]
 
@@ -33,8 +35,10 @@ def dashboard_page(hostname: str, snapshot: Snapshot, *, refresh: int) -> str:
     """The whole page, from one snapshot."""
     tm = snapshot.traffic_manager
     dns = snapshot.dns.findings if snapshot.dns is not None else ()
+    pause = snapshot.controls.pause(snapshot.made_at)
     sections = (
-        _warnings(snapshot.warnings)
+        _paused(pause.describe() if pause is not None else None)
+        + _warnings(snapshot.warnings)
         + _outage(tm.outage if tm is not None else None)
         + "".join(
             _region(
@@ -58,12 +62,27 @@ def dashboard_page(hostname: str, snapshot: Snapshot, *, refresh: int) -> str:
     )
 
 
-def _warnings(warnings: Sequence[str]) -> str:
-    """What is wrong with regionwatch itself (a failing history store), above the regions."""
+def _warnings(warnings: Sequence[Warning]) -> str:
+    """What is wrong with regionwatch itself (a failing history store, a configuration under
+    which failover can never act), above the regions: one line each."""
     if not warnings:
         return ""
-    lines = "".join(f'<p class="down">{escape(w)}</p>' for w in warnings)
+    lines = "".join(
+        f'<p data-warning="{escape(w.code)}" class="{"error" if w.severity is Severity.INFO else "down"}">'
+        f"{escape(w.message)}</p>"
+        for w in warnings
+    )
     return f'<section data-section="warnings"><h2>regionwatch itself</h2>{lines}</section>'
+
+
+def _paused(why: str | None) -> str:
+    """The pause, first: while it lasts nothing is written to Traffic Manager."""
+    if why is None:
+        return ""
+    return (
+        f'<section data-section="pause"><h2>failover paused</h2><p class="down">{escape(why)}'
+        "; nothing is written to Traffic Manager until it is resumed</p></section>"
+    )
 
 
 def _region(verdict: RegionVerdict, view: EndpointView | None, held: RegionPolicy | None) -> str:

@@ -343,6 +343,8 @@ def _story(sandbox: Sandbox, base_url: str) -> list[str]:
         f"  curl -s -X POST {region}/heal",
         f"  {events}",
         "",
+        *_controls(sandbox, base_url),
+        "",
         "More to try:",
         "  # Ghost dies behind Nginx: the cached page goes STALE while Traffic Manager's probe of",
         "  # / still gets 200; outside a deploy window the monitor acts after "
@@ -357,6 +359,38 @@ def _story(sandbox: Sandbox, base_url: str) -> list[str]:
         f'{_JSON} \'{{"status": "Disabled"}}\'',
         "  # break a resolver",
         f"  curl -s -X POST {base_url}/lab/resolvers/eu/faults/servfail",
+    ]
+
+
+def _controls(sandbox: Sandbox, base_url: str) -> list[str]:
+    """The banner's walk through a person's controls, each recorded with who and why in the
+    audit trail, and a replay of the lab's history so far."""
+    rw = ".venv/bin/regionwatch"
+    at = f"--url {base_url}"
+    healthy = LAB_FAILOVER["healthy_rounds"]
+    return [
+        "Take the controls (each recorded with who and why; --by defaults to $USER@hostname):",
+        f"  export REGIONWATCH_TOKEN={sandbox.api_token}",
+        "  # hold westeurope where it is: no automatic decision about it until unpinned",
+        f'  {rw} region pin westeurope --reason "investigating" --for 1h {at}',
+        f'  {rw} region unpin westeurope --reason "found it" {at}',
+        "  # a maintenance window: neither acted on nor alerted on, /healthz 200; it ends by",
+        "  # itself in 2 minutes (silence --list shows it, silence --end ID ends it sooner)",
+        f'  {rw} silence westeurope --reason "cluster upgrade" --for 2m {at}',
+        "  # break-glass: nothing written to Traffic Manager until resumed",
+        f'  {rw} pause --reason "Azure incident" {at}',
+        f'  {rw} resume --reason "incident over" {at}',
+        "  # a person's disable, past the guard rails: it stays until a person enables it",
+        "  # (region enable) or hands it to regionwatch, which then enables it after "
+        f"{healthy} healthy rounds",
+        "  # (once the silence is over)",
+        f'  {rw} region disable westeurope --reason "database migration" --force {at}',
+        f'  {rw} adopt westeurope --reason "migration done" {at}',
+        "  # the whole trail: who did what, when and why",
+        f"  curl -s {base_url}/api/v1/audit | python3 -m json.tool | grep -E '\"(at|summary)\"'",
+        "  # what enforce mode would have done over the lab's history so far, and where that",
+        "  # differs from what was decided (the store is read beside the running lab)",
+        f"  {rw} replay --config {sandbox.config_path} --since 1h",
     ]
 
 

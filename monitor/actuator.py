@@ -5,7 +5,9 @@ For every decision, in the order they were made:
    record, no write);
 2. reconcile: Traffic Manager is read afresh; an endpoint already in the desired state makes
    the action done (an earlier attempt landed, or a person did it), not refused;
-3. guard rails, again, on that fresh read (a disable only);
+3. guard rails, again, on that fresh read (a disable only); and, before every attempt, the
+   pause: while failover is paused nothing is written, never stranding users included (the
+   decision is `refused` by `paused`, and decided again, afresh, once resumed);
 4. one PATCH of `endpointStatus` per attempt; a retryable failure (429 with Retry-After, 5xx,
    a timeout) waits and starts again from 2, so a PATCH that landed but whose answer was lost
    is found done, never repeated; once a PATCH was sent, a read that fails is retried the same
@@ -33,7 +35,7 @@ from monitor.config import Config
 from monitor.errors import StoreError, TrafficManagerError
 from monitor.evidence import ActionFinished, Evidence
 from monitor.guardrails import Guard, Refusal, check_disable
-from monitor.policy import Action, Decision, Outcome_
+from monitor.policy import Action, Decision, Outcome_, Source
 from monitor.queues import drain_then_cancel
 from monitor.snapshot import Snapshot
 from monitor.store import Store
@@ -141,6 +143,9 @@ class Actuator:
                 mode="dry-run" if decision.dry_run else "enforce",
                 urgent=decision.urgent,
                 instance=self._instance,
+                by=decision.by,
+                forced=decision.forced,
+                source=decision.source.value,
             )
         except StoreError as e:
             # No record, no write: the decision is reported failed and decided again later.
@@ -173,6 +178,9 @@ class Actuator:
             evidence=record.evidence,
             dry_run=record.mode == "dry-run",
             urgent=record.urgent,
+            by=record.by,
+            source=Source(record.source),
+            forced=record.forced,
         )
         stale = self._clock.now() - record.decided_at > self._stale_after()
         if stale:
@@ -191,9 +199,14 @@ class Actuator:
 
     async def _execute(self, decision: Decision, *, attempted: bool = False) -> _Result:
         """Carry `decision` out; `attempted`: a PATCH was sent for it before a restart."""
+        if decision.action is Action.ADOPT:
+            return await self._adopt(decision)
         desired = (
             EndpointStatus.DISABLED if decision.action is Action.DISABLE else EndpointStatus.ENABLED
         )
+        paused = self._paused()
+        if paused is not None:
+            return _Result(Outcome_.REFUSED, paused.detail, paused)
         if self._client is None:
             # The guard rails that need no Azure read, again just before /healthz turns.
             refusal = self._refusal(decision, None)
@@ -242,6 +255,13 @@ class Actuator:
                         f"{endpoint.name} is {desired.value} already: nothing would be written "
                         "(failover.mode: dry-run)",
                     )
+                if decision.source is Source.MANUAL:
+                    how = "nothing to write"
+                    if decision.action is Action.DISABLE:
+                        how = f"held by {decision.by} through regionwatch from now on"
+                    return _Result(
+                        Outcome_.DONE, f"{endpoint.name} was {desired.value} already ({how})"
+                    )
                 if decision.action is Action.DISABLE and not landed:
                     # No PATCH of ours was ever sent: a person disabled it between our decision
                     # and this read, so it is theirs, never ours to enable (docs/failover.md).
@@ -252,7 +272,17 @@ class Actuator:
                     )
                 how = "an earlier attempt had landed" if landed else "nothing to write"
                 return _Result(Outcome_.DONE, f"{endpoint.name} is {desired.value} already ({how})")
-            refusal = self._refusal(decision, profile)
+            # The read may have taken long: a pause posted meanwhile stops this write too.
+            refusal = self._paused() or self._refusal(decision, profile)
+            if refusal is not None and written:
+                # An earlier attempt was sent and may still land: stop here, but as failed and
+                # maybe landed, so a late landing is read as ours, never as someone else's.
+                return _Result(
+                    Outcome_.FAILED,
+                    f"{refusal.detail}; after {attempt - 1} attempt"
+                    f"{'s' if attempt != 2 else ''}, the last may still land",
+                    maybe_landed=not decision.dry_run,
+                )
             if refusal is not None:
                 return _Result(Outcome_.REFUSED, refusal.detail, refusal)
             if not decision.dry_run:
@@ -286,10 +316,52 @@ class Actuator:
             maybe_landed=written and not decision.dry_run,
         )
 
+    def _paused(self) -> Refusal | None:
+        """The pause in force now, as a refusal; None when failover is not paused."""
+        pause = self._snapshot().controls.pause(self._clock.now())
+        if pause is None:
+            return None
+        return Refusal(Guard.PAUSED, f"failover {pause.describe()}: nothing is written")
+
+    async def _adopt(self, decision: Decision) -> _Result:
+        """Take ownership of an endpoint a person disabled: no write, only a fresh read to
+        prove it is Disabled (an Enabled one has nothing to adopt)."""
+        if self._client is None:
+            refusal = Refusal(
+                Guard.CONFLICT, "no traffic_manager section: there is no endpoint to adopt"
+            )
+            return _Result(Outcome_.REFUSED, refusal.detail, refusal)
+        try:
+            profile = await self._client.profile()
+        except TrafficManagerError as e:
+            refusal = Refusal(
+                Guard.UNREADABLE, f"Traffic Manager could not be read to adopt the endpoint: {e}"
+            )
+            return _Result(Outcome_.REFUSED, refusal.detail, refusal)
+        endpoint = profile.endpoint(decision.endpoint)
+        if endpoint is None:
+            refusal = Refusal(
+                Guard.MISSING, f"endpoint {decision.endpoint!r} is not in profile {profile.name!r}"
+            )
+            return _Result(Outcome_.REFUSED, refusal.detail, refusal)
+        if endpoint.enabled:
+            refusal = Refusal(
+                Guard.CONFLICT,
+                f"{endpoint.name} is Enabled in Traffic Manager: only a Disabled endpoint can "
+                "be adopted",
+            )
+            return _Result(Outcome_.REFUSED, refusal.detail, refusal)
+        return _Result(
+            Outcome_.DONE,
+            f"{endpoint.name} is Disabled in Traffic Manager: regionwatch owns it from now on "
+            "and enables it once its region has recovered",
+        )
+
     def _refusal(self, decision: Decision, profile: ProfileState | None) -> Refusal | None:
         """Every guard rail a disable fails, in one refusal; None when they pass, for an
-        enable, and for never stranding users, which waits for nothing."""
-        if decision.action is not Action.DISABLE or decision.urgent:
+        enable, for never stranding users, which waits for nothing, and for a person's
+        forced disable."""
+        if decision.action is not Action.DISABLE or decision.urgent or decision.forced:
             return None
         refusals = self._guard_rails(decision, profile)
         if not refusals:
@@ -363,5 +435,8 @@ class Actuator:
                 urgent=decision.urgent,
                 reason=decision.reason,
                 maybe_landed=result.maybe_landed,
+                source=decision.source,
+                by=decision.by,
+                forced=decision.forced,
             )
         )

@@ -15,12 +15,15 @@ from typing import Any
 from monitor.deploys import Deploy, DeploySource
 
 __all__ = [
+    "AUDIT_ACTORS",
     "AUDIT_SCHEMA",
     "ActionRecord",
     "finish_action",
     "insert_deploy",
     "insert_intent",
+    "marker_posted",
     "note_attempt",
+    "prune_audit",
     "select_actions",
     "select_deploys",
 ]
@@ -61,9 +64,18 @@ AUDIT_SCHEMA = """
     CREATE INDEX actions_by_status ON actions (status)
 """
 
+# Who decided each action (regionwatch, or the person who asked), whether it was forced past
+# the guard rails, and where it came from (policy, manual, adopt). Rows from before say the
+# policy's.
+AUDIT_ACTORS = """
+    ALTER TABLE actions ADD COLUMN by TEXT NOT NULL DEFAULT 'regionwatch';
+    ALTER TABLE actions ADD COLUMN forced INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE actions ADD COLUMN source TEXT NOT NULL DEFAULT 'policy';
+"""
+
 _ACTION_COLUMNS = (
     "seq, id, region, endpoint, action, decided_at, reason, evidence, mode, urgent, status,"
-    " guard, detail, uncovered, attempts, finished_at, instance"
+    " guard, detail, uncovered, attempts, finished_at, instance, by, forced, source"
 )
 
 
@@ -89,6 +101,9 @@ class ActionRecord:
     attempts: int
     finished_at: datetime | None
     instance: str
+    by: str = "regionwatch"
+    forced: bool = False
+    source: str = "policy"
 
 
 def insert_intent(
@@ -104,11 +119,14 @@ def insert_intent(
     mode: str,
     urgent: bool,
     instance: str,
+    by: str = "regionwatch",
+    forced: bool = False,
+    source: str = "policy",
 ) -> bool:
     """Record a decision as intended; False when it is recorded already (the same id)."""
     cursor = db.execute(
         f"INSERT OR IGNORE INTO actions ({_ACTION_COLUMNS.removeprefix('seq, ')})"  # noqa: S608 (constant columns)
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'intended', NULL, '', '[]', 0, NULL, ?)",
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'intended', NULL, '', '[]', 0, NULL, ?, ?, ?, ?)",
         (
             id,
             region,
@@ -120,6 +138,9 @@ def insert_intent(
             mode,
             int(urgent),
             instance,
+            by,
+            int(forced),
+            source,
         ),
     )
     return cursor.rowcount == 1
@@ -153,10 +174,14 @@ def select_actions(
     status: str | None = None,
     since: datetime | None = None,
     before: int | None = None,
+    id: str | None = None,
     limit: int = 100,
 ) -> list[ActionRecord]:
     """Actions matching the filters, newest first."""
     clauses, args = [], []  # type: tuple[list[str], list[Any]]
+    if id is not None:
+        clauses.append("id = ?")
+        args.append(id)
     if region is not None:
         clauses.append("region = ?")
         args.append(region)
@@ -224,9 +249,30 @@ def select_deploys(
     ]
 
 
+def prune_audit(db: sqlite3.Connection, cutoff: float) -> int:
+    """Delete the finished actions decided before `cutoff`, and the deploys before it;
+    returns the number of actions deleted. An action still `intended` stays, whatever its
+    age: the next start reconciles it; so does each region's last action carried out (`done`,
+    and `dry_run`), whatever its age: a restart rebuilds from it who holds the endpoint
+    (docs/failover.md)."""
+    db.execute("DELETE FROM deploys WHERE at < ?", (cutoff,))
+    return db.execute(
+        "DELETE FROM actions WHERE decided_at < ? AND status != 'intended'"
+        " AND seq NOT IN (SELECT MAX(seq) FROM actions"
+        " WHERE status IN ('done', 'dry_run') GROUP BY region, status)",
+        (cutoff,),
+    ).rowcount
+
+
+def marker_posted(db: sqlite3.Connection) -> bool:
+    """Whether any deploy marker is stored (a deploy posted, not detected)."""
+    row = db.execute("SELECT 1 FROM deploys WHERE source = ? LIMIT 1", (DeploySource.MARKER.value,))
+    return row.fetchone() is not None
+
+
 def _action(row: tuple[Any, ...]) -> ActionRecord:
     (seq, id_, region, endpoint, action, decided, reason, evidence, mode, urgent, status, guard,
-     detail, uncovered, attempts, finished, instance) = row  # fmt: skip
+     detail, uncovered, attempts, finished, instance, by, forced, source) = row  # fmt: skip
     return ActionRecord(
         seq=int(seq),
         id=str(id_),
@@ -245,6 +291,9 @@ def _action(row: tuple[Any, ...]) -> ActionRecord:
         attempts=int(attempts),
         finished_at=_time(finished) if finished is not None else None,
         instance=str(instance),
+        by=str(by),
+        forced=bool(forced),
+        source=str(source),
     )
 
 

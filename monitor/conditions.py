@@ -43,6 +43,7 @@ class RegionFacts:
     drift: str | None = None
     profile_known: bool = False  # a Traffic Manager profile has been read
     inconclusive: str | None = None  # why the failover policy cannot decide, when it cannot
+    flapping: str | None = None  # why re-enabling is left to a person (failover.flap_limit)
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,6 +197,14 @@ def _region_conditions(
             name,
             f"{name} inconclusive: {region.inconclusive}",
             {"reason": region.inconclusive, "status": region.status.value},
+        )
+    if region.flapping is not None:
+        specs[f"flap/{name}"] = _Spec(
+            EventType.ENDPOINT_FLAPPING,
+            Severity.WARNING,
+            name,
+            f"{name} {region.flapping}",
+            {"reason": region.flapping},
         )
     expiring = _expiring_certificate(config, region.results)
     if expiring is not None:

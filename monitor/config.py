@@ -76,6 +76,7 @@ _LIBRARY_TEXT = 200
 # the timeout may not exceed the interval. DNS and Traffic Manager: third parties (public
 # resolvers, Azure Resource Manager) that throttle or block a client asking many times a second.
 MIN_INTERVAL = timedelta(seconds=1)
+_MIN_AUDIT_RETENTION = timedelta(days=1)
 _MAX_BODY = 16 * 1024 * 1024
 # An ARM path segment (`/resourceGroups/{name}/`): a slash or a space would change the path.
 _ARM_NAME = re.compile(r"^[^/\s\x00-\x1f\x7f]+$")
@@ -552,6 +553,11 @@ class TrafficManagerConfig(Model):
         return self
 
 
+class FlapLimitConfig(Model):
+    disables: Annotated[int, Field(ge=1)] = 3
+    within: Duration = timedelta(hours=24)
+
+
 class FailoverConfig(Model):
     mode: Literal["off", "dry-run", "enforce"] = "dry-run"
     failing_rounds: Annotated[int, Field(ge=1)] = 3
@@ -563,6 +569,9 @@ class FailoverConfig(Model):
     cooldown: Duration = timedelta(minutes=10)
     reenable: Literal["auto", "manual"] = "auto"
     streak_gap: Duration | None = None
+    # After this many automatic disables of one endpoint within the window, re-enabling it is
+    # a person's (null: never).
+    flap_limit: FlapLimitConfig | None = FlapLimitConfig()
 
 
 class DeploysConfig(Model):
@@ -640,6 +649,20 @@ class PeerConfig(Model):
 class StorageConfig(Model):
     path: FilePath = Path("regionwatch.db")
     retention: Duration = timedelta(days=30)
+    audit_retention: Duration = timedelta(days=365)
+
+    @field_validator("audit_retention")
+    @classmethod
+    def _audit_retention(cls, value: timedelta) -> timedelta:
+        # A restart rebuilds the rate limit, the cooldown and the re-enable back-off from the
+        # last day of the audit trail: a shorter retention would forget disables they count.
+        if value < _MIN_AUDIT_RETENTION:
+            raise ValueError(
+                f"expected a duration of at least {format_duration(_MIN_AUDIT_RETENTION)} "
+                "(a restart reads the last day of the audit trail), "
+                f"got {format_duration(value)}"
+            )
+        return value
 
 
 class Config(Model):

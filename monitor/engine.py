@@ -19,6 +19,7 @@ import structlog
 
 from monitor.clock import Clock
 from monitor.config import Config
+from monitor.controls import mark_silenced
 from monitor.events import Event, derive
 from monitor.evidence import Evidence
 from monitor.facts import fact_events
@@ -200,10 +201,18 @@ class Engine:
         after = made.snapshot
         events = (
             *derive(before.conditions, after.conditions, at=after.made_at, instance=after.instance),
-            *fact_events(item.evidence, made.deploys, at=after.made_at, instance=after.instance),
+            *fact_events(
+                item.evidence,
+                made.deploys,
+                at=after.made_at,
+                instance=after.instance,
+                controls=made.controls,
+            ),
         )
+        if after.controls.items:
+            events = mark_silenced(events, after.controls, after.made_at)
         self._snapshot = after
-        self._recorder.record(item.evidence, events, made.deploys)
+        self._recorder.record(item.evidence, events, made.deploys, made.controls)
         if made.decisions and self.decisions is not None:
             self.decisions(made.decisions)
         self.lag = self._clock.monotonic() - item.submitted

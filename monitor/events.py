@@ -41,6 +41,14 @@ class EventType(enum.StrEnum):
     ACTION_REFUSED = "action.refused"
     ACTION_FAILED = "action.failed"
     DEPLOY_RECORDED = "deploy.recorded"
+    PIN_STARTED = "pin.started"
+    PIN_ENDED = "pin.ended"
+    SILENCE_STARTED = "silence.started"
+    SILENCE_ENDED = "silence.ended"
+    PAUSE_STARTED = "pause.started"
+    PAUSE_ENDED = "pause.ended"
+    ENDPOINT_FLAPPING = "endpoint.flapping"
+    ENDPOINT_ADOPTED = "endpoint.adopted"
 
 
 class Severity(enum.StrEnum):

@@ -9,10 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from monitor.controls import Control
 from monitor.deploys import Deploy
 from monitor.dnsmap import DnsFinding
 from monitor.guardrails import Guard
-from monitor.policy import Action, Outcome_
+from monitor.policy import REGIONWATCH, Action, Outcome_, Source
 from monitor.results import RegionVerdict
 from monitor.storehealth import WriteFailure
 from monitor.trafficmanager.geography import GeographicHierarchy
@@ -21,10 +22,12 @@ from monitor.trafficmanager.watch import AccessCheck, Reading
 __all__ = [
     "AccessChecked",
     "ActionFinished",
+    "ControlsChanged",
     "DeployMarked",
     "DnsRoundFinished",
     "Evidence",
     "GeographyRead",
+    "ManualCommand",
     "RoundFinished",
     "SchedulerChanged",
     "StoreHealthChanged",
@@ -98,6 +101,31 @@ class ActionFinished:
     urgent: bool = False
     reason: str = ""  # the decision's reason, for the event
     maybe_landed: bool = False  # failed after a PATCH was sent: it may have taken effect
+    source: Source = Source.POLICY
+    by: str = REGIONWATCH
+    forced: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ManualCommand:
+    """A person's command (the API's `POST /api/v1/regions/{name}/disable|enable|adopt`):
+    decided by the policy like any evidence, under the `id` its answer waits for."""
+
+    id: str
+    action: Action
+    region: str
+    reason: str
+    by: str
+    force: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ControlsChanged:
+    """Pins, silences or the pause started or ended by a person (stored already): `started`
+    in force from now, `ended` (with who ended them and why) over."""
+
+    started: tuple[Control, ...] = ()
+    ended: tuple[Control, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,4 +145,6 @@ Evidence = (
     | SchedulerChanged
     | DeployMarked
     | ActionFinished
+    | ControlsChanged
+    | ManualCommand
 )

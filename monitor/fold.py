@@ -13,15 +13,24 @@ from types import MappingProxyType
 
 from monitor.conditions import RegionFacts, Scope, judge_conditions
 from monitor.config import Config
-from monitor.deploys import Deploy
+from monitor.controls import (
+    OPERATOR_PIN_BY,
+    Control,
+    ControlKind,
+    Controls,
+    control_id,
+)
+from monitor.deploys import Deploy, DeploySource
 from monitor.events import Condition
 from monitor.evidence import (
     AccessChecked,
     ActionFinished,
+    ControlsChanged,
     DeployMarked,
     DnsRoundFinished,
     Evidence,
     GeographyRead,
+    ManualCommand,
     RoundFinished,
     SchedulerChanged,
     StoreHealthChanged,
@@ -33,11 +42,15 @@ from monitor.policy import (
     Stance,
     World,
     decide_action_finished,
+    decide_controls,
     decide_deploy,
+    decide_manual,
     decide_round,
     decide_traffic_manager,
     first_policy,
+    flap_limited,
     healthz_out,
+    is_hold_pin,
 )
 from monitor.results import RegionStatus, RegionVerdict
 from monitor.snapshot import (
@@ -51,10 +64,12 @@ from monitor.snapshot import (
 from monitor.trafficmanager.compare import endpoint_view
 from monitor.trafficmanager.geography import BUILTIN
 from monitor.trafficmanager.model import ProfileState
-from monitor.trafficmanager.watch import Reading
+from monitor.trafficmanager.watch import AccessCheck, Reading
+from monitor.warnings import Known, Warning, compute_warnings
 
 __all__ = [
     "Step",
+    "after_access_check",
     "after_read",
     "first_snapshot",
     "fold",
@@ -75,9 +90,13 @@ def first_snapshot(
     streaks: Mapping[str, Streak] | None = None,
     conditions: Mapping[str, Condition] | None = None,
     policy: PolicyState | None = None,
+    deploy_marked: bool | None = None,
+    controls: Controls | None = None,
 ) -> Snapshot:
     """The snapshot a service starts from: what the store remembers (the last verdicts, their
-    streaks, the open conditions), or every region unknown."""
+    streaks, the open conditions, whether a deploy marker was ever posted, the pins, silences
+    and pause in force), or every region
+    unknown."""
     verdicts = verdicts or {}
     streaks = streaks or {}
     regions = {
@@ -97,6 +116,8 @@ def first_snapshot(
         dns=DnsView() if config.checks.dns is not None else None,
         conditions=MappingProxyType(dict(conditions or {})),
         policy=policy or first_policy(config),
+        deploy_marked=deploy_marked,
+        controls=controls or Controls(),
     )
     # The remembered conditions stand as they were until evidence judges them: the first
     # item applied closes those that are over, with an event, rather than losing them here.
@@ -106,11 +127,13 @@ def first_snapshot(
 @dataclass(frozen=True, slots=True)
 class Step:
     """What one item of evidence made: the new snapshot, the policy's decisions for the
-    actuator, and the deploys it detected (a new, stable release)."""
+    actuator, the deploys it detected (a new, stable release), and the pins, silences and
+    pauses that started or ended (to store and announce)."""
 
     snapshot: Snapshot
     decisions: tuple[Decision, ...] = ()
     deploys: tuple[Deploy, ...] = ()
+    controls: tuple[Control, ...] = ()
 
 
 def fold(snapshot: Snapshot, evidence: Evidence, *, config: Config, now: datetime) -> Snapshot:
@@ -124,16 +147,74 @@ def step(snapshot: Snapshot, evidence: Evidence, *, config: Config, now: datetim
     conditions and `/healthz` answer, and the policy of the regions it touches)."""
     before_health = snapshot.health
     before_policy = snapshot.policy or first_policy(config)
+    controls, expired = snapshot.controls.expire(now)
+    if isinstance(evidence, ControlsChanged):
+        controls = controls.changed(evidence.started, evidence.ended)
+    snapshot = replace(snapshot, controls=controls)
     snapshot, scope = _apply(snapshot, evidence, config)
     policy, decisions, deploys = _decide(before_policy, evidence, snapshot, config, now)
+    ended = (*expired, *(evidence.ended if isinstance(evidence, ControlsChanged) else ()))
+    if ended and not isinstance(evidence, ControlsChanged):
+        # Something ended by itself: what it held back is judged again now.
+        unpinned = [c.region for c in ended if c.kind is ControlKind.PIN and c.region]
+        policy, more = decide_controls(policy, _world(snapshot), config, now, unpinned=unpinned)
+        decisions = [*decisions, *more]
+    changes = [*ended, *(evidence.started if isinstance(evidence, ControlsChanged) else ())]
+    policy, controls, mirrored = _operator_pins(before_policy, policy, controls, now)
+    changes += mirrored
+    snapshot = replace(snapshot, controls=controls)
     changed = frozenset(
         name for name, rp in policy.regions.items() if before_policy.regions.get(name) is not rp
     )
-    if changed and scope.regions is not None:
+    if changes:
+        scope = replace(scope, regions=None)  # a silence turns /healthz; judge every region
+    elif changed and scope.regions is not None:
         scope = replace(scope, regions=scope.regions | changed)
     snapshot = replace(snapshot, policy=policy)
     finished = _finish(snapshot, config, now, judge=scope, before=before_health)
-    return Step(finished, tuple(decisions), tuple(deploys))
+    return Step(finished, tuple(decisions), tuple(deploys), tuple(changes))
+
+
+def _operator_pins(
+    before: PolicyState, after: PolicyState, controls: Controls, now: datetime
+) -> tuple[PolicyState, Controls, list[Control]]:
+    """The policy's hold on a region whose endpoint a person enabled again after our disable,
+    as a pin anyone can see and end: started when the hold begins, ended when the region has
+    recovered (the policy lets go). Returns the controls and the pins started or ended."""
+    changes: list[Control] = []
+    for name, rp in after.regions.items():
+        held_before = before.region(name).hold_until_recovered
+        if rp.hold_until_recovered == held_before:
+            continue
+        pin = controls.pin(name, now)
+        if rp.hold_until_recovered and rp.operator is not None:
+            # Named for the person when they enabled it through regionwatch.
+            by = rp.held_by or OPERATOR_PIN_BY
+            started = Control(
+                id=control_id(ControlKind.PIN, name, now, by, rp.operator),
+                kind=ControlKind.PIN,
+                region=name,
+                reason=rp.operator,
+                by=by,
+                since=now,
+            )
+            ended = (
+                [pin.ended(now, by="regionwatch", reason="replaced by a person's re-enable")]
+                if pin is not None
+                else []
+            )
+            controls = controls.changed([started], ended)
+            changes += [*ended, started]
+        elif pin is not None and is_hold_pin(pin):
+            why = (
+                f"{name} was disabled again since: the hold is over"
+                if rp.out_since is not None
+                else f"{name} has recovered: ours to watch again"
+            )
+            ended_pin = pin.ended(now, by="regionwatch", reason=why)
+            controls = controls.changed([], [ended_pin])
+            changes.append(ended_pin)
+    return after, controls, changes
 
 
 def _apply(snapshot: Snapshot, evidence: Evidence, config: Config) -> tuple[Snapshot, Scope]:
@@ -165,9 +246,7 @@ def _apply(snapshot: Snapshot, evidence: Evidence, config: Config) -> tuple[Snap
             snapshot = replace(snapshot, traffic_manager=tm, regions=regions)
             scope = Scope(regions=None, dns=False, monitor=True)
         case AccessChecked(check=check):
-            snapshot = replace(
-                snapshot, traffic_manager=replace(tm or TrafficManagerView(), access=check)
-            )
+            snapshot = replace(snapshot, traffic_manager=after_access_check(tm, check))
         case GeographyRead(hierarchy=hierarchy):
             snapshot = replace(
                 snapshot, traffic_manager=replace(tm or TrafficManagerView(), geography=hierarchy)
@@ -180,6 +259,8 @@ def _apply(snapshot: Snapshot, evidence: Evidence, config: Config) -> tuple[Snap
             scope = Scope(regions=frozenset(), dns=False, monitor=True)
         case SchedulerChanged(running=running):
             snapshot = replace(snapshot, scheduler_running=running)
+        case DeployMarked(deploy=deploy) if deploy.source is DeploySource.MARKER:
+            snapshot = replace(snapshot, deploy_marked=True)
     return snapshot, scope
 
 
@@ -191,6 +272,7 @@ def _world(snapshot: Snapshot) -> World:
         profile=tm.profile if tm is not None else None,
         geography=tm.geography if tm is not None else BUILTIN,
         tm_readable=latest is None or latest.error is None,
+        controls=snapshot.controls,
     )
 
 
@@ -220,6 +302,29 @@ def _decide(
                 config=config,
                 now=now,
                 maybe_landed=finished.maybe_landed,
+                source=finished.source,
+                by=finished.by,
+                reason=finished.reason,
+            )
+            return state, decisions, []
+        case ManualCommand() as command if command.region in snapshot.regions:
+            state, decisions = decide_manual(
+                policy,
+                id=command.id,
+                action=command.action,
+                region=command.region,
+                reason=command.reason,
+                by=command.by,
+                force=command.force,
+                world=_world(snapshot),
+                config=config,
+                now=now,
+            )
+            return state, decisions, []
+        case ControlsChanged(ended=ended):
+            unpinned = [c.region for c in ended if c.kind is ControlKind.PIN and c.region]
+            state, decisions = decide_controls(
+                policy, _world(snapshot), config, now, unpinned=unpinned
             )
             return state, decisions, []
     return policy, [], []
@@ -250,6 +355,14 @@ def after_read(view: TrafficManagerView, reading: Reading) -> TrafficManagerView
         failing_since=view.failing_since or reading.read_at,
         failed_reads=view.failed_reads + 1,
     )
+
+
+def after_access_check(view: TrafficManagerView | None, check: AccessCheck) -> TrafficManagerView:
+    """Traffic Manager's view after a write-permission check: a check that failed is the
+    latest, and leaves the last answer standing (unknown is not "cannot write")."""
+    view = view or TrafficManagerView()
+    known = check if check.access is not None else view.access_known
+    return replace(view, access=check, access_known=known)
 
 
 def rebuild_streak(
@@ -301,14 +414,14 @@ def _finish(
         conditions = dict(snapshot.conditions)
     else:
         conditions = _judge(snapshot, config, now, judge)
-    health = _health(snapshot, config, judge.regions if judge is not None else None, before)
+    health = _health(snapshot, config, judge.regions if judge is not None else None, before, now)
     return replace(
         snapshot,
         version=snapshot.version + 1,
         made_at=now,
         conditions=MappingProxyType(conditions),
         readiness=_readiness(snapshot, config),
-        warnings=_warnings(snapshot),
+        warnings=_warnings(snapshot, config, now),
         health=health,
     )
 
@@ -339,6 +452,11 @@ def _judge(snapshot: Snapshot, config: Config, now: datetime, scope: Scope) -> d
             drift=view.endpoint.drift if view.endpoint is not None else None,
             profile_known=profile_known,
             inconclusive=_inconclusive(snapshot, view.name),
+            flapping=(
+                flap_limited(config, snapshot.policy, view.name, now)
+                if snapshot.policy is not None
+                else None
+            ),
         )
         for view in snapshot.regions.values()
         if scope.regions is None or view.name in scope.regions
@@ -375,24 +493,40 @@ def _readiness(snapshot: Snapshot, config: Config) -> tuple[str, ...]:
         problems.append(f"first round not done: {', '.join(waiting)}")
     if config.failover.mode == "enforce":
         tm = snapshot.traffic_manager
-        access = tm.access if tm is not None else None
-        if access is None or not access.can_write:
-            if tm is None:
-                detail = "no traffic_manager configured"
-            elif access is None:
-                detail = "not checked yet"
-            else:
-                detail = access.detail
-            problems.append(f"enforce mode, cannot write to Traffic Manager: {detail}")
+        known = tm.access_known if tm is not None else None
+        # Without a traffic_manager section /healthz is the only lever: nothing to write.
+        if tm is None:
+            pass
+        elif known is not None and not known.can_write:
+            problems.append(f"enforce mode, cannot write to Traffic Manager: {known.detail}")
+        elif known is None:
+            # Unknown is not "cannot": but enforce mode waits for a check that answered.
+            why = (
+                "not checked yet" if tm.access is None else f"the check failed: {tm.access.detail}"
+            )
+            problems.append(f"enforce mode, write access to Traffic Manager not confirmed: {why}")
     return tuple(problems)
 
 
-def _warnings(snapshot: Snapshot) -> tuple[str, ...]:
-    # A failing store is a warning, not a readiness problem: taking the pod out of its Service
-    # would take `/healthz`, Traffic Manager's probe target, with it, and fail the region over
-    # for the monitor's own disk.
-    failure = snapshot.store_failure
-    return (failure.describe(),) if failure is not None else ()
+def _warnings(snapshot: Snapshot, config: Config, now: datetime) -> tuple[Warning, ...]:
+    # A failing store is among them, not a readiness problem: taking the pod out of its
+    # Service would take `/healthz`, Traffic Manager's probe target, with it, and fail the
+    # region over for the monitor's own disk.
+    tm = snapshot.traffic_manager
+    latest = tm.access if tm is not None else None
+    return compute_warnings(
+        config,
+        Known(
+            profile=tm.profile if tm is not None else None,
+            access=tm.access_known if tm is not None else None,
+            access_failure=latest if latest is not None and latest.access is None else None,
+            deploy_marked=snapshot.deploy_marked,
+            policy=snapshot.policy,
+            store_failure=snapshot.store_failure,
+            controls=snapshot.controls,
+            now=now,
+        ),
+    )
 
 
 def _health(
@@ -400,12 +534,14 @@ def _health(
     config: Config,
     regions: frozenset[str] | None,
     before: Mapping[str, HealthAnswer] | None,
+    now: datetime,
 ) -> Mapping[str, HealthAnswer]:
     """Every `/healthz` answer, prebuilt; "" is the answer when no region is named
     (`api.local_region`'s, else the service's own). Only `regions`' answers are built again
     when the previous ones are given (None: all). 503 only when the failover policy holds the
     region out of rotation in enforce mode (docs/failover.md); 200 otherwise, whatever the
-    verdict: the monitor fails static."""
+    verdict: the monitor fails static. A silenced region answers 200 (in maintenance, nobody
+    acts on it)."""
     if before is not None and regions is not None and not regions:
         return before
     answers = dict(before) if before is not None and regions is not None else {"": _SERVICE_OK}
@@ -414,7 +550,11 @@ def _health(
         if regions is not None and before is not None and name not in regions:
             continue
         held = policy.region(name) if policy is not None else None
-        out = held is not None and healthz_out(config, held)
+        out = (
+            held is not None
+            and healthz_out(config, held)
+            and not snapshot.controls.silenced(name, now)
+        )
         body: dict[str, object] = {"region": name, "serve": not out, "status": view.status.value}
         if held is not None:
             body["policy"] = held.stance.value

@@ -36,6 +36,7 @@ class Guard(enum.StrEnum):
     UNREADABLE = "unreadable"  # Traffic Manager could not be read just before the write
     MISSING = "missing"  # the endpoint is not in the profile
     PAUSED = "paused"
+    CONFLICT = "conflict"  # a person's command conflicts with a decision in flight or the owner
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,6 +17,7 @@ from types import MappingProxyType
 from typing import Any
 
 from monitor.config import Config
+from monitor.controls import OPERATOR_PIN_BY, Control, ControlKind, Controls
 from monitor.deploys import (
     RELEASE_MEMORY,
     Deploy,
@@ -26,7 +27,8 @@ from monitor.deploys import (
     stable_release,
     window_of,
 )
-from monitor.guardrails import Refusal, check_disable
+from monitor.durations import format_duration
+from monitor.guardrails import Guard, Refusal, check_disable
 from monitor.results import (
     CheckResult,
     FailureClass,
@@ -41,20 +43,28 @@ from monitor.trafficmanager.model import MonitorStatus, ProfileState
 __all__ = [
     "BACKOFF_WINDOW",
     "INCONCLUSIVE_ROUNDS",
+    "REGIONWATCH",
     "Action",
     "Decision",
     "Outcome_",
+    "PastAction",
     "PolicyState",
     "RegionPolicy",
+    "Source",
     "Stance",
     "Tally",
     "World",
     "decide_action_finished",
+    "decide_controls",
     "decide_deploy",
+    "decide_manual",
     "decide_round",
     "decide_traffic_manager",
     "first_policy",
+    "flap_limited",
     "healthz_out",
+    "is_hold_pin",
+    "restore_memory",
     "restore_policy",
 ]
 
@@ -63,6 +73,8 @@ INCONCLUSIVE_ROUNDS = 3
 # Disables of one endpoint within this window make each re-enable wait longer.
 BACKOFF_WINDOW = timedelta(hours=24)
 _SERVING = frozenset({RegionStatus.HEALTHY, RegionStatus.DEGRADED})
+# Who the policy's own decisions are by, in the audit trail.
+REGIONWATCH = "regionwatch"
 
 
 class Stance(enum.StrEnum):
@@ -75,12 +87,24 @@ class Stance(enum.StrEnum):
     WITHHELD = "withheld"  # it should be out, and a guard rail refuses
     OUT = "out"  # out of rotation by our decision (Disabled by us; in dry-run: would be)
     RECOVERING = "recovering"  # out, healthy rounds counting towards putting it back
-    OPERATOR = "operator"  # a person's decision stands (they disabled it, or undid ours)
+    OPERATOR = "operator"  # a person's decision stands (they disabled it)
+    PINNED = "pinned"  # held where it is by a pin: no automatic decision
+    SILENCED = "silenced"  # in a maintenance window: neither acted on nor alerted on
+    PAUSED = "paused"  # a decision is due and everything is paused: taken once resumed
 
 
 class Action(enum.StrEnum):
     DISABLE = "disable"
     ENABLE = "enable"
+    ADOPT = "adopt"  # take ownership of an endpoint a person disabled: no write
+
+
+class Source(enum.StrEnum):
+    """Where a decision came from (the audit trail's `source`)."""
+
+    POLICY = "policy"  # the policy's own, from the evidence
+    MANUAL = "manual"  # a person's command: disable or enable
+    ADOPT = "adopt"  # a person handing a Disabled endpoint to regionwatch
 
 
 class Outcome_(enum.StrEnum):
@@ -129,6 +153,23 @@ class Decision:
     dry_run: bool
     urgent: bool = False  # never strand users: no back-off, no wait
     refusal: Refusal | None = None
+    by: str = REGIONWATCH  # who decided: regionwatch, or the person who asked
+    source: Source = Source.POLICY
+    forced: bool = False  # a person's disable past the guard rails
+
+
+@dataclass(frozen=True, slots=True)
+class PastAction:
+    """A decision carried out (`done`, or `dry_run`), as the audit trail remembers it: what
+    `restore_policy` rebuilds ownership, the back-off and the flap limit from."""
+
+    region: str
+    action: Action
+    outcome: Outcome_
+    at: datetime
+    source: Source = Source.POLICY
+    by: str = REGIONWATCH
+    reason: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,8 +182,14 @@ class RegionPolicy:
     unjudged: int = 0  # ERROR-only rounds in a row
     out_since: datetime | None = None  # we hold it out of rotation since
     out_dry_run: bool = False  # ... only in dry-run: Traffic Manager was not written
+    out_manual: bool = False  # ... by a person's command: never enabled automatically
     operator: str | None = None  # why a person's decision stands
     hold_until_recovered: bool = False  # a person undid our disable: not again until it recovers
+    held_by: str | None = None  # ... who: the person, or OPERATOR_PIN_BY when done in Azure
+    # Our disables of it within `failover.flap_limit.within` when the one holding it out was
+    # carried out: counted then, so the flap limit holds until a person enables it, however
+    # long ago those disables were (a sliding count would put it back by itself later).
+    flap_count: int = 0
     tm_degraded_since: datetime | None = None  # when we first saw Traffic Manager say Degraded
     window: Window | None = None  # the latest deploy window
     releases: tuple[str | None, ...] = ()  # the origin's release in the recent rounds
@@ -177,6 +224,7 @@ class World:
     tm_readable: bool = True  # the last read worked
     monitor_path: str | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
+    controls: Controls = field(default_factory=Controls)  # pins, silences, the pause
 
 
 def first_policy(config: Config) -> PolicyState:
@@ -244,22 +292,35 @@ def _count(
     return rp, detected
 
 
+def restore_memory(config: Config) -> int:
+    """How many of a region's latest rounds `restore_policy` needs: enough for the longest
+    count it may be in the middle of (the back-off's longest wait, at three disables)."""
+    failover = config.failover
+    return max(
+        failover.failing_rounds_without_deploy or 0,
+        failover.failing_rounds,
+        failover.healthy_rounds * 8,
+    )
+
+
 def restore_policy(
     config: Config,
     *,
     rounds: Mapping[str, Sequence[RegionVerdict]],
-    outcomes: Sequence[tuple[str, Action, Outcome_, datetime]],
+    outcomes: Sequence[PastAction],
     deploys: Sequence[Deploy],
     now: datetime,
     intents: Sequence[tuple[str, str, Action, datetime]] = (),
+    pins: Sequence[Control] = (),
 ) -> PolicyState:
     """The policy as it stood before a restart, from the store: each region's recent rounds
     counted again (a restart quicker than `failover.streak_gap` continues its tallies), the
-    actions carried out (who holds which endpoint out; our disables for the rate limit and
-    the back-off), oldest first, the deploys (their windows), and the intents recorded but
+    actions carried out (who holds which endpoint out, a person or regionwatch; our disables
+    for the rate limit, the back-off and the flap limit), oldest first, the deploys (their windows), and the intents recorded but
     not finished, as (region, decision id, action, decided at), oldest first: the actuator
     reconciles them at start, so their regions wait for that outcome rather than deciding the
-    same action again."""
+    same action again. `pins` are the pins in force: one held for a person who enabled again
+    an endpoint we had disabled holds its region until it recovers, as before the restart."""
     state = first_policy(config)
     for name, verdicts in rounds.items():
         if name not in config.regions:
@@ -268,17 +329,21 @@ def restore_policy(
         for verdict in verdicts:
             rp, _ = _count(rp, verdict, config)
         state = _with(state, name, rp)
-    disables: list[tuple[str, datetime]] = []
-    for region, action, outcome, at in outcomes:
-        if region not in config.regions or outcome not in (Outcome_.DONE, Outcome_.DRY_RUN):
+    for past in outcomes:
+        if past.region not in config.regions or past.outcome not in (
+            Outcome_.DONE,
+            Outcome_.DRY_RUN,
+        ):
             continue
-        rp = state.region(region)
-        if action is Action.DISABLE:
-            rp = replace(rp, out_since=at, out_dry_run=outcome is Outcome_.DRY_RUN)
-            disables.append((region, at))
-        else:
-            rp = replace(rp, out_since=None, out_dry_run=False)
-        state = _with(state, region, rp)
+        state = _carried_out(state, past, config, tallies=False)
+        held = state.region(past.region)
+        if held.hold_until_recovered and _recovered_after(
+            rounds.get(past.region, ()), past.at, config.failover.healthy_rounds
+        ):
+            # A person's enable whose region has recovered since: the hold is over.
+            state = _with(
+                state, past.region, replace(held, hold_until_recovered=False, operator=None)
+            )
     for deploy in sorted(deploys, key=lambda d: d.at):
         if deploy.region in config.regions:
             window = window_of(
@@ -295,8 +360,127 @@ def restore_policy(
                 pending_at=decided_at,
             )
             state = _with(state, region, rp)
-    cutoff = now - BACKOFF_WINDOW
-    return replace(state, disables=tuple(d for d in disables if d[1] >= cutoff))
+    for pin in pins:
+        if is_hold_pin(pin) and pin.region in config.regions:
+            rp = state.region(pin.region)
+            rp = replace(
+                rp,
+                hold_until_recovered=True,
+                held_by=pin.by,
+                operator=pin.reason,
+                out_since=None,
+            )
+            state = _with(state, pin.region, rp)
+    cutoff = now - disables_memory(config)
+    return replace(state, disables=tuple(d for d in state.disables if d[1] >= cutoff))
+
+
+def is_hold_pin(pin: Control) -> bool:
+    """Whether `pin` is the policy's hold on a region whose endpoint a person enabled again
+    after our disable (through regionwatch, or in Azure): the only pins without an end, since a
+    person's pin always lasts a while."""
+    return pin.kind is ControlKind.PIN and pin.until is None
+
+
+def disables_memory(config: Config) -> timedelta:
+    """How far back our disables are kept: the back-off's window, or the flap limit's."""
+    flap = config.failover.flap_limit
+    return max(BACKOFF_WINDOW, flap.within) if flap is not None else BACKOFF_WINDOW
+
+
+def _recovered_after(verdicts: Sequence[RegionVerdict], at: datetime, needed: int) -> bool:
+    """Whether the rounds after `at` (oldest first) end with `needed` serving ones in a row."""
+    after = [v for v in verdicts if v.decided_at > at]
+    run = 0
+    for verdict in after:
+        run = run + 1 if verdict.status in _SERVING else 0
+    return run >= needed
+
+
+def _carried_out(
+    state: PolicyState, past: PastAction, config: Config, *, tallies: bool
+) -> PolicyState:
+    """The policy after a decision was carried out (done, or dry_run): who holds the endpoint
+    now, and our disables. `tallies`: reset the region's tallies, as a fresh outcome does (a
+    restart keeps those counted again from the rounds)."""
+    region, at = past.region, past.at
+    rp = state.region(region)
+    dry = past.outcome is Outcome_.DRY_RUN
+    manual = past.source is Source.MANUAL
+    disables = state.disables
+    if past.action is Action.ADOPT:
+        rp = replace(
+            rp,
+            out_since=at,
+            out_dry_run=False,
+            out_manual=False,
+            operator=None,
+            hold_until_recovered=False,
+            refused=None,
+            flap_count=0,
+        )
+        if tallies:
+            rp = replace(rp, healthy=None)
+    elif past.action is Action.DISABLE:
+        rp = replace(rp, out_since=at, out_dry_run=dry, out_manual=manual, refused=None)
+        if tallies:
+            rp = replace(rp, healthy=None)
+        if manual:
+            rp = replace(
+                rp,
+                operator=f"disabled by {past.by} via regionwatch"
+                + (" (dry-run: Traffic Manager was not written)" if dry else "")
+                + f": {past.reason}",
+                hold_until_recovered=False,
+                flap_count=0,
+            )
+        else:
+            disables = (*disables, (region, at))
+            rp = replace(rp, flap_count=_flap_count(config, disables, region, at))
+    else:
+        rp = replace(
+            rp, out_since=None, out_dry_run=False, out_manual=False, refused=None, flap_count=0
+        )
+        if tallies:
+            rp = replace(rp, failing=None)
+        if manual:
+            # A person put it back: not fought, and our back-off and flap limit start afresh.
+            rp = replace(
+                rp,
+                hold_until_recovered=True,
+                held_by=past.by,
+                operator=f"enabled by {past.by} via regionwatch: {past.reason}; regionwatch "
+                "will not disable it again until the region has recovered",
+            )
+            disables = tuple(d for d in disables if d[0] != region)
+    return replace(_with(state, region, rp), disables=disables)
+
+
+def flap_limited(config: Config, state: PolicyState, name: str, now: datetime) -> str | None:
+    """Why re-enabling `name` is left to a person (`failover.flap_limit`), when it is: we hold
+    it out after disabling it that many times within the window, counted when the disable
+    holding it out was carried out (it stays so until someone enables it). None otherwise."""
+    flap = config.failover.flap_limit
+    rp = state.region(name)
+    if flap is None or rp.out_since is None or rp.out_manual or rp.flap_count < flap.disables:
+        return None
+    return (
+        f"disabled by regionwatch {rp.flap_count} times within {format_duration(flap.within)} "
+        f"(failover.flap_limit: {flap.disables}): re-enabling it is left to a person; "
+        f"re-enable with `regionwatch region enable {name} --reason ...`"
+    )
+
+
+def _flap_count(
+    config: Config, disables: Sequence[tuple[str, datetime]], region: str, at: datetime
+) -> int:
+    """Our disables of `region` within the flap limit's window up to `at` (0 without one)."""
+    flap = config.failover.flap_limit
+    if flap is None:
+        return 0
+    return sum(
+        1 for r, when in disables if r == region and timedelta(0) <= at - when <= flap.within
+    )
 
 
 def _releases(
@@ -375,18 +559,22 @@ def decide_traffic_manager(
                     hold_until_recovered=False,
                     out_since=None if rp.out_dry_run else rp.out_since,
                 )
-        elif endpoint.enabled and rp.operator is not None and not rp.hold_until_recovered:
-            rp = replace(rp, operator=None)  # they enabled it again: it is ours to watch again
         elif endpoint.enabled and ours and not waiting:
+            # Before the next branch: a person's disable through regionwatch carries an
+            # `operator` too, and undoing it in Azure is undoing a disable we wrote.
             rp = replace(
                 rp,
                 out_since=None,
                 out_dry_run=False,
+                out_manual=False,
                 hold_until_recovered=True,
+                held_by=OPERATOR_PIN_BY,
                 operator=f"{endpoint.name} was enabled again in Traffic Manager by someone else "
                 "after regionwatch disabled it: regionwatch will not disable it again until the "
                 "region has recovered",
             )
+        elif endpoint.enabled and rp.operator is not None and not rp.hold_until_recovered:
+            rp = replace(rp, operator=None)  # they enabled it again: it is ours to watch again
         regions[name] = rp
     state = replace(state, regions=MappingProxyType(regions))
     return _judge_all(state, world, config, now, focus=None)
@@ -408,33 +596,143 @@ def decide_action_finished(
     config: Config,
     now: datetime,
     maybe_landed: bool = False,
+    source: Source = Source.POLICY,
+    by: str = REGIONWATCH,
+    reason: str = "",
 ) -> tuple[PolicyState, list[Decision]]:
-    """The actuator's report on a decision."""
+    """The actuator's report on a decision (a person's command's too: `source`, `by` and
+    its `reason` say whose, and a done one leaves the endpoint theirs)."""
     rp = state.region(region)
     if rp.pending not in (None, decision_id):
         return state, []  # an older decision's late report: the newer one stands
     rp = replace(rp, pending=None, pending_action=None, pending_at=None)
-    disables = state.disables
+    state = _with(state, region, rp)
     if outcome in (Outcome_.DONE, Outcome_.DRY_RUN):
-        dry = outcome is Outcome_.DRY_RUN
-        if action is Action.DISABLE:
-            rp = replace(rp, out_since=at, out_dry_run=dry, healthy=None, refused=None)
-            disables = (*disables, (region, at))
-        else:
-            rp = replace(rp, out_since=None, out_dry_run=False, failing=None, refused=None)
+        past = PastAction(region, action, outcome, at, source, by, reason)
+        state = _carried_out(state, past, config, tallies=True)
     elif outcome is Outcome_.REFUSED:
-        rp = replace(rp, refused=detail)
+        if source is Source.POLICY:  # each of the policy's refusals is recorded once
+            state = _with(state, region, replace(rp, refused=detail))
     elif outcome is Outcome_.FAILED:
         rp = replace(rp, reason=f"the last {action.value} failed: {detail}")
-        if action is Action.DISABLE and maybe_landed:
+        if action is Action.DISABLE and maybe_landed and source is Source.POLICY:
             rp = replace(rp, maybe_out_since=at)
-    cutoff = now - BACKOFF_WINDOW
-    state = replace(_with(state, region, rp), disables=tuple(d for d in disables if d[1] >= cutoff))
+        state = _with(state, region, rp)
+    cutoff = now - disables_memory(config)
+    state = replace(state, disables=tuple(d for d in state.disables if d[1] >= cutoff))
     # Refused or failed, it is decided again on the next evidence, not at once: on the same
     # view the policy would decide it straight away, and the actuator refuse it again, in a
     # loop until Traffic Manager is read again.
     again = region if outcome in (Outcome_.DONE, Outcome_.DRY_RUN) else ""
     return _judge_all(state, world, config, now, focus=again)
+
+
+# --- operator controls ------------------------------------------------------------------------
+
+
+def decide_controls(
+    state: PolicyState,
+    world: World,
+    config: Config,
+    now: datetime,
+    *,
+    unpinned: Sequence[str] = (),
+) -> tuple[PolicyState, list[Decision]]:
+    """Pins, silences or the pause started or ended (by a person, or by reaching their end):
+    every region judged again on the evidence as it stands, and decisions taken for any of
+    them, so what is due once a pause or a pin ends is decided then, afresh. A region in
+    `unpinned` lost a pin: one held for a person who undid our disable no longer holds it."""
+    for name in unpinned:
+        rp = state.region(name)
+        if rp.hold_until_recovered:
+            state = _with(state, name, replace(rp, hold_until_recovered=False, operator=None))
+    return _judge_all(state, world, config, now, focus=None)
+
+
+# --- a person's commands ---------------------------------------------------------------------
+
+
+def decide_manual(
+    state: PolicyState,
+    *,
+    id: str,
+    action: Action,
+    region: str,
+    reason: str,
+    by: str,
+    force: bool,
+    world: World,
+    config: Config,
+    now: datetime,
+) -> tuple[PolicyState, list[Decision]]:
+    """A person's command: disable or enable `region`'s endpoint, or adopt it (a Disabled
+    endpoint becomes regionwatch's, no write). Always one decision with the command's `id`,
+    for the audit trail: refused here when it conflicts with what the policy holds (a decision
+    of the region still in flight; adopting one that is ours already) or, for a disable
+    without `force`, when a guard rail says no; else pending, for the actuator. Outside
+    enforce mode nothing is written unless `force` (the command is then recorded as dry-run);
+    `force` never implies never-strand's urgency."""
+    rp = state.region(region)
+    endpoint = config.endpoint_of(region)
+    enforce = config.failover.mode == "enforce"
+    source = Source.ADOPT if action is Action.ADOPT else Source.MANUAL
+    evidence: dict[str, Any] = {"by": by, "force": force, "source": source.value}
+    decision = Decision(
+        id=id,
+        action=action,
+        region=region,
+        endpoint=endpoint,
+        at=now,
+        reason=reason,
+        evidence=evidence,
+        # Adopting writes nothing to Traffic Manager: it is the same in every mode.
+        dry_run=not enforce and not force and action is not Action.ADOPT,
+        by=by,
+        source=source,
+        forced=force,
+    )
+    conflict = _manual_conflict(rp, action, endpoint)
+    if conflict is not None:
+        decision = replace(decision, refusal=Refusal(Guard.CONFLICT, conflict))
+        return state, [decision]
+    if action is Action.DISABLE:
+        refusals = check_disable(
+            config=config,
+            region=region,
+            profile=world.profile,
+            geography=world.geography,
+            serving={n: v.status for n, v in world.verdicts.items()},
+            out=_held_out(state),
+            disables=(*state.disables, *_pending_disables(state)),
+            now=now,
+        )
+        if refusals and not force:
+            summary = "; ".join(r.detail for r in refusals)
+            refusal = Refusal(
+                refusals[0].guard, summary, tuple(g for r in refusals for g in r.uncovered)
+            )
+            return state, [replace(decision, refusal=refusal)]
+        # What a forced disable went past, for the audit trail.
+        evidence["forced_past"] = [{"guard": r.guard.value, "detail": r.detail} for r in refusals]
+    state = _with(state, region, _pending(rp, decision))
+    state, _ = _judge_all(state, world, config, now, focus="")
+    return state, [decision]
+
+
+def _manual_conflict(rp: RegionPolicy, action: Action, endpoint: str) -> str | None:
+    """Why a person's command cannot be taken now, from what the policy holds; None when it
+    can (whether the endpoint is Disabled is for the actuator's fresh read to say)."""
+    if rp.pending is not None:
+        doing = rp.pending_action.value if rp.pending_action else "decision"
+        when = f" decided at {rp.pending_at:%Y-%m-%d %H:%M:%S} UTC" if rp.pending_at else ""
+        return (
+            f"a {doing} of {endpoint}{when} is still being carried out: try again once it is "
+            "finished"
+        )
+    ours = rp.out_since is not None and not rp.out_dry_run and not rp.out_manual
+    if action is Action.ADOPT and ours:
+        return f"{endpoint} is regionwatch's already (disabled by regionwatch)"
+    return None
 
 
 # --- judging ----------------------------------------------------------------------------------
@@ -447,7 +745,9 @@ def _judge_all(
     coverage, the rate limit); decisions only for `focus` (the region the evidence is about;
     "" for none), or for any region when `focus` is None, and never strand users first."""
     decisions: list[Decision] = []
-    rescue = _never_strand(state, world, config, now)
+    pause = world.controls.pause(now)
+    # Never stranding users overrides pins and silences, never the pause: nothing is written.
+    rescue = _never_strand(state, world, config, now) if pause is None else None
     if rescue is not None:
         rp = state.region(rescue.region)
         state = _with(state, rescue.region, _pending(rp, rescue))
@@ -455,6 +755,7 @@ def _judge_all(
     regions = dict(state.regions)
     for name in config.regions:
         rp, decision = _judge(name, state, world, config, now)
+        rp, decision = _held(name, rp, decision, world.controls, now)
         if decision is not None and (focus is None or focus == name) and rp.pending is None:
             if decision.refusal is None:
                 rp = _pending(rp, decision)
@@ -465,6 +766,43 @@ def _judge_all(
         regions[name] = rp
         state = replace(state, regions=MappingProxyType(regions))
     return state, decisions
+
+
+def _held(
+    name: str, rp: RegionPolicy, decision: Decision | None, controls: Controls, now: datetime
+) -> tuple[RegionPolicy, Decision | None]:
+    """What the controls make of a region's stance and decision: a pin or a silence holds it
+    where it is (no decision, whatever is due, shown with what would be done); the pause
+    withholds any decision due (taken, afresh, once it ends). A decision already pending is
+    left to the actuator, which checks the pause itself."""
+    if rp.pending is not None:
+        return rp, decision
+    would = (
+        f"{decision.action.value} ({decision.reason})"
+        if decision is not None and decision.refusal is None
+        else ""
+    )
+    for control, stance in (
+        (controls.pin(name, now), Stance.PINNED),
+        (controls.silence(name, now), Stance.SILENCED),
+    ):
+        if control is not None:
+            after = "nothing until it ends" + (f"; then it would {would}" if would else "")
+            return replace(rp, stance=stance, reason=control.describe(), next=after), None
+    pause = controls.pause(now)
+    if pause is None or decision is None:
+        return rp, decision
+    if decision.refusal is not None:
+        return rp, None  # recorded once the pause ends, if it still stands
+    return (
+        replace(
+            rp,
+            stance=Stance.PAUSED,
+            reason=f"failover {pause.describe()}",
+            next=f"{would} once resumed, if still due",
+        ),
+        None,
+    )
 
 
 def _pending(rp: RegionPolicy, decision: Decision) -> RegionPolicy:
@@ -480,6 +818,18 @@ def _judge(
     if rp.pending is not None:
         doing = rp.pending_action.value if rp.pending_action else "act"
         return replace(rp, next=f"waiting for the {doing} decided at {rp.pending_at}"), None
+    if rp.hold_until_recovered and rp.operator is not None:
+        return (
+            replace(
+                rp,
+                stance=Stance.PINNED,
+                reason=f"pinned by {rp.held_by or OPERATOR_PIN_BY} until the region has "
+                f"recovered: {rp.operator}",
+                next=f"nothing until {config.failover.healthy_rounds} healthy rounds in a row "
+                "or an unpin",
+            ),
+            None,
+        )
     if rp.operator is not None:
         return replace(rp, stance=Stance.OPERATOR, reason=rp.operator, next="nothing"), None
     if rp.out_since is not None:
@@ -605,11 +955,25 @@ def _judge_out(
     """A region we hold out: put it back after enough healthy rounds (more after each recent
     disable of it), unless re-enabling is manual."""
     failover = config.failover
-    disables = sum(1 for region, at in state.disables if region == name)
+    disables = sum(
+        1 for region, at in state.disables if region == name and now - at <= BACKOFF_WINDOW
+    )
     needed = failover.healthy_rounds * 2 ** max(0, disables - 1)
     healthy = rp.healthy.rounds if rp.healthy is not None else 0
     held = "would be disabled (dry-run)" if rp.out_dry_run else "disabled by regionwatch"
     since = f"{held} since {rp.out_since:%Y-%m-%d %H:%M:%S} UTC"
+    flapping = flap_limited(config, state, name, now)
+    if flapping is not None:
+        # The back-off keeps growing meanwhile; only never stranding users overrides this.
+        return (
+            replace(
+                rp,
+                stance=Stance.RECOVERING if healthy else Stance.OUT,
+                reason=f"{since}; {flapping}",
+                next=f"enable by hand: regionwatch region enable {name} --reason ...",
+            ),
+            None,
+        )
     if healthy < needed:
         back_off = (
             f" (back-off after {disables} disables in 24 h)"
@@ -664,6 +1028,7 @@ def _never_strand(
         for name in config.regions
         if (rp := state.region(name)).out_since is not None
         and not rp.out_dry_run
+        and not rp.out_manual  # a person's disable is theirs: never undone automatically
         and rp.pending is None
     ]
     if not ours:

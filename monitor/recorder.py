@@ -14,6 +14,7 @@ from collections.abc import Coroutine, Sequence
 
 import structlog
 
+from monitor.controls import Control
 from monitor.deploys import Deploy
 from monitor.errors import StoreError
 from monitor.events import Event
@@ -34,25 +35,30 @@ log = structlog.get_logger("monitor.recorder")
 class Recorder:
     def __init__(self, store: Store, *, backlog: int = 10_000) -> None:
         self._store = store
-        self._queue: asyncio.Queue[tuple[Evidence, Sequence[Event], Sequence[Deploy]]] = (
-            asyncio.Queue(backlog)
-        )
+        self._queue: asyncio.Queue[
+            tuple[Evidence, Sequence[Event], Sequence[Deploy], Sequence[Control]]
+        ] = asyncio.Queue(backlog)
         self._task: asyncio.Task[None] | None = None
         self.dropped = 0
 
     def record(
-        self, evidence: Evidence, events: Sequence[Event], deploys: Sequence[Deploy] = ()
+        self,
+        evidence: Evidence,
+        events: Sequence[Event],
+        deploys: Sequence[Deploy] = (),
+        controls: Sequence[Control] = (),
     ) -> None:
-        """Queue the evidence's history, its events and the deploys detected for the store;
-        never waits."""
+        """Queue the evidence's history, its events, the deploys detected and the controls
+        started or ended for the store; never waits."""
         if (
             not events
             and not deploys
+            and not controls
             and not isinstance(evidence, RoundFinished | TrafficManagerRead | DnsRoundFinished)
         ):
             return  # nothing of it is stored
         try:
-            self._queue.put_nowait((evidence, events, deploys))
+            self._queue.put_nowait((evidence, events, deploys, controls))
         except asyncio.QueueFull:
             self.dropped += 1
             self._store.writes.failed(
@@ -76,14 +82,18 @@ class Recorder:
 
     async def _run(self) -> None:
         while True:
-            evidence, events, deploys = await self._queue.get()
+            evidence, events, deploys, controls = await self._queue.get()
             try:
-                await self._write(evidence, events, deploys)
+                await self._write(evidence, events, deploys, controls)
             finally:
                 self._queue.task_done()
 
     async def _write(
-        self, evidence: Evidence, events: Sequence[Event], deploys: Sequence[Deploy]
+        self,
+        evidence: Evidence,
+        events: Sequence[Event],
+        deploys: Sequence[Deploy],
+        controls: Sequence[Control],
     ) -> None:
         # Each write on its own: a round that cannot be stored must not cost its events.
         store = self._store
@@ -96,6 +106,8 @@ class Recorder:
                 await _attempt(store.record_dns(checked_at.timestamp(), findings), "dns_round")
         for deploy in deploys:
             await _attempt(store.record_deploy(deploy), "deploy")
+        for control in controls:
+            await _attempt(store.save_control(control), "control")
         if events:
             await _attempt(store.record_events(events), "events")
 

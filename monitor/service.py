@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import random
+import secrets
 import socket
 import ssl
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 
@@ -20,20 +21,33 @@ import structlog
 from monitor.actuator import Actuator, WriteRetry
 from monitor.clock import Clock, SystemClock
 from monitor.config import Config
+from monitor.controls import ControlKind, Controls
 from monitor.dnsround import DnsRound
 from monitor.engine import Engine, Publication
 from monitor.events import Severity
 from monitor.evidence import (
     AccessChecked,
+    ActionFinished,
     DnsRoundFinished,
     GeographyRead,
+    ManualCommand,
     RoundFinished,
     SchedulerChanged,
     StoreHealthChanged,
     TrafficManagerRead,
 )
 from monitor.fold import first_snapshot, rebuild_streak
-from monitor.policy import BACKOFF_WINDOW, Action, Outcome_, PolicyState, restore_policy
+from monitor.outcomes import Outcomes
+from monitor.policy import (
+    Action,
+    Outcome_,
+    PastAction,
+    PolicyState,
+    Source,
+    disables_memory,
+    restore_memory,
+    restore_policy,
+)
 from monitor.probes.https import site_ssl_context
 from monitor.recorder import Recorder
 from monitor.results import RegionVerdict
@@ -44,6 +58,7 @@ from monitor.store import Store
 from monitor.trafficmanager.azure import AzureTrafficManager
 from monitor.trafficmanager.port import TrafficManager
 from monitor.trafficmanager.watch import Reading, check_access, read_geography, read_profile
+from monitor.warnings import Warning, changes
 
 __all__ = ["Service", "build_service"]
 
@@ -93,6 +108,7 @@ class Service:
         self.dns = dns
         self.traffic_manager = traffic_manager
         self.actuator: Actuator | None = None  # the decider's; observers and `check` have none
+        self.outcomes = Outcomes()
         periodic: list[PeriodicJob] = []
         if config.traffic_manager is not None and traffic_manager is not None:
             periodic += [
@@ -228,6 +244,31 @@ class Service:
         if deleted:
             log.info("history_pruned", rounds=deleted)
 
+    async def command(
+        self,
+        *,
+        action: Action,
+        region: str,
+        reason: str,
+        by: str,
+        force: bool = False,
+        wait: float,
+    ) -> tuple[str, ActionFinished | None]:
+        """A person's command, handed to the engine as evidence: the policy decides it (with
+        the guard rails, unless `force`) and the actuator carries it out like any decision.
+        Returns the decision's id and the actuator's report, or None when it has not come
+        within `wait` seconds (the command goes on; its record says how it ends)."""
+        decision_id = secrets.token_hex(10)
+        finished = self.outcomes.expect(decision_id)
+        try:
+            self.engine.submit(ManualCommand(decision_id, action, region, reason, by, force))
+            try:
+                return decision_id, await asyncio.wait_for(asyncio.shield(finished), wait)
+            except TimeoutError:
+                return decision_id, None
+        finally:
+            self.outcomes.forget(decision_id)
+
     async def run_once(self) -> Snapshot:
         """One round of every region and one Traffic Manager read, all at once, then one DNS
         round judged with that read: what `regionwatch check` reports."""
@@ -263,7 +304,13 @@ async def build_service(
     clock = clock or SystemClock()
     store_path = ":memory:" if once else config.storage.path
     # One decider per store: `run` and the lab lock theirs; `check` uses one of its own.
-    store = Store(store_path, clock=clock, retention=config.storage.retention, lock=not once)
+    store = Store(
+        store_path,
+        clock=clock,
+        retention=config.storage.retention,
+        audit_retention=config.storage.audit_retention,
+        lock=not once,
+    )
     await store.open()
     client: TrafficManager | None = None
     dns: DnsRound | None = None
@@ -278,6 +325,9 @@ async def build_service(
                 streak = rebuild_streak(statuses, gap=config.streak_gap)
                 if streak is not None:
                     streaks[region] = streak
+            # Controls not yet ended, those past their end included: the first item applied
+            # ends them, with their events, rather than losing them here.
+            controls = Controls(tuple(reversed(await store.controls(in_force=True, limit=10_000))))
             first = first_snapshot(
                 config,
                 instance=instance,
@@ -285,10 +335,13 @@ async def build_service(
                 verdicts=store.latest(),
                 streaks=streaks,
                 conditions=await store.open_conditions(),
-                policy=await _restored_policy(config, store, now),
+                policy=await _restored_policy(config, store, now, controls),
+                deploy_marked=await store.marker_posted(),
+                controls=controls,
             )
         engine = Engine(config, clock=clock, first=first, recorder=Recorder(store))
         engine.subscribe("log", _log_events)
+        engine.subscribe("warnings", _warning_log())
         store.writes.listen(lambda failure: engine.submit(StoreHealthChanged(failure)))
         context = ssl_context or site_ssl_context(config)
         if config.traffic_manager is not None:
@@ -326,6 +379,7 @@ async def build_service(
             )
             engine.decisions = actuator.accept
             service.actuator = actuator
+        engine.subscribe("outcomes", service.outcomes.handle)
         await engine.start()
         if actuator is not None:
             await actuator.start()
@@ -345,20 +399,50 @@ async def build_service(
         await store.close()
 
 
-async def _restored_policy(config: Config, store: Store, now: datetime) -> PolicyState:
+async def _restored_policy(
+    config: Config, store: Store, now: datetime, controls: Controls
+) -> PolicyState:
     """The failover policy as the store remembers it (see `monitor.policy.restore_policy`)."""
-    memory = max(
-        config.failover.failing_rounds_without_deploy or 0,
-        config.failover.failing_rounds,
-        config.failover.healthy_rounds * 8,  # the back-off's longest wait, at three disables
-    )
+    memory = restore_memory(config)
     rounds = {region: await store.recent_rounds(region, limit=memory) for region in config.regions}
-    since = now - BACKOFF_WINDOW
-    records = await store.actions(since=since, limit=10_000)
+    carried = (Outcome_.DONE.value, Outcome_.DRY_RUN.value)
+    records = {
+        r.seq: r
+        for r in await store.actions(since=now - disables_memory(config), limit=10_000)
+        if r.status in carried
+    }
+    # Who holds an endpoint is the last action carried out on it, however old: a person's
+    # disable (or one of ours) held for weeks is still theirs (ours) after a restart.
+    for region in config.regions:
+        last = None
+        for status in carried:
+            for r in await store.actions(region=region, status=status, limit=1):
+                records[r.seq] = r
+                last = r if last is None or r.seq > last.seq else last
+        if (
+            last is not None
+            and last.action == Action.DISABLE.value
+            and last.source == Source.POLICY.value
+        ):
+            # The flap limit is counted as of our disable holding it out, however old: the
+            # disables within its window before that one.
+            before = last.decided_at - disables_memory(config)
+            records.update(
+                (r.seq, r)
+                for r in await store.actions(region=region, since=before, limit=10_000)
+                if r.status in carried and r.seq <= last.seq
+            )
     outcomes = [
-        (r.region, Action(r.action), Outcome_(r.status), r.finished_at or r.decided_at)
-        for r in reversed(records)
-        if r.status in (Outcome_.DONE.value, Outcome_.DRY_RUN.value)
+        PastAction(
+            r.region,
+            Action(r.action),
+            Outcome_(r.status),
+            r.finished_at or r.decided_at,
+            Source(r.source),
+            r.by,
+            r.reason,
+        )
+        for _, r in sorted(records.items())
     ]
     # Unfinished intents of any age: the actuator reconciles every one of them at start.
     intents = [
@@ -367,8 +451,39 @@ async def _restored_policy(config: Config, store: Store, now: datetime) -> Polic
     ]
     deploys = await store.deploys(since=now - config.failover.deploy_window - config.deploys.lead)
     return restore_policy(
-        config, rounds=rounds, outcomes=outcomes, deploys=deploys, now=now, intents=intents
+        config,
+        rounds=rounds,
+        outcomes=outcomes,
+        deploys=deploys,
+        now=now,
+        intents=intents,
+        pins=[c for c in controls.items if c.kind is ControlKind.PIN],
     )
+
+
+def _warning_log() -> Callable[[Publication], Awaitable[None]]:
+    """A subscriber logging each warning once when it is raised (`warning_raised`; those
+    known at start with the first item the engine applies, the scheduler's start) and once
+    when it is cleared, not once per item."""
+    logged: tuple[Warning, ...] = ()
+
+    async def log_changes(publication: Publication) -> None:
+        nonlocal logged
+        raised, cleared = changes(logged, publication.snapshot.warnings)
+        logged = publication.snapshot.warnings
+        for warning in raised:
+            level = "info" if warning.severity is Severity.INFO else "warning"
+            getattr(log, level)(
+                "warning_raised",
+                code=warning.code,
+                severity=warning.severity.value,
+                subject=warning.subject,
+                message=warning.message,
+            )
+        for warning in cleared:
+            log.info("warning_cleared", code=warning.code, subject=warning.subject)
+
+    return log_changes
 
 
 async def _log_events(publication: Publication) -> None:

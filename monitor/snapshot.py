@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from monitor.controls import Controls
 from monitor.dnsmap import DnsFinding
 from monitor.events import Condition
 from monitor.policy import PolicyState
@@ -21,6 +22,7 @@ from monitor.trafficmanager.compare import EndpointView
 from monitor.trafficmanager.geography import BUILTIN, GeographicHierarchy
 from monitor.trafficmanager.model import ProfileState
 from monitor.trafficmanager.watch import AccessCheck, Outage, Reading
+from monitor.warnings import Warning
 
 __all__ = [
     "DnsView",
@@ -62,13 +64,16 @@ class RegionView:
 @dataclass(frozen=True, slots=True)
 class TrafficManagerView:
     """What is known of Traffic Manager: the latest read, the last profile actually read, the
-    current run of failed reads, and the write-access check."""
+    current run of failed reads, and the write-access check: the latest (`access`), and the
+    last one that answered (`access_known`): a check that failed says nothing about the
+    permissions, so the last answer stands."""
 
     latest: Reading | None = None
     last_good: Reading | None = None
     failing_since: float | None = None  # epoch seconds; None while reads succeed
     failed_reads: int = 0  # consecutive failed reads
     access: AccessCheck | None = None
+    access_known: AccessCheck | None = None
     # Azure's once read; until then the built-in subset (every regional grouping is in it).
     geography: GeographicHierarchy = BUILTIN
 
@@ -122,8 +127,12 @@ class Snapshot:
     scheduler_running: bool = False
     conditions: Mapping[str, Condition] = field(default_factory=dict)
     policy: PolicyState | None = None  # the failover policy's state (set by the fold)
+    controls: Controls = field(default_factory=Controls)  # pins, silences, the pause in force
     readiness: tuple[str, ...] = ()  # why the service is not ready; empty when it is
-    warnings: tuple[str, ...] = ()  # what is wrong while the service stays ready
+    warnings: tuple[Warning, ...] = ()  # what is wrong while the service stays ready
+    # Whether a deploy marker was ever posted (within the audit retention); None: not known
+    # here (`check` has no store to ask).
+    deploy_marked: bool | None = None
     health: Mapping[str, HealthAnswer] = field(default_factory=dict)  # by region; "" itself
 
     def health_for(self, region: str | None) -> HealthAnswer:

@@ -25,16 +25,22 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import structlog
 
 from monitor.auditstore import (
+    AUDIT_ACTORS,
     AUDIT_SCHEMA,
     ActionRecord,
     finish_action,
     insert_deploy,
     insert_intent,
+    marker_posted,
     note_attempt,
+    prune_audit,
     select_actions,
     select_deploys,
 )
+from monitor.audittrail import TrailEntry, select_trail
 from monitor.clock import Clock
+from monitor.controls import Control, ControlKind
+from monitor.controlstore import CONTROLS_SCHEMA, save_control, select_controls
 from monitor.deploys import Deploy
 from monitor.errors import StoreCorrupt, StoreError
 from monitor.events import Condition, Event
@@ -62,11 +68,15 @@ if TYPE_CHECKING:  # types only: importing them pulls in the configuration and D
     from monitor.dnsmap import DnsFinding
     from monitor.trafficmanager.watch import Reading
 
-__all__ = ["MIGRATIONS", "Store"]
+__all__ = ["DEFAULT_AUDIT_RETENTION", "MIGRATIONS", "Store"]
 
 T = TypeVar("T")
 
 log = structlog.get_logger("monitor.store")
+
+# `storage.audit_retention`'s default: who did what to an endpoint is asked about long after
+# the rounds that explain it are gone.
+DEFAULT_AUDIT_RETENTION = timedelta(days=365)
 
 # quick_check stops at the first problem: one is enough to refuse the file, and the message
 # names it.
@@ -141,6 +151,17 @@ MIGRATIONS: Sequence[str] = (
     """
     + EVENTS_SCHEMA,
     AUDIT_SCHEMA,
+    # What the failover policy reads of a profile besides the endpoints' statuses, so a replay
+    # sees what the decider saw; NULL in reads recorded before these were kept.
+    """
+    ALTER TABLE tm_readings ADD COLUMN profile TEXT;
+    ALTER TABLE tm_readings ADD COLUMN routing_method TEXT;
+    ALTER TABLE tm_readings ADD COLUMN monitor_path TEXT;
+    ALTER TABLE tm_endpoints ADD COLUMN geo_mapping TEXT;
+    ALTER TABLE tm_endpoints ADD COLUMN always_serve INTEGER;
+    """,
+    CONTROLS_SCHEMA,
+    AUDIT_ACTORS,
 )
 
 
@@ -153,11 +174,13 @@ class Store:
         *,
         clock: Clock,
         retention: timedelta,
+        audit_retention: timedelta = DEFAULT_AUDIT_RETENTION,
         lock: bool = False,
     ) -> None:
         self.path = Path(path)
         self._clock = clock
         self._retention = retention
+        self._audit_retention = audit_retention
         # One writer per store: the decider holds `<path>.lock` while it runs.
         self._lock = StoreLock(self.path, clock) if lock and str(path) != ":memory:" else None
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="regionwatch-store")
@@ -239,6 +262,10 @@ class Store:
             lambda: select_deploys(self._conn(), region=region, since=since, id=id, limit=limit)
         )
 
+    async def marker_posted(self) -> bool:
+        """Whether a deploy marker was ever posted (within the audit retention)."""
+        return await self._read(lambda: marker_posted(self._conn()))
+
     async def record_intent(self, **intent: Any) -> bool:
         """Record a decision before it is carried out, synced to disk (no record, no write);
         False when it was recorded already."""
@@ -253,8 +280,30 @@ class Store:
         await self._write(lambda: self._in_transaction(finish_action, decision_id, **outcome))
 
     async def actions(self, **filters: Any) -> list[ActionRecord]:
-        """The audit trail, newest first (filters: region, status, since, before, limit)."""
+        """The audit trail, newest first (filters: region, status, since, before, id, limit)."""
         return await self._read(lambda: select_actions(self._conn(), **filters))
+
+    async def trail(self, **filters: Any) -> list[TrailEntry]:
+        """The whole audit trail, decisions and control changes, newest first (filters:
+        region, since, before, limit; `monitor.audittrail.select_trail`)."""
+        return await self._read(lambda: select_trail(self._conn(), **filters))
+
+    async def save_control(self, control: Control) -> None:
+        """Store a pin, silence or pause as it is now: started, or ended (who, when, why)."""
+        await self._write(self._run_in_transaction, save_control, control)
+
+    async def controls(
+        self,
+        *,
+        kind: ControlKind | None = None,
+        in_force: bool = False,
+        id: str | None = None,
+        limit: int = 100,
+    ) -> list[Control]:
+        """Pins, silences and pauses, newest first; `in_force`: those not ended yet."""
+        return await self._read(
+            lambda: select_controls(self._conn(), kind=kind, in_force=in_force, id=id, limit=limit)
+        )
 
     async def open_conditions(self) -> dict[str, Condition]:
         """The conditions whose last event did not close them: what was open at the last stop."""
@@ -292,11 +341,15 @@ class Store:
         return await self._read(self._select_dns, resolver, vantage, limit)
 
     async def prune(self) -> int:
-        """Delete what is older than the retention period; returns the number of rounds deleted.
+        """Delete the history (rounds, Traffic Manager reads, DNS rounds, events) older than
+        the retention period, and the audit trail (finished actions) and deploys older than
+        the audit retention; returns the number of rounds deleted.
         Its failure counts as failing writes; its success does not prove them recovered (with
         nothing old enough it writes nothing, and deleting works on a disk too full to insert)."""
-        cutoff = (self._clock.now() - self._retention).timestamp()
-        return await self._write(self._delete_before, cutoff, proves_recovery=False)
+        now = self._clock.now()
+        cutoff = (now - self._retention).timestamp()
+        audit_cutoff = (now - self._audit_retention).timestamp()
+        return await self._write(self._delete_before, cutoff, audit_cutoff, proves_recovery=False)
 
     async def _call(self, fn: Callable[..., T], *args: object) -> T:
         loop = asyncio.get_running_loop()
@@ -567,14 +620,22 @@ class Store:
     def _insert_reading(self, reading: Reading) -> None:
         db = self._conn()
         with _transaction(db):
+            profile = reading.profile
             cursor = db.execute(
-                "INSERT INTO tm_readings (read_at, error) VALUES (?, ?)",
-                (reading.read_at, reading.error),
+                "INSERT INTO tm_readings (read_at, error, profile, routing_method, monitor_path)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (
+                    reading.read_at,
+                    reading.error,
+                    profile.name if profile is not None else None,
+                    profile.routing_method if profile is not None else None,
+                    profile.monitor.path if profile is not None else None,
+                ),
             )
-            if reading.profile is not None:
+            if profile is not None:
                 db.executemany(
-                    "INSERT INTO tm_endpoints (reading_id, endpoint, endpoint_status, monitor_status, target)"
-                    " VALUES (?, ?, ?, ?, ?)",
+                    "INSERT INTO tm_endpoints (reading_id, endpoint, endpoint_status, monitor_status,"
+                    " target, geo_mapping, always_serve) VALUES (?, ?, ?, ?, ?, ?, ?)",
                     [
                         (
                             cursor.lastrowid,
@@ -582,8 +643,10 @@ class Store:
                             e.endpoint_status.value,
                             e.monitor_status.value if e.monitor_status is not None else None,
                             e.target,
+                            json.dumps(list(e.geo_mapping)),
+                            int(e.always_serve),
                         )
-                        for e in reading.profile.endpoints
+                        for e in profile.endpoints
                     ],
                 )
 
@@ -647,7 +710,7 @@ class Store:
             for at, status, region, expected, addresses, reason in rows
         ]
 
-    def _delete_before(self, cutoff: float) -> int:
+    def _delete_before(self, cutoff: float, audit_cutoff: float) -> int:
         db = self._conn()
         with _transaction(db):
             db.execute("DELETE FROM dns_results WHERE checked_at < ?", (cutoff,))
@@ -655,6 +718,7 @@ class Store:
             # results and tm_endpoints go with their parents (ON DELETE CASCADE).
             deleted = db.execute("DELETE FROM verdicts WHERE decided_at < ?", (cutoff,)).rowcount
             prune_events(db, cutoff)
+            prune_audit(db, audit_cutoff)
         return deleted
 
 

@@ -7,7 +7,12 @@ healthy or degraded and no DNS answer is wrong, 1 when a region is failing or un
 answer is mismatch, nxdomain, nodata, servfail or timeout, and 2 when the configuration (or the
 command line) is wrong; `deploy` exits 0 when its marker is stored, 1 when the service refused
 it or could not be reached, and 2 when the command line is wrong or REGIONWATCH_TOKEN is not
-set. Logs go to stderr, always: stdout is the command's own output.
+set; `replay` exits 0 when it ran, 2 when the configuration or the command line is wrong,
+and 3 when the store cannot be read. The operator controls (`region pin|unpin`, `silence`,
+`pause`, `resume`) exit the same way as `deploy`; `region disable|enable` and `adopt` exit 0
+when done (or recorded as dry-run), 1 when refused, failed, still running or the service
+unreachable, and 2 like `deploy`. Logs go to stderr, always: stdout is the command's own
+output.
 """
 
 from __future__ import annotations
@@ -20,9 +25,10 @@ import logging
 import os
 import re
 import signal
+import socket
 import sys
-from collections.abc import Sequence
-from datetime import timedelta
+from collections.abc import Callable, Coroutine, Sequence
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -173,7 +179,351 @@ def _parser() -> argparse.ArgumentParser:
         "--by", default=None, metavar="NAME", help="who deployed, up to 100 characters"
     )
     deploy.set_defaults(handler=_deploy)
+
+    replay = commands.add_parser(
+        "replay",
+        help="run the failover policy over the stored history with a candidate configuration",
+        description="Replay the stored history (rounds, Traffic Manager reads, deploy markers, "
+        "pins, silences and pauses, a person's commands, the outcomes of actions) through the "
+        "failover policy with the configuration given, and print what it would have done and "
+        "why, where that differs from what was decided, and a person's commands by hand. "
+        "Reads the store (storage.path, or --store) without writing it: it can run beside the "
+        "running service. Exit status: 0 when it ran; 2 when the configuration or the command "
+        "line is wrong; 3 when the store cannot be read.",
+    )
+    replay.add_argument(
+        "--config", required=True, metavar="FILE", help="the candidate YAML configuration"
+    )
+    replay.add_argument(
+        "--since",
+        type=_moment,
+        default=timedelta(days=7),
+        metavar="WHEN",
+        help="where the replay starts: a duration back from now (7d, 12h) or an ISO 8601 time "
+        "(default 7d)",
+    )
+    replay.add_argument(
+        "--until",
+        type=_moment,
+        default=None,
+        metavar="WHEN",
+        help="where it ends, the same way (default: the end of the history)",
+    )
+    replay.add_argument(
+        "--store",
+        metavar="PATH",
+        help="the store to replay, instead of the configuration's storage.path",
+    )
+    replay.add_argument("--json", action="store_true", help="print one JSON document")
+    _logging_options(replay, default_format="auto")
+    replay.set_defaults(handler=_replay)
+    _add_controls(commands)
     return parser
+
+
+# --- operator controls: each command posts to the running service's API ----------------------
+
+_Call = Callable[[argparse.Namespace, str, str], Coroutine[Any, Any, str]]
+
+
+def _add_controls(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    region = commands.add_parser(
+        "region",
+        help="act on one region of a running service: disable, enable, pin, unpin",
+        description="Operator commands about one region, posted to a running regionwatch. "
+        f"The bearer token is read from {TOKEN_VARIABLE} (the service's api.token). Exit "
+        f"status: 0 when done; 1 when the service refused or could not be reached; 2 when the "
+        f"command line is wrong or {TOKEN_VARIABLE} is not set.",
+    )
+    actions = region.add_subparsers(dest="region_command", metavar="ACTION", required=True)
+    _add_region_pin(actions)
+    _add_region_unpin(actions)
+    _add_region_command(
+        actions, "disable", "disable a region's endpoint (the guard rails apply unless --force)"
+    )
+    _add_region_command(
+        actions,
+        "enable",
+        "enable a region's endpoint (regionwatch then leaves it in until it recovers)",
+    )
+    _add_adopt(commands)
+    _add_silence(commands)
+    _add_pause(commands)
+    _add_resume(commands)
+
+
+def _add_region_pin(actions: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    pin = _region_action(
+        actions,
+        "pin",
+        "hold a region where it is for a while: no automatic decision about it",
+    )
+    _reason_option(pin, required=True)
+    pin.add_argument("--for", dest="lasting", required=True, help="how long, such as 2h (≤ 7d)")
+
+    async def run(args: argparse.Namespace, url: str, token: str) -> str:
+        from regionwatch import controls
+
+        return await controls.pin(
+            url, token, args.name, reason=args.reason, lasting=args.lasting, by=args.by
+        )
+
+    pin.set_defaults(handler=_control(run))
+
+
+def _add_region_unpin(actions: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    unpin = _region_action(actions, "unpin", "end a region's pin: it is judged again at once")
+    _reason_option(unpin, required=True)
+
+    async def run(args: argparse.Namespace, url: str, token: str) -> str:
+        from regionwatch import controls
+
+        return await controls.unpin(url, token, args.name, reason=args.reason, by=args.by)
+
+    unpin.set_defaults(handler=_control(run))
+
+
+def _add_region_command(
+    actions: argparse._SubParsersAction[argparse.ArgumentParser], verb: str, what: str
+) -> None:
+    """`region disable|enable NAME`: a person's command, carried out like regionwatch's own
+    and recorded with who asked."""
+    command = _region_action(actions, verb, what)
+    _reason_option(command, required=True)
+    command.add_argument(
+        "--force",
+        action="store_true",
+        help="past the guard rails (a disable), and written even outside enforce mode; "
+        "recorded as forced",
+    )
+    command.set_defaults(handler=lambda args: _post_commands(args, verb, [args.name]))
+
+
+def _add_adopt(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    adopt = commands.add_parser(
+        "adopt",
+        help="hand endpoints Disabled in Traffic Manager to regionwatch",
+        description="Each named region's endpoint, Disabled in Traffic Manager and not "
+        "regionwatch's (a person's, or any after a lost or new store), becomes regionwatch's: "
+        "enabled again once its region has recovered. Nothing is written to Traffic Manager; "
+        "each adoption is recorded in the audit trail with who and why. Exit status: 0 every "
+        "one adopted; 1 one refused (Enabled, or regionwatch's already), failed, or the service "
+        f"unreachable; 2 the command line is wrong or {TOKEN_VARIABLE} is not set.",
+    )
+    adopt.add_argument("names", nargs="+", metavar="NAME", help="the regions (configured ones)")
+    _reason_option(adopt, required=True)
+    _service_options(adopt)
+    adopt.set_defaults(handler=lambda args: _post_commands(args, "adopt", args.names), force=False)
+
+
+def _post_commands(args: argparse.Namespace, action: str, names: Sequence[str]) -> int:
+    """Post `action` for each of `names`, in order; one line each (stdout when done, stderr
+    when not), and exit 1 when any was not done."""
+    from regionwatch.client import ServiceRefused
+    from regionwatch.region import post_command
+
+    command = "adopt" if action == "adopt" else f"region {action}"
+    token = os.environ.get(TOKEN_VARIABLE, "")
+    if not token:
+        print(
+            f"regionwatch {command}: {TOKEN_VARIABLE} is not set: export the service's api.token "
+            "as it (never on the command line, where ps would show it)",
+            file=sys.stderr,
+        )
+        return EXIT_CONFIG
+    url = _url_of(args)
+    code = EXIT_OK
+    for name in names:
+        try:
+            outcome = asyncio.run(
+                post_command(
+                    url,
+                    token,
+                    action=action,
+                    region=name,
+                    reason=args.reason,
+                    by=args.by,
+                    force=args.force,
+                )
+            )
+        except ServiceRefused as e:
+            print(f"regionwatch {command}: {e}", file=sys.stderr)
+            return EXIT_FAILING
+        if outcome.ok:
+            print(outcome.line)
+        else:
+            print(f"regionwatch {command}: {outcome.line}", file=sys.stderr)
+            code = EXIT_FAILING
+    return code
+
+
+def _region_action(
+    actions: argparse._SubParsersAction[argparse.ArgumentParser], name: str, what: str
+) -> argparse.ArgumentParser:
+    """One `regionwatch region ACTION NAME` command, with the options every control takes."""
+    action = actions.add_parser(
+        name, help=what, description=f"{what[0].upper()}{what[1:]}. Prints the stored record."
+    )
+    action.add_argument("name", metavar="NAME", help="the region (a configured one)")
+    _service_options(action)
+    return action
+
+
+def _add_silence(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    silence = commands.add_parser(
+        "silence",
+        help="silence a region for a while, list the silences, or end one",
+        description="`silence NAME --reason R --for 2h`: the region is neither acted on nor "
+        "alerted on, and /healthz answers 200 for it, until the silence ends. `silence --list` "
+        "prints the silences in force; `silence --end ID` ends one. The bearer token is read "
+        f"from {TOKEN_VARIABLE}. Exit status: 0 when done; 1 when the service refused or could "
+        "not be reached; 2 when the command line is wrong or the token is not set.",
+    )
+    silence.add_argument("name", metavar="NAME", nargs="?", help="the region to silence")
+    silence.add_argument("--for", dest="lasting", help="how long, such as 2h (at most 7d)")
+    _reason_option(silence, required=False)
+    what = silence.add_mutually_exclusive_group()
+    what.add_argument("--list", action="store_true", help="list the silences in force")
+    what.add_argument("--end", metavar="ID", help="end the silence with this id")
+    _service_options(silence)
+
+    async def run(args: argparse.Namespace, url: str, token: str) -> str:
+        from regionwatch import controls
+
+        if args.end:
+            return await controls.end_silence(url, token, args.end, reason=args.reason, by=args.by)
+        return await controls.silence(
+            url, token, args.name, reason=args.reason, lasting=args.lasting, by=args.by
+        )
+
+    async def listed(args: argparse.Namespace, url: str, token: str) -> str:
+        from regionwatch import controls
+
+        return await controls.list_silences(url, token or None)
+
+    write = _control(run)
+    read = _control(listed, token_required=False)
+
+    def handler(args: argparse.Namespace) -> int:
+        if args.list:
+            return read(args)
+        if not args.end and not (args.name and args.reason and args.lasting):
+            silence.error("silencing needs NAME, --reason and --for (or use --list or --end ID)")
+        return write(args)
+
+    silence.set_defaults(handler=handler)
+
+
+def _add_pause(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    pause = commands.add_parser(
+        "pause",
+        help="pause failover: no write to Traffic Manager at all (break-glass)",
+        description="Stop every write to Traffic Manager at once, a decision already taken "
+        "included, until `regionwatch resume` (or --for). The bearer token is read from "
+        f"{TOKEN_VARIABLE}. Exit status: 0 when paused; 1 when the service refused or could "
+        "not be reached; 2 when the command line is wrong or the token is not set.",
+    )
+    _reason_option(pause, required=True)
+    pause.add_argument("--for", dest="lasting", help="how long, such as 1h (at most 7d)")
+    _service_options(pause)
+
+    async def run(args: argparse.Namespace, url: str, token: str) -> str:
+        from regionwatch import controls
+
+        return await controls.pause(
+            url, token, reason=args.reason, lasting=args.lasting, by=args.by
+        )
+
+    pause.set_defaults(handler=_control(run))
+
+
+def _add_resume(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    resume = commands.add_parser(
+        "resume",
+        help="end the pause: decisions due are taken on the evidence as it stands",
+        description="End the failover pause; every region is judged again at once. Exit "
+        "status: 0 when resumed; 1 when the service refused (not paused) or could not be "
+        "reached; 2 when the command line is wrong or the token is not set.",
+    )
+    _reason_option(resume, required=False)
+    _service_options(resume)
+
+    async def run(args: argparse.Namespace, url: str, token: str) -> str:
+        from regionwatch import controls
+
+        return await controls.resume(url, token, reason=args.reason, by=args.by)
+
+    resume.set_defaults(handler=_control(run))
+
+
+def _reason_option(command: argparse.ArgumentParser, *, required: bool) -> None:
+    command.add_argument("--reason", required=required, help="why, in words (recorded)")
+
+
+def _service_options(command: argparse.ArgumentParser) -> None:
+    """Where the service is and who asks: the options every operator command takes."""
+    command.add_argument(
+        "--url",
+        type=_service_url,
+        default=None,
+        help=f"the service's base URL (default: the configuration's api.listen with --config, "
+        f"else {DEFAULT_SERVICE_URL})",
+    )
+    command.add_argument(
+        "--config", metavar="FILE", help="the service's configuration, for its api.listen"
+    )
+    command.add_argument(
+        "--by",
+        default=_actor(),
+        metavar="NAME",
+        help="who asks, recorded with it (default: $USER@hostname)",
+    )
+
+
+def _actor() -> str:
+    user = os.environ.get("USER") or os.environ.get("USERNAME") or "someone"
+    return f"{user}@{socket.gethostname()}"
+
+
+def _control(run: _Call, *, token_required: bool = True) -> Callable[[argparse.Namespace], int]:
+    """The handler of an operator command: the service's URL, the token from the environment,
+    one call, its record printed, and the exit codes of `deploy`."""
+
+    def handler(args: argparse.Namespace) -> int:
+        name = args.command if args.command != "region" else f"region {args.region_command}"
+        token = os.environ.get(TOKEN_VARIABLE, "")
+        if token_required and not token:
+            print(
+                f"regionwatch {name}: {TOKEN_VARIABLE} is not set: export the service's "
+                "api.token as it (never on the command line, where ps would show it)",
+                file=sys.stderr,
+            )
+            return EXIT_CONFIG
+        from regionwatch.client import ServiceRefused
+
+        try:
+            line = asyncio.run(run(args, _url_of(args), token))
+        except ServiceRefused as e:
+            print(f"regionwatch {name}: {e}", file=sys.stderr)
+            return EXIT_FAILING
+        print(line)
+        return EXIT_OK
+
+    return handler
+
+
+def _url_of(args: argparse.Namespace) -> str:
+    """--url, else the configuration's api.listen (a wildcard address as loopback), else the
+    default."""
+    if args.url is not None:
+        return str(args.url)
+    if args.config is None:
+        return DEFAULT_SERVICE_URL
+    from monitor.config import load_config
+
+    api = load_config(args.config).api
+    host = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(api.host, api.host)  # noqa: S104 (read, not bound)
+    return f"http://{f'[{host}]' if ':' in host else host}:{api.port}"
 
 
 _HOSTNAME = re.compile(
@@ -243,6 +593,21 @@ def _duration(text: str) -> timedelta:
         raise argparse.ArgumentTypeError(str(e)) from None
 
 
+def _moment(text: str) -> timedelta | datetime:
+    """A duration back from now (`7d`), or an ISO 8601 time (UTC when it names no zone)."""
+    try:
+        return parse_duration(text)
+    except ValueError:
+        pass
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a duration such as 7d or 12h, or an ISO 8601 time, got {text!r}"
+        ) from None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
 def _lab_interval(text: str) -> timedelta:
     interval = _duration(text)
     if interval < timedelta(seconds=1):
@@ -267,7 +632,8 @@ def _service_url(text: str) -> str:
 
 
 def _deploy(args: argparse.Namespace) -> int:
-    from regionwatch.deploy import DeployRefused, post_deploy
+    from regionwatch.client import ServiceRefused
+    from regionwatch.deploy import post_deploy
 
     token = os.environ.get(TOKEN_VARIABLE, "")
     if not token:
@@ -288,10 +654,46 @@ def _deploy(args: argparse.Namespace) -> int:
                 by=args.by,
             )
         )
-    except DeployRefused as e:
+    except ServiceRefused as e:
         print(f"regionwatch deploy: {e}", file=sys.stderr)
         return EXIT_FAILING
     print(marker)
+    return EXIT_OK
+
+
+def _replay(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from monitor.config import load_config
+    from monitor.replay import replay
+    from regionwatch.replay import in_words, render, report_document
+
+    _configure_logging(args)
+    try:
+        config = load_config(args.config)
+    except ConfigError as e:
+        print(f"regionwatch replay: {e}", file=sys.stderr)
+        return EXIT_CONFIG
+    now = datetime.now(UTC)
+    since = now - args.since if isinstance(args.since, timedelta) else args.since
+    until = now - args.until if isinstance(args.until, timedelta) else args.until
+    if until is not None and until <= since:
+        print("regionwatch replay: --until must be later than --since", file=sys.stderr)
+        return EXIT_CONFIG
+    store = Path(args.store) if args.store is not None else None
+    try:
+        report = asyncio.run(replay(config, since=since, until=until, store=store))
+    except StoreError as e:
+        raise StoreError(config.scrubbed(str(e))) from None
+    if args.json:
+        print(json.dumps(report_document(report), indent=2))
+    else:
+        period = (
+            f"in the last {in_words(args.since)}"
+            if isinstance(args.since, timedelta)
+            else f"since {since:%Y-%m-%d %H:%M:%S} UTC"
+        )
+        print(render(report, period=period))
     return EXIT_OK
 
 
@@ -319,9 +721,10 @@ def _check(args: argparse.Namespace) -> int:
 
 def check_document(snapshot: Snapshot) -> dict[str, Any]:
     """The document `regionwatch check --json` prints (docs/contract/check.schema.json): the
-    regions and DNS answers in the API's shapes, and the round's Traffic Manager read (its
-    error when it failed; the regions then have no `traffic_manager` view)."""
-    from api.models import dns_answer_out, region_out, traffic_manager_read_out
+    regions and DNS answers in the API's shapes, the round's Traffic Manager read (its
+    error when it failed; the regions then have no `traffic_manager` view), and the warnings
+    about the configuration as `/readyz` details them."""
+    from api.models import dns_answer_out, region_out, traffic_manager_read_out, warning_out
 
     tm = snapshot.traffic_manager
     read = traffic_manager_read_out(tm.latest) if tm is not None else None
@@ -335,6 +738,7 @@ def check_document(snapshot: Snapshot) -> dict[str, Any]:
             for f in (snapshot.dns.findings if snapshot.dns is not None else ())
         ],
         "traffic_manager": read.model_dump(mode="json") if read is not None else None,
+        "warnings": [warning_out(w).model_dump(mode="json") for w in snapshot.warnings],
     }
 
 

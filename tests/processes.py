@@ -23,6 +23,7 @@ __all__ = [
     "free_port",
     "regionwatch",
     "run_cli",
+    "run_operator_cli",
     "stopped_by",
 ]
 
@@ -105,6 +106,17 @@ async def run_cli(
             await process.wait()
     assert process.returncode is not None
     return process.returncode, out.decode(), err.decode()
+
+
+async def run_operator_cli(
+    *args: str, token: str | None, user: str | None = None
+) -> tuple[int, str, str]:
+    """`regionwatch ARGS` as a person runs a command against a service: REGIONWATCH_TOKEN set
+    to `token` (or unset), and USER and LOGNAME `user` when given."""
+    env = {"REGIONWATCH_TOKEN": token} if token is not None else {}
+    if user is not None:
+        env |= {"USER": user, "LOGNAME": user}
+    return await run_cli(*args, env=env, unset=("REGIONWATCH_TOKEN",))
 
 
 async def answers(url: str) -> bool:

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any, Literal
 
 from starlette.types import ASGIApp
 
 from api.app import create_app
 from api.server import serving as api_serving
-from monitor.config import Config
+from monitor.clock import ManualClock
+from monitor.config import Config, load_config
 from monitor.service import Service, build_service
 
 
@@ -49,3 +51,24 @@ async def serving_service(
         service = app.state.service
         assert isinstance(service, Service)
         yield url, service
+
+
+@asynccontextmanager
+async def service_with_token(
+    write_config: Callable[..., Path],
+    origins: Any,
+    token: str,
+    *,
+    clock: ManualClock | None = None,
+    **sections: Any,
+) -> AsyncIterator[tuple[str, Service]]:
+    """The real app on loopback for `origins` with `api.token` `token` (and `sections` of
+    configuration), no schedule, on `clock` (a manual one at `verdicts.START` by default): for
+    the commands a person runs against a service. Yields the base URL and the service."""
+    from verdicts import START
+
+    api = {"listen": "127.0.0.1:0", "token": token}
+    config = load_config(write_config(origins, api=api, **sections))
+    clock = clock or ManualClock(START)
+    async with serving_service(config, schedule=False, clock=clock) as served:
+        yield served

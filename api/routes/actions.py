@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, HTTPException, Path, Query
 
 from api.deps import get_service
-from api.models import ACTION_EXAMPLE, ActionResult, ActionsPage, ErrorOut, action_out
+from api.models import ACTION_EXAMPLE, ActionOut, ActionResult, ActionsPage, ErrorOut, action_out
 from monitor.service import Service
 
 __all__ = ["router"]
@@ -59,3 +59,24 @@ async def actions(
     page = stored[:limit]
     more = len(stored) > limit
     return ActionsPage(actions=[action_out(r) for r in page], next=page[-1].seq if more else None)
+
+
+@router.get(
+    "/{id}",
+    summary="One decision and what became of it",
+    description="The decision with this id (the `Location` of a person's command).",
+    responses={
+        200: {"content": {"application/json": {"example": ACTION_EXAMPLE}}},
+        404: {"model": ErrorOut, "description": "No decision has this id"},
+        422: {"model": ErrorOut, "description": "The id is longer than any decision's"},
+        503: {"model": ErrorOut, "description": "The service is not running, or its store failed"},
+    },
+)
+async def action(
+    id: Annotated[str, Path(max_length=100, description="The decision's id")],
+    service: Annotated[Service, Depends(get_service)],
+) -> ActionOut:
+    found = await service.store.actions(id=id, limit=1)
+    if not found:
+        raise HTTPException(404, f"no decision {id!r}")
+    return action_out(found[0])

@@ -10,7 +10,8 @@ from fastapi.responses import JSONResponse, Response
 
 from api.deps import get_snapshot
 from api.healthz import HEALTHZ_HEADERS, REGION_HEADER
-from api.models import ReadinessOut
+from api.models import ReadinessOut, warning_out
+from monitor.events import Severity
 from monitor.snapshot import Snapshot
 
 __all__ = ["router"]
@@ -27,13 +28,20 @@ async def livez() -> dict[str, str]:
     "/readyz",
     summary="Scheduler running, first round done, and in enforce mode write access confirmed",
     description="503 with `problems` while not ready. `warnings` lists what is wrong while"
-    " the service stays ready, such as a failing history store.",
+    " the service stays ready, such as a failing history store or a configuration under which"
+    " failover can never act, one line each; `details` has every warning with its stable"
+    " `code` and `severity` (`info` ones too).",
     response_model=ReadinessOut,
     responses={503: {"model": ReadinessOut}},
 )
 async def readyz(snapshot: Annotated[Snapshot, Depends(get_snapshot)]) -> JSONResponse:
     body = ReadinessOut(
-        ready=snapshot.ready, problems=list(snapshot.readiness), warnings=list(snapshot.warnings)
+        ready=snapshot.ready,
+        problems=list(snapshot.readiness),
+        # `warnings` is what to alert on when it is not empty: an `info` warning (no deploy
+        # marker yet) would keep such an alert firing on a service that is fine.
+        warnings=[w.message for w in snapshot.warnings if w.severity is not Severity.INFO],
+        details=[warning_out(w) for w in snapshot.warnings],
     )
     return JSONResponse(body.model_dump(), status_code=200 if snapshot.ready else 503)
 

@@ -13,6 +13,7 @@ from api.models import (
     RegionDetailOut,
     RegionsOut,
     check_out,
+    control_out,
     region_out,
 )
 from monitor.service import Service
@@ -47,7 +48,11 @@ VERDICT_FIELDS = (
 )
 async def regions(snapshot: Annotated[Snapshot, Depends(get_snapshot)]) -> RegionsOut:
     policy = snapshot.policy
-    return RegionsOut(regions=[region_out(view, policy) for view in snapshot.regions.values()])
+    pause = snapshot.controls.pause(snapshot.made_at)
+    return RegionsOut(
+        regions=[region_out(view, policy) for view in snapshot.regions.values()],
+        pause=control_out(pause) if pause is not None else None,
+    )
 
 
 @router.get(

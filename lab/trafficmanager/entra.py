@@ -12,7 +12,7 @@ import re
 import secrets
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs
@@ -115,6 +115,19 @@ class Directory:
         )
         self._principals[principal.client_id.lower()] = principal
         return principal
+
+    def assign(
+        self, client_id: str, *, actions: Sequence[str], not_actions: Sequence[str] = ()
+    ) -> ServicePrincipal:
+        """Replace a principal's role assignment, as an administrator would in Azure: its
+        tokens stay valid, and from now on ARM allows (and the permissions listing shows)
+        the new actions."""
+        found = self.principal(client_id)
+        if found is None:
+            raise KeyError(client_id)
+        updated = replace(found, actions=tuple(actions), not_actions=tuple(not_actions))
+        self._principals[client_id.lower()] = updated
+        return updated
 
     def principal(self, client_id: str) -> ServicePrincipal | None:
         return self._principals.get(client_id.lower())

@@ -191,6 +191,25 @@ class TrafficManagerEmulator:
             client_id, secret, actions=actions, not_actions=not_actions, assertion=assertion
         )
 
+    def assign_role(
+        self,
+        principal: ServicePrincipal,
+        actions: Sequence[str] = READER_ACTIONS,
+        *,
+        not_actions: Sequence[str] = (),
+    ) -> ServicePrincipal:
+        """Change what `principal` may do (Reader's actions by default: read-only), as an
+        administrator changing its role assignment would: ARM and the permissions listing
+        follow at once, and signed-in clients keep their tokens."""
+        updated = self.directory.assign(
+            principal.client_id, actions=actions, not_actions=not_actions
+        )
+        if updated.client_id == self.contributor.client_id:
+            self.contributor = updated
+        elif updated.client_id == self.reader.client_id:
+            self.reader = updated
+        return updated
+
     def environment(self, principal: ServicePrincipal | None = None) -> dict[str, str]:
         """The environment DefaultAzureCredential reads to sign in as `principal` (the
         contributor by default). The chain is held to the environment credential, so nothing

@@ -46,6 +46,8 @@ class Outage:
 
 @dataclass(frozen=True, slots=True)
 class AccessCheck:
+    """One write-permission check: its answer (`access`), or why it could not be made."""
+
     checked_at: float
     access: WriteAccess | None = None
     error: str | None = None
@@ -75,16 +77,19 @@ async def read_profile(client: TrafficManager, clock: Clock) -> Reading:
 
 
 async def check_access(client: TrafficManager, clock: Clock) -> AccessCheck:
-    """Whether this identity may write the profile's endpoints (ARM's permissions listing)."""
+    """Whether this identity may write the profile's endpoints (ARM's permissions listing).
+    A check that fails is an AccessCheck with its error: unknown, which is not "cannot write"
+    (logged as `traffic_manager_access_check_failed`, apart from `traffic_manager_cannot_write`)."""
     now = clock.now().timestamp()
     try:
         check = AccessCheck(now, access=await client.write_access())
     except TrafficManagerError as e:
         check = AccessCheck(now, error=str(e))
+        log.warning("traffic_manager_access_check_failed", error=check.error)
     except Exception as e:
         check = AccessCheck(now, error=f"internal error: {type(e).__name__}")
         log.exception("traffic_manager_access_check_crashed")
-    if not check.can_write:
+    if check.access is not None and not check.can_write:
         log.warning("traffic_manager_cannot_write", detail=check.detail)
     return check
 

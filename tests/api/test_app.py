@@ -54,6 +54,24 @@ async def test_livez_answers_while_readyz_waits_for_the_first_round(
         await eventually(ready)
 
 
+async def test_enforce_mode_without_traffic_manager_is_ready_with_healthz_as_its_lever(
+    two_regions: dict[str, RegionalOrigin], write_config: ConfigWriter
+) -> None:
+    """Enforce mode with no traffic_manager section has nothing to write (/healthz is its only
+    lever): /readyz turns 200 after the first rounds, with no write-access problem."""
+    path = write_config(two_regions, failover={"mode": "enforce"})
+    async with (
+        serving_service(load_config(path)) as (url, _),
+        httpx.AsyncClient(base_url=url) as client,
+    ):
+
+        async def ready() -> bool:
+            return (await client.get("/readyz")).status_code == 200
+
+        await eventually(ready)
+        assert (await client.get("/readyz")).json()["problems"] == []
+
+
 async def test_regions_api_shows_each_verdict_with_its_checks(
     running: tuple[Service, httpx.AsyncClient], two_regions: dict[str, RegionalOrigin]
 ) -> None:

@@ -88,7 +88,10 @@ async def test_failing_history_writes_show_in_readyz_and_the_status_page(
     # The scheduler runs the first round at start; the test runs the next ones itself (the
     # same `run_round` the scheduler calls), so it knows which rounds met the failing store.
     https = {"interval": "1h", "jitter": "0s", "timeout": "1s", "requests": MODEL_REQUESTS}
-    config = load_config(write_config({"westeurope": west}, checks={"https": https}))
+    # Failover off: one region alone would add a warning that failover can never act.
+    config = load_config(
+        write_config({"westeurope": west}, checks={"https": https}, failover={"mode": "off"})
+    )
     # The clock stands still, so every round writes rows of the same size: once the "full"
     # store refuses one, it refuses the next (one region: one set of index pages).
     clock = ManualClock(datetime.now(UTC).replace(microsecond=0))
@@ -112,7 +115,19 @@ async def test_failing_history_writes_show_in_readyz_and_the_status_page(
             line = f"history store failing since {since:%Y-%m-%dT%H:%M:%SZ}: {error}"
             ready = await client.get("/readyz")
             assert ready.status_code == 200
-            assert ready.json() == {"ready": True, "problems": [], "warnings": [line]}
+            assert ready.json() == {
+                "ready": True,
+                "problems": [],
+                "warnings": [line],
+                "details": [
+                    {
+                        "code": "store_writes_failing",
+                        "severity": "warning",
+                        "message": line,
+                        "subject": "storage",
+                    }
+                ],
+            }
             assert line in (await client.get("/")).text
 
             west.inject(Fault.ERROR, status=503)

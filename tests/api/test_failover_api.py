@@ -316,6 +316,9 @@ async def test_actions_list_the_decisions_newest_first_filtered_and_paged(
             "attempts": 0,
             "finished_at": "2026-11-02T14:00:04Z",
             "instance": service.snapshot.instance,
+            "by": "regionwatch",
+            "forced": False,
+            "source": "policy",
         }
         assert "failed 3 rounds in a row" in disable["reason"]
         assert "deploy 2.0.0" in disable["reason"]

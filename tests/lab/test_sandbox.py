@@ -7,6 +7,7 @@ import asyncio
 import json
 import os
 import re
+import shlex
 import sys
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -24,6 +25,7 @@ from lab.resolvers.faults import FaultPanel
 from lab.resolvers.faults import fault_catalogue as resolver_fault_catalogue
 from lab.sandbox import LabSettings, Sandbox, banner, sandbox_running
 from monitor.config import load_config
+from regionwatch import cli
 
 
 @pytest.fixture
@@ -165,6 +167,69 @@ async def test_the_labs_configuration_fails_over_in_enforce_mode_at_a_pace_one_c
         "/heal",
     ):
         assert step in story, step
+
+
+async def test_the_banners_controls_walk_shows_every_command_as_the_cli_takes_it(
+    sandbox: Sandbox,
+) -> None:
+    """The banner walks a person through pin, unpin, silence, pause, resume, a forced
+    disable, adopt, the audit trail and a replay of the lab's own configuration; every
+    `regionwatch` command it shows is one `regionwatch --help` lists (a `region` action one
+    `regionwatch region --help` lists), and each line parses as the command line takes it."""
+    base = "http://127.0.0.1:8000"
+    text = banner(sandbox, base)
+    walk = text[text.index("Take the controls") : text.index("More to try")]
+    assert f"  export REGIONWATCH_TOKEN={sandbox.api_token}\n" in walk
+    assert f"curl -s {base}/api/v1/audit " in walk
+    shown = [
+        shlex.split(line)[1:]
+        for line in walk.splitlines()
+        if line.startswith("  .venv/bin/regionwatch ")
+    ]
+    assert [argv[0] if argv[0] != "region" else f"region {argv[1]}" for argv in shown] == [
+        "region pin",
+        "region unpin",
+        "silence",
+        "pause",
+        "resume",
+        "region disable",
+        "adopt",
+        "replay",
+    ]
+    assert shown[-1] == ["replay", "--config", str(sandbox.config_path), "--since", "1h"]
+    assert "--force" in shown[5]
+    commands = _listed(await _help())
+    regions = _listed(await _help("region"))
+    for argv in shown:
+        assert argv[0] in commands, (argv, commands)
+        if argv[0] == "region":
+            assert argv[1] in regions, (argv, regions)
+        else:
+            assert "--url" in argv or argv[0] == "replay", argv
+        cli._parser().parse_args(argv)  # exits (SystemExit) on an option it does not take
+
+
+async def _help(*command: str) -> str:
+    """`regionwatch [COMMAND] --help`, as a person runs it."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "regionwatch",
+        *command,
+        "--help",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(process.communicate(), timeout=60)
+    assert process.returncode == 0, err.decode()
+    return out.decode()
+
+
+def _listed(help_text: str) -> set[str]:
+    """The commands (or actions) a `--help` lists, one a line under its metavar."""
+    listed = set(re.findall(r"^    ([a-z][\w-]*) ", help_text, re.MULTILINE))
+    assert listed, help_text
+    return listed
 
 
 def _descriptions() -> dict[str, str]:

@@ -6,15 +6,19 @@ stance and reason in the snapshot, the audit trail and the events."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import socket
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
+from processes import run_cli
+from servers import eventually
 
 from lab.certs import LabCA
 from lab.origin import Fault, RegionalOrigin
@@ -24,12 +28,14 @@ from monitor.actuator import WriteRetry
 from monitor.auditstore import ActionRecord
 from monitor.clock import ManualClock
 from monitor.config import TrafficManagerConfig, load_config
+from monitor.controls import Control, ControlKind, control_id
 from monitor.deploys import Deploy, DeploySource
 from monitor.errors import StoreError
 from monitor.events import Event, EventType
 from monitor.eventstore import EventQuery
-from monitor.evidence import DeployMarked
-from monitor.policy import RegionPolicy, Stance
+from monitor.evidence import ControlsChanged, DeployMarked
+from monitor.policy import Action, RegionPolicy, Stance
+from monitor.replay import ReplayReport, replay
 from monitor.service import Service, build_service
 from monitor.snapshot import Snapshot
 from monitor.trafficmanager.azure import AzureTrafficManager, RetryPolicy
@@ -142,6 +148,18 @@ class Lab:
         stored = await self.service.store.events(EventQuery(type=kind, region=region))
         return [s.event for s in reversed(stored)]
 
+    async def command(
+        self, action: Action, region: str, *, by: str = "alice", force: bool = False
+    ) -> ActionRecord:
+        """A person's command, as the API hands it over, carried out; its audit record."""
+        decision_id, finished = await self.service.command(
+            action=action, region=region, reason=f"{by} says so", by=by, force=force, wait=10
+        )
+        assert finished is not None
+        await self.settle()
+        (record,) = await self.service.store.actions(id=decision_id)
+        return record
+
     async def deploy(self, region: str, version: str) -> None:
         """A deploy marker for `region`, as `POST /api/v1/deploys` records it."""
         deploy = Deploy(
@@ -193,6 +211,38 @@ def short_deadlines(section: TrafficManagerConfig) -> TrafficManager:
         attempt_deadline=1.0,
         call_deadline=5.0,
     )
+
+
+async def test_the_flap_limit_outlasts_its_window_and_a_restart_days_later(
+    seeded: TrafficManagerEmulator,
+    two_regions: dict[str, RegionalOrigin],
+    write_config: ConfigWriter,
+) -> None:
+    """With flap_limit 2 disables within an hour: westeurope held out by it is still out,
+    however healthy, when those disables are more than an hour old, and after a restart two
+    days later: only a person puts it back."""
+    flap = {"disables": 2, "within": "1h"}
+    settings = {"max_disables_per_hour": 5, "flap_limit": flap}
+    async with stepped(seeded, two_regions, write_config, **settings) as lab:
+        await bad_deploy(lab, two_regions, "westeurope")
+        await lab.rounds(3)
+        two_regions["westeurope"].heal()
+        await lab.rounds(5)
+        assert lab.status("westeurope") == "Enabled"
+        await bad_deploy(lab, two_regions, "westeurope", "2.0.1")
+        await lab.rounds(3)
+        assert lab.status("westeurope") == "Disabled"
+        two_regions["westeurope"].heal()
+        lab.clock.advance(3600)
+        await lab.rounds(12)
+        assert lab.status("westeurope") == "Disabled"
+        assert lab.policy("westeurope").next.startswith("enable by hand")
+    lab.clock.advance(2 * 86400)
+    async with stepped(seeded, two_regions, write_config, clock=lab.clock, **settings) as lab:
+        await lab.rounds(12)
+        assert lab.status("westeurope") == "Disabled"
+        assert lab.policy("westeurope").next.startswith("enable by hand")
+        assert len(lab.patches("westeurope")) == 3
 
 
 @asynccontextmanager
@@ -810,8 +860,9 @@ async def test_an_operator_enabling_our_disable_is_respected_until_it_recovers_a
     write_config: ConfigWriter,
 ) -> None:
     """An operator enables the endpoint regionwatch disabled while the region still fails: it
-    is left enabled; once the region has recovered (five healthy rounds) and fails anew, it is
-    disabled again."""
+    is left enabled, held by a pin in their name (stored, with `pin.started`); once the region
+    has recovered (five healthy rounds) the pin ends by itself (`pin.ended`), and when it fails
+    anew, it is disabled again."""
     async with stepped(seeded, two_regions, write_config, max_disables_per_hour=2) as lab:
         await bad_deploy(lab, two_regions, "westeurope")
         await lab.rounds(3)
@@ -820,13 +871,26 @@ async def test_an_operator_enabling_our_disable_is_respected_until_it_recovers_a
         await lab.rounds(6)
         assert lab.status("westeurope") == "Enabled"
         held = lab.policy("westeurope")
-        assert held.stance is Stance.OPERATOR
+        assert held.stance is Stance.PINNED
+        assert held.reason.startswith("pinned by Traffic Manager (someone else) until the region")
         assert "enabled again in Traffic Manager by someone else" in held.reason
         assert lab.healthz("westeurope") == 200
         assert len(await lab.actions("westeurope")) == 1
+        (pin,) = await lab.service.store.controls(in_force=True)
+        assert (pin.kind, pin.region, pin.by, pin.until) == (
+            ControlKind.PIN,
+            "westeurope",
+            "Traffic Manager (someone else)",
+            None,
+        )
+        assert lab.service.snapshot.controls.pin("westeurope", lab.clock.now()) == pin
+        assert len(await lab.events(EventType.PIN_STARTED, "westeurope")) == 1
         two_regions["westeurope"].heal()
         await lab.rounds(5)
         assert lab.policy("westeurope").stance is Stance.SERVING
+        assert await lab.service.store.controls(in_force=True) == []
+        (ended,) = await lab.events(EventType.PIN_ENDED, "westeurope")
+        assert "westeurope has recovered" in ended.summary
         two_regions["westeurope"].inject(Fault.ERROR, status=500)
         await lab.rounds(2)
         assert lab.status("westeurope") == "Enabled"
@@ -1116,3 +1180,927 @@ async def test_a_second_decider_on_the_same_store_is_refused_naming_the_holder(
         await bad_deploy(lab, two_regions, "westeurope")
         await lab.rounds(3)
         assert lab.status("westeurope") == "Disabled"
+
+
+# --- replay -----------------------------------------------------------------------------------
+
+
+async def record_a_bad_deploy(lab: Lab, origins: Origins) -> list[ActionRecord]:
+    """History to replay: westeurope deployed and failing for five rounds (disabled at the
+    third), then fixed and enabled again after five healthy rounds, and two rounds more. The
+    audit trail, oldest first."""
+    await bad_deploy(lab, origins, "westeurope")
+    await lab.rounds(5)
+    origins["westeurope"].heal()
+    await lab.rounds(7)
+    recorded = await lab.actions()
+    assert [(a.action, a.status) for a in recorded] in (
+        [("disable", "done"), ("enable", "done")],
+        [("disable", "dry_run"), ("enable", "dry_run")],
+    )
+    return recorded
+
+
+def candidate(lab: Lab, folder: Path, **failover: Any) -> Path:
+    """The configuration `lab` runs with, `failover` keys changed, written to a file."""
+    document = lab.service.config.model_dump(mode="json", exclude_defaults=True)
+    document["failover"] = {**document.get("failover", {}), **failover}
+    path = folder / f"candidate-{len(list(folder.glob('candidate-*')))}.yaml"
+    path.write_text(yaml.safe_dump(document), encoding="utf-8")
+    return path
+
+
+def decided(report: ReplayReport) -> list[tuple[str, str, datetime, str, str]]:
+    return [(a.action, a.region, a.at, a.mode, a.result) for a in report.actions]
+
+
+def recorded_as_decided(
+    records: Sequence[ActionRecord],
+) -> list[tuple[str, str, datetime, str, str]]:
+    return [(a.action, a.region, a.decided_at, a.mode, a.status) for a in records]
+
+
+async def test_replaying_the_history_with_its_configuration_reproduces_every_decision(
+    seeded: TrafficManagerEmulator,
+    two_regions: dict[str, RegionalOrigin],
+    write_config: ConfigWriter,
+) -> None:
+    """A bad deploy disabled and put back, replayed next to the running decider (its store
+    locked) with the configuration that decided: the same actions, of the same regions, at the
+    same times, with the same outcomes and reasons, and no difference."""
+    async with stepped(seeded, two_regions, write_config) as lab:
+        recorded = await record_a_bad_deploy(lab, two_regions)
+        report = await replay(lab.service.config, since=START - timedelta(days=7))
+    assert decided(report) == recorded_as_decided(recorded)
+    assert [a.reason for a in report.actions] == [r.reason for r in recorded]
+    assert [a.recorded_id for a in report.actions] == [r.id for r in recorded]
+    assert report.differences == ()
+    assert report.same
+    assert report.actions[0].in_deploy_window
+    assert report.evidence["rounds"] == 2 * 13
+    assert report.evidence["deploy_markers"] == 1
+    assert report.evidence["traffic_manager_reads"] == 13
+    assert report.notes == ()
+
+
+async def test_a_stricter_candidate_takes_fewer_actions_and_says_which_it_would_not_have_taken(
+    seeded: TrafficManagerEmulator,
+    two_regions: dict[str, RegionalOrigin],
+    write_config: ConfigWriter,
+    tmp_path: Path,
+) -> None:
+    """With failing_rounds 6 the five failing rounds never disable westeurope: no action, and
+    both recorded ones listed as missing, with their times and outcomes."""
+    async with stepped(seeded, two_regions, write_config) as lab:
+        recorded = await record_a_bad_deploy(lab, two_regions)
+        stricter = load_config(candidate(lab, tmp_path, failing_rounds=6))
+    report = await replay(stricter, since=START)
+    assert report.actions == ()
+    assert [(d.kind, d.action, d.region, d.at) for d in report.differences] == [
+        ("missing", r.action, r.region, r.decided_at) for r in recorded
+    ]
+    assert report.differences[0].detail == (
+        "recorded: disable of westeurope at 2026-11-02 14:00:30 UTC (done in enforce); "
+        "the candidate would not have decided it"
+    )
+    assert not report.same
+
+
+async def test_a_dry_run_history_replayed_in_enforce_writes_the_same_actions(
+    seeded: TrafficManagerEmulator,
+    two_regions: dict[str, RegionalOrigin],
+    write_config: ConfigWriter,
+    tmp_path: Path,
+) -> None:
+    """Recorded in dry-run, replayed in enforce: the disable and the enable at the same times,
+    now done rather than dry_run, each a difference naming both; the enable is decided although
+    Traffic Manager was never written, since the candidate's own disable is what it reads."""
+    async with stepped(seeded, two_regions, write_config, mode="dry-run") as lab:
+        recorded = await record_a_bad_deploy(lab, two_regions)
+        enforce = load_config(candidate(lab, tmp_path, mode="enforce"))
+    report = await replay(enforce, since=START)
+    assert decided(report) == [
+        (r.action, r.region, r.decided_at, "enforce", "done") for r in recorded
+    ]
+    assert [(d.kind, d.action, d.recorded) for d in report.differences] == [
+        ("changed", r.action, r) for r in recorded
+    ]
+    assert report.differences[0].detail == (
+        "disable of westeurope at 2026-11-02 14:00:30 UTC: recorded dry_run in dry-run, "
+        "the candidate done in enforce"
+    )
+
+
+async def test_since_limits_the_replay_to_its_window_starting_where_the_decider_stood(
+    seeded: TrafficManagerEmulator,
+    two_regions: dict[str, RegionalOrigin],
+    write_config: ConfigWriter,
+) -> None:
+    """Replayed from just after the disable: only the enable is in the window, and it is
+    reproduced (the replay starts with westeurope held out, as the store says it was), with no
+    difference; the disable before the window is neither replayed nor compared."""
+    async with stepped(seeded, two_regions, write_config) as lab:
+        disable, enable = await record_a_bad_deploy(lab, two_regions)
+    since = disable.decided_at + timedelta(seconds=5)
+    report = await replay(lab.service.config, since=since)
+    assert decided(report) == recorded_as_decided([enable])
+    assert report.recorded == (enable,)
+    assert report.differences == ()
+    assert report.evidence["rounds"] < 2 * 13
+
+
+async def test_the_replay_command_beside_the_running_decider_prints_its_actions_and_no_difference(
+    seeded: TrafficManagerEmulator,
+    two_regions: dict[str, RegionalOrigin],
+    write_config: ConfigWriter,
+    tmp_path: Path,
+) -> None:
+    """`regionwatch replay` as a process, while the decider runs and holds the store's lock,
+    with the configuration that decided: exit 0, what it would have done in words (the
+    disable within a deploy window, the enable, each with its time and reason), and no
+    difference; nothing on stderr."""
+    async with stepped(seeded, two_regions, write_config) as lab:
+        disable, enable = await record_a_bad_deploy(lab, two_regions)
+        code, out, err = await run_cli(
+            "replay", "--config", str(candidate(lab, tmp_path)), "--since", "2026-11-02T13:00:00Z"
+        )
+    assert (code, err) == (0, "")
+    lines = out.splitlines()
+    assert lines[1:3] == [
+        "enforce would have disabled westeurope once since 2026-11-02 13:00:00 UTC; "
+        "1 was within a deploy window",
+        "enforce would have enabled westeurope once since 2026-11-02 13:00:00 UTC",
+    ]
+    assert "  2026-11-02 14:00:30 UTC  disable westeurope: done (enforce; as recorded)" in lines
+    assert f"    why: {disable.reason}" in lines
+    assert f"    why: {enable.reason}" in lines
+    assert lines[-1] == "the same as the recorded decisions (2 in the window): no difference"
+
+
+async def test_the_replay_command_prints_a_stricter_candidates_differences_as_json(
+    seeded: TrafficManagerEmulator,
+    two_regions: dict[str, RegionalOrigin],
+    write_config: ConfigWriter,
+    tmp_path: Path,
+) -> None:
+    """`regionwatch replay --json --store PATH` with a stricter candidate whose own
+    storage.path names no store: one JSON document, no action, both recorded ones missing."""
+    async with stepped(seeded, two_regions, write_config) as lab:
+        recorded = await record_a_bad_deploy(lab, two_regions)
+        store = lab.service.config.storage.path
+        stricter = candidate(lab, tmp_path, failing_rounds=6)
+    document = yaml.safe_load(stricter.read_text(encoding="utf-8"))
+    document["storage"] = {"path": str(tmp_path / "elsewhere.db")}
+    stricter.write_text(yaml.safe_dump(document), encoding="utf-8")
+    code, out, err = await run_cli(
+        "replay",
+        "--config",
+        str(stricter),
+        "--store",
+        str(store),
+        "--since",
+        "2026-11-02",
+        "--json",
+    )
+    assert (code, err) == (0, "")
+    report = json.loads(out)
+    assert (report["mode"], report["same"], report["actions"], report["summary"]) == (
+        "enforce",
+        False,
+        [],
+        [],
+    )
+    assert [(d["kind"], d["action"], d["recorded"]) for d in report["differences"]] == [
+        ("missing", r.action, r.id) for r in recorded
+    ]
+    assert [r["id"] for r in report["recorded"]] == [r.id for r in recorded]
+    assert report["evidence"] == {"rounds": 26, "traffic_manager_reads": 13, "deploy_markers": 1}
+
+
+async def test_the_replay_command_exits_2_on_a_bad_candidate_and_3_without_a_store(
+    seeded: TrafficManagerEmulator,
+    two_regions: dict[str, RegionalOrigin],
+    write_config: ConfigWriter,
+    tmp_path: Path,
+) -> None:
+    """A candidate with a wrong value: exit 2 and one line naming the file and the key; a
+    store that does not exist: exit 3 and one line naming it and what to do. Nothing on
+    stdout either time."""
+    async with stepped(seeded, two_regions, write_config, first_round=False) as lab:
+        wrong = candidate(lab, tmp_path, failing_rounds="many")
+        right = candidate(lab, tmp_path)
+    code, out, err = await run_cli("replay", "--config", str(wrong))
+    assert (code, out) == (2, "")
+    assert err.splitlines() == [
+        f"regionwatch replay: {wrong}: failover.failing_rounds: expected a whole number, got 'many'"
+    ]
+    missing = tmp_path / "nowhere.db"
+    code, out, err = await run_cli("replay", "--config", str(right), "--store", str(missing))
+    assert (code, out) == (3, "")
+    assert err.splitlines() == [
+        f"store error: the store at {missing} does not exist: give the decider's storage.path "
+        "(in the configuration, or with --store)"
+    ]
+
+
+def by_hand(report: ReplayReport) -> list[tuple[str, str, str, str, str, str]]:
+    """A person's commands as the replay ended them: action, region, by, mode, result, id."""
+    replayed = [h.replayed for h in report.by_hand]
+    return [(h.action, h.region, h.by, h.mode, h.result, h.id) for h in replayed if h is not None]
+
+
+def recorded_by_hand(records: Sequence[ActionRecord]) -> list[tuple[str, str, str, str, str, str]]:
+    return [(r.action, r.region, r.by, r.mode, r.status, r.id) for r in records]
+
+
+def split(records: Sequence[ActionRecord]) -> tuple[list[ActionRecord], list[ActionRecord]]:
+    """The policy's recorded decisions, and a person's commands."""
+    return [r for r in records if r.source == "policy"], [
+        r for r in records if r.source != "policy"
+    ]
+
+
+async def test_a_replay_reproduces_a_pin_holding_a_failing_region_in_until_it_expires(
+    seeded: TrafficManagerEmulator,
+    two_regions: dict[str, RegionalOrigin],
+    write_config: ConfigWriter,
+) -> None:
+    """westeurope pinned for five minutes over its bad deploy, disabled only when the pin
+    expires: replayed with the configuration that decided, from before the pin and from inside
+    it (the pin restored as in force there, as a restart would), the one disable at the pin's
+    end, as recorded, and no difference."""
+    async with stepped(seeded, two_regions, write_config) as lab:
+        pin = a_control(lab, ControlKind.PIN, "westeurope", lasting=300)
+        await command(lab, started=[pin])
+        await bad_deploy(lab, two_regions, "westeurope")
+        await lab.rounds(6)
+        assert pin.until is not None
+        lab.clock.advance((pin.until - lab.clock.now()).total_seconds())
+        await lab.read()
+        await lab.rounds(2)
+        recorded = await lab.actions()
+        assert [(a.action, a.status, a.decided_at) for a in recorded] == [
+            ("disable", "done", pin.until)
+        ]
+        whole = await replay(lab.service.config, since=START - timedelta(days=7))
+        inside = await replay(lab.service.config, since=pin.since + timedelta(seconds=15))
+    for report in (whole, inside):
+        assert decided(report) == recorded_as_decided(recorded)
+        assert [a.recorded_id for a in report.actions] == [r.id for r in recorded]
+        assert report.differences == ()
+    assert whole.evidence["control_changes"] == 1
+    assert "control_changes" not in inside.evidence
+
+
+async def test_a_replay_reproduces_a_pause_that_stopped_a_disable_and_the_resume_that_took_it(
+    seeded: TrafficManagerEmulator,
+    two_regions: dict[str, RegionalOrigin],
+    write_config: ConfigWriter,
+) -> None:
+    """westeurope's disable decided, then failover paused a second later, before the write:
+    refused by `paused`; paused for three rounds more, nothing decided; resumed, the disable
+    decided again and done. Replayed with the configuration that decided: the refusal and the
+    disable at their recorded times and outcomes, nothing decided while paused, no
+    difference."""
+    async with stepped(seeded, two_regions, write_config) as lab:
+        await bad_deploy(lab, two_regions, "westeurope")
+        await lab.rounds(2)
+        slow = seeded.faults.add(method="GET", path_contains=PROFILE, status=None, delay=1.0)
+        third = asyncio.create_task(lab.probe())  # the third failing round: decided
+        await eventually(lambda: slow.hits == 1)  # the actuator's fresh read, held
+        lab.clock.advance(1)
+        pause = a_control(lab, ControlKind.PAUSE, None, lasting=None)
+        await lab.service.store.save_control(pause)
+        await lab.service.engine.apply(ControlsChanged(started=(pause,)))
+        await third
+        await lab.end_round()
+        await lab.rounds(2)
+        await command(lab, ended=[pause.ended(lab.clock.now(), by="bob", reason="fixed")])
+        await lab.rounds(2)
+        recorded = await lab.actions()
+        assert [(a.action, a.status, a.guard) for a in recorded] == [
+            ("disable", "refused", "paused"),
+            ("disable", "done", None),
+        ]
+        report = await replay(lab.service.config, since=START - timedelta(days=7))
+    assert decided(report) == recorded_as_decided(recorded)
+    assert [a.guard for a in report.actions] == ["paused", None]
+    assert report.differences == ()
+    assert report.evidence["control_changes"] == 2
+
+
+async def test_a_replay_reproduces_a_persons_disables_and_enables_and_lists_them_by_hand(
+    seeded: TrafficManagerEmulator,
+    two_regions: dict[str, RegionalOrigin],
+    write_config: ConfigWriter,
+) -> None:
+    """westeurope disabled by regionwatch after a bad deploy, enabled by bob while it still
+    fails (held in, as a pin, until it recovers), healed; then disabled by alice and enabled
+    by her. Replayed with the configuration that decided: regionwatch's one disable as its
+    action, the three commands by hand with their ids, people and outcomes as recorded, none
+    of them compared, no difference."""
+    async with stepped(seeded, two_regions, write_config) as lab:
+        await bad_deploy(lab, two_regions, "westeurope")
+        await lab.rounds(3)
+        await lab.command(Action.ENABLE, "westeurope", by="bob")
+        await lab.rounds(2)
+        two_regions["westeurope"].heal()
+        await lab.rounds(6)
+        assert lab.policy("westeurope").stance is Stance.SERVING
+        await lab.command(Action.DISABLE, "westeurope")
+        await lab.rounds(2)
+        await lab.command(Action.ENABLE, "westeurope")
+        await lab.rounds(2)
+        policy, commands = split(await lab.actions())
+        assert [(a.action, a.by, a.status) for a in commands] == [
+            ("enable", "bob", "done"),
+            ("disable", "alice", "done"),
+            ("enable", "alice", "done"),
+        ]
+        report = await replay(lab.service.config, since=START - timedelta(days=7))
+    assert report.differences == ()
+    assert decided(report) == recorded_as_decided(policy)
+    assert by_hand(report) == recorded_by_hand(commands)
+    assert [h.replayed.at for h in report.by_hand if h.replayed] == [c.decided_at for c in commands]
+    assert all(h.as_recorded for h in report.by_hand)
+    assert report.recorded == tuple(policy)
+    assert report.evidence["manual_commands"] == 3
+
+
+async def test_a_replay_reproduces_adopt_then_heal(
+    tm: TrafficManagerEmulator,
+    azure_identity: None,
+    three_regions: dict[str, RegionalOrigin],
+    write_config: ConfigWriter,
+) -> None:
+    """westeurope and eastus Disabled by someone else; alice adopts westeurope (and is refused
+    adopting it again, and centralus); healthy, westeurope is enabled by regionwatch. Replayed
+    with the configuration that decided: the enable as recorded (adopted, so regionwatch's to
+    enable), the three adopts by hand as recorded, eastus left alone, no difference."""
+    seed(tm, three_regions, geo_mapping=THREE_GEOS)
+    tm.set_endpoint_status("westeurope", "Disabled")
+    tm.set_endpoint_status("eastus", "Disabled")
+    async with stepped(tm, three_regions, write_config) as lab:
+        await lab.command(Action.ADOPT, "westeurope")
+        await lab.command(Action.ADOPT, "westeurope")
+        await lab.command(Action.ADOPT, "centralus")
+        await lab.rounds(8)
+        assert lab.status("westeurope") == "Enabled"
+        policy, commands = split(await lab.actions())
+        assert [(a.action, a.region, a.status) for a in policy] == [
+            ("enable", "westeurope", "done")
+        ]
+        assert [(a.region, a.status, a.guard) for a in commands] == [
+            ("westeurope", "done", None),
+            ("westeurope", "refused", "conflict"),
+            ("centralus", "refused", "conflict"),
+        ]
+        report = await replay(lab.service.config, since=START - timedelta(days=7))
+    assert report.differences == ()
+    assert decided(report) == recorded_as_decided(policy)
+    assert by_hand(report) == recorded_by_hand(commands)
+
+
+class TickingClock(ManualClock):
+    """A manual clock that, like a real one, reads a little later every time it is read: the
+    actuator's `finished_at` and the engine's time for applying that outcome then differ."""
+
+    def now(self) -> datetime:
+        self.advance(0.001)
+        return super().now()
+
+
+async def test_a_replay_reproduces_adopt_after_a_persons_hold_with_a_clock_that_moves(
+    seeded: TrafficManagerEmulator,
+    two_regions: dict[str, RegionalOrigin],
+    write_config: ConfigWriter,
+) -> None:
+    """With a clock that moves on every reading, as in a real run: alice disables westeurope,
+    bob enables it (held in as a pin in bob's name, stored a moment after his enable
+    finished), alice disables it again (the hold let go) and adopts it; healthy, it is enabled
+    by regionwatch. Replayed with the configuration that decided: that enable as recorded (the
+    stored pin is the replay's own hold, not a second one that would never end) and no
+    difference."""
+    async with stepped(seeded, two_regions, write_config, clock=TickingClock(START)) as lab:
+        await lab.command(Action.DISABLE, "westeurope")
+        await lab.command(Action.ENABLE, "westeurope", by="bob")
+        pins = [c for c in lab.service.snapshot.controls.items if c.kind is ControlKind.PIN]
+        assert [p.by for p in pins] == ["bob"]
+        await lab.command(Action.DISABLE, "westeurope")
+        (let_go,) = await lab.events(EventType.PIN_ENDED, "westeurope")
+        assert "westeurope was disabled again since: the hold is over" in let_go.summary
+        await lab.command(Action.ADOPT, "westeurope")
+        await lab.rounds(6)
+        assert lab.status("westeurope") == "Enabled"
+        policy, commands = split(await lab.actions())
+        assert [(a.action, a.by, a.status) for a in policy] == [("enable", "regionwatch", "done")]
+        report = await replay(lab.service.config, since=START - timedelta(days=7))
+    assert report.differences == ()
+    # Decided at the round's stored time, a moment before the recorded `decided_at`.
+    assert [(a.action, a.result, a.recorded_id) for a in report.actions] == [
+        (r.action, r.status, r.id) for r in policy
+    ]
+    assert by_hand(report) == recorded_by_hand(commands)
+
+
+async def test_a_candidate_replay_lists_a_persons_commands_by_hand_refused_while_paused(
+    seeded: TrafficManagerEmulator,
+    two_regions: dict[str, RegionalOrigin],
+    write_config: ConfigWriter,
+    tmp_path: Path,
+) -> None:
+    """Recorded in dry-run: failover paused, alice's disable of westeurope refused by the
+    pause; resumed, her disable and bob's enable recorded as dry-run. `regionwatch replay`
+    with an enforce candidate: no action of regionwatch's and no difference (a person's
+    commands are not compared), and a by-hand line for each command: the one while paused
+    refused by `paused` (nothing is written while paused, in any mode), the two after it done
+    in enforce where the history says dry_run."""
+    async with stepped(seeded, two_regions, write_config, mode="dry-run") as lab:
+        pause = a_control(lab, ControlKind.PAUSE, None, lasting=None)
+        await command(lab, started=[pause])
+        stopped = await lab.command(Action.DISABLE, "westeurope")
+        await lab.rounds(2)
+        await command(lab, ended=[pause.ended(lab.clock.now(), by="bob", reason="go")])
+        disabled = await lab.command(Action.DISABLE, "westeurope")
+        await lab.rounds(2)
+        enabled = await lab.command(Action.ENABLE, "westeurope", by="bob")
+        await lab.rounds(2)
+        assert [(a.status, a.guard) for a in (stopped, disabled, enabled)] == [
+            ("refused", "paused"),
+            ("dry_run", None),
+            ("dry_run", None),
+        ]
+        enforce = candidate(lab, tmp_path, mode="enforce")
+        code, out, err = await run_cli(
+            "replay", "--config", str(enforce), "--since", "2026-11-02T13:00:00Z"
+        )
+    assert (code, err) == (0, "")
+    lines = out.splitlines()
+    assert lines[1] == "enforce would have taken no action since 2026-11-02 13:00:00 UTC"
+    start = lines.index("by hand (a person's commands, given as recorded; not compared):")
+    assert lines[start + 1 : start + 10] == [
+        "  2026-11-02 14:00:10 UTC  disable westeurope by alice: refused by paused "
+        "(enforce; recorded refused by paused in dry-run)",
+        "    why: alice says so",
+        f"    outcome: {stopped.detail}",
+        "  2026-11-02 14:00:30 UTC  disable westeurope by alice: done "
+        "(enforce; recorded dry_run in dry-run)",
+        "    why: alice says so",
+        "    outcome: taken as done in the replay",
+        "  2026-11-02 14:00:50 UTC  enable westeurope by bob: done "
+        "(enforce; recorded dry_run in dry-run)",
+        "    why: bob says so",
+        "    outcome: taken as done in the replay",
+    ]
+    assert lines[-1] == "the same as the recorded decisions (0 in the window): no difference"
+
+
+# --- operator controls: pins, silences, the pause ---------------------------------------------
+
+
+def a_control(
+    lab: Lab, kind: ControlKind, region: str | None, *, lasting: float | None, by: str = "alice"
+) -> Control:
+    """A pin, silence or pause from now, lasting `lasting` seconds (None: until ended)."""
+    now = lab.clock.now()
+    until = now + timedelta(seconds=lasting) if lasting is not None else None
+    reason = f"{kind.value} for the test"
+    return Control(control_id(kind, region, now, by, reason), kind, region, reason, by, now, until)
+
+
+def paused_warnings(lab: Lab) -> list[str]:
+    """The words of the warning that regions are held out while failover is paused."""
+    return [
+        w.message
+        for w in lab.service.snapshot.warnings
+        if w.code == "paused_while_holding_disables"
+    ]
+
+
+async def command(
+    lab: Lab, *, started: Sequence[Control] = (), ended: Sequence[Control] = ()
+) -> None:
+    """Controls started or ended as the API does it: stored first, then applied, and the
+    decisions that follow carried out."""
+    for control in (*started, *ended):
+        await lab.service.store.save_control(control)
+    await lab.service.engine.apply(ControlsChanged(tuple(started), tuple(ended)))
+    await lab.settle()
+
+
+async def test_a_pin_holds_a_failing_region_in_until_it_expires(
+    seeded: TrafficManagerEmulator,
+    two_regions: dict[str, RegionalOrigin],
+    write_config: ConfigWriter,
+) -> None:
+    """westeurope pinned for five minutes, then its bad deploy: however many rounds fail, it
+    stays enabled (stance pinned, saying by whom and until when, and what it would do), with
+    nothing decided; the pin ends by itself at its end (`pin.ended`, stored), and the disable
+    due is decided at once and carried out."""
+    async with stepped(seeded, two_regions, write_config) as lab:
+        pin = a_control(lab, ControlKind.PIN, "westeurope", lasting=300)
+        await command(lab, started=[pin])
+        await bad_deploy(lab, two_regions, "westeurope")
+        await lab.rounds(6)
+        assert lab.status("westeurope") == "Enabled"
+        held = lab.policy("westeurope")
+        assert held.stance is Stance.PINNED
+        assert held.reason == "pinned by alice until 2026-11-02 14:05:10 UTC: pin for the test"
+        assert held.next.startswith("nothing until it ends; then it would disable (westeurope ")
+        assert await lab.actions() == []
+        (started,) = await lab.events(EventType.PIN_STARTED, "westeurope")
+        assert started.evidence["by"] == "alice"
+        assert pin.until is not None and lab.clock.now() < pin.until
+        lab.clock.advance((pin.until - lab.clock.now()).total_seconds())
+        await lab.read()
+        assert lab.status("westeurope") == "Disabled"
+        (ended,) = await lab.events(EventType.PIN_ENDED, "westeurope")
+        assert ended.summary.startswith(
+            "westeurope pin ended by regionwatch: expired at 2026-11-02 14:05:10 UTC"
+        )
+        (stored,) = await lab.service.store.controls()
+        assert (stored.ended_by, stored.ended_at) == ("regionwatch", lab.clock.now())
+        assert lab.service.snapshot.controls.items == ()
+
+
+async def test_a_silenced_region_is_neither_acted_on_nor_alerted_on_and_healthz_answers_200(
+    seeded: TrafficManagerEmulator,
+    two_regions: dict[str, RegionalOrigin],
+    write_config: ConfigWriter,
+) -> None:
+    """westeurope silenced for a minute, then its bad deploy: not disabled (stance silenced),
+    its `region.failing` event marked `silenced`; the silence expires (`silence.ended`) and it
+    is disabled (503); silenced again while out, /healthz answers 200 for it."""
+    async with stepped(seeded, two_regions, write_config) as lab:
+        silence = a_control(lab, ControlKind.SILENCE, "westeurope", lasting=60)
+        await command(lab, started=[silence])
+        await bad_deploy(lab, two_regions, "westeurope")
+        await lab.rounds(4)
+        assert lab.status("westeurope") == "Enabled"
+        assert lab.policy("westeurope").stance is Stance.SILENCED
+        assert await lab.actions() == []
+        (failing,) = await lab.events(EventType.REGION_FAILING, "westeurope")
+        assert failing.evidence["silenced"]["id"] == silence.id
+        assert (
+            "silenced by alice until 2026-11-02 14:01:10 UTC" in failing.evidence["silenced"]["why"]
+        )
+        assert silence.until is not None
+        lab.clock.advance((silence.until - lab.clock.now()).total_seconds())
+        await lab.round()  # at its end: it ends, and the disable due is taken
+        (ended,) = await lab.events(EventType.SILENCE_ENDED, "westeurope")
+        assert "expired at 2026-11-02 14:01:10 UTC" in ended.summary
+        assert lab.status("westeurope") == "Disabled"
+        assert lab.healthz("westeurope") == 503
+        again = a_control(lab, ControlKind.SILENCE, "westeurope", lasting=600)
+        await command(lab, started=[again])
+        assert lab.healthz("westeurope") == 200
+        assert lab.status("westeurope") == "Disabled"
+
+
+async def test_the_pause_stops_a_disable_already_decided_and_resume_decides_it_afresh(
+    seeded: TrafficManagerEmulator,
+    two_regions: dict[str, RegionalOrigin],
+    write_config: ConfigWriter,
+) -> None:
+    """The disable is decided and the actuator is reading Traffic Manager (held there by a
+    slow answer) when failover is paused: nothing is written, the decision is refused by
+    `paused`; while paused, further failing rounds decide nothing (stance paused, with what is
+    due); once resumed, the disable is decided again on the evidence as it stands, and done."""
+    async with stepped(seeded, two_regions, write_config) as lab:
+        await bad_deploy(lab, two_regions, "westeurope")
+        await lab.rounds(2)
+        slow = seeded.faults.add(method="GET", path_contains=PROFILE, status=None, delay=1.0)
+        third = asyncio.create_task(lab.probe())  # the third failing round: decided
+        await eventually(lambda: slow.hits == 1)  # the actuator's fresh read, held
+        pause = a_control(lab, ControlKind.PAUSE, None, lasting=None)
+        await lab.service.store.save_control(pause)
+        await lab.service.engine.apply(ControlsChanged(started=(pause,)))
+        await third
+        assert lab.status("westeurope") == "Enabled"
+        assert lab.patches() == []
+        (refused,) = await lab.actions("westeurope")
+        assert (refused.status, refused.guard, refused.attempts) == ("refused", "paused", 0)
+        assert refused.detail.startswith("failover paused by alice since 2026-11-02 14:00:30 UTC")
+        await lab.end_round()
+        await lab.rounds(2)
+        held = lab.policy("westeurope")
+        assert held.stance is Stance.PAUSED
+        assert held.next.startswith("disable (westeurope failed 5 rounds in a row")
+        assert len(await lab.actions("westeurope")) == 1
+        assert paused_warnings(lab) == []
+        resumed = pause.ended(lab.clock.now(), by="bob", reason="fixed")
+        await command(lab, ended=[resumed])
+        assert lab.status("westeurope") == "Disabled"
+        actions = await lab.actions("westeurope")
+        assert [(a.status, a.guard) for a in actions] == [("refused", "paused"), ("done", None)]
+        assert "failed 5 rounds in a row" in actions[-1].reason
+        (ended,) = await lab.events(EventType.PAUSE_ENDED)
+        assert ended.summary.startswith("failover pause ended by bob: fixed")
+
+
+async def test_a_pause_between_two_attempts_of_a_write_is_failed_maybe_landed_not_refused(
+    seeded: TrafficManagerEmulator,
+    two_regions: dict[str, RegionalOrigin],
+    write_config: ConfigWriter,
+) -> None:
+    """The first PATCH of a disable is answered 500 (it may have landed), and failover is
+    paused while the actuator reads Traffic Manager again: no second PATCH, and the action is
+    failed with the write possibly landed, not refused, so a late landing stays regionwatch's
+    (it is never taken for someone else's disable)."""
+    async with stepped(seeded, two_regions, write_config) as lab:
+        await bad_deploy(lab, two_regions, "westeurope")
+        await lab.rounds(2)
+        seeded.faults.add(method="GET", path_contains=PROFILE, status=None, delay=0.01)
+        slow = seeded.faults.add(method="GET", path_contains=PROFILE, status=None, delay=1.0)
+        seeded.faults.add(method="PATCH", path_contains=PROFILE, status=500)
+        third = asyncio.create_task(lab.probe())  # the third failing round: decided
+        await eventually(lambda: slow.hits == 1)  # the read before the second attempt, held
+        pause = a_control(lab, ControlKind.PAUSE, None, lasting=None)
+        await lab.service.store.save_control(pause)
+        await lab.service.engine.apply(ControlsChanged(started=(pause,)))
+        await third
+        assert [p.status for p in lab.patches("westeurope")] == [500]
+        (action,) = await lab.actions("westeurope")
+        assert (action.status, action.attempts) == ("failed", 1)
+        assert "failover paused by alice" in action.detail
+        assert "may still land" in action.detail
+
+
+async def test_while_paused_a_region_held_out_is_not_put_back_even_to_rescue_users(
+    seeded: TrafficManagerEmulator,
+    two_regions: dict[str, RegionalOrigin],
+    write_config: ConfigWriter,
+) -> None:
+    """westeurope disabled by us, then failover paused: a warning says regions are held out
+    while paused; westeurope heals while centralus fails, and never stranding users waits for
+    the pause (no write); resumed, westeurope is enabled at once."""
+    async with stepped(seeded, two_regions, write_config) as lab:
+        await bad_deploy(lab, two_regions, "westeurope")
+        await lab.rounds(3)
+        assert lab.status("westeurope") == "Disabled"
+        pause = a_control(lab, ControlKind.PAUSE, None, lasting=3600)
+        await command(lab, started=[pause])
+        (warning,) = paused_warnings(lab)
+        assert warning.startswith("failover paused by alice until 2026-11-02 15:00:40 UTC")
+        assert "holds westeurope out of rotation" in warning
+        two_regions["westeurope"].heal()
+        two_regions["centralus"].inject(Fault.ERROR, status=500)
+        await lab.rounds(2)
+        assert lab.status("westeurope") == "Disabled"
+        assert len(lab.patches()) == 1
+        await command(lab, ended=[pause.ended(lab.clock.now(), by="bob", reason="go")])
+        assert lab.status("westeurope") == "Enabled"
+        actions = await lab.actions("westeurope")
+        assert [(a.action, a.status, a.urgent) for a in actions] == [
+            ("disable", "done", False),
+            ("enable", "done", True),
+        ]
+        assert paused_warnings(lab) == []
+
+
+async def test_pins_silences_and_the_pause_survive_a_restart(
+    seeded: TrafficManagerEmulator,
+    two_regions: dict[str, RegionalOrigin],
+    write_config: ConfigWriter,
+) -> None:
+    """A pin, a silence and a pause in force when the service stops are in force after it
+    starts again on the same store (the pause still stops decisions); one that ended before
+    the stop stays ended."""
+    clock = ManualClock(START)
+    async with stepped(seeded, two_regions, write_config, clock=clock) as lab:
+        pin = a_control(lab, ControlKind.PIN, "centralus", lasting=3600)
+        silence = a_control(lab, ControlKind.SILENCE, "westeurope", lasting=3600)
+        pause = a_control(lab, ControlKind.PAUSE, None, lasting=None)
+        gone = a_control(lab, ControlKind.SILENCE, "centralus", lasting=3600, by="carol")
+        await command(lab, started=[pin, silence, pause, gone])
+        await command(lab, ended=[gone.ended(clock.now(), by="carol", reason="done")])
+    async with stepped(seeded, two_regions, write_config, clock=clock, first_round=False) as lab:
+        controls = lab.service.snapshot.controls
+        assert set(controls.items) == {pin, silence, pause}
+        assert lab.service.snapshot.controls.paused(clock.now())
+        await command(lab, ended=[silence.ended(clock.now(), by="bob", reason="done")])
+        await bad_deploy(lab, two_regions, "westeurope")
+        await lab.rounds(4)
+        assert lab.status("westeurope") == "Enabled"
+        assert lab.policy("westeurope").stance is Stance.PAUSED
+        assert lab.policy("centralus").stance is Stance.PINNED
+        assert await lab.actions() == []
+
+
+# --- a person's commands ----------------------------------------------------------------------
+
+
+async def test_a_manual_disable_is_a_persons_never_enabled_automatically_even_after_a_restart(
+    seeded: TrafficManagerEmulator,
+    two_regions: dict[str, RegionalOrigin],
+    write_config: ConfigWriter,
+) -> None:
+    """alice disables healthy westeurope through regionwatch: one PATCH, recorded with her name
+    (`source` manual), a critical `endpoint.disabled` naming her; the region is hers (operator)
+    and, however healthy, never enabled automatically, nor after a restart."""
+    async with stepped(seeded, two_regions, write_config) as lab:
+        record = await lab.command(Action.DISABLE, "westeurope")
+        assert (record.status, record.by, record.source, record.forced) == (
+            "done",
+            "alice",
+            "manual",
+            False,
+        )
+        assert record.detail == "westeurope set Disabled in Traffic Manager"
+        assert lab.status("westeurope") == "Disabled"
+        (event,) = await lab.events(EventType.ENDPOINT_DISABLED, "westeurope")
+        assert event.summary == "westeurope disabled in Traffic Manager by alice: alice says so"
+        assert (event.evidence["by"], event.evidence["source"]) == ("alice", "manual")
+        await lab.rounds(8)
+        held = lab.policy("westeurope")
+        assert held.stance is Stance.OPERATOR
+        assert held.reason == "disabled by alice via regionwatch: alice says so"
+        assert lab.healthz("westeurope") == 503
+    async with stepped(seeded, two_regions, write_config, clock=lab.clock) as lab:
+        await lab.rounds(8)
+        assert lab.status("westeurope") == "Disabled"
+        assert lab.policy("westeurope").reason == "disabled by alice via regionwatch: alice says so"
+        assert len(await lab.actions()) == 1
+        assert len(lab.patches("westeurope")) == 1
+
+
+@pytest.mark.parametrize(
+    ("region", "guard", "setup"),
+    [("westeurope", "min_enabled", "centralus-disabled"), ("centralus", "coverage", None)],
+    ids=["last-endpoint", "uncovered-geography"],
+)
+async def test_a_manual_disable_refused_by_a_guard_rail_is_done_with_force_recorded_as_forced(
+    seeded: TrafficManagerEmulator,
+    two_regions: dict[str, RegionalOrigin],
+    write_config: ConfigWriter,
+    region: str,
+    guard: str,
+    setup: str | None,
+) -> None:
+    """A person's disable of the last enabled endpoint (min_enabled) or of the only WORLD one
+    (coverage) is refused like regionwatch's own, nothing written, an `action.refused` naming
+    who asked; with force it is done, recorded as forced with the guard rail it went past, and
+    the event says forced."""
+    if setup == "centralus-disabled":
+        seeded.set_endpoint_status("centralus", "Disabled")
+    async with stepped(seeded, two_regions, write_config) as lab:
+        refused = await lab.command(Action.DISABLE, region)
+        assert (refused.status, refused.guard, refused.by) == ("refused", guard, "alice")
+        assert lab.status(region) == "Enabled"
+        assert lab.patches(region) == []
+        (event,) = await lab.events(EventType.ACTION_REFUSED, region)
+        assert event.summary.startswith(f"alice's disable of {region} refused: ")
+        forced = await lab.command(Action.DISABLE, region, force=True)
+        assert (forced.status, forced.forced, forced.urgent) == ("done", True, False)
+        assert guard in [p["guard"] for p in forced.evidence["forced_past"]]
+        assert lab.status(region) == "Disabled"
+        (disabled,) = await lab.events(EventType.ENDPOINT_DISABLED, region)
+        assert disabled.summary.startswith(
+            f"{region} disabled in Traffic Manager by alice (forced)"
+        )
+        assert disabled.evidence["forced"] is True
+
+
+async def test_a_manual_enable_of_our_disable_is_not_fought_and_clears_the_back_off(
+    seeded: TrafficManagerEmulator,
+    two_regions: dict[str, RegionalOrigin],
+    write_config: ConfigWriter,
+) -> None:
+    """westeurope disabled by regionwatch after a bad deploy; bob enables it while it still
+    fails: Enabled, recorded by bob, and left in however long it fails; our disable no longer
+    counts towards the back-off."""
+    async with stepped(seeded, two_regions, write_config, max_disables_per_hour=5) as lab:
+        await bad_deploy(lab, two_regions, "westeurope")
+        await lab.rounds(3)
+        assert lab.status("westeurope") == "Disabled"
+        record = await lab.command(Action.ENABLE, "westeurope", by="bob")
+        assert (record.status, record.by, record.source) == ("done", "bob", "manual")
+        assert lab.status("westeurope") == "Enabled"
+        await lab.rounds(8)
+        assert lab.status("westeurope") == "Enabled"
+        held = lab.policy("westeurope")
+        assert held.stance is Stance.PINNED  # held in until it recovers, as a pin
+        assert "enabled by bob via regionwatch: bob says so" in held.reason
+        policy = lab.service.snapshot.policy
+        assert policy is not None and [r for r, _ in policy.disables] == []
+        assert [(a.action, a.by) for a in await lab.actions("westeurope")] == [
+            ("disable", "regionwatch"),
+            ("enable", "bob"),
+        ]
+
+
+async def test_the_pin_held_after_a_persons_enable_names_them_and_survives_a_restart(
+    seeded: TrafficManagerEmulator,
+    two_regions: dict[str, RegionalOrigin],
+    write_config: ConfigWriter,
+) -> None:
+    """bob enables westeurope, disabled by regionwatch, through regionwatch: the pin that holds
+    it in until it recovers is by bob (stored, its `pin.started` event and the stance say so),
+    not by someone else in Traffic Manager; after a restart it still holds, still by bob."""
+    async with stepped(seeded, two_regions, write_config) as lab:
+        await bad_deploy(lab, two_regions, "westeurope")
+        await lab.rounds(3)
+        assert lab.status("westeurope") == "Disabled"
+        await lab.command(Action.ENABLE, "westeurope", by="bob")
+        pin = lab.service.snapshot.controls.pin("westeurope", lab.clock.now())
+        assert pin is not None and (pin.by, pin.until) == ("bob", None)
+        (started,) = await lab.events(EventType.PIN_STARTED, "westeurope")
+        assert started.evidence["by"] == "bob"
+        assert lab.policy("westeurope").reason.startswith("pinned by bob until the region")
+    async with stepped(seeded, two_regions, write_config, clock=lab.clock) as lab:
+        await lab.rounds(4)
+        assert lab.status("westeurope") == "Enabled"
+        held = lab.policy("westeurope")
+        assert held.stance is Stance.PINNED
+        assert held.reason.startswith("pinned by bob until the region has recovered")
+        assert "enabled by bob via regionwatch" in held.reason
+        (stored,) = await lab.service.store.controls(kind=ControlKind.PIN)
+        assert (stored.by, stored.ended_at) == ("bob", None)
+
+
+async def test_adopt_then_heal_re_enables_only_the_adopted_endpoint(
+    tm: TrafficManagerEmulator,
+    azure_identity: None,
+    three_regions: dict[str, RegionalOrigin],
+    write_config: ConfigWriter,
+) -> None:
+    """westeurope and eastus Disabled in Traffic Manager before regionwatch starts (a new
+    store): both someone else's. Adopting westeurope writes nothing and is recorded
+    (`endpoint.adopted`); adopting it again, or centralus (Enabled), is refused as a conflict.
+    Healthy, westeurope is enabled after five rounds; eastus stays Disabled."""
+    seed(tm, three_regions, geo_mapping=THREE_GEOS)
+    tm.set_endpoint_status("westeurope", "Disabled")
+    tm.set_endpoint_status("eastus", "Disabled")
+    async with stepped(tm, three_regions, write_config) as lab:
+        assert lab.policy("westeurope").stance is Stance.OPERATOR
+        adopted = await lab.command(Action.ADOPT, "westeurope")
+        assert (adopted.status, adopted.source, adopted.by, adopted.attempts) == (
+            "done",
+            "adopt",
+            "alice",
+            0,
+        )
+        assert lab.patches() == []
+        (event,) = await lab.events(EventType.ENDPOINT_ADOPTED, "westeurope")
+        assert "by alice" in event.summary
+        again = await lab.command(Action.ADOPT, "westeurope")
+        assert (again.status, again.guard) == ("refused", "conflict")
+        assert again.detail == "westeurope is regionwatch's already (disabled by regionwatch)"
+        enabled = await lab.command(Action.ADOPT, "centralus")
+        assert (enabled.status, enabled.guard) == ("refused", "conflict")
+        assert enabled.detail.startswith("centralus is Enabled in Traffic Manager")
+        await lab.rounds(4)
+        assert lab.status("westeurope") == "Disabled"
+        assert lab.policy("westeurope").stance is Stance.RECOVERING
+        await lab.round()
+        assert lab.status("westeurope") == "Enabled"
+        await lab.rounds(3)
+        assert lab.status("eastus") == "Disabled"
+        assert lab.policy("eastus").stance is Stance.OPERATOR
+        assert [p.path.rsplit("/", 1)[-1] for p in lab.patches()] == ["westeurope"]
+
+
+async def test_the_flap_limit_turns_re_enable_manual_and_a_manual_enable_clears_it(
+    seeded: TrafficManagerEmulator,
+    two_regions: dict[str, RegionalOrigin],
+    write_config: ConfigWriter,
+) -> None:
+    """With flap_limit 2 disables within a day: after the second automatic disable westeurope
+    stays out however healthy, its stance saying how to clear it, an `endpoint.flapping`
+    event; a restart keeps it; a manual enable puts it back and closes the event."""
+    flap = {"disables": 2, "within": "1d"}
+    settings = {"max_disables_per_hour": 5, "flap_limit": flap}
+    async with stepped(seeded, two_regions, write_config, **settings) as lab:
+        await bad_deploy(lab, two_regions, "westeurope")
+        await lab.rounds(3)
+        two_regions["westeurope"].heal()
+        await lab.rounds(5)
+        assert lab.status("westeurope") == "Enabled"
+        await bad_deploy(lab, two_regions, "westeurope", "2.0.1")
+        await lab.rounds(3)
+        assert lab.status("westeurope") == "Disabled"
+        two_regions["westeurope"].heal()
+        await lab.rounds(12)
+        assert lab.status("westeurope") == "Disabled"
+        held = lab.policy("westeurope")
+        assert held.stance is Stance.RECOVERING
+        assert "disabled by regionwatch 2 times within 1d (failover.flap_limit: 2)" in held.reason
+        assert held.next == "enable by hand: regionwatch region enable westeurope --reason ..."
+        (flapping,) = await lab.events(EventType.ENDPOINT_FLAPPING, "westeurope")
+        assert "re-enable with `regionwatch region enable westeurope" in flapping.summary
+    async with stepped(seeded, two_regions, write_config, clock=lab.clock, **settings) as lab:
+        await lab.rounds(2)
+        assert lab.status("westeurope") == "Disabled"
+        assert lab.policy("westeurope").next.startswith("enable by hand")
+        await lab.command(Action.ENABLE, "westeurope", by="bob")
+        assert lab.status("westeurope") == "Enabled"
+        await lab.rounds(6)
+        assert lab.policy("westeurope").stance is Stance.SERVING
+        closed = [e for e in await lab.events(EventType.ENDPOINT_FLAPPING) if e.resolved]
+        assert len(closed) == 1
+        assert [a.action for a in await lab.actions("westeurope")] == [
+            "disable",
+            "enable",
+            "disable",
+            "enable",
+        ]

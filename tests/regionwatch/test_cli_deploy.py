@@ -4,38 +4,17 @@ loopback, the token from REGIONWATCH_TOKEN."""
 from __future__ import annotations
 
 import socket
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from processes import run_cli
-from servers import serving_service
-from verdicts import START
+from processes import run_operator_cli
+from servers import service_with_token
 
 from lab.origin import RegionalOrigin
-from monitor.clock import ManualClock
-from monitor.config import load_config
-from monitor.service import Service
 
 ConfigWriter = Callable[..., Path]
 TOKEN = "w-token-0123456789"
-
-
-async def regionwatch(*args: str, token: str | None) -> tuple[int, str, str]:
-    """`regionwatch ARGS` with REGIONWATCH_TOKEN set to `token`, or unset."""
-    env = {"REGIONWATCH_TOKEN": token} if token is not None else {}
-    return await run_cli(*args, env=env, unset=("REGIONWATCH_TOKEN",))
-
-
-@asynccontextmanager
-async def service_with_token(
-    two_regions: dict[str, RegionalOrigin], write_config: ConfigWriter
-) -> AsyncIterator[tuple[str, Service]]:
-    api = {"listen": "127.0.0.1:0", "token": TOKEN}
-    config = load_config(write_config(two_regions, api=api))
-    async with serving_service(config, schedule=False, clock=ManualClock(START)) as served:
-        yield served
 
 
 async def test_deploy_posts_the_marker_and_prints_it_in_one_line(
@@ -43,7 +22,7 @@ async def test_deploy_posts_the_marker_and_prints_it_in_one_line(
 ) -> None:
     """With the right token: exit 0, the stored marker on one line (id, region, version,
     time), stored with its note and `by`, and the region's deploy window open."""
-    async with service_with_token(two_regions, write_config) as (url, service):
+    async with service_with_token(write_config, two_regions, TOKEN) as (url, service):
         code, out, err = await regionwatch(
             "deploy",
             "--url",
@@ -90,7 +69,7 @@ async def test_deploy_refused_by_the_service_exits_1_with_one_line(
 ) -> None:
     """A wrong token or an unknown region: exit 1, one line on stderr naming the service and
     what it answered, no traceback, no token; nothing stored."""
-    async with service_with_token(two_regions, write_config) as (url, service):
+    async with service_with_token(write_config, two_regions, TOKEN) as (url, service):
         code, out, err = await regionwatch(
             "deploy", "--url", url, "--region", region, "--version", "2.0.0", token=token
         )
@@ -107,7 +86,7 @@ async def test_deploy_without_a_token_in_the_environment_exits_2_and_posts_nothi
     two_regions: dict[str, RegionalOrigin], write_config: ConfigWriter
 ) -> None:
     """REGIONWATCH_TOKEN unset (or empty): exit 2, one line saying to set it, nothing sent."""
-    async with service_with_token(two_regions, write_config) as (url, service):
+    async with service_with_token(write_config, two_regions, TOKEN) as (url, service):
         for token in (None, ""):
             code, out, err = await regionwatch(
                 "deploy", "--url", url, "--region", "westeurope", "--version", "2", token=token
@@ -172,3 +151,7 @@ async def test_deploy_help_says_where_the_token_and_the_service_come_from() -> N
     assert "REGIONWATCH_TOKEN" in text
     assert "default http://127.0.0.1:8000" in text
     assert "0 when the marker is stored; 1 when the service refused it" in text
+
+
+async def regionwatch(*args: str, token: str | None) -> tuple[int, str, str]:
+    return await run_operator_cli(*args, token=token)

@@ -221,6 +221,27 @@ async def test_contributor_permissions_allow_writes(azure: Any, tm: TrafficManag
     assert not tm.reader.may("Microsoft.Network/trafficManagerProfiles/externalEndpoints/write")
 
 
+async def test_a_role_changed_to_reader_takes_effect_for_a_signed_in_client(
+    azure: Any, tm: TrafficManagerEmulator
+) -> None:
+    """`assign_role` as an administrator would: the same client, its token still valid, now
+    lists Reader's actions and its PATCH is AuthorizationFailed."""
+    client = azure.client()
+    assert (await asyncio.to_thread(client.profiles.get, RG, PROFILE)).name == PROFILE
+    tm.assign_role(tm.contributor)
+    answer = await asyncio.to_thread(client.send_request, HttpRequest("GET", permissions_url(tm)))
+    assert answer.json()["value"][0]["actions"] == list(READER_ACTIONS)
+    with pytest.raises(HttpResponseError) as refused:
+        await asyncio.to_thread(
+            client.endpoints.update, RG, PROFILE, "ExternalEndpoints", "westeurope", DISABLE
+        )
+    assert refused.value.status_code == 403
+    assert not tm.contributor.may(
+        "Microsoft.Network/trafficManagerProfiles/externalEndpoints/write"
+    )
+    assert tm.profile().endpoint("westeurope").status == "Enabled"  # type: ignore[union-attr]
+
+
 async def test_not_actions_take_precedence(tm: TrafficManagerEmulator) -> None:
     limited = tm.add_client(
         actions=["Microsoft.Network/*"],

@@ -224,7 +224,8 @@ async def test_check_json_carries_traffic_managers_view(
     two_regions: dict[str, RegionalOrigin],
     write_config: ConfigWriter,
 ) -> None:
-    """check --json attaches each region's endpoint state and stays valid against the schema."""
+    """check --json attaches each region's endpoint state and stays valid against the schema;
+    its warnings are those one round can tell: the lab profile maps WORLD to centralus alone."""
     path = write_config(two_regions, traffic_manager=seeded.config_section())
     process = await asyncio.create_subprocess_exec(
         sys.executable,
@@ -245,6 +246,9 @@ async def test_check_json_carries_traffic_managers_view(
     by_name = {r["name"]: r for r in document["regions"]}
     assert by_name["westeurope"]["traffic_manager"]["monitor_status"] == "Online"
     assert by_name["centralus"]["traffic_manager"]["geo_mapping"] == ["WORLD"]
+    assert [(w["code"], w["subject"]) for w in document["warnings"]] == [
+        ("only_world_holder", "centralus")
+    ]
 
 
 async def test_a_disagreement_is_one_event_however_many_reads_see_it(
