@@ -11,6 +11,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, Response
+from starlette.routing import Match
 
 from api.dashboardview import DashboardView, dashboard_view
 from api.deps import get_service, require_read
@@ -19,9 +20,9 @@ from monitor.service import Service
 
 __all__ = ["LAB_PANEL_ROUTE", "STREAM_ROUTE", "router"]
 
-STREAM_ROUTE = "/api/v1/stream"
-# The route the fault panel's buttons post to first: its presence means the lab is mounted.
-LAB_PANEL_ROUTE = "/lab/regions/{name}/faults/{fault}"
+STREAM_ROUTE = ("GET", "/api/v1/stream")
+# A route the fault panel's buttons post to: that it is served means the lab is mounted.
+LAB_PANEL_ROUTE = ("POST", "/lab/regions/any/heal")
 
 # Read once at import: the files ship with the package and never change while it runs.
 _STATIC = {
@@ -35,8 +36,11 @@ _STATIC = {
 router = APIRouter(include_in_schema=False)
 
 
-def _has_route(request: Request, path: str) -> bool:
-    return any(getattr(route, "path", None) == path for route in request.app.routes)
+def _has_route(request: Request, route: tuple[str, str]) -> bool:
+    """Whether the app serves `route` (method, path), asked of its router as a request would."""
+    method, path = route
+    scope = {"type": "http", "method": method, "path": path, "root_path": "", "headers": []}
+    return any(r.matches(scope)[0] is Match.FULL for r in request.app.router.routes)
 
 
 async def _view(request: Request, service: Service) -> DashboardView:

@@ -22,8 +22,8 @@
         // Keep what a person was reading open, and keep keyboard focus where it was.
         var open = Array.prototype.map.call(live.querySelectorAll("details[open] summary"),
           function (s) { return s.textContent; });
-        var focused = document.activeElement && live.contains(document.activeElement)
-          ? document.activeElement.id : null;
+        var before = focusable();
+        var focused = before.indexOf(document.activeElement);
         var holder = document.createElement("div");
         holder.innerHTML = html;
         var next = holder.querySelector("[data-version]");
@@ -31,7 +31,7 @@
         live.querySelectorAll("details summary").forEach(function (s) {
           if (open.indexOf(s.textContent) >= 0) s.parentElement.open = true;
         });
-        if (focused) { var el = document.getElementById(focused); if (el) el.focus(); }
+        if (focused >= 0) { var el = focusable()[focused]; if (el) el.focus(); }
         var made = live.querySelector("time[datetime]");
         if (next) shown = Number(next.dataset.version);
         live.dataset.version = String(shown);
@@ -42,6 +42,10 @@
         loading = false;
         if (again) { again = false; update(); }
       });
+  }
+
+  function focusable() {
+    return Array.prototype.slice.call(live.querySelectorAll("a[href], button, summary, input, [tabindex]"));
   }
 
   function status(text) {
