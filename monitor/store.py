@@ -319,6 +319,11 @@ class Store:
         """The most recent verdicts of a region (without their results), newest first."""
         return await self._read(self._select_verdicts, region, limit)
 
+    async def status_counts(self, region: str, *, since: datetime) -> dict[RegionStatus, int]:
+        """How many of a region's stored rounds since `since` had each status: what its uptime
+        over a period is computed from (a status with no round is left out)."""
+        return await self._read(self._count_statuses, region, since.timestamp())
+
     async def record_traffic_manager(self, reading: Reading) -> None:
         """Store one read of Traffic Manager: every endpoint's state, or the error."""
         await self._write(self._insert_reading, reading)
@@ -616,6 +621,14 @@ class Store:
             RegionVerdict(r, RegionStatus(s), _time(t), tuple(json.loads(reasons)))
             for r, s, t, reasons in rows
         ]
+
+    def _count_statuses(self, region: str, since: float) -> dict[RegionStatus, int]:
+        rows = self._conn().execute(
+            "SELECT status, COUNT(*) FROM verdicts WHERE region = ? AND decided_at >= ?"
+            " GROUP BY status",
+            (region, since),
+        )
+        return {RegionStatus(status): count for status, count in rows}
 
     def _insert_reading(self, reading: Reading) -> None:
         db = self._conn()
