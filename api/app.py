@@ -31,7 +31,9 @@ from api.routes import (
     events,
     probes,
     regions,
+    signin,
 )
+from api.sessions import Sessions
 from api.stream import StreamHub, StreamSettings
 from api.stream import router as stream_router
 from monitor.config import Config
@@ -80,6 +82,7 @@ def create_app(
     )
     app.state.service = None
     app.state.streams = streams
+    app.state.sessions = Sessions()  # a key of this process's own: a restart signs people out
     add_offline_docs(app)
     add_error_handlers(app)
     app.include_router(probes.router)
@@ -95,6 +98,7 @@ def create_app(
     v1.include_router(stream_router)
     app.include_router(v1)
     app.include_router(dashboard.router)
+    app.include_router(signin.router)
     for router in routers:
         app.include_router(router)
     return HealthzLayer(app, app.state)
