@@ -31,7 +31,11 @@ from api.routes import (
     events,
     probes,
     regions,
+    signin,
 )
+from api.sessions import Sessions
+from api.stream import StreamHub, StreamSettings
+from api.stream import router as stream_router
 from monitor.config import Config
 from monitor.release import RELEASE
 from monitor.service import Service, build_service
@@ -47,20 +51,25 @@ def create_app(
     build: ServiceFactory = build_service,
     schedule: bool = True,
     routers: Sequence[APIRouter] = (),
+    stream: StreamSettings | None = None,
 ) -> ASGIApp:
     """The ASGI app for `config`. Its lifespan enters `build(config)` (`build_service` unless a
     test gives its own, with a manual clock say) and, with `schedule`, starts the rounds.
-    `routers` adds routes from above this layer (the lab's fault panel)."""
+    `routers` adds routes from above this layer (the lab's fault panel); `stream` replaces the
+    live stream's limits."""
+    streams = StreamHub(stream)
 
     @asynccontextmanager
     async def lifespan(_: object) -> AsyncIterator[None]:
         async with build(config) as service:
             if schedule:
                 service.start()
+            streams.attach(service.engine)
             app.state.service = service
             try:
                 yield
             finally:
+                streams.close()
                 app.state.service = None
 
     app = FastAPI(
@@ -72,6 +81,8 @@ def create_app(
         redoc_url=None,
     )
     app.state.service = None
+    app.state.streams = streams
+    app.state.sessions = Sessions()  # a key of this process's own: a restart signs people out
     add_offline_docs(app)
     add_error_handlers(app)
     app.include_router(probes.router)
@@ -84,8 +95,10 @@ def create_app(
     v1.include_router(actions.router)
     v1.include_router(audit.router)
     v1.include_router(controls.router)
+    v1.include_router(stream_router)
     app.include_router(v1)
     app.include_router(dashboard.router)
+    app.include_router(signin.router)
     for router in routers:
         app.include_router(router)
     return HealthzLayer(app, app.state)
