@@ -20,6 +20,7 @@ from api.deps import require_read
 from api.docs import add_offline_docs
 from api.errors import add_error_handlers
 from api.healthz import HealthzLayer
+from api.metrics import Metrics
 from api.routes import (
     actions,
     audit,
@@ -29,6 +30,7 @@ from api.routes import (
     dashboard,
     deploys,
     events,
+    metrics,
     probes,
     regions,
 )
@@ -55,6 +57,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_: object) -> AsyncIterator[None]:
         async with build(config) as service:
+            service.engine.subscribe("metrics", collected.observe)
             if schedule:
                 service.start()
             app.state.service = service
@@ -72,9 +75,14 @@ def create_app(
         redoc_url=None,
     )
     app.state.service = None
+    # Per app, never the process-wide default registry: two apps in one process (tests, the
+    # lab) must not share or collide on series.
+    collected = Metrics(lambda: app.state.service)
+    app.state.metrics = collected
     add_offline_docs(app)
     add_error_handlers(app)
     app.include_router(probes.router)
+    app.include_router(metrics.router)
     v1 = APIRouter(prefix="/api/v1", dependencies=[Depends(require_read)])
     v1.include_router(regions.router)
     v1.include_router(commands.router)
