@@ -26,6 +26,7 @@ from api.routes import (
     audit,
     checks,
     commands,
+    configuration,
     controls,
     dashboard,
     deploys,
@@ -92,6 +93,7 @@ def create_app(
     v1.include_router(actions.router)
     v1.include_router(audit.router)
     v1.include_router(controls.router)
+    v1.include_router(configuration.router)
     app.include_router(v1)
     app.include_router(dashboard.router)
     for router in routers:
