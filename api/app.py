@@ -21,6 +21,7 @@ from api.docs import add_offline_docs
 from api.errors import add_error_handlers
 from api.healthz import HealthzLayer
 from api.metrics import Metrics
+from api.openapi import complete_openapi
 from api.routes import (
     actions,
     audit,
@@ -82,6 +83,7 @@ def create_app(
     app.state.metrics = collected
     add_offline_docs(app)
     add_error_handlers(app)
+    complete_openapi(app)
     app.include_router(probes.router)
     app.include_router(metrics.router)
     v1 = APIRouter(prefix="/api/v1", dependencies=[Depends(require_read)])
