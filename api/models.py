@@ -39,6 +39,7 @@ __all__ = [
     "AuditEntryOut",
     "AuditPage",
     "CheckOut",
+    "ChecksPage",
     "CommandAccepted",
     "CommandIn",
     "ConfigOut",
@@ -106,6 +107,13 @@ class CheckOut(BaseModel):
     vantage: str = Field(description="The vantage point that saw it", examples=["local"])
     release: str | None = Field(description="The version header's value, when present")
     facts: dict[str, Fact]
+
+
+class ChecksPage(BaseModel):
+    checks: list[CheckOut]
+    next: int | None = Field(
+        description="Pass as `before` for the next (older) page; null on the last page"
+    )
 
 
 class EndpointOut(BaseModel):
