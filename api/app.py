@@ -20,15 +20,19 @@ from api.deps import require_read
 from api.docs import add_offline_docs
 from api.errors import add_error_handlers
 from api.healthz import HealthzLayer
+from api.metrics import Metrics
+from api.openapi import complete_openapi
 from api.routes import (
     actions,
     audit,
     checks,
     commands,
+    configuration,
     controls,
     dashboard,
     deploys,
     events,
+    metrics,
     probes,
     regions,
     signin,
@@ -62,6 +66,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_: object) -> AsyncIterator[None]:
         async with build(config) as service:
+            service.engine.subscribe("metrics", collected.observe)
             if schedule:
                 service.start()
             streams.attach(service.engine)
@@ -83,9 +88,15 @@ def create_app(
     app.state.service = None
     app.state.streams = streams
     app.state.sessions = Sessions()  # a key of this process's own: a restart signs people out
+    # Per app, never the process-wide default registry: two apps in one process (tests, the
+    # lab) must not share or collide on series.
+    collected = Metrics(lambda: app.state.service)
+    app.state.metrics = collected
     add_offline_docs(app)
     add_error_handlers(app)
+    complete_openapi(app)
     app.include_router(probes.router)
+    app.include_router(metrics.router)
     v1 = APIRouter(prefix="/api/v1", dependencies=[Depends(require_read)])
     v1.include_router(regions.router)
     v1.include_router(commands.router)
@@ -96,6 +107,7 @@ def create_app(
     v1.include_router(audit.router)
     v1.include_router(controls.router)
     v1.include_router(stream_router)
+    v1.include_router(configuration.router)
     app.include_router(v1)
     app.include_router(dashboard.router)
     app.include_router(signin.router)
