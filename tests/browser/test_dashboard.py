@@ -144,6 +144,8 @@ def test_a_broken_deploy_turns_the_card_failing_live_then_the_disable_shows_in_t
     and as Europe's DNS answers failing over."""
     page = watched.page
     page.goto(lab.url + "/")
+    # Live through the stream (the page polls only where no stream is served).
+    assert page.locator("#live").get_attribute("data-stream") == "/api/v1/stream"
     page.evaluate("window.notReloaded = true")
     panel = page.locator('fieldset[data-lab-region="westeurope"]')
     panel.get_by_role("button", name="Deploy 2.0.0").click()
