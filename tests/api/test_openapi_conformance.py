@@ -26,7 +26,7 @@ from schemathesis.specs.openapi.checks import (
     response_schema_conformance,
     status_code_conformance,
 )
-from servers import serving_service
+from servers import eventually, serving_service
 
 from api.app import create_app
 from lab.certs import LabCA
@@ -91,7 +91,10 @@ def base_url(lab_ca: LabCA, tmp_path_factory: pytest.TempPathFactory) -> Iterato
             }
             path = workdir / "regionwatch.yaml"
             path.write_text(yaml.safe_dump(config), encoding="utf-8")
-            async with serving_service(load_config(path)) as (url, _):
+            async with serving_service(load_config(path)) as (url, service):
+                # Ready first: before the first rounds /readyz rightly answers 503, which the
+                # "no server error" check would take for a fault.
+                await eventually(lambda: not service.snapshot.readiness, timeout=20)
                 started.put(url)
                 while not stop.is_set():
                     await asyncio.sleep(0.05)
