@@ -3,7 +3,7 @@ UV_VERSION := 0.13.9
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: env debs lint typecheck pytest test demo bench clean
+.PHONY: env debs lint typecheck pytest test demo screenshot bench clean
 
 # The locked environment: uv is bootstrapped with the system pip when missing.
 env:
@@ -31,6 +31,10 @@ PORT ?= 8000
 
 demo: env
 	$(BIN)/regionwatch lab --port $(PORT)
+
+# The README's picture of the dashboard, taken from the lab in Debian's chromium.
+screenshot: env debs
+	$(BIN)/python scripts/screenshot.py --output docs/dashboard.png
 
 # Not part of `make test`: the benchmarks also need Prometheus' blackbox_exporter, wrk and hey.
 bench: env

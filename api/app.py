@@ -20,18 +20,26 @@ from api.deps import require_read
 from api.docs import add_offline_docs
 from api.errors import add_error_handlers
 from api.healthz import HealthzLayer
+from api.metrics import Metrics
+from api.openapi import complete_openapi
 from api.routes import (
     actions,
     audit,
     checks,
     commands,
+    configuration,
     controls,
     dashboard,
     deploys,
     events,
+    metrics,
     probes,
     regions,
+    signin,
 )
+from api.sessions import Sessions
+from api.stream import StreamHub, StreamSettings
+from api.stream import router as stream_router
 from monitor.config import Config
 from monitor.release import RELEASE
 from monitor.service import Service, build_service
@@ -47,20 +55,26 @@ def create_app(
     build: ServiceFactory = build_service,
     schedule: bool = True,
     routers: Sequence[APIRouter] = (),
+    stream: StreamSettings | None = None,
 ) -> ASGIApp:
     """The ASGI app for `config`. Its lifespan enters `build(config)` (`build_service` unless a
     test gives its own, with a manual clock say) and, with `schedule`, starts the rounds.
-    `routers` adds routes from above this layer (the lab's fault panel)."""
+    `routers` adds routes from above this layer (the lab's fault panel); `stream` replaces the
+    live stream's limits."""
+    streams = StreamHub(stream)
 
     @asynccontextmanager
     async def lifespan(_: object) -> AsyncIterator[None]:
         async with build(config) as service:
+            service.engine.subscribe("metrics", collected.observe)
             if schedule:
                 service.start()
+            streams.attach(service.engine)
             app.state.service = service
             try:
                 yield
             finally:
+                streams.close()
                 app.state.service = None
 
     app = FastAPI(
@@ -72,9 +86,17 @@ def create_app(
         redoc_url=None,
     )
     app.state.service = None
+    app.state.streams = streams
+    app.state.sessions = Sessions()  # a key of this process's own: a restart signs people out
+    # Per app, never the process-wide default registry: two apps in one process (tests, the
+    # lab) must not share or collide on series.
+    collected = Metrics(lambda: app.state.service)
+    app.state.metrics = collected
     add_offline_docs(app)
     add_error_handlers(app)
+    complete_openapi(app)
     app.include_router(probes.router)
+    app.include_router(metrics.router)
     v1 = APIRouter(prefix="/api/v1", dependencies=[Depends(require_read)])
     v1.include_router(regions.router)
     v1.include_router(commands.router)
@@ -84,8 +106,11 @@ def create_app(
     v1.include_router(actions.router)
     v1.include_router(audit.router)
     v1.include_router(controls.router)
+    v1.include_router(stream_router)
+    v1.include_router(configuration.router)
     app.include_router(v1)
     app.include_router(dashboard.router)
+    app.include_router(signin.router)
     for router in routers:
         app.include_router(router)
     return HealthzLayer(app, app.state)

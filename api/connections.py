@@ -213,6 +213,16 @@ class GuardedH11Protocol(H11Protocol):
         self.guard.lost(self)
         super().connection_lost(exc)
 
+    def shutdown(self) -> None:
+        if self.flow.write_paused and self.cycle is not None and not self.cycle.response_complete:
+            # The peer has stopped reading (a stalled live stream): the rest of the response
+            # would never reach it, and waiting for it would hold the stop to the drain
+            # deadline, then cut the response with an error. Aborted, the response ends as if
+            # the client had gone.
+            self.transport.abort()
+            return
+        super().shutdown()
+
     def handle_events(self) -> None:
         cycle = self.cycle
         super().handle_events()

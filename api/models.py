@@ -39,8 +39,10 @@ __all__ = [
     "AuditEntryOut",
     "AuditPage",
     "CheckOut",
+    "ChecksPage",
     "CommandAccepted",
     "CommandIn",
+    "ConfigOut",
     "ControlOut",
     "ControlsOut",
     "DeployIn",
@@ -105,6 +107,13 @@ class CheckOut(BaseModel):
     vantage: str = Field(description="The vantage point that saw it", examples=["local"])
     release: str | None = Field(description="The version header's value, when present")
     facts: dict[str, Fact]
+
+
+class ChecksPage(BaseModel):
+    checks: list[CheckOut]
+    next: int | None = Field(
+        description="Pass as `before` for the next (older) page; null on the last page"
+    )
 
 
 class EndpointOut(BaseModel):
@@ -757,6 +766,36 @@ class CommandAccepted(BaseModel):
     action: Action
     result: ActionResult = Field(description="`intended`: not finished yet")
     detail: str
+
+
+CONFIG_EXAMPLE: dict[str, Any] = {
+    "release": "0.1.0",
+    "hidden": ["api.token", "alerts[].url"],
+    "configuration": {
+        "site": {"hostname": "blog.example.com"},
+        "regions": {"westeurope": {"address": "192.0.2.10", "port": 443, "http_port": 80}},
+        "failover": {"mode": "dry-run", "failing_rounds": 3, "deploy_window": "30m"},
+        "alerts": [{"name": "ops", "type": "slack", "url": "https://hooks.slack.com/***"}],
+        "api": {"listen": "127.0.0.1:8000", "token": "***", "read_token": None},
+    },
+}
+
+
+class ConfigOut(BaseModel):
+    """The effective configuration: every key with its default filled in, secrets hidden."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [CONFIG_EXAMPLE]})
+
+    release: str = Field(description="The running release")
+    configuration: dict[str, Any] = Field(
+        description="Every section and key as docs/configuration.md names them, durations "
+        "spelled as in the file (`30s`, `1h`); a hidden value is `***`, a value taken from the "
+        "environment is shown as its `${NAME}`"
+    )
+    hidden: list[str] = Field(
+        description="The key paths whose values are hidden (`***`): tokens, secrets, "
+        "credential headers, the path of an alert's webhook URL"
+    )
 
 
 class ReadinessOut(BaseModel):

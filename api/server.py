@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
+import socket
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -29,6 +30,7 @@ from api.connections import (
     raise_open_file_limit,
 )
 from api.listener import BACKLOG, Listener, bind_listener
+from api.stream import StreamHub
 
 __all__ = ["HTTP_DRAIN", "STOP_BUDGET", "Served", "run_service", "serving", "stop_signals"]
 
@@ -51,6 +53,17 @@ class Served:
 
 
 class _Server(uvicorn.Server):
+    def __init__(self, config: uvicorn.Config, *, on_stop: Callable[[], None] | None) -> None:
+        super().__init__(config)
+        self._on_stop = on_stop
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        # Before uvicorn waits for the requests in flight: a live stream never ends by itself,
+        # and would hold the stop up to the drain deadline, then be cut mid-message.
+        if self._on_stop is not None:
+            self._on_stop()
+        await super().shutdown(sockets)
+
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
         # The caller owns SIGTERM and SIGINT (`stop_signals`): uvicorn would re-raise them
@@ -72,8 +85,9 @@ async def serving(
 ) -> AsyncIterator[Served]:
     """Serve `app` until the block ends; yields once uvicorn listens. Without `listener`,
     binds host:port (port 0: ephemeral). `max_connections` defaults to the cap computed from
-    the open-file limit, raised to its hard limit first. Leaving the block stops uvicorn,
-    giving requests in flight HTTP_DRAIN seconds. Raises what stopped uvicorn if it could
+    the open-file limit, raised to its hard limit first. Leaving the block stops uvicorn: the
+    app's live streams (`app.state.streams`) end at once, and requests in flight get
+    HTTP_DRAIN seconds. Raises what stopped uvicorn if it could
     not start."""
     if listener is None:
         listener = bind_listener(host, port)
@@ -92,6 +106,7 @@ async def serving(
     if callable(answer):
         guard.healthz = answer
     listener.guard = guard
+    streams = getattr(getattr(app, "state", None), "streams", None)
     server = _Server(
         uvicorn.Config(
             app,
@@ -102,7 +117,8 @@ async def serving(
             access_log=False,
             backlog=BACKLOG,
             timeout_graceful_shutdown=HTTP_DRAIN,
-        )
+        ),
+        on_stop=streams.close if isinstance(streams, StreamHub) else None,
     )
     with _accept_errors_logged_once(guard):
         task = asyncio.create_task(server.serve(sockets=[listener]))

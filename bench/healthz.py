@@ -1,9 +1,12 @@
 """`/healthz` against a bare ASGI app on the same server: the ceiling (wrk) and the latency at a
-constant 1,000 requests per second (hey).
+constant 1,000 requests per second (hey), with 20 clients on the live stream; and how long a
+round's change takes to reach those clients.
 
 `.venv/bin/python bench/healthz.py` (also run by `make bench`; `--help` for its options).
 Targets: `/healthz` serves at least 90 % of the requests per second of a bare ASGI app on the
-same uvicorn, and answers with p99 < 2 ms at a constant 1,000 req/s.
+same uvicorn while rounds run every second and 20 clients hold `GET /api/v1/stream` open, and
+answers with p99 < 2 ms at a constant 1,000 req/s (reported); a round's change reaches a
+connected client in under a second.
 
 Three servers on one core, all up for the whole run and measured in turn, in rounds whose order
 alternates, so a slow spell of a shared machine hits them alike:
@@ -22,7 +25,10 @@ regionwatch's logging rendered to /dev/null. The load generators run pinned to t
 (with the origins' Nginx, which answers 8 requests a second): `wrk -t1 -c32` for the ceiling;
 for the latency, 4 `hey` processes of one worker at 250 requests per second each, started 1 ms
 apart (hey's workers tick in step, so one process with 10 workers at 100/s would send bursts of
-10 every 10 ms, not a constant rate). Traffic stays on 127.0.0.1.
+10 every 10 ms, not a constant rate). For the whole run, 20 clients in one more child process
+on the load generators' core hold regionwatch's live stream open and note when each message
+arrived; an engine subscriber in the server notes when each version and event was submitted,
+and the two give submission → arrival at every client. Traffic stays on 127.0.0.1.
 
 Prints a Markdown section and writes it into docs/benchmarks.md between this script's markers.
 """
@@ -31,6 +37,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import bisect
 import contextlib
 import http.client
 import json
@@ -72,6 +79,10 @@ RATE = 1000
 HEY_STREAMS = 4  # hey processes of one worker each, RATE / HEY_STREAMS per second
 WRK_CONNECTIONS = 32
 KINDS = ("bare", "regionwatch")
+STREAM_CLIENTS = 20  # live-stream clients connected to regionwatch for the whole run
+STREAM_PATH = "/api/v1/stream"
+DELIVERY_TARGET_MS = 1000.0  # a round's change at a connected client within a second (aim)
+DELIVERY_GRACE = 2.0  # versions submitted this close to the clients' stop are not counted
 FLOOR = "nginx"  # Nginx answering the same body on the same core: the machine's floor
 _CPUS = sorted(os.sched_getaffinity(0))
 SERVER_CPU = _CPUS[0]
@@ -126,10 +137,15 @@ async def _serve(spec: dict[str, Any]) -> None:
             await stack.enter_async_context(lifespan_of(app))
             service = app.state.service
         served = await stack.enter_async_context(serving(app, lifespan="off"))
+        published = Published()
         if service is not None:
             await _first_rounds(service)
             started = {name: v.rounds_done for name, v in service.snapshot.regions.items()}
-        sys.stdout.write(json.dumps({"url": served.base_url + "/healthz"}) + "\n")
+            watcher = service.engine.subscribe("bench-published", published.take)
+            stack.push_async_callback(watcher.stop, grace=0)
+            stack.callback(service.engine.unsubscribe, watcher)
+        ready = {"url": served.base_url + "/healthz", "base": served.base_url}
+        sys.stdout.write(json.dumps(ready) + "\n")
         sys.stdout.flush()
         await loop.run_in_executor(None, sys.stdin.read)  # the parent closes it to stop us
         stats: dict[str, Any] = {}
@@ -141,9 +157,28 @@ async def _serve(spec: dict[str, Any]) -> None:
                 "outcomes": sorted(
                     {r.outcome.value for v in regions.values() for r in v.verdict.results}
                 ),
+                "versions": published.versions,
+                "events": published.events,
             }
         sys.stdout.write(json.dumps(stats) + "\n")
         sys.stdout.flush()
+
+
+class Published:
+    """When each snapshot version and each event was submitted to the engine, on the wall
+    clock (shared with the streaming clients' process: the same machine): the snapshot's
+    `made_at` (the moment the engine applied the evidence) less the publication's lag."""
+
+    def __init__(self) -> None:
+        self.versions: list[tuple[int, float, str]] = []  # (version, submitted, evidence)
+        self.events: dict[str, float] = {}  # event id -> submitted
+
+    async def take(self, publication: Any) -> None:
+        submitted = publication.snapshot.made_at.timestamp() - publication.lag
+        kind = type(publication.evidence).__name__
+        self.versions.append((publication.snapshot.version, submitted, kind))
+        for event in publication.events:
+            self.events[event.id] = submitted
 
 
 async def _first_rounds(service: Any) -> None:
@@ -179,6 +214,7 @@ class Server:
     def __init__(self, spec: dict[str, Any]) -> None:
         self.spec = spec
         self.url = ""
+        self.base = ""
         self.stats: dict[str, Any] = {}
         self._process: subprocess.Popen[str] | None = None
 
@@ -196,7 +232,7 @@ class Server:
             line = self._process.stdout.readline()  # the child's own 20 s deadline bounds it
             if not line:
                 raise RuntimeError(f"the {self.spec['kind']} server did not start")
-            self.url = json.loads(line)["url"]
+            self.url, self.base = (json.loads(line)[k] for k in ("url", "base"))
         except BaseException:
             self._kill()
             raise
@@ -248,6 +284,169 @@ class Floor:
     def cpu_seconds(self) -> float:
         children = Path(f"/proc/{self.pid}/task/{self.pid}/children").read_text().split()
         return sum(_process_cpu(pid) for pid in [self.pid, *map(int, children)])
+
+
+# ----------------------------------------------------------------------------- the live stream
+
+
+async def _stream_client(address: str, port: int, seen: list[Any], ready: asyncio.Event) -> None:
+    """One client holding `GET /api/v1/stream` open and reading it as it comes: each
+    `snapshot` and `change` message is noted with the wall-clock moment its data line arrived.
+    (The body is chunked; chunk-size lines are neither `event:` nor `data:`, and each message
+    is one chunk, so reading lines is enough.)"""
+    try:
+        reader, writer = await asyncio.open_connection(address, port)
+    except BaseException:
+        ready.set()  # a client that failed before its first message must not hold the rest up
+        raise
+    try:
+        writer.write(
+            f"GET {STREAM_PATH} HTTP/1.1\r\nHost: {address}:{port}\r\n"
+            "Accept: text/event-stream\r\n\r\n".encode()
+        )
+        status = await reader.readline()
+        if b" 200 " not in status:
+            raise RuntimeError(f"the stream answered {status.decode().strip()!r}")
+        while (await reader.readline()).strip():
+            pass  # the headers
+        kind = ""
+        while line := await reader.readline():
+            if line.startswith(b"event: "):
+                kind = line[7:].strip().decode()
+            elif line.startswith(b"data: ") and kind in ("snapshot", "change"):
+                received = time.time()
+                data = json.loads(line[6:])
+                seen.append((kind, data["version"] if kind == "snapshot" else data["id"], received))
+                if kind == "snapshot":
+                    ready.set()
+        raise RuntimeError("the stream ended")
+    finally:
+        ready.set()  # a client that failed before its first message must not hold the rest up
+        writer.close()
+
+
+async def _streams(spec: dict[str, Any]) -> None:
+    loop = asyncio.get_running_loop()
+    host, _, port = spec["base"].removeprefix("http://").partition(":")
+    seen: list[list[Any]] = [[] for _ in range(spec["clients"])]
+    readies = [asyncio.Event() for _ in seen]
+    tasks = [
+        asyncio.create_task(_stream_client(host, int(port), s, r))
+        for s, r in zip(seen, readies, strict=True)
+    ]
+    failed: list[str] = []
+    try:
+        async with asyncio.timeout(20):
+            await asyncio.gather(*(r.wait() for r in readies))
+        broken = [t for t in tasks if t.done()]
+        if broken:
+            raise RuntimeError(f"a live-stream client failed: {broken[0].exception()}")
+        sys.stdout.write(json.dumps({"connected": time.time()}) + "\n")
+        sys.stdout.flush()
+        await loop.run_in_executor(None, sys.stdin.read)  # the parent closes it to stop us
+        stopped = time.time()
+    finally:
+        for task in tasks:
+            if task.done() and task.exception() is not None:
+                failed.append(str(task.exception()))
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+    sys.stdout.write(json.dumps({"stopped": stopped, "seen": seen, "failed": failed}) + "\n")
+    sys.stdout.flush()
+
+
+class Streams:
+    """STREAM_CLIENTS clients holding regionwatch's live stream open, in one child process on
+    LOAD_CPU, until the `with` block ends; then `result` holds what each received and when."""
+
+    def __init__(self, base: str) -> None:
+        self.spec = {"base": base, "clients": STREAM_CLIENTS}
+        self.connected = 0.0
+        self.result: dict[str, Any] = {}
+        self._process: subprocess.Popen[str] | None = None
+
+    def __enter__(self) -> Streams:
+        self._process = subprocess.Popen(
+            [sys.executable, str(Path(__file__).resolve()), "--streams", json.dumps(self.spec)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            cwd=ROOT,
+            preexec_fn=child_setup({LOAD_CPU}),
+        )
+        try:
+            assert self._process.stdout is not None
+            line = self._process.stdout.readline()  # the child's own 20 s deadline bounds it
+            if not line:
+                raise RuntimeError("the streaming clients did not all connect")
+            self.connected = json.loads(line)["connected"]
+        except BaseException:
+            self._kill()
+            raise
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        process = self._process
+        if process is None:
+            return
+        try:
+            out, _ = process.communicate(timeout=20)  # closes its stdin: the sign to stop
+            lines = out.strip().splitlines()
+            self.result = json.loads(lines[-1]) if lines else {}
+        except subprocess.TimeoutExpired:
+            pass
+        finally:
+            self._kill()
+
+    def _kill(self) -> None:
+        process, self._process = self._process, None
+        if process is not None and process.poll() is None:
+            process.kill()
+            process.wait(timeout=10)
+
+
+def deliveries(connected: float, stream: dict[str, Any], stats: dict[str, Any]) -> dict[str, Any]:
+    """Submission → arrival at each client, in ms, for every version submitted while all the
+    clients were connected (and up to DELIVERY_GRACE s before they stopped): the first
+    `snapshot` message a client received carrying that version or a later one (the stream
+    coalesces versions: a later one carries the change too); and for every event, its `change`
+    message. Not delivered by the end: counted as missed."""
+    stopped = stream.get("stopped", 0.0)
+    versions = [
+        (v, t)
+        for v, t, _ in stats.get("versions", [])
+        if connected <= t <= stopped - DELIVERY_GRACE
+    ]
+    events = {i: t for i, t in stats.get("events", {}).items() if connected <= t}
+    snapshot_ms: list[float] = []
+    change_ms: list[float] = []
+    missed = 0
+    for seen in stream.get("seen", []):
+        # A stream sends versions in order, so the first message carrying `version` or a later
+        # one is the earliest to arrive.
+        arrivals = sorted((v, at) for kind, v, at in seen if kind == "snapshot")
+        numbers = [v for v, _ in arrivals]
+        changes = {i: at for kind, i, at in seen if kind == "change"}
+        for version, submitted in versions:
+            first = bisect.bisect_left(numbers, version)
+            if first < len(arrivals):
+                snapshot_ms.append((arrivals[first][1] - submitted) * 1000)
+            else:
+                missed += 1
+        for event, submitted in events.items():
+            if event in changes:
+                change_ms.append((changes[event] - submitted) * 1000)
+            else:
+                missed += 1
+    return {
+        "snapshot_ms": snapshot_ms,
+        "change_ms": change_ms,
+        "versions": len(versions),
+        "events": len(events),
+        "missed": missed,
+        "failed": stream.get("failed", []),
+        "clients": len(stream.get("seen", [])),
+    }
 
 
 # ----------------------------------------------------------------------------- the clients
@@ -375,8 +574,11 @@ def measure(
         same, detail = same_answer(servers["bare"].url, servers["regionwatch"].url)
         if not same:
             raise SystemExit(f"the two servers answer differently: {detail}")
-        kinds = (*KINDS, FLOOR)
+        # Left last, so stopped first: the clients' results are complete before the server's.
         background = servers["regionwatch"]
+        assert isinstance(background, Server)
+        streams = stack.enter_context(Streams(background.base))
+        kinds = (*KINDS, FLOOR)
         with step("warm-up"):
             for kind in kinds:
                 wrk(servers[kind].url, 2)
@@ -397,7 +599,13 @@ def measure(
                     got = hey(servers[kind].url, args.latency_seconds, servers[kind])
                     latencies.append({"kind": kind, "round": round_, **got})
     stats = servers["regionwatch"].stats  # told by the child as it stopped
-    return {"ceilings": ceilings, "latencies": latencies, "regionwatch": stats}
+    delivered = deliveries(streams.connected, streams.result, stats)
+    return {
+        "ceilings": ceilings,
+        "latencies": latencies,
+        "regionwatch": stats,
+        "deliveries": delivered,
+    }
 
 
 # ----------------------------------------------------------------------------- the report
@@ -435,7 +643,10 @@ def report(args: argparse.Namespace, results: dict[str, Any], facts: dict[str, s
         "-q 100` would send bursts of 10 every 10 ms); hey reports latencies in 0.1 ms steps, "
         "percentiles are over every request of the rounds (p99 of each round beside them). "
         "Server CPU: utime + stime (`/proc/PID/stat`, Nginx's worker included) during the "
-        "hey runs, as a share of the core.",
+        "hey runs, as a share of the core. For the whole run (every wrk and hey round, each "
+        f"server's), {STREAM_CLIENTS} clients hold regionwatch's live stream "
+        f"(`GET {STREAM_PATH}`) open and read it continuously, from one more child process "
+        f"pinned to CPU {LOAD_CPU} (asyncio, one kept-alive connection each).",
         "",
         "| server | wrk req/s (median) | range | × bare | at 1,000/s: achieved | p50 (ms) "
         "| p99 (ms) | p99 per round (ms) | max (ms) | server CPU | errors |",
@@ -459,6 +670,24 @@ def report(args: argparse.Namespace, results: dict[str, Any], facts: dict[str, s
         )
     p99 = percentile(all_of("regionwatch"), 0.99)
     stats = results["regionwatch"]
+    delivered = results["deliveries"]
+    snapshot_ms, change_ms = delivered["snapshot_ms"], delivered["change_ms"]
+    worst = max([*snapshot_ms, *change_ms], default=float("nan"))
+    delivery_met = (
+        bool(snapshot_ms)
+        and worst < DELIVERY_TARGET_MS
+        and not delivered["missed"]
+        and not delivered["failed"]
+    )
+
+    def spread(values: list[float]) -> str:
+        if not values:
+            return "| 0 | | | |"
+        return (
+            f"| {len(values):,} | {percentile(values, 0.5):.1f} | {percentile(values, 0.99):.1f} "
+            f"| {max(values):.1f} |"
+        )
+
     lines += [
         "",
         "Per-round ratios to bare: regionwatch "
@@ -469,12 +698,38 @@ def report(args: argparse.Namespace, results: dict[str, Any], facts: dict[str, s
         "together); their statuses at the end: "
         f"{', '.join(stats.get('statuses', [])) or 'unknown'}.",
         "",
-        f"**`/healthz` / bare ASGI app: {ratio:.2f} of the requests per second (target ≥ "
+        "A round's change reaching a connected client: from the moment a round's evidence "
+        "was submitted to the engine (the snapshot's `made_at`, when the engine applied it, "
+        "less the publication's lag, as an engine subscriber in the server saw them) to the "
+        "moment a streaming client read the `snapshot` message carrying that version or a "
+        "later one (the stream sends at most one per 0.25 s, so a later version may carry it), "
+        "and for an event, its `change` message; both clocks are this machine's wall clock. "
+        f"Every version submitted while the {delivered['clients']} clients were connected, up "
+        f"to {DELIVERY_GRACE:g} s before they stopped ({delivered['versions']:,} versions, "
+        f"{delivered['events']} events), at every client:",
+        "",
+        "| message | deliveries | p50 (ms) | p99 (ms) | max (ms) |",
+        "| --- | ---: | ---: | ---: | ---: |",
+        f"| `snapshot` (a round's new version) {spread(snapshot_ms)}",
+        f"| `change` (an event) {spread(change_ms)}",
+        "",
+        f"Not delivered by the end: {delivered['missed']}; clients that failed: "
+        f"{len(delivered['failed'])}"
+        + (f" ({'; '.join(sorted(set(delivered['failed'])))[:300]})" if delivered["failed"] else "")
+        + ".",
+        "",
+        f"**`/healthz` / bare ASGI app, with {STREAM_CLIENTS} live-stream clients connected: "
+        f"{ratio:.2f} of the requests per second (target ≥ "
         f"{RATIO_TARGET:.2f}): {'met' if ratio >= RATIO_TARGET else 'missed'}.** "
         f"p99 at a constant {RATE:,} req/s, reported (aim < {P99_TARGET_MS:g} ms; the ratio is "
-        f"the target): {p99:.2f} ms; the bare app on the same server: "
+        f"the target): {p99:.2f} ms, aim {'met' if p99 < P99_TARGET_MS else 'missed'}; "
+        "the bare app on the same server: "
         f"{percentile(all_of('bare'), 0.99):.2f} ms; Nginx on the same core, this machine's "
-        f"floor: {percentile(all_of(FLOOR), 0.99):.2f} ms.",
+        f"floor: {percentile(all_of(FLOOR), 0.99):.2f} ms. A round's change at a connected "
+        f"client: p50 {percentile(snapshot_ms, 0.5):.1f} ms, p99 "
+        f"{percentile(snapshot_ms, 0.99):.1f} ms, max {worst:.1f} ms (aim < "
+        f"{DELIVERY_TARGET_MS:,.0f} ms, every delivery): "
+        f"{'met' if delivery_met else 'missed'}.",
         "",
         "Machine of this run: "
         + "; ".join(f"{k}: {v}" for k, v in facts.items() if k != "date")
@@ -502,6 +757,7 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--doc", type=Path, default=DOC, help="where to write the results")
     parser.add_argument("--no-write", action="store_true", help="print only")
     parser.add_argument("--serve", help=argparse.SUPPRESS)
+    parser.add_argument("--streams", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     args.argv = argv
     if not 1 <= args.rounds <= 50 or not 1 <= args.latency_rounds <= 50:
@@ -520,6 +776,9 @@ def main(argv: list[str]) -> int:
     args = _parse(argv)
     if args.serve:
         _serve_main(json.loads(args.serve))
+        return 0
+    if args.streams:
+        asyncio.run(_streams(json.loads(args.streams)))
         return 0
     for binary, package in ((NGINX, "nginx"), (WRK, "wrk"), (HEY, "hey")):
         if not Path(binary).exists():

@@ -623,8 +623,11 @@ def decide_action_finished(
     # Refused or failed, it is decided again on the next evidence, not at once: on the same
     # view the policy would decide it straight away, and the actuator refuse it again, in a
     # loop until Traffic Manager is read again.
-    again = region if outcome in (Outcome_.DONE, Outcome_.DRY_RUN) else ""
-    return _judge_all(state, world, config, now, focus=again)
+    carried = outcome in (Outcome_.DONE, Outcome_.DRY_RUN)
+    again = region if carried else ""
+    # A rescue refused or failed waits for new evidence too: decided again on this report
+    # alone, it would be retried at the actuator's pace for as long as Azure fails.
+    return _judge_all(state, world, config, now, focus=again, rescue_users=carried)
 
 
 # --- operator controls ------------------------------------------------------------------------
@@ -739,15 +742,23 @@ def _manual_conflict(rp: RegionPolicy, action: Action, endpoint: str) -> str | N
 
 
 def _judge_all(
-    state: PolicyState, world: World, config: Config, now: datetime, *, focus: str | None
+    state: PolicyState,
+    world: World,
+    config: Config,
+    now: datetime,
+    *,
+    focus: str | None,
+    rescue_users: bool = True,
 ) -> tuple[PolicyState, list[Decision]]:
     """Every region's stance again (what one region does depends on the others: receivers,
     coverage, the rate limit); decisions only for `focus` (the region the evidence is about;
-    "" for none), or for any region when `focus` is None, and never strand users first."""
+    "" for none), or for any region when `focus` is None, and never strand users first
+    (unless not `rescue_users`)."""
     decisions: list[Decision] = []
     pause = world.controls.pause(now)
     # Never stranding users overrides pins and silences, never the pause: nothing is written.
-    rescue = _never_strand(state, world, config, now) if pause is None else None
+    rescuing = rescue_users and pause is None
+    rescue = _never_strand(state, world, config, now) if rescuing else None
     if rescue is not None:
         rp = state.region(rescue.region)
         state = _with(state, rescue.region, _pending(rp, rescue))

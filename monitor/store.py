@@ -315,9 +315,30 @@ class Store:
         """The most recent results of a region, newest first."""
         return await self._read(self._select_results, region, check, limit)
 
+    async def result_page(
+        self,
+        region: str,
+        *,
+        check: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        before: int | None = None,
+        limit: int = 100,
+    ) -> list[tuple[int, CheckResult]]:
+        """A region's results, newest first, each with its row id (`before` takes the last
+        one of a page, for the next): of one `check`, started within [`since`, `until`)."""
+        return await self._read(
+            self._select_result_page, region, check, since, until, before, limit
+        )
+
     async def verdicts(self, region: str, *, limit: int = 100) -> list[RegionVerdict]:
         """The most recent verdicts of a region (without their results), newest first."""
         return await self._read(self._select_verdicts, region, limit)
+
+    async def status_counts(self, region: str, *, since: datetime) -> dict[RegionStatus, int]:
+        """How many of a region's stored rounds since `since` had each status: what its uptime
+        over a period is computed from (a status with no round is left out)."""
+        return await self._read(self._count_statuses, region, since.timestamp())
 
     async def record_traffic_manager(self, reading: Reading) -> None:
         """Store one read of Traffic Manager: every endpoint's state, or the error."""
@@ -541,6 +562,31 @@ class Store:
         args.append(limit)
         return [_result(row) for row in self._conn().execute(query, args)]
 
+    def _select_result_page(
+        self,
+        region: str,
+        check: str | None,
+        since: datetime | None,
+        until: datetime | None,
+        before: int | None,
+        limit: int,
+    ) -> list[tuple[int, CheckResult]]:
+        query = f"SELECT id, {_RESULT_COLUMNS} FROM results WHERE region = ?"  # noqa: S608 (constant columns)
+        args: list[object] = [region]
+        for clause, value in (
+            (" AND check_name = ?", check),
+            (" AND started_at >= ?", since.timestamp() if since is not None else None),
+            (" AND started_at < ?", until.timestamp() if until is not None else None),
+            (" AND id < ?", before),
+        ):
+            if value is not None:
+                query += clause
+                args.append(value)
+        # Rows are written in round order: the id is the order, and a cursor that never skips.
+        query += " ORDER BY id DESC LIMIT ?"
+        args.append(limit)
+        return [(row[0], _result(row[1:])) for row in self._conn().execute(query, args)]
+
     def _select_rounds(self, region: str, limit: int) -> list[RegionVerdict]:
         db = self._conn()
         rows = db.execute(
@@ -616,6 +662,14 @@ class Store:
             RegionVerdict(r, RegionStatus(s), _time(t), tuple(json.loads(reasons)))
             for r, s, t, reasons in rows
         ]
+
+    def _count_statuses(self, region: str, since: float) -> dict[RegionStatus, int]:
+        rows = self._conn().execute(
+            "SELECT status, COUNT(*) FROM verdicts WHERE region = ? AND decided_at >= ?"
+            " GROUP BY status",
+            (region, since),
+        )
+        return {RegionStatus(status): count for status, count in rows}
 
     def _insert_reading(self, reading: Reading) -> None:
         db = self._conn()

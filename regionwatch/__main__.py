@@ -4,9 +4,10 @@ imports take a moment), then the command line."""
 import signal
 import sys
 
-signal.signal(signal.SIGTERM, signal.default_int_handler)
-
 try:
+    # Inside the try: a Ctrl-C that lands while the handler is being installed (the test that
+    # signals as soon as SIGTERM is caught sends SIGINT at that very instant) is a clean stop.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     from regionwatch.cli import main
 except KeyboardInterrupt:
     # Stopped while importing: nothing started, nothing to clean; a `check` cut short is

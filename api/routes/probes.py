@@ -52,7 +52,36 @@ async def readyz(snapshot: Annotated[Snapshot, Depends(get_snapshot)]) -> JSONRe
     description="503 only when the failover policy has decided the region should be out of"
     " rotation; 200 otherwise (the monitor fails static). The region is ?region=NAME, else the"
     " X-Regionwatch-Region header, else api.local_region, else the answer is about the"
-    " service itself.",
+    " service itself. docs/healthz.md gives the answer for every state and Traffic Manager's"
+    " monitor settings.",
+    responses={
+        200: {
+            "description": "Keep the region in rotation",
+            "content": {
+                "application/json": {
+                    "example": {
+                        "region": "westeurope",
+                        "serve": True,
+                        "status": "failing",
+                        "policy": "counting",
+                    }
+                }
+            },
+        },
+        503: {
+            "description": "Take the region out: the failover policy holds it out (enforce mode)",
+            "content": {
+                "application/json": {
+                    "example": {
+                        "region": "westeurope",
+                        "serve": False,
+                        "status": "failing",
+                        "policy": "out",
+                    }
+                }
+            },
+        },
+    },
 )
 async def healthz(
     request: Request,

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Query
 
 from api.deps import get_service, get_snapshot
 from api.models import (
+    ChecksPage,
     ErrorOut,
     HistoryItemOut,
     RegionDetailOut,
@@ -81,3 +83,37 @@ async def region(
         ],
         recent_checks=[check_out(r) for r in results],
     )
+
+
+@router.get(
+    "/{name}/checks",
+    summary="One region's check results over time, newest first, filtered and paged",
+    description="Every stored result of the region's checks (the retention is "
+    "`storage.retention`). Filter by `check` (its name) and a time range on `started_at`: "
+    "`since` (included) and `until` (excluded), ISO 8601; page with `limit` and `before` (the "
+    "`next` of the previous page).",
+    responses={
+        404: {"model": ErrorOut, "description": "The region is not configured"},
+        422: {"model": ErrorOut, "description": "A filter is not valid"},
+        503: {"model": ErrorOut, "description": "The service is not running, or its store failed"},
+    },
+)
+async def region_checks(
+    name: str,
+    service: Annotated[Service, Depends(get_service)],
+    check: Annotated[str | None, Query(max_length=100, description="One check's results")] = None,
+    since: Annotated[datetime | None, Query(description="Started at or after this time")] = None,
+    until: Annotated[datetime | None, Query(description="Started before this time")] = None,
+    before: Annotated[
+        int | None, Query(ge=1, description="The `next` of the previous page")
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> ChecksPage:
+    if name not in service.snapshot.regions:
+        raise HTTPException(404, f"unknown region {name!r}")
+    stored = await service.store.result_page(
+        name, check=check, since=since, until=until, before=before, limit=limit + 1
+    )
+    page = stored[:limit]
+    more = len(stored) > limit
+    return ChecksPage(checks=[check_out(r) for _, r in page], next=page[-1][0] if more else None)

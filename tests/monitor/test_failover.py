@@ -832,6 +832,33 @@ async def test_a_healthy_region_we_disabled_is_enabled_at_once_when_the_rest_fai
         assert await lab.actions("centralus") == []
 
 
+async def test_a_failed_rescue_is_tried_again_on_new_evidence_not_on_its_own_report(
+    seeded: TrafficManagerEmulator,
+    two_regions: dict[str, RegionalOrigin],
+    write_config: ConfigWriter,
+) -> None:
+    """Never strand users, with Azure failing every write: the urgent enable of westeurope is
+    tried (its attempts and retries) and failed once; its failure alone decides nothing more
+    (no loop at the actuator's pace); each new piece of evidence (the read, the next round)
+    tries it once more."""
+    async with stepped(seeded, two_regions, write_config) as lab:
+        await bad_deploy(lab, two_regions, "westeurope")
+        await lab.rounds(3)
+        assert lab.status("westeurope") == "Disabled"
+        seeded.faults.add(method="PATCH", path_contains=PROFILE, status=500, count=None)
+        two_regions["westeurope"].heal()
+        two_regions["centralus"].inject(Fault.ERROR, status=500)
+        await lab.probe()
+        enables = [a for a in await lab.actions("westeurope") if a.action == "enable"]
+        assert [(a.status, a.urgent) for a in enables] == [("failed", True)]
+        await lab.end_round()
+        enables = [a for a in await lab.actions("westeurope") if a.action == "enable"]
+        assert [a.status for a in enables] == ["failed", "failed"]
+        await lab.probe()
+        enables = [a for a in await lab.actions("westeurope") if a.action == "enable"]
+        assert [a.status for a in enables] == ["failed", "failed", "failed"]
+
+
 # --- ownership --------------------------------------------------------------------------------
 
 

@@ -142,3 +142,24 @@ async def test_a_failed_write_does_not_wedge_the_store(tmp_path: Path) -> None:
         assert [v.status for v in history] == [RegionStatus.FAILING]
     finally:
         await store.close()
+
+
+async def test_status_counts_count_one_regions_rounds_since_a_time(tmp_path: Path) -> None:
+    """Uptime's source: the rounds of one region at or after `since`, counted by status;
+    older rounds and other regions are left out."""
+    clock = ManualClock(START)
+    store = Store(tmp_path / "rw.db", clock=clock, retention=timedelta(days=30))
+    await store.open()
+    try:
+        await store.record(a_verdict(clock, status=RegionStatus.FAILING))  # before `since`
+        clock.advance(3600)
+        since = clock.now()
+        await store.record(a_verdict(clock, status=RegionStatus.HEALTHY))
+        clock.advance(10)
+        await store.record(a_verdict(clock, status=RegionStatus.HEALTHY))
+        await store.record(a_verdict(clock, status=RegionStatus.FAILING))
+        await store.record(a_verdict(clock, "centralus", status=RegionStatus.FAILING))
+        counts = await store.status_counts("westeurope", since=since)
+    finally:
+        await store.close()
+    assert counts == {RegionStatus.HEALTHY: 2, RegionStatus.FAILING: 1}

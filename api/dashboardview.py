@@ -1,0 +1,193 @@
+"""What the dashboard shows, gathered in one place: the snapshot for the present, the store for
+the history (latency sparklines, uptime, the timeline).
+
+The templates only lay this out; every decision about what to say lives here, in
+`api.headline` and in the API's response models (the same words as `/api/v1`). A history store
+that cannot be read leaves the history out and says so: the present is still shown.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from api.headline import Headline, site_headline
+from api.models import DnsAnswerOut, EventOut, RegionOut, dns_answer_out, event_out, region_out
+from api.sparkline import sparkline_points
+from monitor.controls import Control
+from monitor.errors import StoreError
+from monitor.eventstore import EventQuery
+from monitor.results import CheckResult, RegionStatus
+from monitor.service import Service
+from monitor.trafficmanager.compare import Disagreement
+from monitor.warnings import Warning
+
+__all__ = [
+    "UPTIME_PERIODS",
+    "DashboardView",
+    "DnsMatrix",
+    "RegionCard",
+    "Uptime",
+    "dashboard_view",
+]
+
+# The periods uptime is shown over, as labelled on the page.
+UPTIME_PERIODS: tuple[tuple[str, timedelta], ...] = (
+    ("24 h", timedelta(hours=24)),
+    ("7 d", timedelta(days=7)),
+    ("30 d", timedelta(days=30)),
+)
+_SPARK_ROUNDS = 30
+_TIMELINE_LENGTH = 30
+
+
+@dataclass(frozen=True, slots=True)
+class Uptime:
+    """Serving rounds (healthy or degraded) over the judged ones (unknown rounds left out) in
+    one period; `percent` None when no round was judged (or the store could not say)."""
+
+    period: str
+    percent: float | None
+    rounds: int
+
+
+@dataclass(frozen=True, slots=True)
+class RegionCard:
+    region: RegionOut
+    tm_online_we_failing: bool  # the case regionwatch exists for: the loudest thing on a card
+    latencies: tuple[float, ...]  # the slowest check of each recent round, oldest first
+    sparkline: str  # SVG polyline points
+    cert_days_left: float | None
+    release: str | None
+    cache_status: str | None
+    uptime: tuple[Uptime, ...]
+    pin: Control | None
+    silence: Control | None
+
+
+@dataclass(frozen=True, slots=True)
+class DnsMatrix:
+    """Resolvers (rows) × vantage points (columns); a cell is None where no answer was had."""
+
+    vantages: tuple[str | None, ...]
+    rows: tuple[tuple[str, tuple[DnsAnswerOut | None, ...]], ...]
+    checked_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class DashboardView:
+    hostname: str
+    made_at: datetime
+    version: int
+    headline: Headline
+    cards: tuple[RegionCard, ...]
+    dns: DnsMatrix | None  # None: DNS is not checked
+    timeline: tuple[EventOut, ...]
+    pause: Control | None
+    warnings: tuple[Warning, ...]
+    tm_unreadable: str | None  # why Traffic Manager cannot be read, and since when
+    history_error: str | None  # why the history is not shown
+    refresh: int  # seconds between plain refreshes without JavaScript
+    lab: bool  # the lab's fault panel is mounted
+    stream: bool  # the live stream is served: the page listens instead of polling
+
+
+async def dashboard_view(service: Service, *, lab: bool, stream: bool) -> DashboardView:
+    """The whole dashboard as of the service's current snapshot."""
+    snapshot = service.snapshot
+    now = snapshot.made_at
+    history_error: str | None = None
+    cards = []
+    for name, view in snapshot.regions.items():
+        rounds: list[list[CheckResult]] = []
+        uptime: list[Uptime] = []
+        try:
+            rounds = [
+                list(v.results)
+                for v in await service.store.recent_rounds(name, limit=_SPARK_ROUNDS)
+            ]
+            for label, period in UPTIME_PERIODS:
+                counts = await service.store.status_counts(name, since=now - period)
+                uptime.append(_uptime(label, counts))
+        except StoreError as e:
+            history_error = str(e)
+            uptime = [Uptime(label, None, 0) for label, _ in UPTIME_PERIODS]
+        latencies = tuple(
+            max(r.latency_ms for r in results if r.latency_ms is not None)
+            for results in rounds
+            if any(r.latency_ms is not None for r in results)
+        )
+        results = view.verdict.results
+        endpoint = view.endpoint
+        cards.append(
+            RegionCard(
+                region=region_out(view, snapshot.policy),
+                tm_online_we_failing=endpoint is not None
+                and endpoint.disagreement is Disagreement.TM_ONLINE_WE_FAILING,
+                latencies=latencies,
+                sparkline=sparkline_points(latencies),
+                cert_days_left=_least_fact(results, "cert_days_left"),
+                release=next((r.release for r in results if r.release), None),
+                cache_status=next(
+                    (str(r.facts["cache_status"]) for r in results if r.facts.get("cache_status")),
+                    None,
+                ),
+                uptime=tuple(uptime),
+                pin=snapshot.controls.pin(name, now),
+                silence=snapshot.controls.silence(name, now),
+            )
+        )
+    timeline: list[EventOut] = []
+    try:
+        stored = await service.store.events(EventQuery(limit=_TIMELINE_LENGTH))
+        timeline = [event_out(s) for s in stored]
+    except StoreError as e:
+        history_error = str(e)
+    tm = snapshot.traffic_manager
+    outage = tm.outage if tm is not None else None
+    return DashboardView(
+        hostname=service.config.site.hostname,
+        made_at=now,
+        version=snapshot.version,
+        headline=site_headline(snapshot),
+        cards=tuple(cards),
+        dns=_matrix(service) if snapshot.dns is not None else None,
+        timeline=tuple(timeline),
+        pause=snapshot.controls.pause(now),
+        warnings=snapshot.warnings,
+        tm_unreadable=(
+            f"Traffic Manager could not be read since {datetime.fromtimestamp(outage.since, UTC):%Y-%m-%d %H:%M:%S} UTC: {outage.error}"
+            if outage is not None
+            else None
+        ),
+        history_error=history_error,
+        refresh=max(1, round(service.config.checks.https.interval.total_seconds())),
+        lab=lab,
+        stream=stream,
+    )
+
+
+def _uptime(label: str, counts: Mapping[RegionStatus, int]) -> Uptime:
+    serving = counts.get(RegionStatus.HEALTHY, 0) + counts.get(RegionStatus.DEGRADED, 0)
+    judged = serving + counts.get(RegionStatus.FAILING, 0)
+    return Uptime(label, 100.0 * serving / judged if judged else None, judged)
+
+
+def _least_fact(results: tuple[CheckResult, ...], name: str) -> float | None:
+    values = [v for r in results if isinstance(v := r.facts.get(name), int | float)]
+    return float(min(values)) if values else None
+
+
+def _matrix(service: Service) -> DnsMatrix:
+    view = service.snapshot.dns
+    assert view is not None
+    answers = [dns_answer_out(f) for f in view.findings]
+    vantages = tuple(dict.fromkeys(a.vantage for a in answers))
+    resolvers = tuple(dict.fromkeys(a.resolver for a in answers))
+    cells = {(a.resolver, a.vantage): a for a in answers}
+    return DnsMatrix(
+        vantages=vantages,
+        rows=tuple((r, tuple(cells.get((r, v)) for v in vantages)) for r in resolvers),
+        checked_at=view.checked_at,
+    )
