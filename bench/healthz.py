@@ -208,46 +208,49 @@ def _serve_main(spec: dict[str, Any]) -> None:
     asyncio.run(_serve(spec))
 
 
-class Server:
-    """One server child on SERVER_CPU until the `with` block ends."""
+class _Child:
+    """A child process of this script (`flag` and a JSON spec on its command line) pinned to
+    `cpus`: its first line of output says it is ready, its last the figures it kept; closing
+    its stdin is the sign to stop."""
 
-    def __init__(self, spec: dict[str, Any]) -> None:
-        self.spec = spec
-        self.url = ""
-        self.base = ""
-        self.stats: dict[str, Any] = {}
+    def __init__(self, flag: str, spec: dict[str, Any], cpus: set[int]) -> None:
+        self._command = [sys.executable, str(Path(__file__).resolve()), flag, json.dumps(spec)]
+        self._cpus = cpus
         self._process: subprocess.Popen[str] | None = None
 
-    def __enter__(self) -> Server:
+    def _start(self, failed: str) -> dict[str, Any]:
+        """Start it and return its first line, decoded; raise RuntimeError(`failed`) without."""
         self._process = subprocess.Popen(
-            [sys.executable, str(Path(__file__).resolve()), "--serve", json.dumps(self.spec)],
+            self._command,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
             cwd=ROOT,
-            preexec_fn=child_setup({SERVER_CPU}),
+            preexec_fn=child_setup(self._cpus),
         )
         try:
             assert self._process.stdout is not None
             line = self._process.stdout.readline()  # the child's own 20 s deadline bounds it
             if not line:
-                raise RuntimeError(f"the {self.spec['kind']} server did not start")
-            self.url, self.base = (json.loads(line)[k] for k in ("url", "base"))
+                raise RuntimeError(failed)
+            first: dict[str, Any] = json.loads(line)
         except BaseException:
             self._kill()
             raise
-        return self
+        return first
 
-    def __exit__(self, *exc_info: object) -> None:
+    def _stop(self) -> dict[str, Any]:
+        """Stop it and return its last line, decoded ({} when it said nothing in time)."""
         process = self._process
         if process is None:
-            return
+            return {}
         try:
-            out, _ = process.communicate(timeout=20)  # closes its stdin: the sign to stop
+            out, _ = process.communicate(timeout=20)
             lines = out.strip().splitlines()
-            self.stats = json.loads(lines[-1]) if lines else {}
+            last: dict[str, Any] = json.loads(lines[-1]) if lines else {}
+            return last
         except subprocess.TimeoutExpired:
-            pass
+            return {}
         finally:
             self._kill()
 
@@ -256,14 +259,33 @@ class Server:
         assert self._process is not None
         return self._process.pid
 
-    def cpu_seconds(self) -> float:
-        return _process_cpu(self.pid)
-
     def _kill(self) -> None:
         process, self._process = self._process, None
         if process is not None and process.poll() is None:
             process.kill()
             process.wait(timeout=10)
+
+
+class Server(_Child):
+    """One server child on SERVER_CPU until the `with` block ends."""
+
+    def __init__(self, spec: dict[str, Any]) -> None:
+        super().__init__("--serve", spec, {SERVER_CPU})
+        self.spec = spec
+        self.url = ""
+        self.base = ""
+        self.stats: dict[str, Any] = {}
+
+    def __enter__(self) -> Server:
+        first = self._start(f"the {self.spec['kind']} server did not start")
+        self.url, self.base = first["url"], first["base"]
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stats = self._stop()
+
+    def cpu_seconds(self) -> float:
+        return _process_cpu(self.pid)
 
 
 def _process_cpu(pid: int) -> float:
@@ -355,54 +377,21 @@ async def _streams(spec: dict[str, Any]) -> None:
     sys.stdout.flush()
 
 
-class Streams:
+class Streams(_Child):
     """STREAM_CLIENTS clients holding regionwatch's live stream open, in one child process on
     LOAD_CPU, until the `with` block ends; then `result` holds what each received and when."""
 
     def __init__(self, base: str) -> None:
-        self.spec = {"base": base, "clients": STREAM_CLIENTS}
+        super().__init__("--streams", {"base": base, "clients": STREAM_CLIENTS}, {LOAD_CPU})
         self.connected = 0.0
         self.result: dict[str, Any] = {}
-        self._process: subprocess.Popen[str] | None = None
 
     def __enter__(self) -> Streams:
-        self._process = subprocess.Popen(
-            [sys.executable, str(Path(__file__).resolve()), "--streams", json.dumps(self.spec)],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-            cwd=ROOT,
-            preexec_fn=child_setup({LOAD_CPU}),
-        )
-        try:
-            assert self._process.stdout is not None
-            line = self._process.stdout.readline()  # the child's own 20 s deadline bounds it
-            if not line:
-                raise RuntimeError("the streaming clients did not all connect")
-            self.connected = json.loads(line)["connected"]
-        except BaseException:
-            self._kill()
-            raise
+        self.connected = self._start("the streaming clients did not all connect")["connected"]
         return self
 
     def __exit__(self, *exc_info: object) -> None:
-        process = self._process
-        if process is None:
-            return
-        try:
-            out, _ = process.communicate(timeout=20)  # closes its stdin: the sign to stop
-            lines = out.strip().splitlines()
-            self.result = json.loads(lines[-1]) if lines else {}
-        except subprocess.TimeoutExpired:
-            pass
-        finally:
-            self._kill()
-
-    def _kill(self) -> None:
-        process, self._process = self._process, None
-        if process is not None and process.poll() is None:
-            process.kill()
-            process.wait(timeout=10)
+        self.result = self._stop()
 
 
 def deliveries(connected: float, stream: dict[str, Any], stats: dict[str, Any]) -> dict[str, Any]:
