@@ -21,9 +21,11 @@ __all__ = [
     "Run",
     "answers",
     "free_port",
+    "read_banner",
     "regionwatch",
     "run_cli",
     "run_operator_cli",
+    "start_lab",
     "stopped_by",
 ]
 
@@ -133,3 +135,34 @@ async def stopped_by(run: Run, sig: signal.Signals) -> tuple[int, float]:
     run.process.send_signal(sig)
     code = await run.wait(timeout=20)
     return code, time.monotonic() - started
+
+
+async def start_lab(
+    *args: str, tmp_path: Path | None = None, stderr: int = asyncio.subprocess.PIPE
+) -> asyncio.subprocess.Process:
+    """`regionwatch lab ARGS` as a process, its stdout piped (the banner), with its temporary
+    folder under `tmp_path` when given. The caller stops it."""
+    env = {**os.environ, "TMPDIR": str(tmp_path)} if tmp_path is not None else None
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "regionwatch",
+        "lab",
+        *args,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=stderr,
+        env=env,
+    )
+
+
+async def read_banner(process: asyncio.subprocess.Process) -> str:
+    """The lab's banner, read from its stdout to its last line ("Stop with Ctrl-C.") within
+    30 s."""
+    assert process.stdout is not None
+    banner = ""
+    async with asyncio.timeout(30):
+        while "Stop with Ctrl-C." not in banner:
+            line = await process.stdout.readline()
+            assert line, f"the lab exited early: {banner}"
+            banner += line.decode()
+    return banner

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import re
 import signal
 import socket
-import sys
 import time
 from datetime import datetime
 from pathlib import Path
@@ -15,6 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
+from processes import read_banner, start_lab
 from servers import eventually
 
 
@@ -35,26 +34,9 @@ async def test_lab_takes_a_bad_deploy_out_of_traffic_manager_puts_it_back_and_st
     rounds, then disabled in Traffic Manager with the deploy and the cause in the event, and
     Europe's DNS failing over; release 2.0.1, healed: enabled again. Ctrl-C stops the process
     and leaves no port or temporary folder behind."""
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "regionwatch",
-        "lab",
-        "--port",
-        "0",
-        "--interval",
-        "1s",
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.DEVNULL,
-    )
-    assert process.stdout is not None
-    banner = ""
+    process = await start_lab("--port", "0", "--interval", "1s", stderr=asyncio.subprocess.DEVNULL)
     try:
-        async with asyncio.timeout(30):
-            while "Stop with Ctrl-C." not in banner:
-                line = await process.stdout.readline()
-                assert line, f"the lab exited early: {banner}"
-                banner += line.decode()
+        banner = await read_banner(process)
         base = re.search(r"regions \(JSON\) (http://127\.0\.0\.1:\d+)/", banner)
         workdir = re.search(r"configuration +(\S+)", banner)
         assert base and workdir, banner
@@ -164,35 +146,16 @@ async def _all_healthy(client: httpx.AsyncClient) -> bool:
         return False
 
 
-async def start_lab(tmp_path: Path, *args: str) -> asyncio.subprocess.Process:
-    """`regionwatch lab` with its temporary folder under `tmp_path`."""
-    return await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "regionwatch",
-        "lab",
-        *args,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        env={**os.environ, "TMPDIR": str(tmp_path)},
-    )
-
-
 @pytest.mark.slow
 async def test_sigterm_stops_the_lab_with_exit_0_within_10s_and_leaves_no_folder(
     tmp_path: Path,
 ) -> None:
     """SIGTERM while a Traffic Manager read hangs: exit 0 within 10 s, temporary folder gone."""
-    process = await start_lab(tmp_path, "--port", "0", "--interval", "1s")
-    assert process.stdout is not None and process.stderr is not None
+    process = await start_lab("--port", "0", "--interval", "1s", tmp_path=tmp_path)
+    assert process.stderr is not None
     drain = asyncio.create_task(process.stderr.read())  # the log must not fill the pipe
-    banner = ""
     try:
-        async with asyncio.timeout(30):
-            while "Stop with Ctrl-C." not in banner:
-                line = await process.stdout.readline()
-                assert line, f"the lab exited early: {banner}"
-                banner += line.decode()
+        banner = await read_banner(process)
         base = re.search(r"regions \(JSON\) (http://127\.0\.0\.1:\d+)/", banner)
         assert base, banner
         assert list(tmp_path.glob("regionwatch-lab-*"))
@@ -228,7 +191,7 @@ async def test_a_busy_port_ends_the_lab_with_exit_4_and_one_line(tmp_path: Path)
         holder.bind(("127.0.0.1", 0))
         holder.listen()
         port = holder.getsockname()[1]
-        process = await start_lab(tmp_path, "--port", str(port))
+        process = await start_lab("--port", str(port), tmp_path=tmp_path)
         _, err = await asyncio.wait_for(process.communicate(), timeout=30)
     lines = err.decode().strip().splitlines()
     assert process.returncode == 4, err.decode()

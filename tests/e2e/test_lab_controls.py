@@ -7,12 +7,11 @@ from __future__ import annotations
 import asyncio
 import re
 import signal
-import sys
 from typing import Any
 
 import httpx
 import pytest
-from processes import run_cli
+from processes import read_banner, run_cli, start_lab
 from servers import eventually
 
 
@@ -23,26 +22,9 @@ async def test_the_banners_controls_walk_is_in_the_audit_trail_with_who_and_why(
     regionwatch once healthy; each command exits 0, `GET /api/v1/audit` holds every one with
     who asked and why, and `replay --config <the lab's configuration> --since 1h` exits 0
     beside the running lab, reporting the decisions it found."""
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "regionwatch",
-        "lab",
-        "--port",
-        "0",
-        "--interval",
-        "1s",
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.DEVNULL,
-    )
-    assert process.stdout is not None
-    banner = ""
+    process = await start_lab("--port", "0", "--interval", "1s", stderr=asyncio.subprocess.DEVNULL)
     try:
-        async with asyncio.timeout(30):
-            while "Stop with Ctrl-C." not in banner:
-                line = await process.stdout.readline()
-                assert line, f"the lab exited early: {banner}"
-                banner += line.decode()
+        banner = await read_banner(process)
         base = _found(r"regions \(JSON\) (http://127\.0\.0\.1:\d+)/", banner)
         token = _found(r"^  export REGIONWATCH_TOKEN=(\S+)$", banner)
         config = _found(r"^  configuration +(\S+)$", banner)
