@@ -54,6 +54,8 @@ DECISION_PATH = [
     "monitor/guardrails.py",
     "monitor/deploys.py",
     "monitor/facts.py",
+    "monitor/controls.py",
+    "monitor/warnings.py",
 ]
 IO = {"asyncio", "sqlite3", "httpx", "socket", "ssl", "azure", "structlog", "time", "random"}
 
