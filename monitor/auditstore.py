@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from monitor.deploys import Deploy, DeploySource
+from monitor.sqlwhere import where
 
 __all__ = [
     "AUDIT_ACTORS",
@@ -178,25 +179,15 @@ def select_actions(
     limit: int = 100,
 ) -> list[ActionRecord]:
     """Actions matching the filters, newest first."""
-    clauses, args = [], []  # type: tuple[list[str], list[Any]]
-    if id is not None:
-        clauses.append("id = ?")
-        args.append(id)
-    if region is not None:
-        clauses.append("region = ?")
-        args.append(region)
-    if status is not None:
-        clauses.append("status = ?")
-        args.append(status)
-    if since is not None:
-        clauses.append("decided_at >= ?")
-        args.append(since.timestamp())
-    if before is not None:
-        clauses.append("seq < ?")
-        args.append(before)
-    where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
+    condition, args = where(
+        ("id = ?", id),
+        ("region = ?", region),
+        ("status = ?", status),
+        ("decided_at >= ?", since.timestamp() if since is not None else None),
+        ("seq < ?", before),
+    )
     rows = db.execute(
-        f"SELECT {_ACTION_COLUMNS} FROM actions{where} ORDER BY seq DESC LIMIT ?",  # noqa: S608 (constant columns, bound values)
+        f"SELECT {_ACTION_COLUMNS} FROM actions{condition} ORDER BY seq DESC LIMIT ?",  # noqa: S608 (constant columns, bound values)
         [*args, limit],
     )
     return [_action(row) for row in rows]
@@ -227,20 +218,14 @@ def select_deploys(
     limit: int = 100,
 ) -> list[Deploy]:
     """Deploys, newest first."""
-    clauses, args = [], []  # type: tuple[list[str], list[Any]]
-    if id is not None:
-        clauses.append("id = ?")
-        args.append(id)
-    if region is not None:
-        clauses.append("region = ?")
-        args.append(region)
-    if since is not None:
-        clauses.append("at >= ?")
-        args.append(since.timestamp())
-    where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
+    condition, args = where(
+        ("id = ?", id),
+        ("region = ?", region),
+        ("at >= ?", since.timestamp() if since is not None else None),
+    )
     rows = db.execute(
         "SELECT id, region, version, at, source, note, by FROM deploys"  # noqa: S608 (bound values)
-        f"{where} ORDER BY at DESC LIMIT ?",
+        f"{condition} ORDER BY at DESC LIMIT ?",
         [*args, limit],
     )
     return [

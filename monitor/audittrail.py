@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from monitor.sqlwhere import where
+
 __all__ = ["TrailEntry", "parse_cursor", "select_trail"]
 
 # One row per decision, one per control started, one per control ended. `rank` orders the
@@ -87,19 +89,13 @@ def select_trail(
     """Entries matching the filters, newest first. `region`: that region's entries and the
     pauses (which hold every region); `since`: at or after it; `before`: older than the entry
     whose cursor it is (`parse_cursor`)."""
-    clauses, args = [], []  # type: tuple[list[str], list[Any]]
-    if region is not None:
-        clauses.append("(region = ? OR region IS NULL)")
-        args.append(region)
-    if since is not None:
-        clauses.append("at >= ?")
-        args.append(since.timestamp())
-    if before is not None:
-        clauses.append("(at, rank, ref) < (?, ?, ?)")
-        args.extend(before)
-    where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
+    condition, args = where(
+        ("(region = ? OR region IS NULL)", region),
+        ("at >= ?", since.timestamp() if since is not None else None),
+        ("(at, rank, ref) < (?, ?, ?)", before),
+    )
     rows = db.execute(
-        f"{_TRAIL}{where} ORDER BY at DESC, rank DESC, ref DESC LIMIT ?",
+        f"{_TRAIL}{condition} ORDER BY at DESC, rank DESC, ref DESC LIMIT ?",
         [*args, limit],
     )
     return [_entry(row) for row in rows]

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from monitor.controls import Control, ControlKind
+from monitor.sqlwhere import where
 
 __all__ = ["CONTROLS_SCHEMA", "save_control", "select_controls"]
 
@@ -67,18 +68,13 @@ def select_controls(
 ) -> list[Control]:
     """Controls matching the filters, newest first; `in_force`: those not ended (some may have
     reached `until` while nothing applied evidence: the engine ends them when it next does)."""
-    clauses, args = [], []  # type: tuple[list[str], list[Any]]
-    if kind is not None:
-        clauses.append("kind = ?")
-        args.append(kind.value)
-    if in_force:
-        clauses.append("ended_at IS NULL")
-    if id is not None:
-        clauses.append("id = ?")
-        args.append(id)
-    where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
+    condition, args = where(
+        ("kind = ?", kind.value if kind is not None else None),
+        ("ended_at IS NULL", () if in_force else None),
+        ("id = ?", id),
+    )
     rows = db.execute(
-        f"SELECT {_COLUMNS} FROM controls{where} ORDER BY seq DESC LIMIT ?",  # noqa: S608 (constant columns, bound values)
+        f"SELECT {_COLUMNS} FROM controls{condition} ORDER BY seq DESC LIMIT ?",  # noqa: S608 (constant columns, bound values)
         [*args, limit],
     )
     return [_control(row) for row in rows]

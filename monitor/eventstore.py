@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from monitor.events import Condition, Event, EventType, Severity
+from monitor.sqlwhere import where
 
 __all__ = [
     "EVENTS_SCHEMA",
@@ -94,22 +95,15 @@ def insert_events(db: sqlite3.Connection, events: Sequence[Event]) -> None:
 
 def select_events(db: sqlite3.Connection, query: EventQuery) -> list[StoredEvent]:
     """Events matching `query`, newest first."""
-    clauses, args = [], []  # type: tuple[list[str], list[Any]]
-    if query.type is not None:
-        clauses.append("type = ?")
-        args.append(query.type.value)
-    if query.region is not None:
-        clauses.append("region = ?")
-        args.append(query.region)
-    if query.since is not None:
-        clauses.append("at >= ?")
-        args.append(query.since.timestamp())
-    if query.before is not None:
-        clauses.append("seq < ?")
-        args.append(query.before)
-    where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
+    since = query.since
+    condition, args = where(
+        ("type = ?", query.type.value if query.type is not None else None),
+        ("region = ?", query.region),
+        ("at >= ?", since.timestamp() if since is not None else None),
+        ("seq < ?", query.before),
+    )
     rows = db.execute(
-        f"SELECT {_COLUMNS} FROM events{where} ORDER BY seq DESC LIMIT ?",  # noqa: S608 (constant columns, bound values)
+        f"SELECT {_COLUMNS} FROM events{condition} ORDER BY seq DESC LIMIT ?",  # noqa: S608 (constant columns, bound values)
         [*args, query.limit],
     )
     return [StoredEvent(row[0], _event(row)) for row in rows]
