@@ -35,6 +35,7 @@ from pydantic import (
 from monitor.configfile import read_yaml
 from monitor.durations import format_duration, parse_duration
 from monitor.errors import ConfigError, ConfigProblem
+from monitor.events import EventType
 from monitor.interpolate import Substitution, interpolate, redact, scrub
 from monitor.quoting import quoted, shortened
 from monitor.results import OnFailure
@@ -209,7 +210,34 @@ _ARM_URL = UrlRule(("https",), "https://management.azure.com", base_only=True)
 _AUTHORITY = UrlRule(
     ("https",), "https://login.microsoftonline.com", bare_host=True, base_only=True
 )
-_ALERT_URL = UrlRule(("https",), "https://hooks.example.com/regionwatch")
+_ALERT_URL = UrlRule(("http", "https"), "https://hooks.example.com/regionwatch")
+_PUBLIC_URL = UrlRule(("http", "https"), "https://regionwatch.example.com")
+# Headers an alert channel sets itself: the signature, its timestamp, the idempotency key.
+_ALERT_HEADERS = frozenset(
+    {
+        "host",
+        "content-length",
+        "content-type",
+        "transfer-encoding",
+        "connection",
+        "idempotency-key",
+        "x-regionwatch-signature",
+        "x-regionwatch-timestamp",
+    }
+)
+# Names that only resolve inside a Kubernetes cluster: a receiver there may take plain http.
+_CLUSTER_SUFFIXES = (".svc", ".svc.cluster.local", ".cluster.local")
+
+
+def _inside(host: str) -> bool:
+    """Whether `host` is loopback or an in-cluster name (a Service's short or `.svc` name),
+    where plain http never crosses a network someone else can read."""
+    host = host.rstrip(".").lower()
+    if _is_ip(host):
+        return ipaddress.ip_address(host).is_loopback
+    return host == "localhost" or "." not in host or host.endswith(_CLUSTER_SUFFIXES)
+
+
 _PEER_URL = UrlRule(("http", "https"), "https://observer.example.com:8000")
 
 
@@ -590,12 +618,62 @@ class DeploysConfig(Model):
 
 
 class AlertConfig(Model):
+    """One alert channel: where to send, how to sign, and which events it takes."""
+
     name: str
     type: Literal["webhook", "slack", "teams", "pagerduty"]
     url: Annotated[str, AfterValidator(_ALERT_URL.check), _ALERT_URL]
     secret: str | None = None
+    headers: dict[str, str] = Field(default_factory=dict)
     events: list[str] | None = None
+    regions: list[str] | None = None
     min_severity: Literal["info", "warning", "critical"] = "warning"
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        return _check_name(value, "channel")
+
+    @field_validator("secret")
+    @classmethod
+    def _secret(cls, value: str | None) -> str | None:
+        # `${WEBHOOK_SECRET:-}` with the variable unset means "unsigned", not "signed with ''".
+        return value or None
+
+    @field_validator("headers")
+    @classmethod
+    def _headers(cls, value: dict[str, str]) -> dict[str, str]:
+        for name, text in value.items():
+            if not _HEADER.fullmatch(name):
+                raise ValueError(f"expected HTTP header names, got {quoted(name)}")
+            if name.lower() in _ALERT_HEADERS:
+                raise ValueError(f"{name} is set by the channel itself")
+            if any(c in text for c in "\r\n\0"):
+                raise ValueError(f"the value of {shortened(name)} must be one line")
+        return value
+
+    @field_validator("events")
+    @classmethod
+    def _events(cls, value: list[str] | None) -> list[str] | None:
+        known = {t.value for t in EventType}
+        for name in value or []:
+            if name not in known:
+                raise ValueError(
+                    f"unknown event type {quoted(name)} (expected one of: {_listed(sorted(known))})"
+                )
+        return value
+
+    @model_validator(mode="after")
+    def _plain_http_inside_only(self) -> Self:
+        parts = urlsplit(self.url)
+        if parts.scheme == "http" and not (
+            self.type == "webhook" and _inside(parts.hostname or "")
+        ):
+            raise ValueError(
+                "url: expected an https URL (plain http only for a webhook on loopback or an "
+                "in-cluster name such as hooks.monitoring.svc: alerts carry what is failing)"
+            )
+        return self
 
 
 class ApiConfig(Model):
@@ -603,6 +681,7 @@ class ApiConfig(Model):
     token: str | None = None
     read_token: str | None = None
     local_region: str | None = None
+    public_url: Annotated[str, AfterValidator(_PUBLIC_URL.check), _PUBLIC_URL] | None = None
 
     @field_validator("token", "read_token")
     @classmethod
@@ -724,6 +803,9 @@ def _references(config: Config) -> list[ConfigProblem]:
             )
 
     check("api.local_region", config.api.local_region)
+    for i, channel in enumerate(config.alerts):
+        for j, name in enumerate(channel.regions or []):
+            check(f"alerts[{i}].regions[{j}]", name)
     for i, request in enumerate(config.checks.https.requests):
         for j, name in enumerate(request.regions or []):
             check(f"checks.https.requests[{i}].regions[{j}]", name)

@@ -24,6 +24,18 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import structlog
 
+from monitor.alerts.outbox import (
+    DEAD,
+    DELIVERED,
+    OUTBOX_SCHEMA,
+    OutboxRow,
+    Router,
+    dead_letters,
+    enqueue_alerts,
+    finish_row,
+    pending_rows,
+    postpone_row,
+)
 from monitor.auditstore import (
     AUDIT_ACTORS,
     AUDIT_SCHEMA,
@@ -162,6 +174,7 @@ MIGRATIONS: Sequence[str] = (
     """,
     CONTROLS_SCHEMA,
     AUDIT_ACTORS,
+    OUTBOX_SCHEMA,
 )
 
 
@@ -176,8 +189,13 @@ class Store:
         retention: timedelta,
         audit_retention: timedelta = DEFAULT_AUDIT_RETENTION,
         lock: bool = False,
+        route_alerts: Router | None = None,
     ) -> None:
         self.path = Path(path)
+        # Which alert channels an event goes to; None: no channels, no outbox rows.
+        self.route_alerts = route_alerts
+        # Called on the event loop after a write queued alerts: the dispatchers wake.
+        self.outbox_listeners: list[Callable[[], None]] = []
         self._clock = clock
         self._retention = retention
         self._audit_retention = audit_retention
@@ -238,8 +256,31 @@ class Store:
         """Store events; one whose id is already stored is not stored again. Its failure
         counts as failing writes; its success does not prove them recovered: a nearly full
         disk takes a few small rows and refuses a round's, and the news of the failure must
-        not be what ends it."""
-        await self._write(self._insert_events, events, proves_recovery=False)
+        not be what ends it.
+        Each event stored for the first time is queued in the alert outbox for the channels
+        `route_alerts` names, in the same transaction: an event stored is an alert owed."""
+        queued = await self._write(self._insert_events, events, proves_recovery=False)
+        if queued:
+            for listener in self.outbox_listeners:
+                listener()
+
+    async def outbox_heads(self, channel: str) -> list[OutboxRow]:
+        """The next pending alert of each lane of `channel`, oldest first."""
+        return await self._read(pending_rows, self._conn(), channel)
+
+    async def outbox_postpone(self, seq: int, next_at: float, error: str) -> None:
+        """A failed attempt of an outbox row, and when to try again."""
+        await self._write(self._run_in_transaction, postpone_row, seq, next_at, error)
+
+    async def outbox_finish(self, seq: int, *, dead: bool, error: str | None = None) -> None:
+        """An outbox row delivered, or given up as a dead letter."""
+        state = DEAD if dead else DELIVERED
+        at = self._clock.now().timestamp()
+        await self._write(self._run_in_transaction, finish_row, seq, state, at, error)
+
+    async def dead_letters(self, channel: str | None = None) -> list[dict[str, Any]]:
+        """The alerts given up, newest first."""
+        return await self._read(dead_letters, self._conn(), channel)
 
     async def events(self, query: EventQuery) -> list[StoredEvent]:
         """Stored events matching `query`, newest first."""
@@ -641,10 +682,21 @@ class Store:
         finally:
             db.execute("PRAGMA synchronous=NORMAL")
 
-    def _insert_events(self, events: Sequence[Event]) -> None:
+    def _insert_events(self, events: Sequence[Event]) -> int:
         db = self._conn()
         with _transaction(db):
+            if self.route_alerts is None:
+                insert_events(db, events)
+                return 0
+            ids = [e.id for e in events]
+            marks = ", ".join("?" * len(ids))
+            known = {
+                row[0]
+                for row in db.execute(f"SELECT id FROM events WHERE id IN ({marks})", ids)  # noqa: S608 (placeholders only)
+            }
             insert_events(db, events)
+            fresh = [e for e in events if e.id not in known]
+            return enqueue_alerts(db, fresh, self.route_alerts, self._clock.now().timestamp())
 
     def _select_events(self, query: EventQuery) -> list[StoredEvent]:
         return select_events(self._conn(), query)

@@ -240,10 +240,39 @@ def test_an_alert_url_must_be_https(tmp_path: Path) -> None:
     assert problems(tmp_path, text) == [
         (
             "alerts[0].url",
-            "expected an https URL such as https://hooks.example.com/regionwatch "
-            "(its scheme is http)",
+            "expected an https URL (plain http only for a webhook on loopback or an "
+            "in-cluster name such as hooks.monitoring.svc: alerts carry what is failing)",
         )
     ]
+
+
+def test_a_webhook_takes_plain_http_only_on_loopback_or_in_cluster(tmp_path: Path) -> None:
+    """http:// is accepted for a webhook on 127.0.0.1 or a `.svc` name, refused on the internet."""
+    inside = (
+        "alerts: [{name: a, type: webhook, url: 'http://127.0.0.1:9/x'},"
+        " {name: b, type: webhook, url: 'http://hooks.monitoring.svc/x'}]\n"
+    )
+    assert [c.url for c in load(tmp_path, MINIMAL + inside).alerts] == [
+        "http://127.0.0.1:9/x",
+        "http://hooks.monitoring.svc/x",
+    ]
+    outside = "alerts: [{name: a, type: webhook, url: 'http://hooks.example.com/x'}]\n"
+    assert [key for key, _ in problems(tmp_path, MINIMAL + outside)] == ["alerts[0].url"]
+
+
+def test_an_alert_channel_routes_only_known_event_types_and_regions(tmp_path: Path) -> None:
+    """A misspelt event type or an unknown region in a channel's routing is refused at load."""
+    text = MINIMAL + (
+        "alerts: [{name: a, type: webhook, url: 'https://h.example.com/x',"
+        " events: [region.falling], regions: [nowhere]}]\n"
+    )
+    found = problems(tmp_path, text)
+    assert [key for key, _ in found] == ["alerts[0].events"]
+    assert "unknown event type 'region.falling'" in found[0][1]
+    text = MINIMAL + (
+        "alerts: [{name: a, type: webhook, url: 'https://h.example.com/x', regions: [nowhere]}]\n"
+    )
+    assert [key for key, _ in problems(tmp_path, text)] == ["alerts[0].regions[0]"]
 
 
 def test_a_peer_url_must_be_a_url(tmp_path: Path) -> None:

@@ -1,0 +1,163 @@
+"""Delivering one channel's alerts from the outbox: one task per channel, owned by the service.
+
+Per lane (the event's region) alerts go strictly in order: only a lane's oldest pending row is
+attempted, so a "recovered" never overtakes its "failing". Lanes do not wait for each other's
+backoff. A retryable failure (timeout, connection, 5xx, 429) is tried again after a capped
+exponential backoff with jitter, or after the receiver's `Retry-After`; a permanent one (another
+4xx), or a row whose retry budget is spent, becomes a dead letter and the lane moves on. Rows
+are read from the store each time, so a restart delivers whatever is still pending: at least
+once, with the row's idempotency key.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+from dataclasses import dataclass
+from datetime import timedelta
+
+import structlog
+
+from monitor.alerts.notifier import Alert, Notifier, NotifyError
+from monitor.alerts.outbox import OutboxRow
+from monitor.clock import Clock
+from monitor.errors import StoreError
+from monitor.store import Store
+
+__all__ = ["Backoff", "Dispatcher"]
+
+log = structlog.get_logger("monitor.alerts")
+
+# How long the task sleeps at most with nothing due: the clock is read again then.
+_IDLE = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class Backoff:
+    """Retry policy: `first` doubled per attempt up to `cap`, each delay drawn in its upper
+    half (jitter, so many monitors do not retry in step); a row first attempted longer than
+    `budget` ago is given up."""
+
+    first: timedelta = timedelta(seconds=1)
+    cap: timedelta = timedelta(seconds=30)
+    budget: timedelta = timedelta(hours=1)
+    # A receiver's Retry-After is honoured up to this (a misconfigured one must not park a lane).
+    longest_wait: timedelta = timedelta(minutes=15)
+
+    def delay(self, attempts: int, rng: random.Random, retry_after: float | None) -> float:
+        """Seconds before the next attempt after `attempts` failed ones."""
+        if retry_after is not None:
+            return min(retry_after, self.longest_wait.total_seconds())
+        ceiling = min(self.cap.total_seconds(), self.first.total_seconds() * 2 ** (attempts - 1))
+        return rng.uniform(ceiling / 2, ceiling)
+
+
+class Dispatcher:
+    """Delivers `notifier`'s channel from `store`'s outbox until stopped."""
+
+    def __init__(
+        self,
+        store: Store,
+        notifier: Notifier,
+        *,
+        clock: Clock,
+        backoff: Backoff | None = None,
+        rng: random.Random | None = None,
+        link: str | None = None,
+    ) -> None:
+        self._store = store
+        self._notifier = notifier
+        self._clock = clock
+        self._backoff = backoff or Backoff()
+        self._rng = rng or random.Random()  # noqa: S311 (jitter, not a secret)
+        self._link = link
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self.channel = notifier.name
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name=f"alerts-{self.channel}")
+
+    def wake(self) -> None:
+        """Look at the outbox now: alerts were queued, or the clock moved."""
+        self._wake.set()
+
+    async def stop(self) -> None:
+        """Stop at once: an attempt in flight is abandoned and stays pending (the receiver may
+        get it twice, and deduplicates on its key)."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        await self._notifier.aclose()
+
+    async def run_once(self) -> float | None:
+        """Attempt every lane's head that is due; return the seconds until the next one is
+        due (None: nothing pending)."""
+        heads = await self._store.outbox_heads(self.channel)
+        now = self._clock.now().timestamp()
+        for row in heads:
+            if row.next_at <= now:
+                await self._attempt(row)
+        heads = await self._store.outbox_heads(self.channel)
+        if not heads:
+            return None
+        return max(0.0, min(r.next_at for r in heads) - self._clock.now().timestamp())
+
+    async def _run(self) -> None:
+        while True:
+            self._wake.clear()
+            try:
+                wait = await self.run_once()
+            except StoreError:
+                wait = _IDLE  # the store's write health says why; try again shortly
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(_IDLE if wait is None else min(wait, _IDLE)):
+                    await self._wake.wait()
+
+    async def _attempt(self, row: OutboxRow) -> None:
+        message = Alert(key=row.key, channel=row.channel, event=row.event, link=self._link)
+        try:
+            await self._notifier.send(message)
+        except NotifyError as e:
+            await self._failed(row, e)
+            return
+        await self._store.outbox_finish(row.seq, dead=False)
+        log.info(
+            "alert_delivered",
+            channel=self.channel,
+            key=row.key,
+            type=row.event.get("type"),
+            region=row.event.get("region"),
+            attempts=row.attempts + 1,
+        )
+
+    async def _failed(self, row: OutboxRow, error: NotifyError) -> None:
+        now = self._clock.now().timestamp()
+        attempts = row.attempts + 1
+        spent = now - row.created_at >= self._backoff.budget.total_seconds()
+        if not error.retryable or spent:
+            await self._store.outbox_finish(row.seq, dead=True, error=str(error))
+            log.warning(
+                "alert_dead_lettered",
+                channel=self.channel,
+                key=row.key,
+                type=row.event.get("type"),
+                region=row.event.get("region"),
+                attempts=attempts,
+                error=str(error),
+                reason="retry budget spent" if error.retryable else "refused by the receiver",
+            )
+            return
+        delay = self._backoff.delay(attempts, self._rng, error.retry_after)
+        await self._store.outbox_postpone(row.seq, now + delay, str(error))
+        log.info(
+            "alert_attempt_failed",
+            channel=self.channel,
+            key=row.key,
+            attempts=attempts,
+            retry_in_s=round(delay, 3),
+            error=str(error),
+        )

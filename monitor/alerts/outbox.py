@@ -1,0 +1,191 @@
+"""The alert outbox in SQLite: one row per event and channel, written in the event's own
+transaction, so an alert exists exactly when its event does. Plain functions of a connection;
+`monitor.store.Store` runs them on its thread.
+
+A row is `pending` until delivered (`delivered`) or given up (`dead`). Rows of one channel and
+one lane (the event's region, or `-` for the monitor itself) are delivered in `seq` order.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from monitor.events import Event
+
+__all__ = [
+    "DEAD",
+    "DELIVERED",
+    "NO_REGION",
+    "OUTBOX_SCHEMA",
+    "PENDING",
+    "OutboxRow",
+    "Router",
+    "dead_letters",
+    "enqueue_alerts",
+    "event_json",
+    "finish_row",
+    "idempotency_key",
+    "pending_rows",
+    "postpone_row",
+]
+
+OUTBOX_SCHEMA = """
+    CREATE TABLE outbox (
+        seq INTEGER PRIMARY KEY,
+        key TEXT NOT NULL UNIQUE,
+        channel TEXT NOT NULL,
+        lane TEXT NOT NULL,
+        problem TEXT NOT NULL,
+        event_id TEXT NOT NULL,
+        event TEXT NOT NULL,
+        state TEXT NOT NULL,
+        attempts INTEGER NOT NULL,
+        created_at REAL NOT NULL,
+        next_at REAL NOT NULL,
+        finished_at REAL,
+        last_error TEXT
+    );
+    CREATE INDEX outbox_pending ON outbox (channel, state, seq);
+    CREATE INDEX outbox_by_problem ON outbox (problem, channel)
+"""
+PENDING, DELIVERED, DEAD = "pending", "delivered", "dead"
+NO_REGION = "-"
+
+# The channels an event is routed to by configuration (events, regions, minimum severity).
+Router = Callable[[Event], Sequence[str]]
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxRow:
+    seq: int
+    key: str
+    channel: str
+    lane: str
+    event: dict[str, Any]
+    attempts: int
+    created_at: float
+    next_at: float
+
+
+def event_json(event: Event) -> dict[str, Any]:
+    """An event as alerts carry it (the `event` object of docs/alerts.md)."""
+    return {
+        "id": event.id,
+        "type": event.type.value,
+        "severity": event.severity.value,
+        "region": event.region,
+        "at": event.at.isoformat(),
+        "since": event.since.isoformat(),
+        "summary": event.summary,
+        "evidence": dict(event.evidence),
+        "problem": event.problem,
+        "resolved": event.resolved,
+        "instance": event.instance,
+    }
+
+
+def idempotency_key(event_id: str, channel: str) -> str:
+    """Stable per event and channel: a receiver deduplicates retries and restarts on it."""
+    return hashlib.sha256(f"{event_id}|{channel}".encode()).hexdigest()[:32]
+
+
+def enqueue_alerts(
+    db: sqlite3.Connection, events: Sequence[Event], route: Router, now: float
+) -> int:
+    """Queue each event for the channels `route` names, and a resolution also for every
+    channel its problem was sent to, whatever its own severity. Call inside the transaction
+    that inserts the events, with only the events newly inserted. Returns the rows queued."""
+    queued = 0
+    for event in events:
+        channels = list(route(event))
+        if event.resolved:
+            channels += [
+                row[0]
+                for row in db.execute(
+                    "SELECT DISTINCT channel FROM outbox WHERE problem = ?", (event.problem,)
+                )
+            ]
+        for channel in dict.fromkeys(channels):
+            queued += db.execute(
+                "INSERT OR IGNORE INTO outbox (key, channel, lane, problem, event_id, event,"
+                " state, attempts, created_at, next_at) VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?, ?)",
+                (
+                    idempotency_key(event.id, channel),
+                    channel,
+                    event.region or NO_REGION,
+                    event.problem,
+                    event.id,
+                    json.dumps(event_json(event)),
+                    PENDING,
+                    now,
+                    now,
+                ),
+            ).rowcount
+    return queued
+
+
+def pending_rows(db: sqlite3.Connection, channel: str) -> list[OutboxRow]:
+    """The first pending row of every lane of `channel`, oldest lane first: only a lane's
+    head may be delivered, so a later row never overtakes an earlier one."""
+    rows = db.execute(
+        "SELECT seq, key, channel, lane, event, attempts, created_at, next_at FROM outbox"
+        " WHERE seq IN (SELECT MIN(seq) FROM outbox WHERE channel = ? AND state = ?"
+        " GROUP BY lane) ORDER BY seq",
+        (channel, PENDING),
+    )
+    return [
+        OutboxRow(
+            int(s), str(k), str(c), str(lane), json.loads(str(e)), int(a), float(ca), float(n)
+        )
+        for s, k, c, lane, e, a, ca, n in rows
+    ]
+
+
+def postpone_row(db: sqlite3.Connection, seq: int, next_at: float, error: str) -> None:
+    """Count a failed attempt and set when the next one is due."""
+    db.execute(
+        "UPDATE outbox SET attempts = attempts + 1, next_at = ?, last_error = ? WHERE seq = ?",
+        (next_at, error, seq),
+    )
+
+
+def finish_row(db: sqlite3.Connection, seq: int, state: str, at: float, error: str | None) -> None:
+    """Mark a row delivered or dead (a dead letter, kept with its last error)."""
+    db.execute(
+        "UPDATE outbox SET state = ?, attempts = attempts + 1, finished_at = ?, last_error = ?"
+        " WHERE seq = ?",
+        (state, at, error, seq),
+    )
+
+
+def dead_letters(db: sqlite3.Connection, channel: str | None = None) -> list[dict[str, Any]]:
+    """Rows given up, newest first."""
+    where, args = (
+        ("WHERE state = ?", [DEAD])
+        if channel is None
+        else (
+            "WHERE state = ? AND channel = ?",
+            [DEAD, channel],
+        )
+    )
+    rows = db.execute(
+        f"SELECT key, channel, event, attempts, finished_at, last_error FROM outbox {where}"  # noqa: S608 (constant clauses)
+        " ORDER BY seq DESC",
+        args,
+    )
+    return [
+        {
+            "key": k,
+            "channel": c,
+            "event": json.loads(e),
+            "attempts": a,
+            "finished_at": f,
+            "error": err,
+        }
+        for k, c, e, a, f, err in rows
+    ]
