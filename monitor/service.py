@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 import structlog
 
 from monitor.actuator import Actuator, WriteRetry
+from monitor.alerts.alerting import Alerting
 from monitor.clock import Clock, SystemClock
 from monitor.config import Config
 from monitor.controls import ControlKind, Controls
@@ -66,7 +67,7 @@ log = structlog.get_logger("monitor.service")
 
 # Sections whose behaviour later releases add: accepted and validated now so configurations
 # written against the whole contract load, and named at start so nobody believes they act yet.
-_NOT_YET_ACTIVE = ("alerts", "peers")
+_NOT_YET_ACTIVE = ("peers",)
 ACCESS_CHECK_EVERY = timedelta(hours=1)
 # Azure's geographic hierarchy changes when a country is added, a few times a decade.
 GEOGRAPHY_READ_EVERY = timedelta(days=1)
@@ -108,6 +109,7 @@ class Service:
         self.dns = dns
         self.traffic_manager = traffic_manager
         self.actuator: Actuator | None = None  # the decider's; observers and `check` have none
+        self.alerting: Alerting | None = None  # with channels configured; `check` has none
         self.outcomes = Outcomes()
         periodic: list[PeriodicJob] = []
         if config.traffic_manager is not None and traffic_manager is not None:
@@ -339,7 +341,12 @@ async def build_service(
                 deploy_marked=await store.marker_posted(),
                 controls=controls,
             )
-        engine = Engine(config, clock=clock, first=first, recorder=Recorder(store))
+        recorder = Recorder(store)
+        alerting = None
+        if not once and config.alerts:
+            alerting = Alerting(config, store, clock=clock)
+            recorder.unrecorded = alerting.unrecorded
+        engine = Engine(config, clock=clock, first=first, recorder=recorder)
         engine.subscribe("log", _log_events)
         engine.subscribe("warnings", _warning_log())
         store.writes.listen(lambda failure: engine.submit(StoreHealthChanged(failure)))
@@ -365,6 +372,7 @@ async def build_service(
             traffic_manager=client,
             rng=rng,
         )
+        service.alerting = alerting
         actuator = None
         if not once and config.role == "decider":
             actuator = Actuator(
@@ -380,6 +388,8 @@ async def build_service(
             engine.decisions = actuator.accept
             service.actuator = actuator
         engine.subscribe("outcomes", service.outcomes.handle)
+        if alerting is not None:
+            alerting.start()
         await engine.start()
         if actuator is not None:
             await actuator.start()
@@ -390,6 +400,10 @@ async def build_service(
             if actuator is not None:
                 await actuator.stop(grace=ACTUATOR_STOP_GRACE)
             await engine.stop(grace=ENGINE_STOP_GRACE)
+            if alerting is not None:
+                # After the engine: the events of the stop are in the outbox, for the next
+                # start if not delivered now.
+                await alerting.stop()
             log.info("service_stopped")
     finally:
         if client is not None:

@@ -33,8 +33,11 @@ from monitor.alerts.outbox import (
     dead_letters,
     enqueue_alerts,
     finish_row,
+    outbox_counts,
     pending_rows,
     postpone_row,
+    prune_outbox,
+    resend_row,
 )
 from monitor.auditstore import (
     AUDIT_ACTORS,
@@ -281,6 +284,20 @@ class Store:
     async def dead_letters(self, channel: str | None = None) -> list[dict[str, Any]]:
         """The alerts given up, newest first."""
         return await self._read(dead_letters, self._conn(), channel)
+
+    async def outbox_resend(self, key: str) -> bool:
+        """Queue the dead letter `key` again, behind what its lane already holds; False when
+        there is no such dead letter."""
+        now = self._clock.now().timestamp()
+        found: bool = await self._write(self._run_in_transaction, resend_row, key, now)
+        if found:
+            for listener in self.outbox_listeners:
+                listener()
+        return found
+
+    async def outbox_counts(self) -> dict[str, dict[str, int]]:
+        """Alerts per channel and state (pending, delivered, dead)."""
+        return await self._read(outbox_counts, self._conn())
 
     async def events(self, query: EventQuery) -> list[StoredEvent]:
         """Stored events matching `query`, newest first."""
@@ -663,13 +680,13 @@ class Store:
         )
         return [(RegionStatus(status), _time(at)) for status, at in rows]
 
-    def _run_in_transaction(self, fn: Callable[..., object], *args: object) -> None:
-        self._in_transaction(fn, *args)
+    def _run_in_transaction(self, fn: Callable[..., T], *args: object) -> T:
+        return self._in_transaction(fn, *args)
 
-    def _in_transaction(self, fn: Callable[..., object], *args: object, **kwargs: object) -> None:
+    def _in_transaction(self, fn: Callable[..., T], *args: object, **kwargs: object) -> T:
         db = self._conn()
         with _transaction(db):
-            fn(db, *args, **kwargs)
+            return fn(db, *args, **kwargs)
 
     def _insert_intent(self, intent: dict[str, Any]) -> bool:
         # The intent must survive a crash of the machine, not only of the process: synced to
@@ -824,6 +841,7 @@ class Store:
             # results and tm_endpoints go with their parents (ON DELETE CASCADE).
             deleted = db.execute("DELETE FROM verdicts WHERE decided_at < ?", (cutoff,)).rowcount
             prune_events(db, cutoff)
+            prune_outbox(db, cutoff)
             prune_audit(db, audit_cutoff)
         return deleted
 

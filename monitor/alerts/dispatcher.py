@@ -7,6 +7,10 @@ exponential backoff with jitter, or after the receiver's `Retry-After`; a perman
 4xx), or a row whose retry budget is spent, becomes a dead letter and the lane moves on. Rows
 are read from the store each time, so a restart delivers whatever is still pending: at least
 once, with the row's idempotency key.
+
+When an event could not be stored (the store failing), its alerts are handed to `remember`
+and delivered from memory, first, with the same retries: they are lost only if the process
+stops before they are delivered (the store's failure has raised `monitor.blind` meanwhile).
 """
 
 from __future__ import annotations
@@ -14,7 +18,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
-from dataclasses import dataclass
+from collections import deque
+from dataclasses import dataclass, replace
 from datetime import timedelta
 
 import structlog
@@ -74,6 +79,7 @@ class Dispatcher:
         self._link = link
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._memory: deque[OutboxRow] = deque()
         self.channel = notifier.name
 
     def start(self) -> None:
@@ -91,20 +97,63 @@ class Dispatcher:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+        if self._memory:
+            # Their events were never stored: nothing else remembers them.
+            log.error("alerts_lost_at_stop", channel=self.channel, count=len(self._memory))
         await self._notifier.aclose()
+
+    def remember(self, rows: list[OutboxRow]) -> None:
+        """Alerts whose events the store could not take: delivered from memory, in order."""
+        self._memory.extend(rows)
+        self.wake()
+
+    @property
+    def in_memory(self) -> int:
+        """Alerts held in memory only (their events could not be stored)."""
+        return len(self._memory)
 
     async def run_once(self) -> float | None:
         """Attempt every lane's head that is due; return the seconds until the next one is
         due (None: nothing pending)."""
+        waits = []
+        while self._memory:
+            wait = await self._memory_head()
+            if wait is not None:
+                waits.append(wait)
+                break
         heads = await self._store.outbox_heads(self.channel)
         now = self._clock.now().timestamp()
         for row in heads:
             if row.next_at <= now:
                 await self._attempt(row)
         heads = await self._store.outbox_heads(self.channel)
-        if not heads:
-            return None
-        return max(0.0, min(r.next_at for r in heads) - self._clock.now().timestamp())
+        now = self._clock.now().timestamp()
+        waits += [max(0.0, r.next_at - now) for r in heads]
+        return min(waits) if waits else None
+
+    async def _memory_head(self) -> float | None:
+        """Attempt the first alert held in memory when due: None when it is done (delivered
+        or given up), else the seconds until it is due again."""
+        row = self._memory[0]
+        now = self._clock.now().timestamp()
+        if row.next_at > now:
+            return row.next_at - now
+        try:
+            await self._notifier.send(self._message(row))
+        except NotifyError as e:
+            spent = now - row.created_at >= self._backoff.budget.total_seconds()
+            if e.retryable and not spent:
+                delay = self._backoff.delay(row.attempts + 1, self._rng, e.retry_after)
+                self._memory[0] = replace(row, attempts=row.attempts + 1, next_at=now + delay)
+                return delay
+            log.error("alert_lost", channel=self.channel, key=row.key, error=str(e))
+        else:
+            log.info("alert_delivered", channel=self.channel, key=row.key, from_memory=True)
+        self._memory.popleft()
+        return None
+
+    def _message(self, row: OutboxRow) -> Alert:
+        return Alert(key=row.key, channel=row.channel, event=row.event, link=self._link)
 
     async def _run(self) -> None:
         while True:
@@ -118,9 +167,8 @@ class Dispatcher:
                     await self._wake.wait()
 
     async def _attempt(self, row: OutboxRow) -> None:
-        message = Alert(key=row.key, channel=row.channel, event=row.event, link=self._link)
         try:
-            await self._notifier.send(message)
+            await self._notifier.send(self._message(row))
         except NotifyError as e:
             await self._failed(row, e)
             return

@@ -30,8 +30,11 @@ __all__ = [
     "event_json",
     "finish_row",
     "idempotency_key",
+    "outbox_counts",
     "pending_rows",
     "postpone_row",
+    "prune_outbox",
+    "resend_row",
 ]
 
 OUTBOX_SCHEMA = """
@@ -189,3 +192,38 @@ def dead_letters(db: sqlite3.Connection, channel: str | None = None) -> list[dic
         }
         for k, c, e, a, f, err in rows
     ]
+
+
+def resend_row(db: sqlite3.Connection, key: str, now: float) -> bool:
+    """Queue a dead letter again, at the end of its lane (a new `seq`), with a fresh retry
+    budget. Returns False when `key` names no dead letter."""
+    found = db.execute("SELECT seq FROM outbox WHERE key = ? AND state = ?", (key, DEAD)).fetchone()
+    if found is None:
+        return False
+    db.execute(
+        "UPDATE outbox SET seq = (SELECT MAX(seq) + 1 FROM outbox), state = ?, attempts = 0,"
+        " created_at = ?, next_at = ?, finished_at = NULL WHERE key = ?",
+        (PENDING, now, now, key),
+    )
+    return True
+
+
+def prune_outbox(db: sqlite3.Connection, before: float) -> int:
+    """Delete rows delivered or dead before `before`. Pending rows stay, however old, and so
+    does the last row of each problem and channel: a resolution follows its problem to the
+    channels it went to, even a problem opened longer ago than the retention."""
+    return db.execute(
+        "DELETE FROM outbox WHERE state != ? AND finished_at < ?"
+        " AND seq NOT IN (SELECT MAX(seq) FROM outbox GROUP BY problem, channel)",
+        (PENDING, before),
+    ).rowcount
+
+
+def outbox_counts(db: sqlite3.Connection) -> dict[str, dict[str, int]]:
+    """Rows per channel and state: `{"ops": {"pending": 2, "delivered": 40, "dead": 1}}`."""
+    counts: dict[str, dict[str, int]] = {}
+    for channel, state, n in db.execute(
+        "SELECT channel, state, COUNT(*) FROM outbox GROUP BY channel, state"
+    ):
+        counts.setdefault(str(channel), {PENDING: 0, DELIVERED: 0, DEAD: 0})[str(state)] = int(n)
+    return counts

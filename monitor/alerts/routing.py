@@ -2,6 +2,8 @@
 
 A resolution also follows its problem to every channel that was sent the problem, whatever its
 own severity; the outbox adds those (it knows where the problem went), not this.
+An event about a silenced region (`evidence.silenced`, set by the engine) goes nowhere: the
+silence is a person saying they know.
 """
 
 from __future__ import annotations
@@ -15,16 +17,19 @@ from monitor.events import Event, Severity
 __all__ = ["router"]
 
 
-def router(channels: Sequence[AlertConfig]) -> Router:
-    """The routing of `channels` as a function of an event."""
+def router(channels: Sequence[AlertConfig], *, any_severity: bool = False) -> Router:
+    """The routing of `channels` as a function of an event (with `any_severity`, each
+    channel's minimum severity is left out)."""
 
     def route(event: Event) -> list[str]:
-        return [c.name for c in channels if _takes(c, event)]
+        if "silenced" in event.evidence:
+            return []
+        return [c.name for c in channels if _takes(c, event, any_severity=any_severity)]
 
     return route
 
 
-def _takes(channel: AlertConfig, event: Event) -> bool:
+def _takes(channel: AlertConfig, event: Event, *, any_severity: bool) -> bool:
     if channel.events is not None and event.type.value not in channel.events:
         return False
     if (
@@ -33,4 +38,4 @@ def _takes(channel: AlertConfig, event: Event) -> bool:
         and event.region not in channel.regions
     ):
         return False
-    return event.severity.rank >= Severity(channel.min_severity).rank
+    return any_severity or event.severity.rank >= Severity(channel.min_severity).rank

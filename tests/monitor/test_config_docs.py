@@ -160,7 +160,7 @@ def test_every_url_key_documents_the_schemes_it_accepts() -> None:
     assert wrong == {}
     listed = re.findall(r"^\| `([^`]+)` \|", section("URLs"), re.MULTILINE)
     assert sorted(listed) == sorted(rules)
-    assert len(rules) == 6
+    assert len(rules) == 7
 
 
 def test_the_documented_limits_are_the_loaders() -> None:

@@ -66,6 +66,7 @@ _REQUIRED: dict[str, dict[str, object]] = {
     },
     "alerts[]": {"alerts": [{"name": "ops", "type": "webhook", "url": "https://h.example/x"}]},
     "peers[]": {"peers": [{"name": "o", "url": "https://o.example"}]},
+    "alerting.heartbeat": {"alerting": {"heartbeat": {"url": "https://hc.example/ping"}}},
 }
 
 
@@ -77,6 +78,11 @@ def with_key(key: str, value: object) -> str:
     if key.startswith("checks.https.requests[]"):
         request = typing.cast(dict[str, typing.Any], document["checks"])["https"]["requests"][0]
         request.setdefault("name", "home")
+    if key.startswith("alerts[]"):
+        channel = typing.cast(list[dict[str, str]], document["alerts"])[0]
+        channel.setdefault("name", "ops")
+        channel.setdefault("type", "webhook")
+        channel.setdefault("url", "https://h.example/x")
     return yaml.safe_dump(document, sort_keys=False)
 
 
@@ -98,7 +104,7 @@ DURATION_KEYS = [key for key, field in model_keys() if is_duration(field)]
 def test_a_duration_beyond_the_range_is_refused_at_every_key(tmp_path: Path, key: str) -> None:
     """`9999999999d` once raised OverflowError (exit 1, a traceback); every duration key now
     says the largest it accepts."""
-    assert len(DURATION_KEYS) == 14  # the walk sees them all, max_latency in a list included
+    assert len(DURATION_KEYS) == 24  # the walk sees them all, max_latency in a list included
     [(where, message)] = problems(tmp_path, with_key(key, "9999999999d"))
     assert where == key.replace("[]", "[0]").replace("<name>", "westeurope")
     assert message == "expected a duration of at most 3650d, got '9999999999d'"
@@ -240,8 +246,8 @@ def test_an_alert_url_must_be_https(tmp_path: Path) -> None:
     assert problems(tmp_path, text) == [
         (
             "alerts[0].url",
-            "expected an https URL (plain http only for a webhook on loopback or an "
-            "in-cluster name such as hooks.monitoring.svc: alerts carry what is failing)",
+            "expected an https URL (plain http only on loopback or for an in-cluster "
+            "name such as hooks.monitoring.svc: alerts carry what is failing)",
         )
     ]
 
