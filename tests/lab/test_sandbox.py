@@ -31,7 +31,9 @@ from regionwatch import cli
 @pytest.fixture
 async def sandbox(tmp_path: Path) -> AsyncIterator[Sandbox]:
     """The lab's origins, Traffic Manager emulator and resolvers, without the service."""
-    settings = LabSettings(port=0, interval=timedelta(seconds=1))
+    # The port the banners below are printed for: the configuration's alert channels and
+    # public URL name it (the sandbox itself binds nothing there).
+    settings = LabSettings(port=8000, interval=timedelta(seconds=1))
     async with sandbox_running(settings, tmp_path) as running:
         yield running
 
