@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import re
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -21,8 +22,6 @@ from typing import Any, Literal
 
 from fastapi import APIRouter, HTTPException, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
-
-from monitor.events import EventType
 
 __all__ = [
     "DOWN_RETRY_AFTER",
@@ -48,23 +47,40 @@ KIND_PATHS: Mapping[Kind, str] = {
 DOWN_RETRY_AFTER = 2
 # The signature's freshness window of docs/alerts.md: an older timestamp is a replay.
 _FRESH_FOR = 300
-_EVENT_TYPES = frozenset(t.value for t in EventType)
+_EVENT_ID = re.compile(r"· event (\w+)")
 
 
 @dataclass(frozen=True, slots=True)
 class Received:
-    """One accepted request, as far as the lab could read it: the event's type, region, summary
-    and time, the idempotency key, whether the key was seen before, and (webhook) whether the
-    signature verified."""
+    """One accepted message, read as a person or the service would: the event's type, region,
+    summary and time, the key the sender deduplicates on (the webhook's `Idempotency-Key`,
+    PagerDuty's `dedup_key`; Slack and Teams have none), the event's id where the message shows
+    it, PagerDuty's `action` (`trigger`, `resolve`), whether the same message came before, and
+    (webhook) whether the signature verified."""
 
     type: str | None
     region: str | None
     summary: str | None
     key: str | None
+    event_id: str | None
     at: str | None
     received_at: str
     duplicate: bool
     verified: bool | None = None
+    action: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Read:
+    """What a kind's reader found in one message."""
+
+    type: str | None = None
+    region: str | None = None
+    summary: str | None = None
+    key: str | None = None
+    event_id: str | None = None
+    at: str | None = None
+    action: str | None = None
 
 
 @dataclass(slots=True)
@@ -91,23 +107,27 @@ class AlertReceiver:
             raise ValueError("the body is not JSON") from None
         if not isinstance(document, dict):
             raise ValueError("the body is not a JSON object")
-        verified = self._verified(headers, body) if self.kind == "webhook" else None
-        if self.kind == "pagerduty":
-            _check_pagerduty(document)
-        event = _event_in(document) or {}
-        key = headers.get("idempotency-key") or _text(document.get("id"))
-        if key is None and self.kind == "pagerduty":
-            key = _text(document.get("dedup_key"))
-        summary = _text(event.get("summary")) or _summary_of(self.kind, document)
+        if self.kind == "webhook":
+            read = _read_webhook(document, headers)
+        elif self.kind == "slack":
+            read = _read_slack(document)
+        elif self.kind == "teams":
+            read = _read_teams(document)
+        else:
+            read = _read_pagerduty(document, self.received)
+        identity = (read.action, read.key, read.event_id)
         record = Received(
-            type=_text(event.get("type")),
-            region=_text(event.get("region")),
-            summary=summary,
-            key=key,
-            at=_text(event.get("at")),
+            type=read.type,
+            region=read.region,
+            summary=read.summary,
+            key=read.key,
+            event_id=read.event_id,
+            at=read.at,
             received_at=datetime.now(UTC).isoformat(timespec="milliseconds"),
-            duplicate=key is not None and any(r.key == key for r in self.received),
-            verified=verified,
+            duplicate=(read.key or read.event_id) is not None
+            and any((r.action, r.key, r.event_id) == identity for r in self.received),
+            verified=self._verified(headers, body) if self.kind == "webhook" else None,
+            action=read.action,
         )
         self.received.append(record)
         return record
@@ -219,6 +239,8 @@ def _receive(receiver: AlertReceiver) -> Any:
         try:
             record = receiver.take(request.headers, await request.body())
         except ValueError as e:
+            if receiver.kind == "slack":
+                return PlainTextResponse("invalid_payload", status_code=400)
             return JSONResponse({"status": "invalid event", "message": str(e)}, status_code=400)
         return _accepted(receiver.kind, record)
 
@@ -237,56 +259,110 @@ def _accepted(kind: Kind, record: Received) -> Response:
     return JSONResponse({"received": record.key})
 
 
-def _check_pagerduty(document: Mapping[str, Any]) -> None:
-    """What PagerDuty's Events API v2 refuses with 400."""
+def _read_webhook(document: Mapping[str, Any], headers: Mapping[str, str]) -> _Read:
+    """Payload version 1 (docs/alerts.md): the event object, keyed by `Idempotency-Key`."""
+    event = document.get("event")
+    event = event if isinstance(event, dict) else {}
+    return _Read(
+        type=_text(event.get("type")),
+        region=_text(event.get("region")),
+        summary=_text(event.get("summary")),
+        key=headers.get("idempotency-key") or _text(document.get("id")),
+        event_id=_text(event.get("id")),
+        at=_text(event.get("at")),
+    )
+
+
+def _read_slack(document: Mapping[str, Any]) -> _Read:
+    """A Block Kit message: the fallback `text` as the summary, the section's `*Title*\nvalue`
+    fields for the event type and region, and the context line naming the event."""
+    if not document.get("text") and not document.get("blocks"):
+        raise ValueError("neither text nor blocks")
+    fields: dict[str, str] = {}
+    lines: list[str] = []
+    for block in _dicts(document.get("blocks")):
+        for item in _dicts(block.get("fields")):
+            title, _, value = str(item.get("text", "")).partition("\n")
+            fields[title.strip("*")] = value
+        for element in _dicts(block.get("elements")):
+            lines.append(str(element.get("text", "")))
+    return _Read(
+        type=fields.get("Event"),
+        region=_region(fields.get("Region")),
+        summary=_text(document.get("text")),
+        event_id=_event_id(lines),
+    )
+
+
+def _read_teams(document: Mapping[str, Any]) -> _Read:
+    """An Adaptive Card in a Workflows `message`: its first text block as the summary, the
+    fact set for the event type and region, and the last text block naming the event."""
+    texts: list[str] = []
+    facts: dict[str, str] = {}
+    for attachment in _dicts(document.get("attachments")):
+        content = attachment.get("content")
+        for item in _dicts(content.get("body") if isinstance(content, dict) else None):
+            if item.get("type") == "TextBlock":
+                texts.append(str(item.get("text", "")))
+            for fact in _dicts(item.get("facts")):
+                facts[str(fact.get("title"))] = str(fact.get("value"))
+    if not texts:
+        raise ValueError("expected a message with an Adaptive Card attachment")
+    return _Read(
+        type=facts.get("Event"),
+        region=_region(facts.get("Region")),
+        summary=texts[0],
+        event_id=_event_id(texts),
+    )
+
+
+def _read_pagerduty(document: Mapping[str, Any], earlier: Sequence[Received]) -> _Read:
+    """An Events API v2 event, checked as PagerDuty checks it. A trigger carries the event
+    (`payload.class`, `component`, `summary`, `custom_details.event_id`); a resolve only the
+    `dedup_key` of the incident it ends, so its region and summary are the trigger's."""
     if not document.get("routing_key"):
         raise ValueError("routing_key is missing")
-    if document.get("event_action") not in ("trigger", "acknowledge", "resolve"):
+    action = document.get("event_action")
+    if action not in ("trigger", "acknowledge", "resolve"):
         raise ValueError("event_action must be trigger, acknowledge or resolve")
+    key = _text(document.get("dedup_key"))
+    payload = document.get("payload")
+    if action != "trigger":
+        opened = next((r for r in earlier if r.key == key and r.action == "trigger"), None)
+        return _Read(
+            region=opened.region if opened else None,
+            summary=f"{action}: {opened.summary}" if opened else action,
+            key=key,
+            action=action,
+        )
+    if not isinstance(payload, dict) or not payload.get("summary"):
+        raise ValueError("payload.summary is missing")
+    details = payload.get("custom_details")
+    return _Read(
+        type=_text(payload.get("class")),
+        region=_text(payload.get("component")),
+        summary=_text(payload.get("summary")),
+        key=key,
+        event_id=_text(details.get("event_id")) if isinstance(details, dict) else None,
+        at=_text(payload.get("timestamp")),
+        action=action,
+    )
 
 
-def _event_in(document: Any) -> dict[str, Any] | None:
-    """The regionwatch event a message carries: the first object, depth first, whose `type` is
-    an event type (a webhook's `event`; what a chat or paging message keeps in its details)."""
-    if isinstance(document, dict):
-        if document.get("type") in _EVENT_TYPES:
-            return document
-        children: list[Any] = list(document.values())
-    elif isinstance(document, list):
-        children = document
-    else:
-        return None
-    for child in children:
-        found = _event_in(child)
-        if found is not None:
-            return found
-    return None
+def _dicts(value: Any) -> list[dict[str, Any]]:
+    return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []
 
 
-def _summary_of(kind: Kind, document: Mapping[str, Any]) -> str | None:
-    """A message's headline when it carries no event object: Slack's `text`, PagerDuty's
-    `payload.summary`, a Teams card's first text block."""
-    if kind == "pagerduty":
-        payload = document.get("payload")
-        return _text(payload.get("summary")) if isinstance(payload, dict) else None
-    if kind == "slack":
-        return _text(document.get("text"))
-    return _first_text(document)
+def _region(value: str | None) -> str | None:
+    return None if value in (None, "-") else value
 
 
-def _first_text(document: Any) -> str | None:
-    if isinstance(document, dict):
-        if document.get("type") == "TextBlock":
-            return _text(document.get("text"))
-        children: list[Any] = list(document.values())
-    elif isinstance(document, list):
-        children = document
-    else:
-        return None
-    for child in children:
-        found = _first_text(child)
-        if found is not None:
-            return found
+def _event_id(lines: Sequence[str]) -> str | None:
+    """The event's id from a line such as `regionwatch-0 · event 3f1c9a0d5e7b4c21a8e6`."""
+    for line in lines:
+        found = _EVENT_ID.search(line)
+        if found:
+            return found.group(1)
     return None
 
 

@@ -103,6 +103,9 @@ LAB_FAILOVER: dict[str, Any] = {
 # The lab's alert channels (name → kind), each pointed at its receiver under /lab/alerts.
 LAB_ALERT_CHANNELS: dict[str, Kind] = {
     "webhook": "webhook",
+    "slack": "slack",
+    "teams": "teams",
+    "pagerduty": "pagerduty",
 }
 
 

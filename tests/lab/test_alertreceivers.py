@@ -13,11 +13,14 @@ from servers import serving
 
 from lab.alertreceivers import AlertReceiver, AlertReceivers
 from lab.control import control_router
+from monitor.alerts import pagerduty, slack, teams
 from monitor.alerts.notifier import Alert, NotifyError
+from monitor.alerts.pagerduty import PagerDutyNotifier
 from monitor.alerts.webhook import WebhookNotifier
 from monitor.clock import SystemClock
 
 SECRET = "lab-signing-key"
+ROUTING_KEY = "0123456789abcdef0123456789abcdef"
 EVENT = {
     "id": "a1b2c3d4e5f60718293a",
     "type": "region.failing",
@@ -125,36 +128,56 @@ async def test_a_receiver_taken_down_answers_503_with_retry_after_until_brought_
 async def test_slack_teams_and_pagerduty_receivers_answer_as_the_real_services(
     lab: tuple[str, AlertReceivers],
 ) -> None:
-    """Slack's answers 200 `ok`, Teams' 202, PagerDuty's (at `/v2/enqueue`) 202 with its JSON,
-    and 400 for an event without a routing key; each records the event its message carries."""
+    """Each kind's real payload, POSTed: Slack's receiver answers 200 `ok`, Teams' 202,
+    PagerDuty's (at `/v2/enqueue`) 202 with its JSON; each records the event type, region,
+    summary and event id the message shows (PagerDuty: its dedup key and action)."""
     base, receivers = lab
-    slack = {"text": EVENT["summary"], "blocks": [{"type": "section"}], "metadata": EVENT}
-    card = {"type": "message", "attachments": [{"content": {"body": [{"type": "TextBlock"}]}}]}
-    pager = {
-        "routing_key": "0123456789abcdef0123456789abcdef",
-        "event_action": "trigger",
-        "dedup_key": "region/westeurope",
-        "payload": {"summary": EVENT["summary"], "custom_details": {"event": EVENT}},
-    }
+    message = Alert(key="k-3", channel="any", event=EVENT)
     async with httpx.AsyncClient(base_url=base) as client:
-        said = await client.post("/lab/alerts/chat/services/lab", json=slack)
-        teams = await client.post(
-            "/lab/alerts/team/workflows/lab", json=card, headers={"Idempotency-Key": "k-3"}
-        )
-        paged = await client.post("/lab/alerts/pager/v2/enqueue", json=pager)
-        refused = await client.post(
-            "/lab/alerts/pager/v2/enqueue", json={**pager, "routing_key": ""}
+        said = await client.post("/lab/alerts/chat/services/lab", json=slack.payload(message))
+        teamed = await client.post("/lab/alerts/team/workflows/lab", json=teams.payload(message))
+        paged = await client.post(
+            "/lab/alerts/pager/v2/enqueue", json=pagerduty.payload(message, ROUTING_KEY)
         )
     assert (said.status_code, said.text) == (200, "ok")
-    assert teams.status_code == 202
+    assert (teamed.status_code, teamed.content) == (202, b"")
     assert paged.status_code == 202
     assert paged.json() == {
         "status": "success",
         "message": "Event processed",
-        "dedup_key": "region/westeurope",
+        "dedup_key": pagerduty.dedup_key(EVENT),
     }
-    assert refused.status_code == 400 and "routing_key" in refused.text
-    assert receivers.by_name["chat"].received[0].type == "region.failing"
-    assert receivers.by_name["team"].received[0].key == "k-3"
-    (paged_alert,) = receivers.by_name["pager"].received
-    assert (paged_alert.type, paged_alert.region) == ("region.failing", "westeurope")
+    for name in ("chat", "team", "pager"):
+        (got,) = receivers.by_name[name].received
+        assert (got.type, got.region, got.event_id) == (
+            "region.failing",
+            "westeurope",
+            EVENT["id"],
+        ), name
+        assert got.summary is not None and EVENT["summary"] in got.summary, name
+    assert receivers.by_name["pager"].received[0].action == "trigger"
+
+
+async def test_a_pagerduty_resolve_is_recorded_against_the_incident_it_ends(
+    lab: tuple[str, AlertReceivers],
+) -> None:
+    """The real PagerDuty notifier: a trigger, then its problem's resolution, which carries
+    only the dedup key, recorded as a `resolve` of the trigger's region; a routing key the
+    receiver cannot take is refused with 400, which the notifier reports as final."""
+    base, receivers = lab
+    url = f"{base}/lab/alerts/pager/v2/enqueue"
+    recovered = {**EVENT, "type": "region.recovered", "resolved": True, "severity": "info"}
+    notifier = PagerDutyNotifier("pager", url, routing_key=ROUTING_KEY, clock=SystemClock())
+    unkeyed = PagerDutyNotifier("pager", url, routing_key="", clock=SystemClock())
+    try:
+        await notifier.send(Alert(key="k-4", channel="pager", event=EVENT))
+        await notifier.send(Alert(key="k-5", channel="pager", event=recovered))
+        with pytest.raises(NotifyError) as refused:
+            await unkeyed.send(Alert(key="k-6", channel="pager", event=EVENT))
+    finally:
+        await notifier.aclose()
+        await unkeyed.aclose()
+    trigger, resolve = receivers.by_name["pager"].received
+    assert (resolve.action, resolve.key, resolve.region) == ("resolve", trigger.key, "westeurope")
+    assert resolve.type is None and not resolve.duplicate
+    assert not refused.value.retryable and "HTTP 400" in str(refused.value)
