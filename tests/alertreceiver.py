@@ -14,6 +14,7 @@ class Answer:
     status: int = 200
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0  # seconds before answering (a slow receiver, a timeout)
+    body: bytes = b""  # such as Slack's `ok` or `invalid_payload`
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,8 +50,9 @@ class Receiver:
                 self.accepted.append(request)
             extra = "".join(f"{k}: {v}\r\n" for k, v in answer.headers.items())
             writer.write(
-                f"HTTP/1.1 {answer.status} X\r\ncontent-length: 0\r\nconnection: close\r\n"
-                f"{extra}\r\n".encode()
+                f"HTTP/1.1 {answer.status} X\r\ncontent-length: {len(answer.body)}\r\n"
+                f"connection: close\r\n{extra}\r\n".encode()
+                + answer.body
             )
             await writer.drain()
         except (asyncio.IncompleteReadError, ConnectionError):

@@ -9,6 +9,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from monitor.alerts.notifier import Notifier
+from monitor.alerts.pagerduty import PagerDutyNotifier
+from monitor.alerts.slack import SlackNotifier
+from monitor.alerts.teams import TeamsNotifier
 from monitor.alerts.webhook import WebhookNotifier
 from monitor.clock import Clock
 from monitor.config import AlertConfig
@@ -27,8 +30,44 @@ def _webhook(channel: AlertConfig, clock: Clock) -> Notifier:
     )
 
 
+def _slack(channel: AlertConfig, clock: Clock) -> Notifier:
+    return SlackNotifier(
+        channel.name,
+        channel.target,
+        clock=clock,
+        headers=channel.headers,
+        timeout=channel.timeout.total_seconds(),
+    )
+
+
+def _teams(channel: AlertConfig, clock: Clock) -> Notifier:
+    return TeamsNotifier(
+        channel.name,
+        channel.target,
+        clock=clock,
+        headers=channel.headers,
+        timeout=channel.timeout.total_seconds(),
+    )
+
+
+def _pagerduty(channel: AlertConfig, clock: Clock) -> Notifier:
+    # The configuration requires a routing key for this kind (AlertConfig._complete).
+    assert channel.routing_key is not None
+    return PagerDutyNotifier(
+        channel.name,
+        channel.target,
+        routing_key=channel.routing_key,
+        clock=clock,
+        headers=channel.headers,
+        timeout=channel.timeout.total_seconds(),
+    )
+
+
 KINDS: dict[str, Callable[[AlertConfig, Clock], Notifier]] = {
     "webhook": _webhook,
+    "slack": _slack,
+    "teams": _teams,
+    "pagerduty": _pagerduty,
 }
 
 

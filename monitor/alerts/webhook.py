@@ -7,24 +7,18 @@ The signature is HMAC-SHA256 with the channel's secret over `<timestamp>.<body>`
 
 from __future__ import annotations
 
-import email.utils
 import hashlib
 import hmac
-import json
 from collections.abc import Mapping
-from datetime import UTC
 from typing import Any
 
-import httpx
-
-from monitor.alerts.notifier import Alert, NotifyError, safe_url
+from monitor.alerts.delivery import Channel, dumps
+from monitor.alerts.notifier import Alert
 from monitor.clock import Clock
 
 __all__ = ["PAYLOAD_VERSION", "WebhookNotifier", "payload", "signature"]
 
 PAYLOAD_VERSION = 1
-# Statuses worth another attempt: the receiver is overloaded, restarting, or asked us to wait.
-_RETRYABLE = frozenset({408, 425, 429})
 
 
 def payload(message: Alert) -> dict[str, Any]:
@@ -58,60 +52,17 @@ class WebhookNotifier:
         timeout: float = 10.0,
     ) -> None:
         self.name = name
-        self._url = url
         self._secret = secret
-        self._headers = dict(headers or {})
         self._clock = clock
-        self._client = httpx.AsyncClient(timeout=timeout, follow_redirects=False)
+        self._channel = Channel("webhook", name, url, clock=clock, headers=headers, timeout=timeout)
 
     async def send(self, message: Alert) -> None:
-        body = json.dumps(payload(message), separators=(",", ":"), sort_keys=True).encode()
+        body = dumps(payload(message))
         timestamp = str(int(self._clock.now().timestamp()))
-        headers = {
-            **self._headers,
-            "Content-Type": "application/json",
-            "Idempotency-Key": message.key,
-            "X-Regionwatch-Timestamp": timestamp,
-        }
+        headers = {"Idempotency-Key": message.key, "X-Regionwatch-Timestamp": timestamp}
         if self._secret:
             headers["X-Regionwatch-Signature"] = signature(self._secret, timestamp, body)
-        where = f"webhook {self.name} ({safe_url(self._url)})"
-        try:
-            response = await self._client.post(self._url, content=body, headers=headers)
-        except httpx.TimeoutException:
-            raise NotifyError(f"{where}: timed out", retryable=True) from None
-        except httpx.TransportError as e:
-            # The class only: httpx's text may quote the URL, whose path is the secret.
-            raise NotifyError(
-                f"{where}: could not connect ({type(e).__name__})", retryable=True
-            ) from None
-        status = response.status_code
-        if 200 <= status < 300:
-            return
-        retryable = status >= 500 or status in _RETRYABLE
-        raise NotifyError(
-            f"{where}: answered HTTP {status}",
-            retryable=retryable,
-            retry_after=_retry_after(response.headers.get("Retry-After"), self._clock)
-            if retryable
-            else None,
-        )
+        await self._channel.post(body, headers)
 
     async def aclose(self) -> None:
-        await self._client.aclose()
-
-
-def _retry_after(value: str | None, clock: Clock) -> float | None:
-    """`Retry-After` in seconds: a number of seconds or an HTTP date (RFC 9110 §10.2.3)."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - clock.now()).total_seconds())
+        await self._channel.aclose()
