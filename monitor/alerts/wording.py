@@ -40,16 +40,24 @@ def facts(event: Mapping[str, Any]) -> list[tuple[str, str]]:
 
 
 def evidence_lines(evidence: Mapping[str, Any]) -> list[str]:
-    """The evidence in short: one `key: value` line per entry (values as compact JSON, text
-    as is), each clipped, at most `_EVIDENCE_LINES` (the last saying how many were left)."""
+    """The evidence in short: one `key: value` line per entry (text as is, a list of texts
+    joined by `; `, anything else as compact JSON), each clipped, at most `_EVIDENCE_LINES`
+    (the last saying how many were left)."""
     lines = []
     for key, value in evidence.items():
-        shown = value if isinstance(value, str) else json.dumps(value, separators=(", ", ": "))
-        lines.append(clip(f"{key}: {shown}", _EVIDENCE_LINE))
+        lines.append(clip(f"{key}: {_shown(value)}", _EVIDENCE_LINE))
     if len(lines) > _EVIDENCE_LINES:
         left = len(lines) - _EVIDENCE_LINES + 1
         lines = [*lines[: _EVIDENCE_LINES - 1], f"(and {left} more)"]
     return lines
+
+
+def _shown(value: object) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return "; ".join(value)
+    return json.dumps(value, separators=(", ", ": "))
 
 
 def origin(event: Mapping[str, Any]) -> str:

@@ -124,7 +124,7 @@ async def test_slack_posts_a_fallback_text_and_blocks_with_the_facts_and_a_link(
     assert all("type" in block for block in got["blocks"])
     assert "westeurope is failing" in got["text"]
     text = json.dumps(got["blocks"])
-    for shown in ("critical", "westeurope", "2026-01-01 00:00:00 UTC", "home: status 502"):
+    for shown in ("critical", "westeurope", "2026-01-01 00:00:00 UTC", "reasons: home: status 502"):
         assert shown in text
     [button] = next(b for b in got["blocks"] if b["type"] == "actions")["elements"]
     assert button["url"] == LINK
