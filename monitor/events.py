@@ -49,6 +49,10 @@ class EventType(enum.StrEnum):
     PAUSE_ENDED = "pause.ended"
     ENDPOINT_FLAPPING = "endpoint.flapping"
     ENDPOINT_ADOPTED = "endpoint.adopted"
+    REGIONS_DRIFTING = "regions.drifting"
+    ENDPOINT_DISABLED_TOO_LONG = "endpoint.disabled_too_long"
+    MONITOR_STARTED = "monitor.started"
+    MONITOR_STOPPING = "monitor.stopping"
 
 
 class Severity(enum.StrEnum):

@@ -130,9 +130,11 @@ class ControlsChanged:
 
 @dataclass(frozen=True, slots=True)
 class SchedulerChanged:
-    """The scheduler started or stopped."""
+    """The scheduler started or stopped; `stopping`: stopped because the service is stopping
+    (`monitor.stopping`), not at the end of `check`'s one round."""
 
     running: bool
+    stopping: bool = False
 
 
 Evidence = (

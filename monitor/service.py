@@ -20,6 +20,7 @@ import structlog
 
 from monitor.actuator import Actuator, WriteRetry
 from monitor.alerts.alerting import Alerting
+from monitor.alerts.heartbeat import Heartbeat
 from monitor.clock import Clock, SystemClock
 from monitor.config import Config
 from monitor.controls import ControlKind, Controls
@@ -78,6 +79,8 @@ STOP_GRACE = timedelta(seconds=3)
 ENGINE_STOP_GRACE = 1.0  # seconds for the engine, the recorder and each subscriber
 # An action cut short stays `intended` and is reconciled at the next start.
 ACTUATOR_STOP_GRACE = 2.0
+# What the channels get to deliver what is due (`monitor.stopping` among it) before they stop.
+ALERTS_STOP_GRACE = 2.0
 # Rounds read back to rebuild a region's streak at start: longer streaks count this many.
 STREAK_MEMORY = 1000
 
@@ -100,6 +103,7 @@ class Service:
         dns: DnsRound | None,
         traffic_manager: TrafficManager | None,
         rng: random.Random | None = None,
+        heartbeat: Heartbeat | None = None,
     ) -> None:
         self.config = config
         self.clock = clock
@@ -111,7 +115,12 @@ class Service:
         self.actuator: Actuator | None = None  # the decider's; observers and `check` have none
         self.alerting: Alerting | None = None  # with channels configured; `check` has none
         self.outcomes = Outcomes()
+        self.heartbeat = heartbeat  # `alerting.heartbeat`; `check` has none
         periodic: list[PeriodicJob] = []
+        if heartbeat is not None:
+            periodic.append(
+                PeriodicJob("heartbeat", "dead-man's switch", heartbeat.interval, heartbeat.beat)
+            )
         if config.traffic_manager is not None and traffic_manager is not None:
             periodic += [
                 PeriodicJob(
@@ -167,7 +176,7 @@ class Service:
         """Stop the schedule; rounds still running after the grace are cancelled."""
         if self.scheduler.running:
             await self.scheduler.shutdown(grace=self._stop_grace().total_seconds())
-            self.engine.submit(SchedulerChanged(running=False))
+            self.engine.submit(SchedulerChanged(running=False, stopping=True))
 
     def _stop_grace(self) -> timedelta:
         """How long a job already running may still need, up to STOP_GRACE: let a round
@@ -316,6 +325,7 @@ async def build_service(
     await store.open()
     client: TrafficManager | None = None
     dns: DnsRound | None = None
+    heartbeat: Heartbeat | None = None
     try:
         now = clock.now()
         instance = config.vantage or socket.gethostname()
@@ -347,6 +357,10 @@ async def build_service(
             alerting = Alerting(config, store, clock=clock)
             recorder.unrecorded = alerting.unrecorded
         engine = Engine(config, clock=clock, first=first, recorder=recorder)
+        if not once and config.alerting.heartbeat is not None:
+            heartbeat = Heartbeat(
+                config.alerting.heartbeat, snapshot=lambda: engine.snapshot, clock=clock
+            )
         engine.subscribe("log", _log_events)
         engine.subscribe("warnings", _warning_log())
         store.writes.listen(lambda failure: engine.submit(StoreHealthChanged(failure)))
@@ -371,6 +385,7 @@ async def build_service(
             dns=dns,
             traffic_manager=client,
             rng=rng,
+            heartbeat=heartbeat,
         )
         service.alerting = alerting
         actuator = None
@@ -403,9 +418,12 @@ async def build_service(
             if alerting is not None:
                 # After the engine: the events of the stop are in the outbox, for the next
                 # start if not delivered now.
+                await alerting.drain(ALERTS_STOP_GRACE)
                 await alerting.stop()
             log.info("service_stopped")
     finally:
+        if heartbeat is not None:
+            await heartbeat.aclose()
         if client is not None:
             await client.close()
         if dns is not None:

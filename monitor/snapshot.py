@@ -134,6 +134,9 @@ class Snapshot:
     # here (`check` has no store to ask).
     deploy_marked: bool | None = None
     health: Mapping[str, HealthAnswer] = field(default_factory=dict)  # by region; "" itself
+    # When each state that opens a condition only once it has lasted (regions drifting, an
+    # endpoint left disabled) was first seen, by condition key; not kept across a restart.
+    seen: Mapping[str, datetime] = field(default_factory=dict)
 
     def health_for(self, region: str | None) -> HealthAnswer:
         """The `/healthz` answer for `region` (None: the service itself). A name that is not

@@ -7,6 +7,7 @@ never sends alerts.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Sequence
 
@@ -50,6 +51,11 @@ class Alerting:
     def start(self) -> None:
         for dispatcher in self.dispatchers.values():
             dispatcher.start()
+
+    async def drain(self, grace: float) -> None:
+        """Give every channel up to `grace` seconds in all to deliver what is due now (the
+        `monitor.stopping` alert, at a stop); see `Dispatcher.drain`."""
+        await asyncio.gather(*(d.drain(grace) for d in self.dispatchers.values()))
 
     async def stop(self) -> None:
         """Stop every channel at once: what is pending stays in the outbox for the next start."""

@@ -36,6 +36,8 @@ log = structlog.get_logger("monitor.alerts")
 
 # How long the task sleeps at most with nothing due: the clock is read again then.
 _IDLE = 1.0
+# How often `drain` looks whether what was due has gone.
+_DRAIN_POLL = 0.02
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +103,28 @@ class Dispatcher:
             # Their events were never stored: nothing else remembers them.
             log.error("alerts_lost_at_stop", channel=self.channel, count=len(self._memory))
         await self._notifier.aclose()
+
+    async def drain(self, grace: float) -> None:
+        """Give what is due now a chance to go before a stop: return once nothing due is left
+        (delivered, dead-lettered or backing off), or after `grace` seconds. What is still
+        pending stays in the outbox for the next start."""
+        if self._task is None:
+            return
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(grace):
+                while await self._due():
+                    self.wake()
+                    await asyncio.sleep(_DRAIN_POLL)
+
+    async def _due(self) -> bool:
+        now = self._clock.now().timestamp()
+        if self._memory and self._memory[0].next_at <= now:
+            return True
+        try:
+            heads = await self._store.outbox_heads(self.channel)
+        except StoreError:
+            return False  # nothing to deliver from while the store fails
+        return any(row.next_at <= now for row in heads)
 
     def remember(self, rows: list[OutboxRow]) -> None:
         """Alerts whose events the store could not take: delivered from memory, in order."""
