@@ -42,6 +42,8 @@ KIND_PATHS: Mapping[Kind, str] = {
     "teams": "/workflows/lab",
     "pagerduty": "/v2/enqueue",
 }
+# PagerDuty's Change Events path beside its Events API path: facts (an endpoint disabled) go there.
+PAGERDUTY_CHANGE_PATH = "/v2/change/enqueue"
 # Seconds a receiver that is down asks the sender to wait: short, so an alert arrives within
 # moments of the receiver coming back, as a person watching the lab expects.
 DOWN_RETRY_AFTER = 2
@@ -98,9 +100,9 @@ class AlertReceiver:
     def path(self) -> str:
         return f"/lab/alerts/{self.name}{KIND_PATHS[self.kind]}"
 
-    def take(self, headers: Mapping[str, str], body: bytes) -> Received:
-        """Record one request's alert; raises ValueError when the body is not what the kind
-        takes (answered 400, as the real service would)."""
+    def take(self, headers: Mapping[str, str], body: bytes, *, change: bool = False) -> Received:
+        """Record one request's alert (`change`: a PagerDuty change event); raises ValueError
+        when the body is not what the kind takes (answered 400, as the real service would)."""
         try:
             document = json.loads(body)
         except ValueError:
@@ -113,6 +115,8 @@ class AlertReceiver:
             read = _read_slack(document)
         elif self.kind == "teams":
             read = _read_teams(document)
+        elif change:
+            read = _read_pagerduty_change(document)
         else:
             read = _read_pagerduty(document, self.received)
         identity = (read.action, read.key, read.event_id)
@@ -224,10 +228,18 @@ def alert_routes(receivers: AlertReceivers) -> APIRouter:
             summary=f"The lab's {receiver.kind} receiver for channel {receiver.name}",
             response_class=Response,
         )
+        if receiver.kind == "pagerduty":
+            router.add_api_route(
+                f"/{receiver.name}{PAGERDUTY_CHANGE_PATH}",
+                _receive(receiver, change=True),
+                methods=["POST"],
+                summary=f"The lab's PagerDuty change events for channel {receiver.name}",
+                response_class=Response,
+            )
     return router
 
 
-def _receive(receiver: AlertReceiver) -> Any:
+def _receive(receiver: AlertReceiver, *, change: bool = False) -> Any:
     async def receive(request: Request) -> Response:
         if receiver.down:
             receiver.refused += 1
@@ -237,7 +249,7 @@ def _receive(receiver: AlertReceiver) -> Any:
                 headers={"Retry-After": str(DOWN_RETRY_AFTER)},
             )
         try:
-            record = receiver.take(request.headers, await request.body())
+            record = receiver.take(request.headers, await request.body(), change=change)
         except ValueError as e:
             if receiver.kind == "slack":
                 return PlainTextResponse("invalid_payload", status_code=400)
@@ -346,6 +358,25 @@ def _read_pagerduty(document: Mapping[str, Any], earlier: Sequence[Received]) ->
         event_id=_text(details.get("event_id")) if isinstance(details, dict) else None,
         at=_text(payload.get("timestamp")),
         action=action,
+    )
+
+
+def _read_pagerduty_change(document: Mapping[str, Any]) -> _Read:
+    """A Change Events v2 event: a fact, shown on the service's timeline (`action` "change")."""
+    if not document.get("routing_key"):
+        raise ValueError("routing_key is missing")
+    payload = document.get("payload")
+    if not isinstance(payload, dict) or not payload.get("summary"):
+        raise ValueError("payload.summary is missing")
+    details = payload.get("custom_details")
+    details = details if isinstance(details, dict) else {}
+    return _Read(
+        type=_text(details.get("type")),
+        region=_text(details.get("region")),
+        summary=_text(payload.get("summary")),
+        event_id=_text(details.get("event_id")),
+        at=_text(payload.get("timestamp")),
+        action="change",
     )
 
 

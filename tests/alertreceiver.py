@@ -21,6 +21,7 @@ class Answer:
 class Received:
     headers: dict[str, str]
     body: bytes
+    path: str = ""  # the request's target
 
 
 class Receiver:
@@ -35,14 +36,15 @@ class Receiver:
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             head = await reader.readuntil(b"\r\n\r\n")
-            lines = head.decode("latin-1").split("\r\n")[1:]
+            request_line, *lines = head.decode("latin-1").split("\r\n")
+            target = request_line.split(" ")[1] if request_line.count(" ") >= 2 else ""
             headers = {
                 k.strip().lower(): v.strip()
                 for k, _, v in (line.partition(":") for line in lines if line)
             }
             body = await reader.readexactly(int(headers.get("content-length", "0")))
             answer = self.script.popleft() if self.script else Answer()
-            request = Received(headers, body)
+            request = Received(headers, body, target)
             self.received.append(request)
             if answer.delay:
                 await asyncio.sleep(answer.delay)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import random
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from monitor.alerts.channels import build_notifier
 from monitor.alerts.dispatcher import Backoff, Dispatcher
 from monitor.alerts.notifier import Alert, Notifier, NotifyError
 from monitor.alerts.outbox import event_json
+from monitor.alerts.pagerduty import change_url
 from monitor.clock import ManualClock
 from monitor.config import AlertConfig
 from monitor.events import Event, EventType, Severity
@@ -44,6 +46,8 @@ PAGERDUTY_TRIGGER_REQUIRED = {"routing_key", "event_action", "dedup_key", "paylo
 PAGERDUTY_PAYLOAD_REQUIRED = {"summary", "source", "severity"}
 PAGERDUTY_RESOLVE_REQUIRED = {"routing_key", "event_action", "dedup_key"}
 PAGERDUTY_SEVERITIES = {"critical", "error", "warning", "info"}
+# PagerDuty developer docs, Events API v2 "Send a Change Event": routing_key and payload.summary.
+PAGERDUTY_CHANGE_REQUIRED = {"routing_key", "payload"}
 
 
 def event(
@@ -211,12 +215,14 @@ async def test_a_resolution_reads_as_resolved_in_chat(kind: str, mark: str) -> N
     assert headline.startswith(f"{mark} Resolved: ")
 
 
-async def test_pagerduty_resolves_the_incident_its_trigger_opened_and_a_new_occurrence_is_new(
+async def test_pagerduty_keeps_one_incident_per_problem_through_a_change_of_kind(
     store: Store,
 ) -> None:
-    """Through the outbox: the resolve has its trigger's dedup key and no payload; the same
-    problem beginning again later triggers under another key."""
+    """Through the outbox: failing then degraded is one incident (one dedup key), which the
+    resolve closes with no payload; the problem beginning again later triggers under the key
+    again (a new incident, as PagerDuty opens one for a resolved key)."""
     clock = ManualClock(START)
+    degraded = replace(event(2, since=2), type=EventType.REGION_DEGRADED, id="e0002d")
     async with receiving() as receiver:
         d = Dispatcher(
             store,
@@ -225,15 +231,47 @@ async def test_pagerduty_resolves_the_incident_its_trigger_opened_and_a_new_occu
             rng=random.Random(1),
             backoff=Backoff(),
         )
-        await store.record_events([event(1), event(2, resolved=True), event(3, since=3)])
-        for _ in range(3):
+        await store.record_events(
+            [event(1), degraded, event(3, since=2, resolved=True), event(4, since=4)]
+        )
+        for _ in range(4):
             await d.run_once()
         await d.stop()
-    trigger, resolve, again = (body(receiver, i) for i in range(3))
-    assert trigger["event_action"] == "trigger" and again["event_action"] == "trigger"
+    trigger, changed, resolve, again = (body(receiver, i) for i in range(4))
+    assert [b["event_action"] for b in (trigger, changed, again)] == ["trigger"] * 3
     assert resolve.keys() == PAGERDUTY_RESOLVE_REQUIRED and resolve["event_action"] == "resolve"
-    assert resolve["dedup_key"] == trigger["dedup_key"] != again["dedup_key"]
+    assert len({b["dedup_key"] for b in (trigger, changed, resolve, again)}) == 1
     assert ROUTING_KEY not in trigger["dedup_key"]
+
+
+async def test_pagerduty_sends_a_fact_as_a_change_event() -> None:
+    """An endpoint disabled opens no incident nothing would resolve: it goes to the Change
+    Events address with its summary, source, time and details."""
+    disabled = replace(event(1), type=EventType.ENDPOINT_DISABLED, problem="action/a1", id="e0001x")
+    async with receiving() as receiver:
+        receiver.script.append(Answer(202))
+        events_api = receiver.url.replace("/hooks/s3cr3t-path", "/pd/v2/enqueue")
+        n = notifier("pagerduty", events_api, ManualClock(START))
+        await n.send(alert(disabled))
+        await n.aclose()
+    [request] = receiver.received
+    assert request.path == "/pd/v2/change/enqueue"
+    got = json.loads(request.body)
+    assert got.keys() >= PAGERDUTY_CHANGE_REQUIRED and "event_action" not in got
+    assert got["routing_key"] == ROUTING_KEY
+    assert got["payload"].keys() >= {"summary", "source", "timestamp", "custom_details"}
+    assert got["payload"]["custom_details"]["type"] == "endpoint.disabled"
+
+
+def test_the_change_events_address_sits_beside_the_events_address() -> None:
+    """`.../v2/enqueue` becomes `.../v2/change/enqueue`; any other address is kept."""
+    assert change_url("https://events.pagerduty.com/v2/enqueue") == (
+        "https://events.pagerduty.com/v2/change/enqueue"
+    )
+    assert change_url("http://127.0.0.1:9/pd/v2/enqueue?x=1") == (
+        "http://127.0.0.1:9/pd/v2/change/enqueue?x=1"
+    )
+    assert change_url("https://proxy.example.com/pd") == "https://proxy.example.com/pd"
 
 
 @pytest.mark.parametrize("kind", KINDS)
