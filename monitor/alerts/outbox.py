@@ -176,7 +176,8 @@ def dead_letters(
 ) -> list[dict[str, Any]]:
     """Rows given up (all, `channel`'s, or the one with `key`), newest first (by `seq`,
     returned with each: the cursor of the next page, `before`); at most `limit`."""
-    clauses, args = ["state = ?"], list[object]([DEAD])
+    clauses = ["state = ?"]
+    args: list[object] = [DEAD]
     if key is not None:
         clauses.append("key = ?")
         args.append(key)
