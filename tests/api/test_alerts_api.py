@@ -305,3 +305,23 @@ async def test_a_channel_dead_lettering_raises_monitor_blind_until_it_delivers_a
                 return any(e["resolved"] for e in await blind_events(client))
 
             await eventually(closed)
+
+
+async def test_the_dashboard_shows_each_channel_and_a_dead_letter_with_its_resend_command(
+    two_regions: dict[str, RegionalOrigin], write_config: ConfigWriter
+) -> None:
+    """The dashboard's Alerts panel shows the channel failing and the dead letter (type,
+    region, error) with the curl line that resends it, and no form that would write."""
+    async with receiving() as receiver:
+        receiver.script.extend(REFUSED)
+        async with served(two_regions, write_config, receiver) as (client, _):
+            await deploy(client, "2.0.0")
+            dead = await deploy_dead_letter(client)
+            page = (await client.get("/dashboard/fragment", headers=AUTH)).text
+    panel = page[page.index('data-section="alerts"') :]
+    assert 'data-channel="ops" data-health="failing"' in panel
+    letter = panel[panel.index(f'data-dead-letter="{dead["key"]}"') :].split("</li>")[0]
+    assert "deploy.recorded" in letter and "westeurope" in letter and "HTTP 400" in letter
+    assert f"/api/v1/alerts/dead-letters/{dead['key']}/resend" in letter
+    assert "$REGIONWATCH_TOKEN" in letter and TOKEN not in page
+    assert "<form" not in panel.split("</section>")[0]
