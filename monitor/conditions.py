@@ -17,6 +17,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from monitor.alerts.health import ChannelTrouble
 from monitor.config import Config
 from monitor.deploys import origin_release
 from monitor.dnsmap import DnsFinding
@@ -32,6 +33,7 @@ __all__ = ["BLIND_READS", "BLIND_ROUNDS", "Judged", "RegionFacts", "Scope", "jud
 # failed Traffic Manager reads in a row before it says so of Traffic Manager.
 BLIND_ROUNDS = 6
 BLIND_READS = 3
+_ALERTS = "blind/alerts/"
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,11 +121,13 @@ def judge_conditions(
     scope: Scope = EVERYTHING,
     serving: Mapping[str, Sequence[CheckResult]] | None = None,
     seen: Mapping[str, datetime] | None = None,
+    alert_channels: Mapping[str, ChannelTrouble | None] | None = None,
 ) -> Judged:
     """Every open condition, keyed; `before` are those of the previous snapshot, `seen` the
     first sightings the previous judging handed back. `dns` is None until a DNS round has
     been judged; `traffic_manager_read` is false until Traffic Manager has been read (or
-    tried) by this process. Only the conditions in `scope` are judged (`regions` gives the
+    tried) by this process; `alert_channels` holds the alert channels whose health is known
+    (their trouble, or None). Only the conditions in `scope` are judged (`regions` gives the
     facts of at least the regions it names); the others are `before`'s. `serving` holds the
     current results of every region whose release and certificate count towards
     `regions.drifting` (judged whenever a region is)."""
@@ -163,6 +167,8 @@ def judge_conditions(
             store_failure.describe(),
             {"since": store_failure.since.isoformat(), "error": store_failure.error},
         )
+    if scope.monitor:
+        _alert_conditions(config, alert_channels or {}, before, specs, carried)
     conditions: dict[str, Condition] = {}
     waiting: dict[str, datetime] = {}
     for key, spec in specs.items():
@@ -198,6 +204,38 @@ def judge_conditions(
         if key not in waiting and key not in specs and kept(key):
             waiting[key] = first
     return Judged(conditions, waiting)
+
+
+def _alert_conditions(
+    config: Config,
+    channels: Mapping[str, ChannelTrouble | None],
+    before: Mapping[str, Condition],
+    specs: dict[str, _Spec],
+    carried: list[str],
+) -> None:
+    """`blind/alerts/<channel>` while a channel cannot deliver. One read back after a restart
+    stands until the channel is heard of (it delivers, or fails), unless the channel is no
+    longer configured."""
+    for channel, trouble in channels.items():
+        if trouble is not None:
+            specs[f"{_ALERTS}{channel}"] = _Spec(
+                EventType.MONITOR_BLIND,
+                Severity.WARNING,
+                None,
+                trouble.describe(channel),
+                {
+                    "channel": channel,
+                    "error": trouble.error,
+                    "dead_letters": trouble.dead_letters,
+                    "failures": trouble.failures,
+                },
+                trouble.since,
+            )
+    configured = {c.name for c in config.alerts}
+    for key in before:
+        channel = key.removeprefix(_ALERTS)
+        if key.startswith(_ALERTS) and channel not in channels and channel in configured:
+            carried.append(key)
 
 
 def _region_conditions(

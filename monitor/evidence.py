@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from monitor.alerts.health import ChannelTrouble
 from monitor.controls import Control
 from monitor.deploys import Deploy
 from monitor.dnsmap import DnsFinding
@@ -22,6 +23,7 @@ from monitor.trafficmanager.watch import AccessCheck, Reading
 __all__ = [
     "AccessChecked",
     "ActionFinished",
+    "AlertChannelChanged",
     "ControlsChanged",
     "DeployMarked",
     "DnsRoundFinished",
@@ -76,6 +78,15 @@ class StoreHealthChanged:
     """History writes started failing (`failure`) or recovered (None)."""
 
     failure: WriteFailure | None
+
+
+@dataclass(frozen=True, slots=True)
+class AlertChannelChanged:
+    """An alert channel started failing (`trouble`: dead letters, or attempts failing in a
+    row) or delivers again (None)."""
+
+    channel: str
+    trouble: ChannelTrouble | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,6 +155,7 @@ Evidence = (
     | GeographyRead
     | DnsRoundFinished
     | StoreHealthChanged
+    | AlertChannelChanged
     | SchedulerChanged
     | DeployMarked
     | ActionFinished

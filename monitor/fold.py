@@ -25,6 +25,7 @@ from monitor.events import Condition
 from monitor.evidence import (
     AccessChecked,
     ActionFinished,
+    AlertChannelChanged,
     ControlsChanged,
     DeployMarked,
     DnsRoundFinished,
@@ -257,6 +258,10 @@ def _apply(snapshot: Snapshot, evidence: Evidence, config: Config) -> tuple[Snap
         case StoreHealthChanged(failure=failure):
             snapshot = replace(snapshot, store_failure=failure)
             scope = Scope(regions=frozenset(), dns=False, monitor=True)
+        case AlertChannelChanged(channel=channel, trouble=trouble):
+            channels = MappingProxyType({**snapshot.alert_channels, channel: trouble})
+            snapshot = replace(snapshot, alert_channels=channels)
+            scope = Scope(regions=frozenset(), dns=False, monitor=True)
         case SchedulerChanged(running=running):
             snapshot = replace(snapshot, scheduler_running=running)
         case DeployMarked(deploy=deploy) if deploy.source is DeploySource.MARKER:
@@ -477,6 +482,7 @@ def _judge(snapshot: Snapshot, config: Config, now: datetime, scope: Scope) -> J
         tm_failed_reads=tm.failed_reads if tm is not None else 0,
         tm_error=tm.latest.error if tm is not None and tm.latest is not None else None,
         store_failure=snapshot.store_failure,
+        alert_channels=snapshot.alert_channels,
         before=snapshot.conditions,
         now=now,
         scope=scope,

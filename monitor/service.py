@@ -30,6 +30,7 @@ from monitor.events import Severity
 from monitor.evidence import (
     AccessChecked,
     ActionFinished,
+    AlertChannelChanged,
     DnsRoundFinished,
     GeographyRead,
     ManualCommand,
@@ -364,6 +365,10 @@ async def build_service(
         engine.subscribe("log", _log_events)
         engine.subscribe("warnings", _warning_log())
         store.writes.listen(lambda failure: engine.submit(StoreHealthChanged(failure)))
+        if alerting is not None:
+            alerting.listen(
+                lambda channel, trouble: engine.submit(AlertChannelChanged(channel, trouble))
+            )
         context = ssl_context or site_ssl_context(config)
         if config.traffic_manager is not None:
             client = traffic_manager or AzureTrafficManager(config.traffic_manager)

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from monitor.alerts.health import ChannelTrouble
 from monitor.controls import Controls
 from monitor.dnsmap import DnsFinding
 from monitor.events import Condition
@@ -124,6 +125,9 @@ class Snapshot:
     traffic_manager: TrafficManagerView | None  # None: no traffic_manager section
     dns: DnsView | None  # None: no checks.dns section
     store_failure: WriteFailure | None = None
+    # Alert channels whose health is known since the start: their trouble, None when they
+    # deliver. A channel not in it has not been heard of yet.
+    alert_channels: Mapping[str, ChannelTrouble | None] = field(default_factory=dict)
     scheduler_running: bool = False
     conditions: Mapping[str, Condition] = field(default_factory=dict)
     policy: PolicyState | None = None  # the failover policy's state (set by the fold)

@@ -281,9 +281,19 @@ class Store:
         at = self._clock.now().timestamp()
         await self._write(self._run_in_transaction, finish_row, seq, state, at, error)
 
-    async def dead_letters(self, channel: str | None = None) -> list[dict[str, Any]]:
-        """The alerts given up, newest first."""
-        return await self._read(dead_letters, self._conn(), channel)
+    async def dead_letters(
+        self,
+        channel: str | None = None,
+        *,
+        before: int | None = None,
+        limit: int | None = None,
+        key: str | None = None,
+    ) -> list[dict[str, Any]]:
+        """The alerts given up, newest first: those of `channel` (or the one with `key`),
+        older than the `seq` `before`, at most `limit`."""
+        return await self._read(
+            lambda: dead_letters(self._conn(), channel, before=before, limit=limit, key=key)
+        )
 
     async def outbox_resend(self, key: str) -> bool:
         """Queue the dead letter `key` again, behind what its lane already holds; False when

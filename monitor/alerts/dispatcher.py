@@ -24,6 +24,7 @@ from datetime import timedelta
 
 import structlog
 
+from monitor.alerts.health import ChannelStatus
 from monitor.alerts.notifier import Alert, Notifier, NotifyError
 from monitor.alerts.outbox import OutboxRow
 from monitor.clock import Clock
@@ -83,6 +84,8 @@ class Dispatcher:
         self._task: asyncio.Task[None] | None = None
         self._memory: deque[OutboxRow] = deque()
         self.channel = notifier.name
+        # Updated on every attempt's result: what the API, the dashboard and the metrics show.
+        self.status = ChannelStatus(self.channel)
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name=f"alerts-{self.channel}")
@@ -169,10 +172,13 @@ class Dispatcher:
             if e.retryable and not spent:
                 delay = self._backoff.delay(row.attempts + 1, self._rng, e.retry_after)
                 self._memory[0] = replace(row, attempts=row.attempts + 1, next_at=now + delay)
+                self.status.failed(self._clock.now(), str(e))
                 return delay
             log.error("alert_lost", channel=self.channel, key=row.key, error=str(e))
+            self.status.dead(self._clock.now(), str(e))
         else:
             log.info("alert_delivered", channel=self.channel, key=row.key, from_memory=True)
+            self.status.delivered(self._clock.now())
         self._memory.popleft()
         return None
 
@@ -197,6 +203,7 @@ class Dispatcher:
             await self._failed(row, e)
             return
         await self._store.outbox_finish(row.seq, dead=False)
+        self.status.delivered(self._clock.now())
         log.info(
             "alert_delivered",
             channel=self.channel,
@@ -212,6 +219,7 @@ class Dispatcher:
         spent = now - row.created_at >= self._backoff.budget.total_seconds()
         if not error.retryable or spent:
             await self._store.outbox_finish(row.seq, dead=True, error=str(error))
+            self.status.dead(self._clock.now(), str(error))
             log.warning(
                 "alert_dead_lettered",
                 channel=self.channel,
@@ -225,6 +233,7 @@ class Dispatcher:
             return
         delay = self._backoff.delay(attempts, self._rng, error.retry_after)
         await self._store.outbox_postpone(row.seq, now + delay, str(error))
+        self.status.failed(self._clock.now(), str(error))
         log.info(
             "alert_attempt_failed",
             channel=self.channel,

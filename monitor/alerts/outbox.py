@@ -166,31 +166,44 @@ def finish_row(db: sqlite3.Connection, seq: int, state: str, at: float, error: s
     )
 
 
-def dead_letters(db: sqlite3.Connection, channel: str | None = None) -> list[dict[str, Any]]:
-    """Rows given up, newest first."""
-    where, args = (
-        ("WHERE state = ?", [DEAD])
-        if channel is None
-        else (
-            "WHERE state = ? AND channel = ?",
-            [DEAD, channel],
-        )
-    )
+def dead_letters(
+    db: sqlite3.Connection,
+    channel: str | None = None,
+    *,
+    before: int | None = None,
+    limit: int | None = None,
+    key: str | None = None,
+) -> list[dict[str, Any]]:
+    """Rows given up (all, `channel`'s, or the one with `key`), newest first (by `seq`,
+    returned with each: the cursor of the next page, `before`); at most `limit`."""
+    clauses = ["state = ?"]
+    args: list[object] = [DEAD]
+    if key is not None:
+        clauses.append("key = ?")
+        args.append(key)
+    if channel is not None:
+        clauses.append("channel = ?")
+        args.append(channel)
+    if before is not None:
+        clauses.append("seq < ?")
+        args.append(before)
     rows = db.execute(
-        f"SELECT key, channel, event, attempts, finished_at, last_error FROM outbox {where}"  # noqa: S608 (constant clauses)
-        " ORDER BY seq DESC",
-        args,
+        "SELECT seq, key, channel, event, attempts, created_at, finished_at, last_error"  # noqa: S608 (constant clauses)
+        f" FROM outbox WHERE {' AND '.join(clauses)} ORDER BY seq DESC LIMIT ?",
+        [*args, -1 if limit is None else limit],
     )
     return [
         {
+            "seq": s,
             "key": k,
             "channel": c,
             "event": json.loads(e),
             "attempts": a,
+            "created_at": ca,
             "finished_at": f,
             "error": err,
         }
-        for k, c, e, a, f, err in rows
+        for s, k, c, e, a, ca, f, err in rows
     ]
 
 
