@@ -45,7 +45,7 @@ def judged(
         before=before or {},
         now=NOW,
         alert_channels=channels,
-    )
+    ).conditions
 
 
 def test_a_failing_channel_is_blind_from_its_trouble_until_it_delivers() -> None:
