@@ -8,6 +8,10 @@ exponential backoff with jitter, or after the receiver's `Retry-After`; a perman
 are read from the store each time, so a restart delivers whatever is still pending: at least
 once, with the row's idempotency key.
 
+The noise rules (docs/alerts.md#noise: grouping, folding, reminders) are applied to the
+outbox before each pass (`monitor.alerts.grouping`, `monitor.alerts.reminders`): their state
+is in the outbox rows, so they too survive a restart.
+
 When an event could not be stored (the store failing), its alerts are handed to `remember`
 and delivered from memory, first, with the same retries: they are lost only if the process
 stops before they are delivered (the store's failure has raised `monitor.blind` meanwhile).
@@ -19,11 +23,14 @@ import asyncio
 import contextlib
 import random
 from collections import deque
+from collections.abc import Callable
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, replace
 from datetime import timedelta
 
 import structlog
 
+from monitor.alerts.grouping import Noise
 from monitor.alerts.notifier import Alert, Notifier, NotifyError
 from monitor.alerts.outbox import OutboxRow
 from monitor.clock import Clock
@@ -70,13 +77,19 @@ class Dispatcher:
         backoff: Backoff | None = None,
         rng: random.Random | None = None,
         link: str | None = None,
+        noise: Noise | None = None,
+        silenced: Callable[[], AbstractSet[str]] = frozenset,
     ) -> None:
+        """`noise`: grouping, folding and reminders (none by default); `silenced`: the
+        regions silenced now, which are not reminded of."""
         self._store = store
         self._notifier = notifier
         self._clock = clock
         self._backoff = backoff or Backoff()
         self._rng = rng or random.Random()  # noqa: S311 (jitter, not a secret)
         self._link = link
+        self._noise = noise or Noise()
+        self._silenced = silenced
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._memory: deque[OutboxRow] = deque()
@@ -121,14 +134,21 @@ class Dispatcher:
             if wait is not None:
                 waits.append(wait)
                 break
-        heads = await self._store.outbox_heads(self.channel)
         now = self._clock.now().timestamp()
-        for row in heads:
-            if row.next_at <= now:
-                await self._attempt(row)
-        heads = await self._store.outbox_heads(self.channel)
+        plan = await self._store.outbox_plan(self.channel, now, self._noise)
+        for row in plan.due:
+            await self._attempt(row)
         now = self._clock.now().timestamp()
-        waits += [max(0.0, r.next_at - now) for r in heads]
+        if self._noise.remind_every is not None:
+            # After the attempts: what they delivered sets when its reminder falls due.
+            due = await self._store.outbox_remind(
+                self.channel, now, self._noise.remind_every, self._silenced()
+            )
+            if due is not None:
+                waits.append(max(0.0, due - now))
+        plan = await self._store.outbox_plan(self.channel, now, self._noise)
+        if plan.wait is not None:
+            waits.append(plan.wait)
         return min(waits) if waits else None
 
     async def _memory_head(self) -> float | None:
