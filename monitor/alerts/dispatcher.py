@@ -1,7 +1,8 @@
 """Delivering one channel's alerts from the outbox: one task per channel, owned by the service.
 
 Per lane (the event's region) alerts go strictly in order: only a lane's oldest pending row is
-attempted, so a "recovered" never overtakes its "failing". Lanes do not wait for each other's
+attempted, so a "recovered" never overtakes its "failing" (a problem held for grouping steps
+aside, its own rows waiting with it: `monitor.alerts.grouping`). Lanes do not wait for each other's
 backoff. A retryable failure (timeout, connection, 5xx, 429) is tried again after a capped
 exponential backoff with jitter, or after the receiver's `Retry-After`; a permanent one (another
 4xx), or a row whose retry budget is spent, becomes a dead letter and the lane moves on. Rows
