@@ -44,6 +44,9 @@ log = structlog.get_logger("monitor.alerts")
 
 # How long the task sleeps at most with nothing due: the clock is read again then.
 _IDLE = 1.0
+# How often, at least, the outbox is searched for reminders due (seconds): the search reads
+# every problem the channel was sent, so not on every pass.
+_REMIND_RECHECK = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +94,8 @@ class Dispatcher:
         self._link = link
         self._noise = noise or Noise()
         self._silenced = silenced
+        self._remind_at: float | None = None  # None: search for reminders on the next pass
+        self._remind_due: float | None = None  # when the next reminder falls due, if any
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._memory: deque[OutboxRow] = deque()
@@ -140,13 +145,22 @@ class Dispatcher:
         for row in plan.due:
             await self._attempt(row)
         now = self._clock.now().timestamp()
-        if self._noise.remind_every is not None:
-            # After the attempts: what they delivered sets when its reminder falls due.
-            due = await self._store.outbox_remind(
-                self.channel, now, self._noise.remind_every, self._silenced()
-            )
-            if due is not None:
-                waits.append(max(0.0, due - now))
+        every = self._noise.remind_every
+        if every is not None:
+            if self._remind_at is None or now >= self._remind_at:
+                # After the attempts: what they delivered sets when its reminder falls due.
+                self._remind_due = await self._store.outbox_remind(
+                    self.channel, now, every, self._silenced()
+                )
+                # Searched again when the next reminder falls due, or after a delivery (which
+                # sets when its own falls due), or within a minute at most: a reminder held
+                # back by a silence goes soon after the silence ends.
+                later = (
+                    now + every.total_seconds() if self._remind_due is None else self._remind_due
+                )
+                self._remind_at = min(later, now + _REMIND_RECHECK)
+            if self._remind_due is not None:
+                waits.append(max(0.0, self._remind_due - now))
         plan = await self._store.outbox_plan(self.channel, now, self._noise)
         if plan.wait is not None:
             waits.append(plan.wait)
@@ -194,6 +208,7 @@ class Dispatcher:
             await self._failed(row, e)
             return
         await self._store.outbox_finish(row.seq, dead=False)
+        self._remind_at = None
         log.info(
             "alert_delivered",
             channel=self.channel,

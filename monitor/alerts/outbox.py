@@ -163,10 +163,12 @@ def channel_pending(db: sqlite3.Connection, channel: str) -> list[OutboxRow]:
 
 def last_sent(db: sqlite3.Connection, channel: str) -> dict[str, float]:
     """When a message of each problem with a row pending in `channel` last went to it."""
+    # Per problem pending (few), through the (problem, channel) index: not a scan of the
+    # channel's whole history.
     rows = db.execute(
-        "SELECT problem, MAX(finished_at) FROM outbox WHERE channel = ? AND state = ?"
-        " AND problem IN (SELECT problem FROM outbox WHERE channel = ? AND state = ?)"
-        " GROUP BY problem",
+        "SELECT p.problem, (SELECT MAX(o.finished_at) FROM outbox o WHERE o.problem = p.problem"
+        " AND o.channel = ? AND o.state = ?) FROM (SELECT DISTINCT problem FROM outbox"
+        " WHERE channel = ? AND state = ?) p",
         (channel, DELIVERED, channel, PENDING),
     )
     return {str(problem): float(at) for problem, at in rows if at is not None}

@@ -321,8 +321,8 @@ async def test_an_open_problem_is_reminded_every_remind_every_and_not_after_it_e
 
 
 async def test_no_reminder_while_the_region_is_silenced(bench: Bench) -> None:
-    """A reminder falling due while its region is silenced is not sent; it is once the
-    silence is over."""
+    """A reminder falling due while its region is silenced is not sent; it is within a minute
+    of the silence's end."""
     silenced = {"westeurope"}
     async with receiving() as receiver:
         bench.add(
@@ -335,7 +335,7 @@ async def test_no_reminder_while_the_region_is_silenced(bench: Bench) -> None:
         await bench.run_to(2 * 3600)
         assert len(receiver.accepted) == 1
         silenced.clear()
-        await bench.run_to(2 * 3600 + 1)
+        await bench.run_to(2 * 3600 + 60)
     assert [e.get("reminder") for e in events(receiver)] == [None, 1]
 
 
