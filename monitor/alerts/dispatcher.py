@@ -132,8 +132,9 @@ class Dispatcher:
         return len(self._memory)
 
     async def run_once(self) -> float | None:
-        """Attempt every lane's head that is due; return the seconds until the next one is
-        due (None: nothing pending)."""
+        """Apply the noise rules, attempt every lane's head that is due, and queue the
+        reminders due; return the seconds until something is next due (a row, the end of a
+        group's window, a reminder; None: nothing pending or coming)."""
         waits = []
         while self._memory:
             wait = await self._memory_head()
