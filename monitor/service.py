@@ -362,6 +362,13 @@ async def build_service(
             heartbeat = Heartbeat(
                 config.alerting.heartbeat, snapshot=lambda: engine.snapshot, clock=clock
             )
+        if alerting is not None:
+            # No reminders about a region silenced now.
+            alerting.silenced = lambda: {
+                c.region
+                for c in engine.snapshot.controls.active(ControlKind.SILENCE, clock.now())
+                if c.region is not None
+            }
         engine.subscribe("log", _log_events)
         engine.subscribe("warnings", _warning_log())
         store.writes.listen(lambda failure: engine.submit(StoreHealthChanged(failure)))

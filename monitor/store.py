@@ -17,6 +17,7 @@ import contextlib
 import json
 import sqlite3
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -24,21 +25,27 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import structlog
 
+from monitor.alerts.grouping import Noise, Plan, plan
 from monitor.alerts.outbox import (
     DEAD,
     DELIVERED,
     OUTBOX_SCHEMA,
     OutboxRow,
     Router,
+    channel_pending,
     dead_letters,
     enqueue_alerts,
     finish_row,
+    fold_rows,
+    last_sent,
     outbox_counts,
     pending_rows,
     postpone_row,
     prune_outbox,
     resend_row,
+    rewrite_event,
 )
+from monitor.alerts.reminders import queue_reminders
 from monitor.auditstore import (
     AUDIT_ACTORS,
     AUDIT_SCHEMA,
@@ -270,6 +277,40 @@ class Store:
     async def outbox_heads(self, channel: str) -> list[OutboxRow]:
         """The next pending alert of each lane of `channel`, oldest first."""
         return await self._read(pending_rows, self._conn(), channel)
+
+    async def outbox_plan(self, channel: str, now: float, noise: Noise) -> Plan:
+        """Apply the noise rules to `channel`'s pending alerts (recording what they fold) and
+        return the plan: the rows to attempt now, and when something else is due."""
+        # Mostly it writes nothing: no proof that failing writes have recovered.
+        return await self._write(
+            self._run_in_transaction,
+            self._plan_outbox,
+            channel,
+            now,
+            noise,
+            proves_recovery=False,
+        )
+
+    async def outbox_remind(
+        self, channel: str, now: float, every: timedelta, silenced: AbstractSet[str]
+    ) -> float | None:
+        """Queue the reminders due in `channel` (none for a region in `silenced`); returns
+        when the next one falls due. Wakes the dispatchers when one was queued."""
+        queued: int
+        due: float | None
+        queued, due = await self._write(
+            self._run_in_transaction,
+            queue_reminders,
+            channel,
+            now,
+            every.total_seconds(),
+            silenced,
+            proves_recovery=False,
+        )
+        if queued:
+            for listener in self.outbox_listeners:
+                listener()
+        return due
 
     async def outbox_postpone(self, seq: int, next_at: float, error: str) -> None:
         """A failed attempt of an outbox row, and when to try again."""
@@ -689,6 +730,14 @@ class Store:
             (region, limit),
         )
         return [(RegionStatus(status), _time(at)) for status, at in rows]
+
+    @staticmethod
+    def _plan_outbox(db: sqlite3.Connection, channel: str, now: float, noise: Noise) -> Plan:
+        made = plan(channel_pending(db, channel), last_sent(db, channel), now, noise)
+        for row in made.rewritten:
+            rewrite_event(db, row.seq, row.event)
+        fold_rows(db, [(f.seq, f.into, f.state) for f in made.folds], now)
+        return made
 
     def _run_in_transaction(self, fn: Callable[..., T], *args: object) -> T:
         return self._in_transaction(fn, *args)

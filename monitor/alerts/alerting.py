@@ -12,12 +12,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 
 import structlog
 
 from monitor.alerts.channels import build_notifier
 from monitor.alerts.dispatcher import Backoff, Dispatcher
+from monitor.alerts.grouping import Noise
 from monitor.alerts.health import ChannelStatus, HealthListener
 from monitor.alerts.outbox import NO_REGION, OutboxRow, event_json, idempotency_key
 from monitor.alerts.routing import router
@@ -46,6 +48,14 @@ class Alerting:
         self._route = router(config.alerts)
         self._route_resolution = router(config.alerts, any_severity=True)
         backoff = Backoff(cap=config.alerting.retry_max_delay, budget=config.alerting.retry_for)
+        noise = Noise(
+            group_window=config.alerting.group_window,
+            fold_after=config.alerting.fold_after,
+            remind_every=config.alerting.remind_every,
+        )
+        # The regions silenced now (no reminders for them): the service sets it once the
+        # engine, which holds the silences, exists.
+        self.silenced: Callable[[], AbstractSet[str]] = frozenset
         self.dispatchers = {
             channel.name: Dispatcher(
                 store,
@@ -53,6 +63,8 @@ class Alerting:
                 clock=clock,
                 backoff=backoff,
                 link=config.api.public_url,
+                noise=noise,
+                silenced=lambda: self.silenced(),
             )
             for channel in config.alerts
         }
@@ -136,6 +148,7 @@ class Alerting:
                     attempts=0,
                     created_at=now,
                     next_at=now,
+                    problem=event.problem,
                 )
                 self.dispatchers[channel].remember([row])
                 log.warning("alert_from_memory", channel=channel, type=event.type.value)

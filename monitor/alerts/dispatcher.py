@@ -1,12 +1,17 @@
 """Delivering one channel's alerts from the outbox: one task per channel, owned by the service.
 
 Per lane (the event's region) alerts go strictly in order: only a lane's oldest pending row is
-attempted, so a "recovered" never overtakes its "failing". Lanes do not wait for each other's
+attempted, so a "recovered" never overtakes its "failing" (a problem held for grouping steps
+aside, its own rows waiting with it: `monitor.alerts.grouping`). Lanes do not wait for each other's
 backoff. A retryable failure (timeout, connection, 5xx, 429) is tried again after a capped
 exponential backoff with jitter, or after the receiver's `Retry-After`; a permanent one (another
 4xx), or a row whose retry budget is spent, becomes a dead letter and the lane moves on. Rows
 are read from the store each time, so a restart delivers whatever is still pending: at least
 once, with the row's idempotency key.
+
+The noise rules (docs/alerts.md#noise: grouping, folding, reminders) are applied to the
+outbox before each pass (`monitor.alerts.grouping`, `monitor.alerts.reminders`): their state
+is in the outbox rows, so they too survive a restart.
 
 When an event could not be stored (the store failing), its alerts are handed to `remember`
 and delivered from memory, first, with the same retries: they are lost only if the process
@@ -19,11 +24,14 @@ import asyncio
 import contextlib
 import random
 from collections import deque
+from collections.abc import Callable
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, replace
 from datetime import timedelta
 
 import structlog
 
+from monitor.alerts.grouping import Noise
 from monitor.alerts.health import ChannelStatus
 from monitor.alerts.notifier import Alert, Notifier, NotifyError
 from monitor.alerts.outbox import OutboxRow
@@ -39,6 +47,9 @@ log = structlog.get_logger("monitor.alerts")
 _IDLE = 1.0
 # How often `drain` looks whether what was due has gone.
 _DRAIN_POLL = 0.02
+# How often, at least, the outbox is searched for reminders due (seconds): the search reads
+# every problem the channel was sent, so not on every pass.
+_REMIND_RECHECK = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,13 +84,21 @@ class Dispatcher:
         backoff: Backoff | None = None,
         rng: random.Random | None = None,
         link: str | None = None,
+        noise: Noise | None = None,
+        silenced: Callable[[], AbstractSet[str]] = frozenset,
     ) -> None:
+        """`noise`: grouping, folding and reminders (none by default); `silenced`: the
+        regions silenced now, which are not reminded of."""
         self._store = store
         self._notifier = notifier
         self._clock = clock
         self._backoff = backoff or Backoff()
         self._rng = rng or random.Random()  # noqa: S311 (jitter, not a secret)
         self._link = link
+        self._noise = noise or Noise()
+        self._silenced = silenced
+        self._remind_at: float | None = None  # None: search for reminders on the next pass
+        self._remind_due: float | None = None  # when the next reminder falls due, if any
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._memory: deque[OutboxRow] = deque()
@@ -124,10 +143,11 @@ class Dispatcher:
         if self._memory and self._memory[0].next_at <= now:
             return True
         try:
-            heads = await self._store.outbox_heads(self.channel)
+            # The plan, not the lanes' heads: a row held for grouping is not due.
+            plan = await self._store.outbox_plan(self.channel, now, self._noise)
         except StoreError:
             return False  # nothing to deliver from while the store fails
-        return any(row.next_at <= now for row in heads)
+        return bool(plan.due)
 
     def remember(self, rows: list[OutboxRow]) -> None:
         """Alerts whose events the store could not take: delivered from memory, in order."""
@@ -140,22 +160,39 @@ class Dispatcher:
         return len(self._memory)
 
     async def run_once(self) -> float | None:
-        """Attempt every lane's head that is due; return the seconds until the next one is
-        due (None: nothing pending)."""
+        """Apply the noise rules, attempt every lane's head that is due, and queue the
+        reminders due; return the seconds until something is next due (a row, the end of a
+        group's window, a reminder; None: nothing pending or coming)."""
         waits = []
         while self._memory:
             wait = await self._memory_head()
             if wait is not None:
                 waits.append(wait)
                 break
-        heads = await self._store.outbox_heads(self.channel)
         now = self._clock.now().timestamp()
-        for row in heads:
-            if row.next_at <= now:
-                await self._attempt(row)
-        heads = await self._store.outbox_heads(self.channel)
+        plan = await self._store.outbox_plan(self.channel, now, self._noise)
+        for row in plan.due:
+            await self._attempt(row)
         now = self._clock.now().timestamp()
-        waits += [max(0.0, r.next_at - now) for r in heads]
+        every = self._noise.remind_every
+        if every is not None:
+            if self._remind_at is None or now >= self._remind_at:
+                # After the attempts: what they delivered sets when its reminder falls due.
+                self._remind_due = await self._store.outbox_remind(
+                    self.channel, now, every, self._silenced()
+                )
+                # Searched again when the next reminder falls due, or after a delivery (which
+                # sets when its own falls due), or within a minute at most: a reminder held
+                # back by a silence goes soon after the silence ends.
+                later = (
+                    now + every.total_seconds() if self._remind_due is None else self._remind_due
+                )
+                self._remind_at = min(later, now + _REMIND_RECHECK)
+            if self._remind_due is not None:
+                waits.append(max(0.0, self._remind_due - now))
+        plan = await self._store.outbox_plan(self.channel, now, self._noise)
+        if plan.wait is not None:
+            waits.append(plan.wait)
         return min(waits) if waits else None
 
     async def _memory_head(self) -> float | None:
@@ -204,6 +241,7 @@ class Dispatcher:
             return
         await self._store.outbox_finish(row.seq, dead=False)
         self.status.delivered(self._clock.now())
+        self._remind_at = None
         log.info(
             "alert_delivered",
             channel=self.channel,

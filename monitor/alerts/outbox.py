@@ -2,8 +2,11 @@
 transaction, so an alert exists exactly when its event does. Plain functions of a connection;
 `monitor.store.Store` runs them on its thread.
 
-A row is `pending` until delivered (`delivered`) or given up (`dead`). Rows of one channel and
-one lane (the event's region, or `-` for the monitor itself) are delivered in `seq` order.
+A row is `pending` until delivered (`delivered`) or given up (`dead`), or until it is folded into
+another row of its problem (`grouped` into a grouped message, or `folded`: an opening whose
+problem had long ended, into its resolution), which `folded_into` names by key. Rows of one
+channel and one lane (the event's region, or `-` for the monitor itself) are delivered in `seq`
+order, but for what `monitor.alerts.grouping` holds back (docs/alerts.md#noise).
 """
 
 from __future__ import annotations
@@ -16,25 +19,32 @@ from dataclasses import dataclass
 from typing import Any
 
 from monitor.events import Event
+from monitor.eventstore import resolution_after
 
 __all__ = [
     "DEAD",
     "DELIVERED",
+    "FOLDED",
+    "GROUPED",
     "NO_REGION",
     "OUTBOX_SCHEMA",
     "PENDING",
     "OutboxRow",
     "Router",
+    "channel_pending",
     "dead_letters",
     "enqueue_alerts",
     "event_json",
     "finish_row",
+    "fold_rows",
     "idempotency_key",
+    "last_sent",
     "outbox_counts",
     "pending_rows",
     "postpone_row",
     "prune_outbox",
     "resend_row",
+    "rewrite_event",
 ]
 
 OUTBOX_SCHEMA = """
@@ -51,12 +61,14 @@ OUTBOX_SCHEMA = """
         created_at REAL NOT NULL,
         next_at REAL NOT NULL,
         finished_at REAL,
-        last_error TEXT
+        last_error TEXT,
+        folded_into TEXT
     );
     CREATE INDEX outbox_pending ON outbox (channel, state, seq);
     CREATE INDEX outbox_by_problem ON outbox (problem, channel)
 """
 PENDING, DELIVERED, DEAD = "pending", "delivered", "dead"
+GROUPED, FOLDED = "grouped", "folded"
 NO_REGION = "-"
 
 # The channels an event is routed to by configuration (events, regions, minimum severity).
@@ -73,6 +85,7 @@ class OutboxRow:
     attempts: int
     created_at: float
     next_at: float
+    problem: str = ""
 
 
 def event_json(event: Event) -> dict[str, Any]:
@@ -133,19 +146,68 @@ def enqueue_alerts(
 
 
 def pending_rows(db: sqlite3.Connection, channel: str) -> list[OutboxRow]:
-    """The first pending row of every lane of `channel`, oldest lane first: only a lane's
-    head may be delivered, so a later row never overtakes an earlier one."""
-    rows = db.execute(
-        "SELECT seq, key, channel, lane, event, attempts, created_at, next_at FROM outbox"
-        " WHERE seq IN (SELECT MIN(seq) FROM outbox WHERE channel = ? AND state = ?"
+    """The first pending row of every lane of `channel`, oldest lane first: what is next in
+    each region, held back or not."""
+    return _rows(
+        db,
+        "WHERE seq IN (SELECT MIN(seq) FROM outbox WHERE channel = ? AND state = ?"
         " GROUP BY lane) ORDER BY seq",
         (channel, PENDING),
     )
+
+
+def channel_pending(db: sqlite3.Connection, channel: str) -> list[OutboxRow]:
+    """Every pending row of `channel`, in `seq` order: what the noise rules plan over."""
+    return _rows(db, "WHERE channel = ? AND state = ? ORDER BY seq", (channel, PENDING))
+
+
+def last_sent(db: sqlite3.Connection, channel: str) -> dict[str, float]:
+    """When a message of each problem with a row pending in `channel` last went to it."""
+    # Per problem pending (few), through the (problem, channel) index: not a scan of the
+    # channel's whole history.
+    rows = db.execute(
+        "SELECT p.problem, (SELECT MAX(o.finished_at) FROM outbox o WHERE o.problem = p.problem"
+        " AND o.channel = ? AND o.state = ?) FROM (SELECT DISTINCT problem FROM outbox"
+        " WHERE channel = ? AND state = ?) p",
+        (channel, DELIVERED, channel, PENDING),
+    )
+    return {str(problem): float(at) for problem, at in rows if at is not None}
+
+
+def fold_rows(db: sqlite3.Connection, folds: Sequence[tuple[int, str, str]], at: float) -> None:
+    """Mark rows (seq, key folded into, `GROUPED` or `FOLDED`) as not to be sent themselves."""
+    db.executemany(
+        "UPDATE outbox SET state = ?, folded_into = ?, finished_at = ? WHERE seq = ? AND state = ?",
+        [(state, into, at, seq, PENDING) for seq, into, state in folds],
+    )
+
+
+def rewrite_event(db: sqlite3.Connection, seq: int, event: dict[str, Any]) -> None:
+    """Replace a pending row's event (it now carries what was grouped or folded into it)."""
+    db.execute("UPDATE outbox SET event = ? WHERE seq = ?", (json.dumps(event), seq))
+
+
+_ROW_COLUMNS = "seq, key, channel, lane, event, attempts, created_at, next_at, problem"
+
+
+def _rows(db: sqlite3.Connection, where: str, args: Sequence[object]) -> list[OutboxRow]:
+    rows = db.execute(
+        f"SELECT {_ROW_COLUMNS} FROM outbox {where}",  # noqa: S608 (constant clauses)
+        args,
+    )
     return [
         OutboxRow(
-            int(s), str(k), str(c), str(lane), json.loads(str(e)), int(a), float(ca), float(n)
+            int(s),
+            str(k),
+            str(c),
+            str(lane),
+            json.loads(str(e)),
+            int(a),
+            float(ca),
+            float(n),
+            str(p),
         )
-        for s, k, c, lane, e, a, ca, n in rows
+        for s, k, c, lane, e, a, ca, n, p in rows
     ]
 
 
@@ -209,16 +271,42 @@ def dead_letters(
 
 def resend_row(db: sqlite3.Connection, key: str, now: float) -> bool:
     """Queue a dead letter again, at the end of its lane (a new `seq`), with a fresh retry
-    budget. Returns False when `key` names no dead letter."""
-    found = db.execute("SELECT seq FROM outbox WHERE key = ? AND state = ?", (key, DEAD)).fetchone()
+    budget. An opening whose problem has ended since (its resolution is in the events or the
+    outbox) goes as that resolution, carrying the opening in `folded`: nobody is paged for
+    something over. Returns False when `key` names no dead letter."""
+    found = db.execute(
+        "SELECT seq, problem, event_id, event FROM outbox WHERE key = ? AND state = ?", (key, DEAD)
+    ).fetchone()
     if found is None:
         return False
+    seq, problem, event_id, text = found
+    event = json.loads(str(text))
+    if event.get("resolved") is not True:
+        resolution = _resolution(db, int(seq), str(problem), str(event_id))
+        if resolution is not None:
+            folded = {k: event.get(k) for k in ("id", "type", "at", "summary")}
+            event = {**resolution, "folded": [*event.get("folded", []), folded]}
     db.execute(
         "UPDATE outbox SET seq = (SELECT MAX(seq) + 1 FROM outbox), state = ?, attempts = 0,"
-        " created_at = ?, next_at = ?, finished_at = NULL WHERE key = ?",
-        (PENDING, now, now, key),
+        " created_at = ?, next_at = ?, finished_at = NULL, event = ? WHERE key = ?",
+        (PENDING, now, now, json.dumps(event), key),
     )
     return True
+
+
+def _resolution(db: sqlite3.Connection, seq: int, problem: str, event_id: str) -> Any:
+    """The event JSON of what ended the problem of the outbox row `seq`, or None."""
+    stored = resolution_after(db, problem, event_id)
+    if stored is not None:
+        return event_json(stored)
+    # Its events pruned, the outbox still holds the last row of the problem in each channel.
+    for (text,) in db.execute(
+        "SELECT event FROM outbox WHERE problem = ? AND seq > ? ORDER BY seq", (problem, seq)
+    ):
+        later = json.loads(str(text))
+        if later.get("resolved") is True:
+            return {k: v for k, v in later.items() if k not in ("grouped", "folded", "reminder")}
+    return None
 
 
 def prune_outbox(db: sqlite3.Connection, before: float) -> int:
