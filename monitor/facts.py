@@ -52,7 +52,7 @@ def _lifecycle(config: Config, started: bool, at: datetime, instance: str) -> Ev
     regions = list(config.regions)
     return fact(
         kind,
-        key=f"monitor/{instance}",
+        key=f"monitor/{instance}/{verb}",
         severity=Severity.INFO,
         region=None,
         at=at,

@@ -26,7 +26,7 @@ async def test_the_bad_deploy_alerts_every_channel_once_and_a_receiver_down_gets
     """Break westeurope: one `region.failing` per channel, then one `endpoint.disabled`; heal
     it: `region.recovered` and `endpoint.enabled`. A receiver taken down (as the banner shows)
     before the break refuses every attempt until brought up after the heal, then receives all
-    four, in order, each idempotency key of the stored events at least once; every other
+    four, in order within each problem, each idempotency key of the stored events at least once; every other
     channel (Slack, Teams, PagerDuty) got each exactly once meanwhile, naming the stored event
     (PagerDuty's recovery: the resolve of the failing incident); every webhook signature
     verifies."""
@@ -65,7 +65,8 @@ async def test_the_bad_deploy_alerts_every_channel_once_and_a_receiver_down_gets
 
             brought_up = await client.post(f"/lab/alerts/{down}/up")
             assert brought_up.json()["down"] is False
-            await eventually(lambda: arrived([down], "endpoint.enabled"), timeout=15, interval=0.2)
+            for kind in STORY:
+                await eventually(lambda k=kind: arrived([down], k), timeout=15, interval=0.2)
 
             events = {kind: await _events(client, kind) for kind in STORY}
             everything = (await client.get("/lab/alerts")).json()["channels"]
@@ -81,9 +82,17 @@ async def test_the_bad_deploy_alerts_every_channel_once_and_a_receiver_down_gets
     for channel in names:
         story = _story(everything[channel]["received"])
         firsts = [a for a in story if not a["duplicate"]]
-        assert [a["type"] for a in firsts] == STORY, (channel, story)
+        order = [a["type"] for a in firsts]
         if channel != down:
+            assert order == STORY, (channel, story)
             assert story == firsts, f"{channel} got an alert twice: {story}"
+        else:
+            # Delivered late, its recovery is held for the group window after its failing
+            # went (docs/alerts.md, "Grouping"), so the enable may pass it: the order holds
+            # within each problem.
+            assert sorted(order) == sorted(STORY), (channel, story)
+            assert order.index("region.failing") < order.index("region.recovered"), story
+            assert order.index("endpoint.disabled") < order.index("endpoint.enabled"), story
         assert all(a["summary"] for a in story), story
         kind = everything[channel]["kind"]
         for alert in story:
