@@ -14,6 +14,7 @@ import sqlite3
 from collections.abc import Set
 
 from monitor.alerts.outbox import DELIVERED, FOLDED, GROUPED, PENDING
+from monitor.events import FACTS
 
 __all__ = ["queue_reminders", "reminder_key"]
 
@@ -31,7 +32,8 @@ def queue_reminders(
 ) -> tuple[int, float | None]:
     """Queue a reminder in `channel` for every problem whose last message there was delivered
     `every` seconds ago or more, was not a resolution, and whose last stored event is no
-    resolution either, unless its region is in `silenced`. Call inside a transaction.
+    resolution either, unless its region is in `silenced`. A fact (`monitor.events.FACTS`)
+    opens no problem: nothing ever resolves it, so it is never reminded. Call inside a transaction.
     Returns how many were queued, and when the next one falls due (None: no problem open in
     this channel)."""
     rows = db.execute(
@@ -47,7 +49,7 @@ def queue_reminders(
     queued = 0
     for problem, lane, event_id, text, finished_at in rows:
         event = json.loads(str(text))
-        if event.get("resolved") is True or lane in silenced:
+        if event.get("resolved") is True or event.get("type") in FACTS or lane in silenced:
             continue
         due = float(finished_at) + every
         if due > now:

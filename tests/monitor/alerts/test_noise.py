@@ -21,7 +21,7 @@ from monitor.alerts.dispatcher import Backoff, Dispatcher
 from monitor.alerts.grouping import Noise
 from monitor.alerts.webhook import WebhookNotifier
 from monitor.clock import ManualClock
-from monitor.events import Condition, Event, EventType, Severity, derive
+from monitor.events import Condition, Event, EventType, Severity, derive, fact
 from monitor.store import Store
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
@@ -370,3 +370,23 @@ class _Any:
 
 
 ANY = _Any()
+
+
+async def test_a_fact_is_never_reminded(bench: Bench) -> None:
+    """A fact (a deploy recorded, an endpoint disabled) opens no problem: it is sent once and
+    never reminded, however long after."""
+    deploy = fact(
+        EventType.DEPLOY_RECORDED,
+        key="deploy/d1",
+        severity=Severity.INFO,
+        region="westeurope",
+        at=START,
+        summary="deploy of v2 to westeurope detected",
+        evidence={"id": "d1"},
+        instance="test",
+    )
+    async with receiving() as receiver:
+        bench.add("ops", receiver, Noise(group_window=WINDOW, remind_every=timedelta(hours=1)))
+        await bench.run_to(0, deploy)
+        await bench.run_to(5 * 3600)
+    assert [e["type"] for e in events(receiver)] == ["deploy.recorded"]
