@@ -1,7 +1,7 @@
 """One HTTP attempt for a channel: POST a body, and say what the answer means.
 
 Every kind (webhook, Slack, Teams, PagerDuty) shares it, so they all classify answers one way:
-2xx delivered; a timeout, a connection failure, 5xx, 408, 425 or 429 worth another attempt
+2xx delivered; a timeout, a connection failure, an answer that cannot be read, 5xx, 408, 425 or 429 worth another attempt
 (after the `Retry-After` asked for); any other answer final. What it raises names the channel by
 kind, name and `safe_url` only: a channel's URL path and its keys are secrets.
 """
@@ -63,6 +63,12 @@ class Channel:
             # The class only: httpx's text may quote the URL, whose path is the secret.
             raise NotifyError(
                 f"{self.where}: could not connect ({type(e).__name__})", retryable=True
+            ) from None
+        except httpx.HTTPError as e:
+            # Any other failure of the exchange (an answer that cannot be decoded): the
+            # receiver may not have taken it, so it is tried again like a lost connection.
+            raise NotifyError(
+                f"{self.where}: failed ({type(e).__name__})", retryable=True
             ) from None
         status = response.status_code
         if 200 <= status < 300:

@@ -102,6 +102,25 @@ async def test_5xx_429_and_timeouts_are_retried_until_delivered(
     assert len({r.headers["idempotency-key"] for r in receiver.received}) == 1
 
 
+async def test_an_answer_whose_body_cannot_be_decoded_is_an_attempt_tried_again(
+    store: Store,
+) -> None:
+    """An answer httpx cannot decode (a broken gzip body) is a failed attempt, tried again
+    and then delivered, not an error that escapes the dispatcher."""
+    clock = ManualClock(START)
+    async with receiving() as receiver:
+        receiver.script.append(Answer(502, {"content-encoding": "gzip"}, body=b"not gzip"))
+        d = dispatcher(store, receiver.url, clock)
+        await store.record_events([event(1)])
+        wait = await d.run_once()
+        assert receiver.accepted == [] and wait is not None
+        assert d.status.last_error is not None and "DecodingError" in d.status.last_error
+        clock.advance(wait)
+        assert await d.run_once() is None
+        await d.stop()
+    assert ids([r.body for r in receiver.accepted]) == ["e0001"]
+
+
 async def test_a_400_dead_letters_without_blocking_the_next_alert(store: Store) -> None:
     """A refused alert becomes a dead letter and the next one in its region is delivered."""
     clock = ManualClock(START)
