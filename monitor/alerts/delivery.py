@@ -1,8 +1,8 @@
 """One HTTP attempt for a channel: POST a body, and say what the answer means.
 
 Every kind (webhook, Slack, Teams, PagerDuty) shares it, so they all classify answers one way:
-2xx delivered; a timeout, a connection failure, an answer that cannot be read, 5xx, 408, 425 or 429 worth another attempt
-(after the `Retry-After` asked for); any other answer final. What it raises names the channel by
+2xx delivered; a timeout, a connection failure, an answer that cannot be read, 5xx, 408, 425
+or 429 worth another attempt (after the `Retry-After` asked for); any other answer final. What it raises names the channel by
 kind, name and `safe_url` only: a channel's URL path and its keys are secrets.
 """
 
