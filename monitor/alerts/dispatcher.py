@@ -7,7 +7,9 @@ backoff. A retryable failure (timeout, connection, 5xx, 429) is tried again afte
 exponential backoff with jitter, or after the receiver's `Retry-After`; a permanent one (another
 4xx), or a row whose retry budget is spent, becomes a dead letter and the lane moves on. Rows
 are read from the store each time, so a restart delivers whatever is still pending: at least
-once, with the row's idempotency key.
+once, with the row's idempotency key. Whatever else a notifier raises (a bug) makes its alert a
+dead letter, and a pass that fails unexpectedly is logged and tried again: the channel's task
+never ends before its stop.
 
 The noise rules (docs/alerts.md#noise: grouping, folding, reminders) are applied to the
 outbox before each pass (`monitor.alerts.grouping`, `monitor.alerts.reminders`): their state
@@ -23,11 +25,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
+import traceback
 from collections import deque
 from collections.abc import Callable
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, replace
 from datetime import timedelta
+from pathlib import Path
 
 import structlog
 
@@ -203,7 +207,7 @@ class Dispatcher:
         if row.next_at > now:
             return row.next_at - now
         try:
-            await self._notifier.send(self._message(row))
+            await self._send(row)
         except NotifyError as e:
             spent = now - row.created_at >= self._backoff.budget.total_seconds()
             if e.retryable and not spent:
@@ -222,6 +226,20 @@ class Dispatcher:
     def _message(self, row: OutboxRow) -> Alert:
         return Alert(key=row.key, channel=row.channel, event=row.event, link=self._link)
 
+    async def _send(self, row: OutboxRow) -> None:
+        """One attempt; whatever else a notifier raises (a bug) is a final `NotifyError`: the
+        alert becomes a dead letter, said in the log, and the channel goes on."""
+        try:
+            await self._notifier.send(self._message(row))
+        except NotifyError:
+            raise
+        except Exception as e:
+            # The class and where, never the text: it may quote the channel's URL or key.
+            raise NotifyError(
+                f"{self.channel}: failed unexpectedly ({type(e).__name__} at {_where(e)})",
+                retryable=False,
+            ) from None
+
     async def _run(self) -> None:
         while True:
             self._wake.clear()
@@ -229,13 +247,21 @@ class Dispatcher:
                 wait = await self.run_once()
             except StoreError:
                 wait = _IDLE  # the store's write health says why; try again shortly
+            except Exception as e:
+                # A bug must not end the channel's delivery silently: said, and tried again.
+                log.error(
+                    "alerts_pass_failed",
+                    channel=self.channel,
+                    error=f"{type(e).__name__} at {_where(e)}",
+                )
+                wait = _IDLE
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(_IDLE if wait is None else min(wait, _IDLE)):
                     await self._wake.wait()
 
     async def _attempt(self, row: OutboxRow) -> None:
         try:
-            await self._notifier.send(self._message(row))
+            await self._send(row)
         except NotifyError as e:
             await self._failed(row, e)
             return
@@ -280,3 +306,11 @@ class Dispatcher:
             retry_in_s=round(delay, 3),
             error=str(error),
         )
+
+
+def _where(error: BaseException) -> str:
+    """The file and line an exception was raised at (`webhook.py:41`)."""
+    frames = traceback.extract_tb(error.__traceback__)
+    if not frames:
+        return "?"
+    return f"{Path(frames[-1].filename).name}:{frames[-1].lineno}"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+import sqlite3
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -196,3 +197,64 @@ async def test_no_secret_in_errors_or_logs(store: Store) -> None:
     text = str(caught.value) + repr(logs) + repr(await store.dead_letters())
     assert "s3cr3t-path" not in text and SECRET not in text
     assert "http://127.0.0.1" in text
+
+
+class BrokenOn:
+    """A webhook notifier with a bug on one event: it raises what no notifier should."""
+
+    def __init__(self, notifier: WebhookNotifier, event_id: str) -> None:
+        self.name = notifier.name
+        self._notifier = notifier
+        self._event_id = event_id
+
+    async def send(self, message: Alert) -> None:
+        if message.event["id"] == self._event_id:
+            raise TypeError("a bug in a notifier")
+        await self._notifier.send(message)
+
+    async def aclose(self) -> None:
+        await self._notifier.aclose()
+
+
+async def test_a_notifier_bug_dead_letters_its_alert_and_the_channel_delivers_on(
+    store: Store,
+) -> None:
+    """An exception other than NotifyError from a notifier is logged and dead-letters that
+    alert; the channel's task lives on and delivers the next alert."""
+    clock = ManualClock(START)
+    async with receiving() as receiver:
+        notifier = WebhookNotifier("ops", receiver.url, clock=clock, secret=SECRET)
+        d = Dispatcher(store, BrokenOn(notifier, "e0001"), clock=clock, backoff=Backoff())
+        store.outbox_listeners.append(d.wake)
+        with structlog.testing.capture_logs() as logs:
+            d.start()
+            await store.record_events([event(1), event(2)])
+            await eventually(lambda: len(receiver.accepted) == 1)
+            await d.stop()
+    assert ids([r.body for r in receiver.accepted]) == ["e0002"]
+    [dead] = await store.dead_letters("ops")
+    assert dead["event"]["id"] == "e0001" and "TypeError" in dead["error"]
+    assert any(entry["event"] == "alert_dead_lettered" for entry in logs)
+
+
+async def test_a_pass_that_fails_unexpectedly_is_logged_and_the_channel_goes_on(
+    store: Store,
+) -> None:
+    """An error no pass expects (an outbox row that does not read back) is logged and the
+    channel's task lives on: once the row reads again, it is delivered."""
+    clock = ManualClock(START)
+    async with receiving() as receiver:
+        d = dispatcher(store, receiver.url, clock)
+        await store.record_events([event(1)])
+        with sqlite3.connect(store.path) as db:
+            good = db.execute("SELECT event FROM outbox").fetchone()[0]
+            db.execute("UPDATE outbox SET event = 'not json'")
+        with structlog.testing.capture_logs() as logs:
+            d.start()
+            await eventually(lambda: any(e["event"] == "alerts_pass_failed" for e in logs))
+            with sqlite3.connect(store.path) as db:
+                db.execute("UPDATE outbox SET event = ?", (good,))
+            d.wake()
+            await eventually(lambda: len(receiver.accepted) == 1)
+            await d.stop()
+    assert ids([r.body for r in receiver.accepted]) == ["e0001"]
