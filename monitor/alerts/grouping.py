@@ -7,6 +7,8 @@ the noise rules of docs/alerts.md#noise as a pure function of the pending rows.
 - An opening still pending whose resolution is pending behind it, and ended longer ago than
   `fold_after`, is not sent: it is folded into that resolution (`folded`). A resolution is
   never folded away; grouping keeps the newest message, so a problem's last resolution goes.
+- A fact (`monitor.events.FACTS`: an endpoint disabled, a deploy, the monitor stopping) is an
+  occurrence, not a change of a problem: never held nor grouped, it goes at once.
 - Order: a region's lane goes in `seq` order, but a problem held for grouping steps aside: the
   lane's head is its oldest row whose problem is not held. A problem's rows all wait with it,
   so its resolution never overtakes its opening.
@@ -20,6 +22,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from monitor.alerts.outbox import FOLDED, GROUPED, OutboxRow
+from monitor.events import FACTS
 
 __all__ = ["Fold", "Noise", "Plan", "plan"]
 
@@ -70,7 +73,8 @@ def plan(
             mine = _fold_stale(mine, now - noise.fold_after.total_seconds(), result)
         sent = last_sent.get(problem)
         window = noise.group_window.total_seconds()
-        if window > 0 and sent is not None and mine[0].created_at < sent + window:
+        fact = mine[0].event.get("type") in FACTS
+        if window > 0 and not fact and sent is not None and mine[0].created_at < sent + window:
             if now < sent + window:
                 held_until[problem] = sent + window
             elif len(mine) > 1:

@@ -390,3 +390,30 @@ async def test_a_fact_is_never_reminded(bench: Bench) -> None:
         await bench.run_to(0, deploy)
         await bench.run_to(5 * 3600)
     assert [e["type"] for e in events(receiver)] == ["deploy.recorded"]
+
+
+async def test_a_fact_is_sent_at_once_even_after_another_of_its_kind_within_the_window(
+    bench: Bench,
+) -> None:
+    """Facts are occurrences, not a problem's changes: a second `monitor.stopping` a minute
+    after the first (a restart, then another stop) goes at once, not held for grouping, so a
+    stop's drain can deliver it."""
+
+    def stopping(t: float) -> Event:
+        return fact(
+            EventType.MONITOR_STOPPING,
+            key="monitor/test/stopping",
+            severity=Severity.INFO,
+            region=None,
+            at=START + timedelta(seconds=t),
+            summary=f"stopping {t}",
+            evidence={},
+            instance="test",
+        )
+
+    async with receiving() as receiver:
+        bench.add("ops", receiver, Noise(group_window=WINDOW))
+        await bench.run_to(0, stopping(0))
+        await bench.run_to(60, stopping(60))
+        assert [e["summary"] for e in events(receiver)] == ["stopping 0", "stopping 60"]
+    assert all("grouped" not in e for e in events(receiver))
