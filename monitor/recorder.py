@@ -114,7 +114,10 @@ class Recorder:
             await _attempt(store.save_control(control), "control")
         written = not events or await _attempt(store.record_events(events), "events")
         if not written and self.unrecorded is not None:
-            self.unrecorded(events)
+            try:
+                self.unrecorded(events)
+            except Exception:  # our bug: these alerts are lost, never the recorder
+                log.exception("alerts_not_queued", events=len(events))
 
 
 async def _attempt(write: Coroutine[object, object, None], what: str) -> bool:
