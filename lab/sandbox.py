@@ -417,7 +417,11 @@ def _alerts(sandbox: Sandbox, base_url: str) -> list[str]:
         f"{DOWN_RETRY_AFTER}), the",
         "  # alerts wait in the outbox, retried, and the other channels get theirs meanwhile ...",
         f"  curl -s -X POST {at}/{channel}/down",
-        "  # ... and bring it back after step 6: everything arrives, in order, within seconds",
+        "  # meanwhile the service shows it: pending alerts, the channel failing (and a",
+        "  # monitor.blind event about it to the other channels)",
+        f"  curl -s {base_url}/api/v1/alerts | python3 -m json.tool",
+        "  # ... and bring it back after step 6: everything arrives within seconds, in order",
+        "  # for each problem (a recovery waits out its group window after its failure went)",
         f"  curl -s -X POST {at}/{channel}/up",
     ]
 
