@@ -24,6 +24,7 @@ from api.metrics import Metrics
 from api.openapi import complete_openapi
 from api.routes import (
     actions,
+    alerts,
     audit,
     checks,
     commands,
@@ -105,6 +106,7 @@ def create_app(
     v1.include_router(deploys.router)
     v1.include_router(actions.router)
     v1.include_router(audit.router)
+    v1.include_router(alerts.router)
     v1.include_router(controls.router)
     v1.include_router(stream_router)
     v1.include_router(configuration.router)

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from api.alertmodels import ChannelOut, DeadLetterOut, channel_out, dead_letter_out
 from api.headline import Headline, site_headline
 from api.models import DnsAnswerOut, EventOut, RegionOut, dns_answer_out, event_out, region_out
 from api.sparkline import sparkline_points
@@ -25,6 +26,7 @@ from monitor.warnings import Warning
 
 __all__ = [
     "UPTIME_PERIODS",
+    "AlertsPanel",
     "DashboardView",
     "DnsMatrix",
     "RegionCard",
@@ -40,6 +42,7 @@ UPTIME_PERIODS: tuple[tuple[str, timedelta], ...] = (
 )
 _SPARK_ROUNDS = 30
 _TIMELINE_LENGTH = 30
+_DEAD_LETTERS_SHOWN = 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +79,16 @@ class DnsMatrix:
 
 
 @dataclass(frozen=True, slots=True)
+class AlertsPanel:
+    """The alert channels' health and the latest dead letters, each with the command that
+    sends it again (the page never writes: a resend needs the bearer token)."""
+
+    channels: tuple[ChannelOut, ...]
+    dead_letters: tuple[tuple[DeadLetterOut, str], ...]  # newest first, with its resend line
+    more: bool  # more dead letters than shown: the API lists them all
+
+
+@dataclass(frozen=True, slots=True)
 class DashboardView:
     hostname: str
     made_at: datetime
@@ -88,6 +101,7 @@ class DashboardView:
     warnings: tuple[Warning, ...]
     tm_unreadable: str | None  # why Traffic Manager cannot be read, and since when
     history_error: str | None  # why the history is not shown
+    alerts: AlertsPanel | None  # None: no alert channels
     refresh: int  # seconds between plain refreshes without JavaScript
     lab: bool  # the lab's fault panel is mounted
     stream: bool  # the live stream is served: the page listens instead of polling
@@ -144,6 +158,11 @@ async def dashboard_view(service: Service, *, lab: bool, stream: bool) -> Dashbo
         timeline = [event_out(s) for s in stored]
     except StoreError as e:
         history_error = str(e)
+    alerts: AlertsPanel | None = None
+    try:
+        alerts = await _alerts_panel(service)
+    except StoreError as e:
+        history_error = str(e)
     tm = snapshot.traffic_manager
     outage = tm.outage if tm is not None else None
     return DashboardView(
@@ -162,10 +181,37 @@ async def dashboard_view(service: Service, *, lab: bool, stream: bool) -> Dashbo
             else None
         ),
         history_error=history_error,
+        alerts=alerts,
         refresh=max(1, round(service.config.checks.https.interval.total_seconds())),
         lab=lab,
         stream=stream,
     )
+
+
+async def _alerts_panel(service: Service) -> AlertsPanel | None:
+    alerting = service.alerting
+    if alerting is None:
+        return None
+    counts = await service.store.outbox_counts()
+    statuses = alerting.statuses
+    channels = tuple(
+        channel_out(
+            c, statuses.get(c.name), counts.get(c.name, {}), alerting.dispatchers[c.name].in_memory
+        )
+        for c in service.config.alerts
+        if c.name in alerting.dispatchers
+    )
+    rows = await service.store.dead_letters(limit=_DEAD_LETTERS_SHOWN + 1)
+    base = service.config.api.public_url or "$REGIONWATCH_URL"
+    dead = tuple(
+        (
+            dead_letter_out(row),
+            'curl -X POST -H "Authorization: Bearer $REGIONWATCH_TOKEN" '
+            f'"{base.rstrip("/")}/api/v1/alerts/dead-letters/{row["key"]}/resend?by=$USER"',
+        )
+        for row in rows[:_DEAD_LETTERS_SHOWN]
+    )
+    return AlertsPanel(channels, dead, len(rows) > _DEAD_LETTERS_SHOWN)
 
 
 def _uptime(label: str, counts: Mapping[RegionStatus, int]) -> Uptime:

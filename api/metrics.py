@@ -4,7 +4,9 @@ What the engine knows now (verdicts, probe results, the policy's state, Traffic 
 DNS answers) is read from the current snapshot when Prometheus scrapes, so no probe updates a
 metric inline and a scrape always sees one whole snapshot. What happened (events, actions,
 deploys, the engine's lag) is counted by an engine subscriber, from the moment the app
-started. docs/metrics.md lists every family.
+started. Alert channels are read from their statuses, held in memory by the service's
+alerting (their outbox counted in the background, never by a scrape). docs/metrics.md lists
+every family.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from monitor.engine import Publication
@@ -57,14 +59,6 @@ class Metrics:
             ["region"],
             registry=self.registry,
         )
-        # Alerts arrive in a later release: the family is declared so dashboards and rules can
-        # be written against it today.
-        self.alert_deliveries = Counter(
-            "regionwatch_alert_deliveries",
-            "Alert deliveries, by channel and result",
-            ["channel", "result"],
-            registry=self.registry,
-        )
         self.lag = Histogram(
             "regionwatch_engine_lag_seconds",
             "Seconds from an item of evidence's submission to the snapshot it made",
@@ -100,16 +94,44 @@ class SnapshotCollector(Collector):
     def __init__(self, service: Callable[[], Service | None]) -> None:
         self._service = service
 
-    def describe(self) -> Iterable[GaugeMetricFamily]:
-        return list(_families().values())
+    def describe(self) -> Iterable[Metric]:
+        return [*_families().values(), *_alert_families(None)]
 
-    def collect(self) -> Iterable[GaugeMetricFamily]:
+    def collect(self) -> Iterable[Metric]:
         families = _families()
         service = self._service()
         families["build"].add_metric([RELEASE], 1.0)
         if service is not None:
             _fill(families, service.snapshot, service.engine.lag)
-        return list(families.values())
+        return [*families.values(), *_alert_families(service)]
+
+
+def _alert_families(service: Service | None) -> list[Metric]:
+    """Each alert channel's deliveries since the start (every result at zero from the start)
+    and its outbox as last counted."""
+    deliveries = CounterMetricFamily(
+        "regionwatch_alert_deliveries",
+        "Alert delivery attempts since the start, by channel and result",
+        labels=["channel", "result"],
+    )
+    pending = GaugeMetricFamily(
+        "regionwatch_alert_outbox_pending",
+        "Alerts queued in the store for the channel, not yet delivered",
+        labels=["channel"],
+    )
+    dead = GaugeMetricFamily(
+        "regionwatch_alert_dead_letters",
+        "Dead letters kept in the store for the channel (alerts given up)",
+        labels=["channel"],
+    )
+    alerting = service.alerting if service is not None else None
+    for name, status in (alerting.statuses if alerting is not None else {}).items():
+        deliveries.add_metric([name, "delivered"], status.delivered_total)
+        deliveries.add_metric([name, "failed"], status.failed_total)
+        deliveries.add_metric([name, "dead"], status.dead_total)
+        pending.add_metric([name], status.pending)
+        dead.add_metric([name], status.dead_stored)
+    return [deliveries, pending, dead]
 
 
 def _families() -> dict[str, GaugeMetricFamily]:

@@ -76,6 +76,11 @@ OUTCOME_HELP = {
     "down": "the region answered wrongly or not at all",
     "error": "we could not judge (our network or our bug)",
 }
+ALERT_HELP = {
+    "delivering": "its last alert went through (or none was sent yet)",
+    "retrying": "attempts are failing and will be tried again",
+    "failing": "alerts were given up, or keep failing: the monitor is blind in this channel",
+}
 SEVERITY_HELP = {
     "info": "for the record",
     "warning": "worth a look",
@@ -112,6 +117,7 @@ _env.globals.update(
     cache_help=CACHE_HELP,
     outcome_help=OUTCOME_HELP,
     severity_help=SEVERITY_HELP,
+    alert_help=ALERT_HELP,
     uptime_periods=UPTIME_PERIODS,
 )
 

@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal, Protocol, TypeVar
 from fastapi import APIRouter, Body, Depends, HTTPException, Request
 from pydantic import BaseModel, Field
 
+from lab.alertreceivers import AlertReceivers, alert_routes
 from lab.faults import Fault, fault_catalogue
 from lab.origin import RegionalOrigin
 from lab.resolvers import LabResolver
@@ -76,13 +77,17 @@ def control_router(
     origins: Mapping[str, RegionalOrigin],
     traffic_manager: TrafficManagerEmulator | None = None,
     resolvers: Mapping[str, LabResolver] | None = None,
+    alerts: AlertReceivers | None = None,
 ) -> APIRouter:
-    """Routes under /lab for the given origins (and Traffic Manager emulator, and resolvers)."""
+    """Routes under /lab for the given origins (and Traffic Manager emulator, resolvers and
+    alert receivers)."""
     router = APIRouter(prefix="/lab", tags=["lab"], dependencies=[Depends(_loopback_only)])
     if traffic_manager is not None:
         router.include_router(_traffic_manager_routes(traffic_manager))
     if resolvers:
         router.include_router(_resolver_routes(resolvers))
+    if alerts is not None:
+        router.include_router(alert_routes(alerts))
 
     def origin_of(region: str) -> RegionalOrigin:
         if region not in origins:
@@ -108,6 +113,8 @@ def control_router(
             document["traffic_manager"] = _tm_state(traffic_manager)
         if resolvers:
             document["resolvers"] = {name: _resolver_state(r) for name, r in resolvers.items()}
+        if alerts is not None:
+            document["alerts"] = alerts.summary()
         return document
 
     @router.post("/regions/{region}/deploy", summary="Roll out a release to one region")

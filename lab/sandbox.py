@@ -3,10 +3,11 @@
 Two regional origins (westeurope, centralus) with a lab CA, a Traffic Manager emulator with
 the model's Geographic profile (Europe → westeurope, the world → centralus) probing them, a
 generated configuration a newcomer can read and reuse, the service with its API, and the
-fault panel under /lab, all in one process. Failover runs in enforce mode (the emulator is the
-lab's own) at settings a person can watch (`LAB_FAILOVER`): a bad deploy is taken out of
-Traffic Manager after three failing rounds and put back after three healthy ones. Everything
-lives in a temporary folder that is removed on exit.
+fault panel under /lab with the receivers of the service's alerts, all in one process.
+Failover runs in enforce mode (the emulator is the lab's own) at settings a person can watch
+(`LAB_FAILOVER`): a bad deploy is taken out of Traffic Manager after three failing rounds and
+put back after three healthy ones. Everything lives in a temporary folder that is removed on
+exit.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ import yaml
 from api.app import create_app
 from api.listener import bind_listener
 from api.server import run_service, stop_signals
+from lab.alertreceivers import DOWN_RETRY_AFTER, AlertReceiver, AlertReceivers, Kind
 from lab.certs import LabCA
 from lab.control import Catalogue, control_router
 from lab.faults import fault_catalogue
@@ -39,6 +41,7 @@ from monitor.config import Config, load_config
 from monitor.durations import format_duration
 
 __all__ = [
+    "LAB_ALERT_CHANNELS",
     "LAB_FAILOVER",
     "LAB_HOSTNAME",
     "LAB_REGIONS",
@@ -97,6 +100,15 @@ LAB_FAILOVER: dict[str, Any] = {
 }
 
 
+# The lab's alert channels (name → kind), each pointed at its receiver under /lab/alerts.
+LAB_ALERT_CHANNELS: dict[str, Kind] = {
+    "webhook": "webhook",
+    "slack": "slack",
+    "teams": "teams",
+    "pagerduty": "pagerduty",
+}
+
+
 @dataclass(frozen=True, slots=True)
 class LabSettings:
     host: str = "127.0.0.1"
@@ -122,6 +134,21 @@ class Sandbox:
             probe_interval=settings.interval.total_seconds(), workdir=workdir, ca=self.ca.authority
         )
         self.resolvers: dict[str, LabResolver] = {}
+        # The webhook's signing key and PagerDuty's routing key, made for this run like the
+        # token; the lab's receivers check the signatures with the same key.
+        self.webhook_secret = secrets.token_urlsafe(24)
+        self.routing_key = secrets.token_hex(16)
+        self.alerts = AlertReceivers(
+            [
+                AlertReceiver(name, kind, secret=self.webhook_secret if kind == "webhook" else None)
+                for name, kind in LAB_ALERT_CHANNELS.items()
+            ]
+        )
+
+    @property
+    def base_url(self) -> str:
+        """Where the lab's service (and its fault panel) is served."""
+        return f"http://{self.settings.host}:{self.settings.port}"
 
     async def start(self) -> Config:
         self.ca.write_ca_pem(self.ca_path)
@@ -229,9 +256,15 @@ class Sandbox:
                 interval=format_duration(interval)
             ),
             "failover": LAB_FAILOVER,
+            # Every channel's receiver is the lab's own, on this port.
+            "alerts": self.alerts.channels(self.base_url, routing_key=self.routing_key),
+            # A change soon after a problem's first alert is held only this long, so a newcomer
+            # sees a recovery arrive in seconds rather than minutes.
+            "alerting": {"group_window": format_duration(2 * interval)},
             "api": {
                 "listen": f"{self.settings.host}:{self.settings.port}",
                 "token": self.api_token,
+                "public_url": self.base_url,
             },
             "storage": {"path": "regionwatch.db", "retention": "1d"},
         }
@@ -241,6 +274,7 @@ class Sandbox:
             "# Azure SDK reads AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET from the\n"
             "# environment (the lab prints the export lines). Failover is in enforce mode: the\n"
             "# Traffic Manager it writes is the lab's emulator. api.token is made for this run.\n"
+            "# The alerts go to the lab's own receivers (/lab/alerts); their keys are this run's.\n"
         )
         return header + yaml.safe_dump(config, sort_keys=False)
 
@@ -258,6 +292,8 @@ def banner(sandbox: Sandbox, base_url: str) -> str:
         f"  regions (JSON) {base_url}/api/v1/regions",
         f"  API docs       {base_url}/docs",
         f"  fault panel    {base_url}/lab  (every fault and its parameters: {base_url}/docs#/lab)",
+        f"  alerts         {base_url}/lab/alerts  (what the lab's receivers got; channels: "
+        f"{', '.join(sandbox.alerts.by_name)})",
     ]
     for name, origin in sandbox.origins.items():
         lines.append(
@@ -343,6 +379,8 @@ def _story(sandbox: Sandbox, base_url: str) -> list[str]:
         f"  curl -s -X POST {region}/heal",
         f"  {events}",
         "",
+        *_alerts(sandbox, base_url),
+        "",
         *_controls(sandbox, base_url),
         "",
         "More to try:",
@@ -359,6 +397,32 @@ def _story(sandbox: Sandbox, base_url: str) -> list[str]:
         f'{_JSON} \'{{"status": "Disabled"}}\'',
         "  # break a resolver",
         f"  curl -s -X POST {base_url}/lab/resolvers/eu/faults/servfail",
+    ]
+
+
+def _alerts(sandbox: Sandbox, base_url: str) -> list[str]:
+    """The banner's walk through the alerts of the story above, and a receiver that is down
+    while they are sent."""
+    channel = next(iter(sandbox.alerts.by_name))
+    at = f"{base_url}/lab/alerts"
+    return [
+        "Watch the alerts: each event above is an alert owed to every channel, kept in the",
+        "service's outbox until its receiver takes it (the lab's log says alert_delivered).",
+        "  # what each receiver got, in order: region.failing and endpoint.disabled, then",
+        "  # region.recovered and endpoint.enabled (the webhook's signatures checked: verified)",
+        f"  curl -s {at} | python3 -m json.tool | grep -E '\"(type|region|summary|key|verified)\"'",
+        "  # the events they carry",
+        f"  curl -s '{base_url}/api/v1/events?region=westeurope' | {_EVENTS}",
+        f"  # take the {channel} receiver down before step 2: it answers 503 (Retry-After "
+        f"{DOWN_RETRY_AFTER}), the",
+        "  # alerts wait in the outbox, retried, and the other channels get theirs meanwhile ...",
+        f"  curl -s -X POST {at}/{channel}/down",
+        "  # meanwhile the service shows it: pending alerts, the channel failing (and a",
+        "  # monitor.blind event about it to the other channels)",
+        f"  curl -s {base_url}/api/v1/alerts | python3 -m json.tool",
+        "  # ... and bring it back after step 6: everything arrives within seconds, in order",
+        "  # for each problem (a recovery waits out its group window after its failure went)",
+        f"  curl -s -X POST {at}/{channel}/up",
     ]
 
 
@@ -438,7 +502,10 @@ async def run_lab(settings: LabSettings, *, announce: Callable[[str], None] = pr
                         config,
                         routers=[
                             control_router(
-                                sandbox.origins, sandbox.traffic_manager, sandbox.resolvers
+                                sandbox.origins,
+                                sandbox.traffic_manager,
+                                sandbox.resolvers,
+                                sandbox.alerts,
                             )
                         ],
                     )

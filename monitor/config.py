@@ -35,6 +35,7 @@ from pydantic import (
 from monitor.configfile import read_yaml
 from monitor.durations import format_duration, parse_duration
 from monitor.errors import ConfigError, ConfigProblem
+from monitor.events import EventType
 from monitor.interpolate import Substitution, interpolate, redact, scrub
 from monitor.quoting import quoted, shortened
 from monitor.results import OnFailure
@@ -209,7 +210,35 @@ _ARM_URL = UrlRule(("https",), "https://management.azure.com", base_only=True)
 _AUTHORITY = UrlRule(
     ("https",), "https://login.microsoftonline.com", bare_host=True, base_only=True
 )
-_ALERT_URL = UrlRule(("https",), "https://hooks.example.com/regionwatch")
+_ALERT_URL = UrlRule(("http", "https"), "https://hooks.example.com/regionwatch")
+_PUBLIC_URL = UrlRule(("http", "https"), "https://regionwatch.example.com")
+# Headers an alert channel sets itself: the signature, its timestamp, the idempotency key.
+_ALERT_HEADERS = frozenset(
+    {
+        "host",
+        "content-length",
+        "content-type",
+        "transfer-encoding",
+        "connection",
+        "idempotency-key",
+        "x-regionwatch-signature",
+        "x-regionwatch-timestamp",
+    }
+)
+# Names that only resolve inside a Kubernetes cluster: a receiver there may take plain http.
+_CLUSTER_SUFFIXES = (".svc", ".svc.cluster.local", ".cluster.local")
+
+
+def _inside(host: str) -> bool:
+    """Whether `host` is loopback or an in-cluster name (a Service's short or `.svc` name),
+    where plain http never crosses a network someone else can read."""
+    host = host.rstrip(".").lower()
+    if _is_ip(host):
+        return ipaddress.ip_address(host).is_loopback
+    return host == "localhost" or "." not in host or host.endswith(_CLUSTER_SUFFIXES)
+
+
+PAGERDUTY_EVENTS_URL = "https://events.pagerduty.com/v2/enqueue"
 _PEER_URL = UrlRule(("http", "https"), "https://observer.example.com:8000")
 
 
@@ -590,12 +619,117 @@ class DeploysConfig(Model):
 
 
 class AlertConfig(Model):
+    """One alert channel: where to send, how to sign, and which events it takes."""
+
     name: str
     type: Literal["webhook", "slack", "teams", "pagerduty"]
-    url: Annotated[str, AfterValidator(_ALERT_URL.check), _ALERT_URL]
+    # Required, except for pagerduty (whose Events API v2 address is the default).
+    url: Annotated[str, AfterValidator(_ALERT_URL.check), _ALERT_URL] | None = None
     secret: str | None = None
+    # pagerduty: the integration's routing key (a secret, like a Slack or Teams URL).
+    routing_key: str | None = None
+    headers: dict[str, str] = Field(default_factory=dict)
     events: list[str] | None = None
+    regions: list[str] | None = None
     min_severity: Literal["info", "warning", "critical"] = "warning"
+    timeout: Duration = timedelta(seconds=10)
+
+    @property
+    def target(self) -> str:
+        """Where this channel sends: its `url`, or PagerDuty's Events API v2."""
+        return self.url or PAGERDUTY_EVENTS_URL
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        return _check_name(value, "channel")
+
+    @field_validator("secret")
+    @classmethod
+    def _secret(cls, value: str | None) -> str | None:
+        # `${WEBHOOK_SECRET:-}` with the variable unset means "unsigned", not "signed with ''".
+        return value or None
+
+    @field_validator("headers")
+    @classmethod
+    def _headers(cls, value: dict[str, str]) -> dict[str, str]:
+        for name, text in value.items():
+            if not _HEADER.fullmatch(name):
+                raise ValueError(f"expected HTTP header names, got {quoted(name)}")
+            if name.lower() in _ALERT_HEADERS:
+                raise ValueError(f"{name} is set by the channel itself")
+            if any(c in text for c in "\r\n\0"):
+                raise ValueError(f"the value of {shortened(name)} must be one line")
+        return value
+
+    @field_validator("events")
+    @classmethod
+    def _events(cls, value: list[str] | None) -> list[str] | None:
+        known = {t.value for t in EventType}
+        for name in value or []:
+            if name not in known:
+                raise ValueError(
+                    f"unknown event type {quoted(name)} (expected one of: {_listed(sorted(known))})"
+                )
+        return value
+
+    @model_validator(mode="after")
+    def _complete(self) -> Self:
+        if self.url is None and self.type != "pagerduty":
+            raise ValueError(f"url: required for a {self.type} channel")
+        if self.type == "pagerduty" and not self.routing_key:
+            raise ValueError("routing_key: required for a pagerduty channel")
+        if self.type != "pagerduty" and self.routing_key is not None:
+            raise ValueError("routing_key: only a pagerduty channel takes one")
+        if self.secret is not None and self.type != "webhook":
+            raise ValueError("secret: only a webhook channel signs its requests")
+        parts = urlsplit(self.target)
+        if parts.scheme == "http" and not _inside(parts.hostname or ""):
+            raise ValueError(
+                "url: expected an https URL (plain http only on loopback or for an in-cluster "
+                "name such as hooks.monitoring.svc: alerts carry what is failing)"
+            )
+        return self
+
+
+class HeartbeatConfig(Model):
+    """The dead-man's switch: a URL fetched every `interval` while the monitor is healthy."""
+
+    url: Annotated[str, AfterValidator(_ALERT_URL.check), _ALERT_URL]
+    interval: Duration = timedelta(minutes=1)
+    timeout: Duration = timedelta(seconds=10)
+
+    @model_validator(mode="after")
+    def _plain_http_inside_only(self) -> Self:
+        parts = urlsplit(self.url)
+        if parts.scheme == "http" and not _inside(parts.hostname or ""):
+            raise ValueError(
+                "url: expected an https URL (plain http only on loopback or for an in-cluster "
+                "name: the URL usually carries the check's secret)"
+            )
+        return self
+
+
+class AlertingConfig(Model):
+    """How alerts are delivered and kept quiet: the settings every channel shares."""
+
+    # After a problem's first message (always sent at once), what follows within this window
+    # is held to its end and sent as one grouped message (0s: every change at once).
+    group_window: Duration = timedelta(minutes=5)
+    # While a problem lasts, it is sent again this often (null: never).
+    remind_every: Duration | None = timedelta(hours=4)
+    # An opening still undelivered when its problem ended longer ago than this goes out only
+    # folded into its resolution, rather than paging someone late.
+    fold_after: Duration = timedelta(minutes=10)
+    # Retries: delays double from 1 s up to this; an alert undelivered after `retry_for`
+    # becomes a dead letter.
+    retry_max_delay: Duration = timedelta(seconds=30)
+    retry_for: Duration = timedelta(hours=1)
+    # Regions serving different releases, or different certificates, for longer than this.
+    drift_after: Duration | None = timedelta(minutes=30)
+    # An endpoint left disabled (by regionwatch or a person) longer than this (null: never).
+    disabled_too_long: Duration | None = timedelta(hours=1)
+    heartbeat: HeartbeatConfig | None = None
 
 
 class ApiConfig(Model):
@@ -603,6 +737,7 @@ class ApiConfig(Model):
     token: str | None = None
     read_token: str | None = None
     local_region: str | None = None
+    public_url: Annotated[str, AfterValidator(_PUBLIC_URL.check), _PUBLIC_URL] | None = None
 
     @field_validator("token", "read_token")
     @classmethod
@@ -674,6 +809,7 @@ class Config(Model):
     failover: FailoverConfig = Field(default_factory=FailoverConfig)
     deploys: DeploysConfig = Field(default_factory=DeploysConfig)
     alerts: list[AlertConfig] = Field(default_factory=list)
+    alerting: AlertingConfig = Field(default_factory=AlertingConfig)
     api: ApiConfig = Field(default_factory=ApiConfig)
     vantage: str | None = None
     role: Literal["decider", "observer"] = "decider"
@@ -687,6 +823,12 @@ class Config(Model):
     def _regions(cls, value: dict[str, RegionConfig]) -> dict[str, RegionConfig]:
         if not value:
             raise ValueError("expected at least one region")
+        return value
+
+    @field_validator("alerts")
+    @classmethod
+    def _alerts(cls, value: list[AlertConfig]) -> list[AlertConfig]:
+        _unique_names(value, "alerts")
         return value
 
     def endpoint_of(self, region: str) -> str:
@@ -724,6 +866,9 @@ def _references(config: Config) -> list[ConfigProblem]:
             )
 
     check("api.local_region", config.api.local_region)
+    for i, channel in enumerate(config.alerts):
+        for j, name in enumerate(channel.regions or []):
+            check(f"alerts[{i}].regions[{j}]", name)
     for i, request in enumerate(config.checks.https.requests):
         for j, name in enumerate(request.regions or []):
             check(f"checks.https.requests[{i}].regions[{j}]", name)

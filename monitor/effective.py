@@ -24,11 +24,13 @@ from monitor.redaction import HIDDEN, redact_urls
 __all__ = ["SECRET_KEYS", "EffectiveConfig", "effective_config"]
 
 # Keys whose value is a secret whatever section they are in.
-SECRET_KEYS = frozenset({"token", "read_token", "secret", "password", "client_secret"})
+SECRET_KEYS = frozenset(
+    {"token", "read_token", "secret", "password", "client_secret", "routing_key"}
+)
 # Probe headers whose value is a credential (`Authorization: Basic ...`, an API key).
 _SECRET_HEADER = re.compile(r"authorization|cookie|token|secret|password|key", re.IGNORECASE)
 # Webhook URLs whose secret is in the path: only scheme and host are shown.
-_PATH_SECRET_URLS = frozenset({"alerts[].url"})
+_PATH_SECRET_URLS = frozenset({"alerts[].url", "alerting.heartbeat.url"})
 
 
 @dataclass(frozen=True, slots=True)

@@ -207,6 +207,7 @@ class Engine:
                 at=after.made_at,
                 instance=after.instance,
                 controls=made.controls,
+                config=self._config,
             ),
         )
         if after.controls.items:

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-__all__ = ["Condition", "Event", "EventType", "Severity", "derive", "fact"]
+__all__ = ["FACTS", "Condition", "Event", "EventType", "Severity", "derive", "fact"]
 
 
 class EventType(enum.StrEnum):
@@ -49,6 +49,34 @@ class EventType(enum.StrEnum):
     PAUSE_ENDED = "pause.ended"
     ENDPOINT_FLAPPING = "endpoint.flapping"
     ENDPOINT_ADOPTED = "endpoint.adopted"
+    REGIONS_DRIFTING = "regions.drifting"
+    ENDPOINT_DISABLED_TOO_LONG = "endpoint.disabled_too_long"
+    MONITOR_STARTED = "monitor.started"
+    MONITOR_STOPPING = "monitor.stopping"
+
+
+# Events that record a fact (an endpoint disabled, a deploy recorded) rather than open or close
+# a condition: nothing ever resolves them (monitor/facts.py makes them).
+FACTS = frozenset(
+    {
+        EventType.ENDPOINT_DISABLED,
+        EventType.ENDPOINT_ENABLED,
+        EventType.ENDPOINT_WOULD_DISABLE,
+        EventType.ENDPOINT_WOULD_ENABLE,
+        EventType.ENDPOINT_ADOPTED,
+        EventType.ACTION_REFUSED,
+        EventType.ACTION_FAILED,
+        EventType.DEPLOY_RECORDED,
+        EventType.PIN_STARTED,
+        EventType.PIN_ENDED,
+        EventType.SILENCE_STARTED,
+        EventType.SILENCE_ENDED,
+        EventType.PAUSE_STARTED,
+        EventType.PAUSE_ENDED,
+        EventType.MONITOR_STARTED,
+        EventType.MONITOR_STOPPING,
+    }
+)
 
 
 class Severity(enum.StrEnum):

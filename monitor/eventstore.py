@@ -21,6 +21,7 @@ __all__ = [
     "insert_events",
     "open_conditions",
     "prune_events",
+    "resolution_after",
     "select_events",
 ]
 
@@ -122,6 +123,17 @@ def open_conditions(db: sqlite3.Connection) -> dict[str, Condition]:
             e.problem, e.type, e.severity, e.region, e.since, e.summary, e.evidence
         )
     return conditions
+
+
+def resolution_after(db: sqlite3.Connection, problem: str, event_id: str) -> Event | None:
+    """The first resolution of `problem` stored after the event `event_id` (after any, when
+    that event is no longer stored): what ended it, if it has ended."""
+    row = db.execute(
+        f"SELECT {_COLUMNS} FROM events WHERE problem = ? AND resolved = 1"  # noqa: S608 (constant columns)
+        " AND seq > COALESCE((SELECT seq FROM events WHERE id = ?), 0) ORDER BY seq LIMIT 1",
+        (problem, event_id),
+    ).fetchone()
+    return None if row is None else _event(row)
 
 
 def prune_events(db: sqlite3.Connection, cutoff: float) -> int:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from monitor.alerts.health import ChannelTrouble
 from monitor.controls import Control
 from monitor.deploys import Deploy
 from monitor.dnsmap import DnsFinding
@@ -22,6 +23,7 @@ from monitor.trafficmanager.watch import AccessCheck, Reading
 __all__ = [
     "AccessChecked",
     "ActionFinished",
+    "AlertChannelChanged",
     "ControlsChanged",
     "DeployMarked",
     "DnsRoundFinished",
@@ -79,6 +81,15 @@ class StoreHealthChanged:
 
 
 @dataclass(frozen=True, slots=True)
+class AlertChannelChanged:
+    """An alert channel started failing (`trouble`: dead letters, or attempts failing in a
+    row) or delivers again (None)."""
+
+    channel: str
+    trouble: ChannelTrouble | None
+
+
+@dataclass(frozen=True, slots=True)
 class DeployMarked:
     """A deploy marker (posted, stored): its region's window opens."""
 
@@ -130,9 +141,11 @@ class ControlsChanged:
 
 @dataclass(frozen=True, slots=True)
 class SchedulerChanged:
-    """The scheduler started or stopped."""
+    """The scheduler started or stopped; `stopping`: stopped because the service is stopping
+    (`monitor.stopping`), not at the end of `check`'s one round."""
 
     running: bool
+    stopping: bool = False
 
 
 Evidence = (
@@ -142,6 +155,7 @@ Evidence = (
     | GeographyRead
     | DnsRoundFinished
     | StoreHealthChanged
+    | AlertChannelChanged
     | SchedulerChanged
     | DeployMarked
     | ActionFinished

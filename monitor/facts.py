@@ -1,17 +1,20 @@
 """Events that are facts in themselves, not a condition opening or closing: what the actuator
-did with a decision (`endpoint.disabled`, `action.refused`, ...), deploys recorded, and pins,
-silences and pauses started or ended (`pin.started`, `silence.ended`, ...)."""
+did with a decision (`endpoint.disabled`, `action.refused`, ...), deploys recorded, pins,
+silences and pauses started or ended (`pin.started`, `silence.ended`, ...), and the monitor
+itself starting and stopping (`monitor.started`, `monitor.stopping`)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
 
+from monitor.config import Config
 from monitor.controls import Control, ControlKind
 from monitor.deploys import Deploy, DeploySource
 from monitor.events import Event, EventType, Severity, fact
-from monitor.evidence import ActionFinished, DeployMarked, Evidence
+from monitor.evidence import ActionFinished, DeployMarked, Evidence, SchedulerChanged
 from monitor.policy import Action, Outcome_, Source
+from monitor.release import RELEASE
 
 __all__ = ["fact_events"]
 
@@ -23,18 +26,41 @@ def fact_events(
     at: datetime,
     instance: str,
     controls: Sequence[Control] = (),
+    config: Config | None = None,
 ) -> list[Event]:
     """The fact events of one step: its evidence's, those of the deploys it detected, and one
-    per control started or ended in it."""
+    per control started or ended in it. The monitor's start and stop are told only with
+    `config` (the engine's)."""
     events = []
     match evidence:
         case ActionFinished() as finished:
             events.append(_action(finished, at, instance))
         case DeployMarked(deploy=deploy):
             events.append(_deploy(deploy, at, instance))
+        case SchedulerChanged(running=running, stopping=stopping) if config is not None:
+            if running or stopping:  # not the end of `check`'s one round
+                events.append(_lifecycle(config, running, at, instance))
     events += [_deploy(deploy, at, instance) for deploy in detected]
     events += [_control(control, at, instance) for control in controls]
     return events
+
+
+def _lifecycle(config: Config, started: bool, at: datetime, instance: str) -> Event:
+    kind = EventType.MONITOR_STARTED if started else EventType.MONITOR_STOPPING
+    verb = "started" if started else "stopping"
+    mode = config.failover.mode
+    regions = list(config.regions)
+    return fact(
+        kind,
+        key=f"monitor/{instance}/{verb}",
+        severity=Severity.INFO,
+        region=None,
+        at=at,
+        summary=f"regionwatch {RELEASE} on {instance} {verb} (failover {mode}, "
+        f"regions {', '.join(regions)})",
+        evidence={"version": RELEASE, "instance": instance, "mode": mode, "regions": regions},
+        instance=instance,
+    )
 
 
 _CONTROL_EVENTS = {

@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from types import MappingProxyType
 
-from monitor.conditions import RegionFacts, Scope, judge_conditions
+from monitor.conditions import Judged, RegionFacts, Scope, judge_conditions
 from monitor.config import Config
 from monitor.controls import (
     OPERATOR_PIN_BY,
@@ -25,6 +25,7 @@ from monitor.events import Condition
 from monitor.evidence import (
     AccessChecked,
     ActionFinished,
+    AlertChannelChanged,
     ControlsChanged,
     DeployMarked,
     DnsRoundFinished,
@@ -257,6 +258,10 @@ def _apply(snapshot: Snapshot, evidence: Evidence, config: Config) -> tuple[Snap
         case StoreHealthChanged(failure=failure):
             snapshot = replace(snapshot, store_failure=failure)
             scope = Scope(regions=frozenset(), dns=False, monitor=True)
+        case AlertChannelChanged(channel=channel, trouble=trouble):
+            channels = MappingProxyType({**snapshot.alert_channels, channel: trouble})
+            snapshot = replace(snapshot, alert_channels=channels)
+            scope = Scope(regions=frozenset(), dns=False, monitor=True)
         case SchedulerChanged(running=running):
             snapshot = replace(snapshot, scheduler_running=running)
         case DeployMarked(deploy=deploy) if deploy.source is DeploySource.MARKER:
@@ -410,23 +415,26 @@ def _finish(
     """Conditions (judged within `judge`, or kept as they are when it is None), readiness and
     the `/healthz` answers (rebuilt for the regions judged, or all without `before`), then the
     new version."""
+    seen = snapshot.seen
     if judge is None:
         conditions = dict(snapshot.conditions)
     else:
-        conditions = _judge(snapshot, config, now, judge)
+        judged = _judge(snapshot, config, now, judge)
+        conditions, seen = judged.conditions, MappingProxyType(judged.seen)
     health = _health(snapshot, config, judge.regions if judge is not None else None, before, now)
     return replace(
         snapshot,
         version=snapshot.version + 1,
         made_at=now,
         conditions=MappingProxyType(conditions),
+        seen=seen,
         readiness=_readiness(snapshot, config),
         warnings=_warnings(snapshot, config, now),
         health=health,
     )
 
 
-def _judge(snapshot: Snapshot, config: Config, now: datetime, scope: Scope) -> dict[str, Condition]:
+def _judge(snapshot: Snapshot, config: Config, now: datetime, scope: Scope) -> Judged:
     tm = snapshot.traffic_manager
     profile_known = tm is not None and tm.profile is not None
     facts = [
@@ -457,9 +465,13 @@ def _judge(snapshot: Snapshot, config: Config, now: datetime, scope: Scope) -> d
                 if snapshot.policy is not None
                 else None
             ),
+            disabled_by=disabled[0],
+            disabled_detail=disabled[1],
+            disabled_since=disabled[2],
         )
         for view in snapshot.regions.values()
         if scope.regions is None or view.name in scope.regions
+        for disabled in [_disabled(snapshot, view)]
     ]
     dns = snapshot.dns
     return judge_conditions(
@@ -470,10 +482,35 @@ def _judge(snapshot: Snapshot, config: Config, now: datetime, scope: Scope) -> d
         tm_failed_reads=tm.failed_reads if tm is not None else 0,
         tm_error=tm.latest.error if tm is not None and tm.latest is not None else None,
         store_failure=snapshot.store_failure,
+        alert_channels=snapshot.alert_channels,
         before=snapshot.conditions,
         now=now,
         scope=scope,
+        # A silenced region is in maintenance: what it serves meanwhile is not drift.
+        serving={
+            name: view.verdict.results
+            for name, view in snapshot.regions.items()
+            if not snapshot.controls.silenced(name, now)
+        },
+        seen=snapshot.seen,
     )
+
+
+def _disabled(snapshot: Snapshot, view: RegionView) -> tuple[str | None, str, datetime | None]:
+    """Who holds the region's endpoint Disabled in Traffic Manager's profile (None: nobody),
+    why, and since when when the audit trail knows: the facts of
+    `endpoint.disabled_too_long`."""
+    state = view.endpoint.state if view.endpoint is not None else None
+    if state is None or state.enabled:
+        return None, "", None
+    rp = snapshot.policy.region(view.name) if snapshot.policy is not None else None
+    if rp is None:
+        return "someone outside regionwatch", "", None
+    if rp.out_since is not None and not rp.out_dry_run:
+        if rp.out_manual:
+            return "a person through regionwatch", rp.operator or "", rp.out_since
+        return "regionwatch", rp.reason, rp.out_since
+    return "someone outside regionwatch", rp.operator or "", None
 
 
 def _inconclusive(snapshot: Snapshot, region: str) -> str | None:

@@ -10,7 +10,7 @@ health says why) rather than letting memory grow without bound.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 
 import structlog
 
@@ -27,6 +27,9 @@ from monitor.evidence import (
 from monitor.queues import drain_then_cancel
 from monitor.store import Store
 
+# Told the events a write could not store, so their alerts can still go (from memory).
+Unrecorded = Callable[[Sequence[Event]], None]
+
 __all__ = ["Recorder"]
 
 log = structlog.get_logger("monitor.recorder")
@@ -35,6 +38,7 @@ log = structlog.get_logger("monitor.recorder")
 class Recorder:
     def __init__(self, store: Store, *, backlog: int = 10_000) -> None:
         self._store = store
+        self.unrecorded: Unrecorded | None = None
         self._queue: asyncio.Queue[
             tuple[Evidence, Sequence[Event], Sequence[Deploy], Sequence[Control]]
         ] = asyncio.Queue(backlog)
@@ -108,14 +112,21 @@ class Recorder:
             await _attempt(store.record_deploy(deploy), "deploy")
         for control in controls:
             await _attempt(store.save_control(control), "control")
-        if events:
-            await _attempt(store.record_events(events), "events")
+        written = not events or await _attempt(store.record_events(events), "events")
+        if not written and self.unrecorded is not None:
+            try:
+                self.unrecorded(events)
+            except Exception:  # our bug: these alerts are lost, never the recorder
+                log.exception("alerts_not_queued", events=len(events))
 
 
-async def _attempt(write: Coroutine[object, object, None], what: str) -> None:
+async def _attempt(write: Coroutine[object, object, None], what: str) -> bool:
+    """Whether the write was made."""
     try:
         await write
     except StoreError:
-        pass  # the store's write health tells it, once when it starts and once at the end
+        return False  # the store's write health tells it, once when it starts and at the end
     except Exception:
         log.exception("history_not_recorded", what=what)
+        return False
+    return True

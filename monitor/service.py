@@ -19,6 +19,8 @@ from datetime import datetime, timedelta
 import structlog
 
 from monitor.actuator import Actuator, WriteRetry
+from monitor.alerts.alerting import Alerting
+from monitor.alerts.heartbeat import Heartbeat
 from monitor.clock import Clock, SystemClock
 from monitor.config import Config
 from monitor.controls import ControlKind, Controls
@@ -28,6 +30,7 @@ from monitor.events import Severity
 from monitor.evidence import (
     AccessChecked,
     ActionFinished,
+    AlertChannelChanged,
     DnsRoundFinished,
     GeographyRead,
     ManualCommand,
@@ -66,7 +69,7 @@ log = structlog.get_logger("monitor.service")
 
 # Sections whose behaviour later releases add: accepted and validated now so configurations
 # written against the whole contract load, and named at start so nobody believes they act yet.
-_NOT_YET_ACTIVE = ("alerts", "peers")
+_NOT_YET_ACTIVE = ("peers",)
 ACCESS_CHECK_EVERY = timedelta(hours=1)
 # Azure's geographic hierarchy changes when a country is added, a few times a decade.
 GEOGRAPHY_READ_EVERY = timedelta(days=1)
@@ -77,6 +80,8 @@ STOP_GRACE = timedelta(seconds=3)
 ENGINE_STOP_GRACE = 1.0  # seconds for the engine, the recorder and each subscriber
 # An action cut short stays `intended` and is reconciled at the next start.
 ACTUATOR_STOP_GRACE = 2.0
+# What the channels get to deliver what is due (`monitor.stopping` among it) before they stop.
+ALERTS_STOP_GRACE = 2.0
 # Rounds read back to rebuild a region's streak at start: longer streaks count this many.
 STREAK_MEMORY = 1000
 
@@ -99,6 +104,7 @@ class Service:
         dns: DnsRound | None,
         traffic_manager: TrafficManager | None,
         rng: random.Random | None = None,
+        heartbeat: Heartbeat | None = None,
     ) -> None:
         self.config = config
         self.clock = clock
@@ -108,8 +114,14 @@ class Service:
         self.dns = dns
         self.traffic_manager = traffic_manager
         self.actuator: Actuator | None = None  # the decider's; observers and `check` have none
+        self.alerting: Alerting | None = None  # with channels configured; `check` has none
         self.outcomes = Outcomes()
+        self.heartbeat = heartbeat  # `alerting.heartbeat`; `check` has none
         periodic: list[PeriodicJob] = []
+        if heartbeat is not None:
+            periodic.append(
+                PeriodicJob("heartbeat", "dead-man's switch", heartbeat.interval, heartbeat.beat)
+            )
         if config.traffic_manager is not None and traffic_manager is not None:
             periodic += [
                 PeriodicJob(
@@ -165,7 +177,7 @@ class Service:
         """Stop the schedule; rounds still running after the grace are cancelled."""
         if self.scheduler.running:
             await self.scheduler.shutdown(grace=self._stop_grace().total_seconds())
-            self.engine.submit(SchedulerChanged(running=False))
+            self.engine.submit(SchedulerChanged(running=False, stopping=True))
 
     def _stop_grace(self) -> timedelta:
         """How long a job already running may still need, up to STOP_GRACE: let a round
@@ -314,6 +326,7 @@ async def build_service(
     await store.open()
     client: TrafficManager | None = None
     dns: DnsRound | None = None
+    heartbeat: Heartbeat | None = None
     try:
         now = clock.now()
         instance = config.vantage or socket.gethostname()
@@ -339,10 +352,30 @@ async def build_service(
                 deploy_marked=await store.marker_posted(),
                 controls=controls,
             )
-        engine = Engine(config, clock=clock, first=first, recorder=Recorder(store))
+        recorder = Recorder(store)
+        alerting = None
+        if not once and config.alerts:
+            alerting = Alerting(config, store, clock=clock)
+            recorder.unrecorded = alerting.unrecorded
+        engine = Engine(config, clock=clock, first=first, recorder=recorder)
+        if not once and config.alerting.heartbeat is not None:
+            heartbeat = Heartbeat(
+                config.alerting.heartbeat, snapshot=lambda: engine.snapshot, clock=clock
+            )
+        if alerting is not None:
+            # No reminders about a region silenced now.
+            alerting.silenced = lambda: {
+                c.region
+                for c in engine.snapshot.controls.active(ControlKind.SILENCE, clock.now())
+                if c.region is not None
+            }
         engine.subscribe("log", _log_events)
         engine.subscribe("warnings", _warning_log())
         store.writes.listen(lambda failure: engine.submit(StoreHealthChanged(failure)))
+        if alerting is not None:
+            alerting.listen(
+                lambda channel, trouble: engine.submit(AlertChannelChanged(channel, trouble))
+            )
         context = ssl_context or site_ssl_context(config)
         if config.traffic_manager is not None:
             client = traffic_manager or AzureTrafficManager(config.traffic_manager)
@@ -364,7 +397,9 @@ async def build_service(
             dns=dns,
             traffic_manager=client,
             rng=rng,
+            heartbeat=heartbeat,
         )
+        service.alerting = alerting
         actuator = None
         if not once and config.role == "decider":
             actuator = Actuator(
@@ -380,6 +415,8 @@ async def build_service(
             engine.decisions = actuator.accept
             service.actuator = actuator
         engine.subscribe("outcomes", service.outcomes.handle)
+        if alerting is not None:
+            alerting.start()
         await engine.start()
         if actuator is not None:
             await actuator.start()
@@ -390,8 +427,15 @@ async def build_service(
             if actuator is not None:
                 await actuator.stop(grace=ACTUATOR_STOP_GRACE)
             await engine.stop(grace=ENGINE_STOP_GRACE)
+            if alerting is not None:
+                # After the engine: the events of the stop are in the outbox, for the next
+                # start if not delivered now.
+                await alerting.drain(ALERTS_STOP_GRACE)
+                await alerting.stop()
             log.info("service_stopped")
     finally:
+        if heartbeat is not None:
+            await heartbeat.aclose()
         if client is not None:
             await client.close()
         if dns is not None:

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from monitor.alerts.health import ChannelTrouble
 from monitor.controls import Controls
 from monitor.dnsmap import DnsFinding
 from monitor.events import Condition
@@ -124,6 +125,9 @@ class Snapshot:
     traffic_manager: TrafficManagerView | None  # None: no traffic_manager section
     dns: DnsView | None  # None: no checks.dns section
     store_failure: WriteFailure | None = None
+    # Alert channels whose health is known since the start: their trouble, None when they
+    # deliver. A channel not in it has not been heard of yet.
+    alert_channels: Mapping[str, ChannelTrouble | None] = field(default_factory=dict)
     scheduler_running: bool = False
     conditions: Mapping[str, Condition] = field(default_factory=dict)
     policy: PolicyState | None = None  # the failover policy's state (set by the fold)
@@ -134,6 +138,9 @@ class Snapshot:
     # here (`check` has no store to ask).
     deploy_marked: bool | None = None
     health: Mapping[str, HealthAnswer] = field(default_factory=dict)  # by region; "" itself
+    # When each state that opens a condition only once it has lasted (regions drifting, an
+    # endpoint left disabled) was first seen, by condition key; not kept across a restart.
+    seen: Mapping[str, datetime] = field(default_factory=dict)
 
     def health_for(self, region: str | None) -> HealthAnswer:
         """The `/healthz` answer for `region` (None: the service itself). A name that is not

@@ -17,6 +17,7 @@ import contextlib
 import json
 import sqlite3
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -24,6 +25,27 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import structlog
 
+from monitor.alerts.grouping import Noise, Plan, plan
+from monitor.alerts.outbox import (
+    DEAD,
+    DELIVERED,
+    OUTBOX_SCHEMA,
+    OutboxRow,
+    Router,
+    channel_pending,
+    dead_letters,
+    enqueue_alerts,
+    finish_row,
+    fold_rows,
+    last_sent,
+    outbox_counts,
+    pending_rows,
+    postpone_row,
+    prune_outbox,
+    resend_row,
+    rewrite_event,
+)
+from monitor.alerts.reminders import queue_reminders
 from monitor.auditstore import (
     AUDIT_ACTORS,
     AUDIT_SCHEMA,
@@ -162,6 +184,7 @@ MIGRATIONS: Sequence[str] = (
     """,
     CONTROLS_SCHEMA,
     AUDIT_ACTORS,
+    OUTBOX_SCHEMA,
 )
 
 
@@ -176,8 +199,13 @@ class Store:
         retention: timedelta,
         audit_retention: timedelta = DEFAULT_AUDIT_RETENTION,
         lock: bool = False,
+        route_alerts: Router | None = None,
     ) -> None:
         self.path = Path(path)
+        # Which alert channels an event goes to; None: no channels, no outbox rows.
+        self.route_alerts = route_alerts
+        # Called on the event loop after a write queued alerts: the dispatchers wake.
+        self.outbox_listeners: list[Callable[[], None]] = []
         self._clock = clock
         self._retention = retention
         self._audit_retention = audit_retention
@@ -238,8 +266,89 @@ class Store:
         """Store events; one whose id is already stored is not stored again. Its failure
         counts as failing writes; its success does not prove them recovered: a nearly full
         disk takes a few small rows and refuses a round's, and the news of the failure must
-        not be what ends it."""
-        await self._write(self._insert_events, events, proves_recovery=False)
+        not be what ends it.
+        Each event stored for the first time is queued in the alert outbox for the channels
+        `route_alerts` names, in the same transaction: an event stored is an alert owed."""
+        queued = await self._write(self._insert_events, events, proves_recovery=False)
+        if queued:
+            for listener in self.outbox_listeners:
+                listener()
+
+    async def outbox_heads(self, channel: str) -> list[OutboxRow]:
+        """The next pending alert of each lane of `channel`, oldest first."""
+        return await self._read(pending_rows, self._conn(), channel)
+
+    async def outbox_plan(self, channel: str, now: float, noise: Noise) -> Plan:
+        """Apply the noise rules to `channel`'s pending alerts (recording what they fold) and
+        return the plan: the rows to attempt now, and when something else is due."""
+        # Mostly it writes nothing: no proof that failing writes have recovered.
+        return await self._write(
+            self._run_in_transaction,
+            self._plan_outbox,
+            channel,
+            now,
+            noise,
+            proves_recovery=False,
+        )
+
+    async def outbox_remind(
+        self, channel: str, now: float, every: timedelta, silenced: AbstractSet[str]
+    ) -> float | None:
+        """Queue the reminders due in `channel` (none for a region in `silenced`); returns
+        when the next one falls due. Wakes the dispatchers when one was queued."""
+        queued: int
+        due: float | None
+        queued, due = await self._write(
+            self._run_in_transaction,
+            queue_reminders,
+            channel,
+            now,
+            every.total_seconds(),
+            silenced,
+            proves_recovery=False,
+        )
+        if queued:
+            for listener in self.outbox_listeners:
+                listener()
+        return due
+
+    async def outbox_postpone(self, seq: int, next_at: float, error: str) -> None:
+        """A failed attempt of an outbox row, and when to try again."""
+        await self._write(self._run_in_transaction, postpone_row, seq, next_at, error)
+
+    async def outbox_finish(self, seq: int, *, dead: bool, error: str | None = None) -> None:
+        """An outbox row delivered, or given up as a dead letter."""
+        state = DEAD if dead else DELIVERED
+        at = self._clock.now().timestamp()
+        await self._write(self._run_in_transaction, finish_row, seq, state, at, error)
+
+    async def dead_letters(
+        self,
+        channel: str | None = None,
+        *,
+        before: int | None = None,
+        limit: int | None = None,
+        key: str | None = None,
+    ) -> list[dict[str, Any]]:
+        """The alerts given up, newest first: those of `channel` (or the one with `key`),
+        older than the `seq` `before`, at most `limit`."""
+        return await self._read(
+            lambda: dead_letters(self._conn(), channel, before=before, limit=limit, key=key)
+        )
+
+    async def outbox_resend(self, key: str) -> bool:
+        """Queue the dead letter `key` again, behind what its lane already holds; False when
+        there is no such dead letter."""
+        now = self._clock.now().timestamp()
+        found: bool = await self._write(self._run_in_transaction, resend_row, key, now)
+        if found:
+            for listener in self.outbox_listeners:
+                listener()
+        return found
+
+    async def outbox_counts(self) -> dict[str, dict[str, int]]:
+        """Alerts per channel and state (pending, delivered, dead)."""
+        return await self._read(outbox_counts, self._conn())
 
     async def events(self, query: EventQuery) -> list[StoredEvent]:
         """Stored events matching `query`, newest first."""
@@ -622,13 +731,21 @@ class Store:
         )
         return [(RegionStatus(status), _time(at)) for status, at in rows]
 
-    def _run_in_transaction(self, fn: Callable[..., object], *args: object) -> None:
-        self._in_transaction(fn, *args)
+    @staticmethod
+    def _plan_outbox(db: sqlite3.Connection, channel: str, now: float, noise: Noise) -> Plan:
+        made = plan(channel_pending(db, channel), last_sent(db, channel), now, noise)
+        for row in made.rewritten:
+            rewrite_event(db, row.seq, row.event)
+        fold_rows(db, [(f.seq, f.into, f.state) for f in made.folds], now)
+        return made
 
-    def _in_transaction(self, fn: Callable[..., object], *args: object, **kwargs: object) -> None:
+    def _run_in_transaction(self, fn: Callable[..., T], *args: object) -> T:
+        return self._in_transaction(fn, *args)
+
+    def _in_transaction(self, fn: Callable[..., T], *args: object, **kwargs: object) -> T:
         db = self._conn()
         with _transaction(db):
-            fn(db, *args, **kwargs)
+            return fn(db, *args, **kwargs)
 
     def _insert_intent(self, intent: dict[str, Any]) -> bool:
         # The intent must survive a crash of the machine, not only of the process: synced to
@@ -641,10 +758,21 @@ class Store:
         finally:
             db.execute("PRAGMA synchronous=NORMAL")
 
-    def _insert_events(self, events: Sequence[Event]) -> None:
+    def _insert_events(self, events: Sequence[Event]) -> int:
         db = self._conn()
         with _transaction(db):
+            if self.route_alerts is None:
+                insert_events(db, events)
+                return 0
+            ids = [e.id for e in events]
+            marks = ", ".join("?" * len(ids))
+            known = {
+                row[0]
+                for row in db.execute(f"SELECT id FROM events WHERE id IN ({marks})", ids)  # noqa: S608 (placeholders only)
+            }
             insert_events(db, events)
+            fresh = [e for e in events if e.id not in known]
+            return enqueue_alerts(db, fresh, self.route_alerts, self._clock.now().timestamp())
 
     def _select_events(self, query: EventQuery) -> list[StoredEvent]:
         return select_events(self._conn(), query)
@@ -772,6 +900,7 @@ class Store:
             # results and tm_endpoints go with their parents (ON DELETE CASCADE).
             deleted = db.execute("DELETE FROM verdicts WHERE decided_at < ?", (cutoff,)).rowcount
             prune_events(db, cutoff)
+            prune_outbox(db, cutoff)
             prune_audit(db, audit_cutoff)
         return deleted
 

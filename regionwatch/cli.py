@@ -11,7 +11,9 @@ set; `replay` exits 0 when it ran, 2 when the configuration or the command line 
 and 3 when the store cannot be read. The operator controls (`region pin|unpin`, `silence`,
 `pause`, `resume`) exit the same way as `deploy`; `region disable|enable` and `adopt` exit 0
 when done (or recorded as dry-run), 1 when refused, failed, still running or the service
-unreachable, and 2 like `deploy`. Logs go to stderr, always: stdout is the command's own
+unreachable, and 2 like `deploy`. `alert-test` exits 0 when the channel's receiver took the
+test alert, 1 when it refused it or could not be reached, and 2 when the configuration is
+wrong or names no such channel. Logs go to stderr, always: stdout is the command's own
 output.
 """
 
@@ -217,6 +219,22 @@ def _parser() -> argparse.ArgumentParser:
     replay.add_argument("--json", action="store_true", help="print one JSON document")
     _logging_options(replay, default_format="auto")
     replay.set_defaults(handler=_replay)
+
+    alert_test = commands.add_parser(
+        "alert-test",
+        help="send one test alert to a channel of `alerts` and print its receiver's answer",
+        description="Send one sample alert (a region.failing about the first configured region, "
+        "marked as a test) to the channel named, once, without retries, and print what its "
+        "receiver answered. Exit status: 0 when it was delivered; 1 when the receiver refused "
+        "it, timed out or could not be reached; 2 when the configuration is wrong or names no "
+        "such channel.",
+    )
+    alert_test.add_argument("--config", required=True, metavar="FILE", help="the configuration")
+    alert_test.add_argument(
+        "--channel", required=True, metavar="NAME", help="the name of a channel of `alerts`"
+    )
+    _logging_options(alert_test, default_format="auto")
+    alert_test.set_defaults(handler=_alert_test)
     _add_controls(commands)
     return parser
 
@@ -694,6 +712,45 @@ def _replay(args: argparse.Namespace) -> int:
             else f"since {since:%Y-%m-%d %H:%M:%S} UTC"
         )
         print(render(report, period=period))
+    return EXIT_OK
+
+
+def _alert_test(args: argparse.Namespace) -> int:
+    from monitor.alerts.channels import build_notifier
+    from monitor.alerts.notifier import NotifyError, safe_url
+    from monitor.config import load_config
+    from regionwatch.alerttest import sample_alert
+
+    _configure_logging(args)
+    config = load_config(args.config)
+    channel = next((c for c in config.alerts if c.name == args.channel), None)
+    if channel is None:
+        names = ", ".join(c.name for c in config.alerts) or "none: `alerts` is empty"
+        print(
+            f"regionwatch alert-test: no channel named {args.channel!r} in alerts "
+            f"(channels: {names})",
+            file=sys.stderr,
+        )
+        return EXIT_CONFIG
+    where = f"{channel.type} {channel.name} ({safe_url(channel.target)})"
+
+    async def send() -> None:
+        from monitor.clock import SystemClock
+
+        notifier = build_notifier(channel, SystemClock())
+        try:
+            await notifier.send(sample_alert(config, channel.name))
+        finally:
+            await notifier.aclose()
+
+    try:
+        asyncio.run(send())
+    except NotifyError as e:
+        # A test is one attempt: what the service would retry is reported, not retried.
+        then = "the service would try again" if e.retryable else "the service would not retry"
+        print(f"regionwatch alert-test: not delivered: {e}; {then}", file=sys.stderr)
+        return EXIT_FAILING
+    print(f"{where}: delivered (the receiver accepted the test alert)")
     return EXIT_OK
 
 

@@ -171,3 +171,13 @@ def test_every_event_type_is_documented_with_a_valid_example() -> None:
         assert example is not None, kind
         event = EventOut.model_validate_json(example.group(1))
         assert event.type.value == kind
+
+
+def test_the_alerts_events_table_lists_every_event_type() -> None:
+    """docs/alerts.md's `## Events` table has one row per event type, no more, no less."""
+    from monitor.events import EventType
+
+    text = (ROOT / "docs" / "alerts.md").read_text(encoding="utf-8")
+    section = text.split("\n## Events\n", 1)[1].split("\n## ", 1)[0]
+    rows = re.findall(r"^\| `([a-z_.]+)` \|", section, flags=re.M)
+    assert sorted(rows) == sorted(t.value for t in EventType)

@@ -271,6 +271,9 @@ class HttpsProbe:
         progress.facts["cert_not_after"] = expires.isoformat()
         progress.facts["cert_days_left"] = round(days_left, 2)
         progress.facts["cert_issuer"] = _issuer(cert)
+        # What tells two certificates apart (`regions.drifting`): same issuer, same expiry
+        # is not rare for certificates renewed together.
+        progress.facts["cert_serial"] = str(cert.get("serialNumber") or "") or None
         return days_left
 
     def _judged(

@@ -19,6 +19,8 @@ READ_TOKEN = "read-4d8e2b6a0c"
 ALERT_PATH_SECRET = "T0SECRET/B0SECRET/hookpart9x8y"
 ALERT_SECRET = "alert-signing-2c4e6g"
 PEER_TOKEN = "peer-token-1a3b5c7d"
+ROUTING_KEY = "pd-routing-9z8y7x6w"
+HEARTBEAT_SECRET = "hb-check-5v4u3t"
 HEADER_SECRET = "Basic cHJvYmU6aHVudGVyMg=="
 DOH_SECRET = "doh-apikey-0z9y8x"
 FROM_ENV = "env-sourced-5k6l7m8n"
@@ -36,11 +38,13 @@ async def test_config_shows_the_effective_configuration_with_every_secret_hidden
         alerts=[
             {
                 "name": "ops",
-                "type": "slack",
+                "type": "webhook",
                 "url": f"https://hooks.example.com/services/{ALERT_PATH_SECRET}",
                 "secret": ALERT_SECRET,
-            }
+            },
+            {"name": "pager", "type": "pagerduty", "routing_key": ROUTING_KEY},
         ],
+        alerting={"heartbeat": {"url": f"https://hc.example.com/ping/{HEARTBEAT_SECRET}"}},
         peers=[{"name": "us", "url": "https://observer.example.com:8000", "token": PEER_TOKEN}],
     )
     config = load_config(path, env={"READ": READ_TOKEN})
@@ -53,7 +57,15 @@ async def test_config_shows_the_effective_configuration_with_every_secret_hidden
             "/api/v1/config", headers={"Authorization": f"Bearer {READ_TOKEN}"}
         )
     assert response.status_code == 200
-    for secret in (WRITE_TOKEN, READ_TOKEN, ALERT_PATH_SECRET, ALERT_SECRET, PEER_TOKEN):
+    for secret in (
+        WRITE_TOKEN,
+        READ_TOKEN,
+        ALERT_PATH_SECRET,
+        ALERT_SECRET,
+        PEER_TOKEN,
+        ROUTING_KEY,
+        HEARTBEAT_SECRET,
+    ):
         assert secret not in response.text
     body = response.json()
     shown = body["configuration"]
@@ -61,12 +73,16 @@ async def test_config_shows_the_effective_configuration_with_every_secret_hidden
     assert shown["api"]["read_token"] == "***"
     assert shown["alerts"][0]["url"] == "https://hooks.example.com/***"
     assert shown["alerts"][0]["secret"] == "***"
+    assert shown["alerts"][1]["routing_key"] == "***"
+    assert shown["alerting"]["heartbeat"]["url"] == "https://hc.example.com/***"
     assert shown["peers"][0]["token"] == "***"
     assert set(body["hidden"]) >= {
         "api.token",
         "api.read_token",
         "alerts[].url",
         "alerts[].secret",
+        "alerts[].routing_key",
+        "alerting.heartbeat.url",
         "peers[].token",
     }
     assert shown["failover"]["mode"] == "dry-run"

@@ -23,15 +23,17 @@ from lab.faults import FaultBoard, fault_catalogue
 from lab.resolvers import LabResolver
 from lab.resolvers.faults import FaultPanel
 from lab.resolvers.faults import fault_catalogue as resolver_fault_catalogue
-from lab.sandbox import LabSettings, Sandbox, banner, sandbox_running
-from monitor.config import load_config
+from lab.sandbox import LAB_ALERT_CHANNELS, LabSettings, Sandbox, banner, sandbox_running
+from monitor.config import AlertingConfig, load_config
 from regionwatch import cli
 
 
 @pytest.fixture
 async def sandbox(tmp_path: Path) -> AsyncIterator[Sandbox]:
     """The lab's origins, Traffic Manager emulator and resolvers, without the service."""
-    settings = LabSettings(port=0, interval=timedelta(seconds=1))
+    # The port the banners below are printed for: the configuration's alert channels and
+    # public URL name it (the sandbox itself binds nothing there).
+    settings = LabSettings(port=8000, interval=timedelta(seconds=1))
     async with sandbox_running(settings, tmp_path) as running:
         yield running
 
@@ -167,6 +169,35 @@ async def test_the_labs_configuration_fails_over_in_enforce_mode_at_a_pace_one_c
         "/heal",
     ):
         assert step in story, step
+
+
+async def test_the_labs_alerts_go_to_its_own_receivers_with_a_short_group_window(
+    sandbox: Sandbox,
+) -> None:
+    """The lab's configuration has one channel per receiver, each pointing at its path under
+    /lab/alerts on the lab's port (the webhook signed with this run's key, which its receiver
+    checks), a group window of two rounds and every other alerting key at its default, and
+    alerts linking to the lab; the banner says where to watch them and how to take a receiver
+    down and bring it back."""
+    config = load_config(sandbox.config_path)
+    base = "http://127.0.0.1:8000"
+    assert [(c.name, c.type) for c in config.alerts] == list(LAB_ALERT_CHANNELS.items())
+    for channel in config.alerts:
+        receiver = sandbox.alerts.by_name[channel.name]
+        assert channel.target == base + receiver.path
+        assert receiver.path.startswith(f"/lab/alerts/{channel.name}/")
+    (signed,) = [c for c in config.alerts if c.type == "webhook"]
+    assert signed.secret == sandbox.webhook_secret == sandbox.alerts.by_name["webhook"].secret
+    assert len(sandbox.webhook_secret) >= 24
+    assert config.alerting == AlertingConfig(group_window=timedelta(seconds=2))
+    assert config.api.public_url == base
+    text = banner(sandbox, base)
+    assert f"  alerts         {base}/lab/alerts  " in text
+    walk = text[text.index("Watch the alerts") : text.index("Take the controls")]
+    assert f"curl -s {base}/lab/alerts " in walk
+    assert f"curl -s -X POST {base}/lab/alerts/webhook/down\n" in walk
+    assert f"curl -s -X POST {base}/lab/alerts/webhook/up\n" in walk
+    assert sandbox.webhook_secret not in text
 
 
 async def test_the_banners_controls_walk_shows_every_command_as_the_cli_takes_it(

@@ -78,7 +78,7 @@ def test_unknown_top_level_key_lists_the_accepted_keys(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as caught:
         load_config(path, env={})
     assert str(caught.value) == (
-        f"{path}: storge: unknown key (expected one of: alerts, api, checks, deploys, failover, "
+        f"{path}: storge: unknown key (expected one of: alerting, alerts, api, checks, deploys, failover, "
         "peers, regions, role, site, storage, tls, traffic_manager, vantage)"
     )
 

@@ -66,6 +66,7 @@ _REQUIRED: dict[str, dict[str, object]] = {
     },
     "alerts[]": {"alerts": [{"name": "ops", "type": "webhook", "url": "https://h.example/x"}]},
     "peers[]": {"peers": [{"name": "o", "url": "https://o.example"}]},
+    "alerting.heartbeat": {"alerting": {"heartbeat": {"url": "https://hc.example/ping"}}},
 }
 
 
@@ -77,6 +78,11 @@ def with_key(key: str, value: object) -> str:
     if key.startswith("checks.https.requests[]"):
         request = typing.cast(dict[str, typing.Any], document["checks"])["https"]["requests"][0]
         request.setdefault("name", "home")
+    if key.startswith("alerts[]"):
+        channel = typing.cast(list[dict[str, str]], document["alerts"])[0]
+        channel.setdefault("name", "ops")
+        channel.setdefault("type", "webhook")
+        channel.setdefault("url", "https://h.example/x")
     return yaml.safe_dump(document, sort_keys=False)
 
 
@@ -98,7 +104,7 @@ DURATION_KEYS = [key for key, field in model_keys() if is_duration(field)]
 def test_a_duration_beyond_the_range_is_refused_at_every_key(tmp_path: Path, key: str) -> None:
     """`9999999999d` once raised OverflowError (exit 1, a traceback); every duration key now
     says the largest it accepts."""
-    assert len(DURATION_KEYS) == 14  # the walk sees them all, max_latency in a list included
+    assert len(DURATION_KEYS) == 24  # the walk sees them all, max_latency in a list included
     [(where, message)] = problems(tmp_path, with_key(key, "9999999999d"))
     assert where == key.replace("[]", "[0]").replace("<name>", "westeurope")
     assert message == "expected a duration of at most 3650d, got '9999999999d'"
@@ -240,10 +246,39 @@ def test_an_alert_url_must_be_https(tmp_path: Path) -> None:
     assert problems(tmp_path, text) == [
         (
             "alerts[0].url",
-            "expected an https URL such as https://hooks.example.com/regionwatch "
-            "(its scheme is http)",
+            "expected an https URL (plain http only on loopback or for an in-cluster "
+            "name such as hooks.monitoring.svc: alerts carry what is failing)",
         )
     ]
+
+
+def test_a_webhook_takes_plain_http_only_on_loopback_or_in_cluster(tmp_path: Path) -> None:
+    """http:// is accepted for a webhook on 127.0.0.1 or a `.svc` name, refused on the internet."""
+    inside = (
+        "alerts: [{name: a, type: webhook, url: 'http://127.0.0.1:9/x'},"
+        " {name: b, type: webhook, url: 'http://hooks.monitoring.svc/x'}]\n"
+    )
+    assert [c.url for c in load(tmp_path, MINIMAL + inside).alerts] == [
+        "http://127.0.0.1:9/x",
+        "http://hooks.monitoring.svc/x",
+    ]
+    outside = "alerts: [{name: a, type: webhook, url: 'http://hooks.example.com/x'}]\n"
+    assert [key for key, _ in problems(tmp_path, MINIMAL + outside)] == ["alerts[0].url"]
+
+
+def test_an_alert_channel_routes_only_known_event_types_and_regions(tmp_path: Path) -> None:
+    """A misspelt event type or an unknown region in a channel's routing is refused at load."""
+    text = MINIMAL + (
+        "alerts: [{name: a, type: webhook, url: 'https://h.example.com/x',"
+        " events: [region.falling], regions: [nowhere]}]\n"
+    )
+    found = problems(tmp_path, text)
+    assert [key for key, _ in found] == ["alerts[0].events"]
+    assert "unknown event type 'region.falling'" in found[0][1]
+    text = MINIMAL + (
+        "alerts: [{name: a, type: webhook, url: 'https://h.example.com/x', regions: [nowhere]}]\n"
+    )
+    assert [key for key, _ in problems(tmp_path, text)] == ["alerts[0].regions[0]"]
 
 
 def test_a_peer_url_must_be_a_url(tmp_path: Path) -> None:

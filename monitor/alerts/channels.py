@@ -1,0 +1,76 @@
+"""One notifier per configured channel, by kind: the registry of channel types.
+
+Adding a kind: a module with a class satisfying `monitor.alerts.notifier.Notifier`, one entry
+in `KINDS`, its payload in docs/alerts.md, and its test against a loopback receiver.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from monitor.alerts.notifier import Notifier
+from monitor.alerts.pagerduty import PagerDutyNotifier
+from monitor.alerts.slack import SlackNotifier
+from monitor.alerts.teams import TeamsNotifier
+from monitor.alerts.webhook import WebhookNotifier
+from monitor.clock import Clock
+from monitor.config import AlertConfig
+
+__all__ = ["KINDS", "build_notifier"]
+
+
+def _webhook(channel: AlertConfig, clock: Clock) -> Notifier:
+    return WebhookNotifier(
+        channel.name,
+        channel.target,
+        clock=clock,
+        secret=channel.secret,
+        headers=channel.headers,
+        timeout=channel.timeout.total_seconds(),
+    )
+
+
+def _slack(channel: AlertConfig, clock: Clock) -> Notifier:
+    return SlackNotifier(
+        channel.name,
+        channel.target,
+        clock=clock,
+        headers=channel.headers,
+        timeout=channel.timeout.total_seconds(),
+    )
+
+
+def _teams(channel: AlertConfig, clock: Clock) -> Notifier:
+    return TeamsNotifier(
+        channel.name,
+        channel.target,
+        clock=clock,
+        headers=channel.headers,
+        timeout=channel.timeout.total_seconds(),
+    )
+
+
+def _pagerduty(channel: AlertConfig, clock: Clock) -> Notifier:
+    # The configuration requires a routing key for this kind (AlertConfig._complete).
+    assert channel.routing_key is not None
+    return PagerDutyNotifier(
+        channel.name,
+        channel.target,
+        routing_key=channel.routing_key,
+        clock=clock,
+        headers=channel.headers,
+        timeout=channel.timeout.total_seconds(),
+    )
+
+
+KINDS: dict[str, Callable[[AlertConfig, Clock], Notifier]] = {
+    "webhook": _webhook,
+    "slack": _slack,
+    "teams": _teams,
+    "pagerduty": _pagerduty,
+}
+
+
+def build_notifier(channel: AlertConfig, clock: Clock) -> Notifier:
+    """The notifier of `channel` (its `type` is validated at load, so it is one of `KINDS`)."""
+    return KINDS[channel.type](channel, clock)
