@@ -32,7 +32,7 @@ from lab.alertreceivers import DOWN_RETRY_AFTER, AlertReceiver, AlertReceivers, 
 from lab.certs import LabCA
 from lab.control import Catalogue, control_router
 from lab.faults import fault_catalogue
-from lab.loopback import loopback_address
+from lab.loopback import loopback_address, vantage_address
 from lab.origin import RegionalOrigin
 from lab.resolvers import DEFAULT_TLS_NAME, LAB_SUBNETS, LabResolver, server_context
 from lab.resolvers.faults import fault_catalogue as resolver_fault_catalogue
@@ -249,6 +249,8 @@ class Sandbox:
                     "interval": format_duration(interval),
                     "timeout": format_duration(timeout),
                     "requests": MODEL_REQUESTS,
+                    # This instance's own path to the regions: the origins see it by address.
+                    **({"source_address": source} if (source := vantage_address(0)) else {}),
                 },
                 "dns": self._dns_checks(),
             },

@@ -20,6 +20,7 @@ from fastapi import FastAPI
 
 from lab.control import control_router
 from lab.faults import FaultBoard, fault_catalogue
+from lab.loopback import vantage_address
 from lab.resolvers import LabResolver
 from lab.resolvers.faults import FaultPanel
 from lab.resolvers.faults import fault_catalogue as resolver_fault_catalogue
@@ -169,6 +170,15 @@ async def test_the_labs_configuration_fails_over_in_enforce_mode_at_a_pace_one_c
         "/heal",
     ):
         assert step in story, step
+
+
+async def test_the_labs_probes_leave_from_its_vantage_points_address(sandbox: Sandbox) -> None:
+    """The lab's instance probes from 127.0.1.1, its own path to the regions (where the
+    system has the 127.0.0.0/8 loopback; elsewhere from the system's choice)."""
+    config = load_config(sandbox.config_path)
+    assert config.checks.https.source_address == vantage_address(0)
+    if sys.platform == "linux":
+        assert config.checks.https.source_address == "127.0.1.1"
 
 
 async def test_the_labs_alerts_go_to_its_own_receivers_with_a_short_group_window(
