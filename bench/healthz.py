@@ -15,8 +15,8 @@ alternates, so a slow spell of a shared machine hits them alike:
 - `regionwatch`: `create_app` for two regions whose HTTPS rounds (the 4 model requests of
   lab/sandbox.py) run every second against Debian's Nginx on loopback, set up like the model
   deployment (lab/templates/nginx-model-static.conf), with its SQLite store in a temporary
-  file: the lifespan builds and starts the service as `regionwatch run` does. Its rounds go on while the others
-  are measured; the share of the core they take then is reported;
+  file: the lifespan builds and starts the service as `regionwatch run` does. Its rounds go on
+  while the others are measured; the share of the core they take then is reported;
 - `nginx`: Debian's Nginx answering the same body from its configuration, the floor of what
   this machine and these clients can show.
 The two Python servers run in child processes served by the project's own `api.server.serving`
@@ -625,10 +625,10 @@ def report(args: argparse.Namespace, results: dict[str, Any], facts: dict[str, s
         "`/healthz`'s status, body and headers (checked equal first), and `regionwatch`, "
         "`create_app` for two regions whose rounds (the 4 model requests) run every second "
         "against Debian's Nginx on 127.0.0.1 (`lab/templates/nginx-model-static.conf`, "
-        "store in a temporary file, lifespan as `regionwatch run`), each in a child process served by "
-        "`api.server.serving` (uvicorn, one worker, the guarded h11 protocol, no access log, "
-        f"asyncio's loop); and `{FLOOR}`, Debian's Nginx (one worker) answering the same body "
-        "from its configuration: the floor of this machine. Load generators pinned to CPU "
+        "store in a temporary file, lifespan as `regionwatch run`), each in a child process "
+        "served by `api.server.serving` (uvicorn, one worker, the guarded h11 protocol, no access "
+        f"log, asyncio's loop); and `{FLOOR}`, Debian's Nginx (one worker) answering the same "
+        "body from its configuration: the floor of this machine. Load generators pinned to CPU "
         f"{LOAD_CPU} (with the origins' Nginx): `wrk -t1 -c{WRK_CONNECTIONS} "
         f"-d{args.seconds:g}s` × {args.rounds} rounds (after 2 s of warm-up each) for the "
         f"ceiling, × bare being the median of the per-round ratios; for the latency, "

@@ -8,8 +8,8 @@ redirect) are 1,000 targets.
 
 The origins run in a separate process, so their memory is not counted: Debian's Nginx set up
 like the model deployment (lab/templates/nginx-model-static.conf; every model request answers
-as expected), on 127.0.0.1, pinned to the other core. Every region points at that one Nginx (the configuration
-allows regions to share an address). This process, pinned to one core, is what is measured:
+as expected), on 127.0.0.1, pinned to the other core. Every region points at that one Nginx
+(the configuration allows regions to share an address). This process, pinned to one core, is what is measured:
 1. baseline: after the imports, a 1-region service (`build_service`, its SQLite store in a
    temporary file, logging rendered to /dev/null) that has run a few rounds, still running;
 2. the 250-region service, the baseline one stopped: every region's round a few times, all
