@@ -2,7 +2,6 @@
 endpoint and Traffic Manager's ARM routes over HTTPS, its endpoint probing and its DNS answers,
 all on loopback (docs/architecture.md, "The lab"; docs/traffic-manager.md)."""
 
-from lab.trafficmanager.clock import Clock
 from lab.trafficmanager.dnsserver import EcsMode, TrafficManagerDns
 from lab.trafficmanager.entra import CONTRIBUTOR_ACTIONS, READER_ACTIONS, ServicePrincipal
 from lab.trafficmanager.faults import FaultQueue, FaultRule, LoggedRequest, RequestLog
@@ -18,7 +17,6 @@ __all__ = [
     "CONTRIBUTOR_ACTIONS",
     "READER_ACTIONS",
     "Client",
-    "Clock",
     "Decision",
     "EcsMode",
     "FaultQueue",

@@ -17,9 +17,9 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs
 
-from lab.trafficmanager.clock import Clock
 from lab.trafficmanager.errors import ArmError
 from lab.trafficmanager.httpserver import HttpRequest, HttpResponse
+from monitor.clock import Clock
 
 __all__ = [
     "ARM_AUDIENCES",
@@ -169,7 +169,7 @@ class Directory:
             )
         self._authenticate_client(principal, form)
         audience = self._audience(scope)
-        now = self.clock.now()
+        now = self.clock.now().timestamp()
         issued = IssuedToken(
             token=f"emu.{secrets.token_urlsafe(32)}",
             client_id=principal.client_id,
@@ -263,7 +263,7 @@ class Directory:
                 "The access token is invalid.",
                 "The access token is invalid.",
             )
-        now = self.clock.now()
+        now = self.clock.now().timestamp()
         if now >= token.expires_at:
             raise self._unauthorized(
                 "ExpiredAuthenticationToken",
@@ -306,7 +306,7 @@ class Directory:
 
 
 def _oauth_error_response(directory: Directory, exc: _OAuthError) -> HttpResponse:
-    now = directory.clock.now()
+    now = directory.clock.now().timestamp()
     return HttpResponse.of_json(
         exc.status,
         {

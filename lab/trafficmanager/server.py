@@ -22,7 +22,6 @@ from typing import Any
 import trustme
 
 from lab.trafficmanager.app import EmulatorApp
-from lab.trafficmanager.clock import Clock
 from lab.trafficmanager.dnsserver import EcsMode, TrafficManagerDns
 from lab.trafficmanager.entra import READER_ACTIONS, Directory, ServicePrincipal
 from lab.trafficmanager.faults import FaultQueue, RequestLog
@@ -32,6 +31,7 @@ from lab.trafficmanager.model import MonitorStatus, Profile
 from lab.trafficmanager.prober import Prober
 from lab.trafficmanager.seed import lab_profile_body
 from lab.trafficmanager.state import TrafficManagerState
+from monitor.clock import OffsetClock
 
 __all__ = ["TrafficManagerEmulator"]
 
@@ -55,7 +55,7 @@ class TrafficManagerEmulator:
         client_id: str | None = None,
         client_secret: str | None = None,
         token_lifetime: int = 3600,
-        clock: Clock | None = None,
+        clock: OffsetClock | None = None,
         geography_table: Mapping[str, str] | None = None,
         dns_geography: str | None = None,
         ecs: EcsMode = EcsMode.HONOUR,
@@ -71,7 +71,7 @@ class TrafficManagerEmulator:
         self.tenant_id = tenant_id or str(uuid.uuid4())
         self.subscription_id = subscription_id or str(uuid.uuid4())
         self.resource_group = resource_group
-        self.clock = clock or Clock()
+        self.clock = clock or OffsetClock()
         self.state = TrafficManagerState(locator=GeoLocator(table=geography_table))
         self.state.add_resource_group(self.subscription_id, resource_group)
         self.directory = Directory(self.tenant_id, clock=self.clock, token_lifetime=token_lifetime)

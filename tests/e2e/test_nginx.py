@@ -9,11 +9,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import trustme
 from servers import eventually
 
 from lab.ghost import GhostMode, GhostOrigin
-from lab.nginx_server import NginxServer, NginxSite, free_port
+from lab.nginx_server import NginxServer, model_site
 from monitor.clock import SystemClock
 from monitor.config import HttpsRequest
 from monitor.probes.https import HttpsProbe, HttpsTarget, build_ssl_context
@@ -30,16 +29,15 @@ STALE_REASON = (
 class Region:
     ghost: GhostOrigin
     nginx: NginxServer
-    ca_file: Path
 
     async def probe(self, **request: Any) -> CheckResult:
         request.setdefault("name", "home")
-        site = self.nginx.site
-        target = HttpsTarget("westeurope", HOSTNAME, site.address, site.https_port, site.http_port)
+        nginx = self.nginx
+        target = HttpsTarget("westeurope", HOSTNAME, nginx.address, nginx.port, nginx.http_port)
         return await HttpsProbe(
             target,
             HttpsRequest.model_validate(request),
-            ssl_context=build_ssl_context(str(self.ca_file)),
+            ssl_context=build_ssl_context(str(nginx.ca_file)),
             timeout=5,
             clock=SystemClock(),
         ).probe()
@@ -47,29 +45,14 @@ class Region:
 
 @pytest.fixture
 async def region(tmp_path: Path) -> AsyncIterator[Region]:
-    ca = trustme.CA()
-    leaf = ca.issue_cert(HOSTNAME)
-    cert, key, ca_file = tmp_path / "cert.pem", tmp_path / "key.pem", tmp_path / "ca.pem"
-    for blob in leaf.cert_chain_pems:
-        with cert.open("ab") as out:
-            out.write(blob.bytes())
-    leaf.private_key_pem.write_to_path(str(key))
-    ca.cert_pem.write_to_path(str(ca_file))
     ghost = GhostOrigin(ADDRESS)
     await ghost.start()
-    site = NginxSite(
-        hostname=HOSTNAME,
-        address=ADDRESS,
-        https_port=free_port(ADDRESS),
-        http_port=free_port(ADDRESS),
-        upstream=f"{ADDRESS}:{ghost.port}",
-        cert_file=cert,
-        key_file=key,
-        cache_valid="1s",
+    site = model_site(
+        f"{ADDRESS}:{ghost.port}", hostname=HOSTNAME, address=ADDRESS, cache_valid="1s"
     )
     try:
-        async with NginxServer(site, tmp_path / "nginx") as nginx:
-            yield Region(ghost, nginx, ca_file)
+        async with NginxServer(site, prefix=tmp_path / "nginx") as nginx:
+            yield Region(ghost, nginx)
     finally:
         await ghost.stop()
 
