@@ -15,10 +15,10 @@ import ssl
 import dns.exception
 import dns.message
 
+from lab.httpserver import HttpRequest, HttpResponse, HttpServer, StreamedBody
 from lab.resolvers.faults import Fault, FaultPanel
 from lab.resolvers.log import Transport
 from lab.resolvers.transports import Answerer
-from lab.trafficmanager.httpserver import HttpRequest, HttpResponse, HttpsServer, StreamedBody
 
 __all__ = ["DOH_PATH", "MEDIA_TYPE", "DohServer"]
 
@@ -47,7 +47,7 @@ class DohServer:
         self._answer = answer
         self._faults = faults
         self._host = host
-        self._server = HttpsServer(self._handle, tls, host=host, port=port)
+        self._server = HttpServer(self._handle, host=host, port=port, tls=tls)
         self._running = False
 
     @property

@@ -8,10 +8,10 @@ import json
 import uuid
 from urllib.parse import parse_qs, unquote
 
+from lab.httpserver import HttpRequest, HttpResponse, StreamedBody
 from lab.trafficmanager.arm import Arm
 from lab.trafficmanager.entra import Directory, entra_response
 from lab.trafficmanager.faults import FaultQueue, FaultRule, LoggedRequest, RequestLog
-from lab.trafficmanager.httpserver import HttpRequest, HttpResponse, StreamedBody
 from lab.trafficmanager.state import TrafficManagerState
 
 __all__ = ["EmulatorApp", "split_path"]

@@ -17,9 +17,9 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs
 
+from lab.httpserver import HttpRequest, HttpResponse
 from lab.trafficmanager.clock import Clock
 from lab.trafficmanager.errors import ArmError
-from lab.trafficmanager.httpserver import HttpRequest, HttpResponse
 
 __all__ = [
     "ARM_AUDIENCES",

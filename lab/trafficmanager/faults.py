@@ -16,7 +16,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from lab.trafficmanager.httpserver import HttpRequest
+from lab.httpserver import HttpRequest
 
 __all__ = ["DEFAULT_ERRORS", "FaultQueue", "FaultRule", "LoggedRequest", "RequestLog"]
 

@@ -21,13 +21,13 @@ from typing import Any
 
 import trustme
 
+from lab.httpserver import HttpServer
 from lab.trafficmanager.app import EmulatorApp
 from lab.trafficmanager.clock import Clock
 from lab.trafficmanager.dnsserver import EcsMode, TrafficManagerDns
 from lab.trafficmanager.entra import READER_ACTIONS, Directory, ServicePrincipal
 from lab.trafficmanager.faults import FaultQueue, RequestLog
 from lab.trafficmanager.geo import GeoLocator
-from lab.trafficmanager.httpserver import HttpsServer
 from lab.trafficmanager.model import MonitorStatus, Profile
 from lab.trafficmanager.prober import Prober
 from lab.trafficmanager.seed import lab_profile_body
@@ -82,7 +82,7 @@ class TrafficManagerEmulator:
         self._workdir = workdir
         self._tempdir: tempfile.TemporaryDirectory[str] | None = None
         self._ca_file: Path | None = None
-        self._https = HttpsServer(self._app, self._server_context(), host=host)
+        self._https = HttpServer(self._app, host=host, tls=self._server_context())
         self.dns = TrafficManagerDns(self.state, host=host, geography=dns_geography, ecs=ecs)
         self.prober = Prober(
             self.state,
