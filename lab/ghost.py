@@ -1,23 +1,17 @@
-"""A stand-in for Ghost behind a real Nginx: plain HTTP, one page, switchable to 500s or down."""
+"""A stand-in for Ghost behind a real Nginx: plain HTTP, one page, with the lab's faults
+`error` (500s) and `refuse` (down)."""
 
 from __future__ import annotations
 
-import enum
-
+from lab.faults import Fault, FaultBoard, ParamValue, Target, parse_fault
 from lab.httpserver import HttpRequest, HttpResponse, HttpServer
 
-__all__ = ["GhostMode", "GhostOrigin"]
+__all__ = ["GhostOrigin"]
 
 _PAGE = (
     b"<!doctype html><html><head><title>Lab Blog</title></head>"
     b"<body><h1>Lab Blog</h1><p>Served by the Ghost stand-in.</p></body></html>"
 )
-
-
-class GhostMode(enum.StrEnum):
-    UP = "up"
-    ERROR = "error"  # answers 500, as a Ghost that lost its database would
-    DOWN = "down"  # the listener is closed: Nginx's connections are refused
 
 
 class GhostOrigin:
@@ -28,7 +22,7 @@ class GhostOrigin:
         self.address = address
         self.release = release
         self._server = HttpServer(self._answer, host=address, port=port, crash=None)
-        self._mode = GhostMode.UP
+        self._board = FaultBoard(Target.GHOST)
 
     @property
     def port(self) -> int:
@@ -38,27 +32,33 @@ class GhostOrigin:
     def requests(self) -> int:
         return self._server.requests
 
-    @property
-    def mode(self) -> GhostMode:
-        return self._mode
-
     async def start(self) -> None:
         await self._server.start()
 
     async def stop(self) -> None:
         await self._server.stop()
 
-    async def set_mode(self, mode: GhostMode) -> None:
-        """Switch behaviour; DOWN closes the listener, leaving it restores it on the same port."""
-        if mode is GhostMode.DOWN:
+    def inject(self, fault: Fault | str, **params: ParamValue) -> None:
+        """`error`: answer 500, as a Ghost that lost its database would; `refuse`: close the
+        listener (before this returns), so Nginx's connections are refused."""
+        if self._board.inject(fault, params) is Fault.REFUSE:
             self._server.pause()
-        else:
+
+    def heal(self, fault: Fault | str | None = None) -> None:
+        """Switch one fault off, or both; healing `refuse` listens again on the same port."""
+        if fault is None or parse_fault(fault, Target.GHOST) is Fault.REFUSE:
             self._server.resume()
-            await self._server.settled()
-        self._mode = mode
+        self._board.heal(fault)
+
+    def faults(self) -> dict[str, dict[str, ParamValue]]:
+        return self._board.snapshot()
+
+    async def settled(self) -> None:
+        """Wait until a listener re-opened by `heal` serves."""
+        await self._server.settled()
 
     async def _answer(self, request: HttpRequest) -> HttpResponse:
-        if self._mode is GhostMode.ERROR:
+        if self._board.active(Fault.ERROR):
             status, reason, body = 500, "Internal Server Error", b"<h1>500</h1>"
         else:
             status, reason, body = 200, "OK", _PAGE

@@ -16,7 +16,7 @@ import asyncio
 import ssl
 
 from lab.certs import LabCA
-from lab.faults import CERT_FAULTS, Fault, FaultBoard, ParamValue, parse_fault
+from lab.faults import CERT_FAULTS, Fault, FaultBoard, ParamValue, Target, faults_of, parse_fault
 from lab.httpserver import Handler, HttpRequest, HttpResponse, HttpServer, Misbehaviour
 from lab.loopback import loopback_address
 from lab.nginx import (
@@ -35,6 +35,14 @@ __all__ = ["Fault", "RegionalOrigin", "loopback_address"]
 
 # Nginx's keepalive_timeout default: an idle kept-alive connection is closed after this.
 _KEEPALIVE_TIMEOUT = 75.0
+
+
+_NOT_PROXIED = frozenset(faults_of(Target.ORIGIN)) - {Fault.ERROR, Fault.ORIGIN_DOWN}
+
+
+def _number(value: ParamValue) -> float:
+    assert isinstance(value, int | float)
+    return value
 
 
 def _check_header_value(what: str, value: str) -> str:
@@ -239,20 +247,22 @@ class RegionalOrigin:
     async def _answer(self, http_request: HttpRequest) -> HttpResponse:
         """Answer one HTTPS request, faults included."""
         request = _nginx_request(http_request)
-        fired = self._board.draw(admin_path=is_admin_path(request.target))
+        # Nginx answers /ghost itself: faults of the proxied Ghost never reach that path.
+        admin = is_admin_path(request.target)
+        fired = self._board.draw(_NOT_PROXIED if admin else None)
         if Fault.MALFORMED in fired:
             return HttpResponse(200, misbehave=Misbehaviour.MALFORMED)
         if Fault.HANG in fired:
             return HttpResponse(200, misbehave=Misbehaviour.HANG)
         if Fault.SLOW in fired:
-            await asyncio.sleep(float(self._board.param(Fault.SLOW, "delay")))
+            await asyncio.sleep(_number(fired[Fault.SLOW]["delay"]))
         reply = blog_reply(
             request,
             site=self._site,
             release=self._release,
             hsts=not self._board.active(Fault.NO_HSTS),
             expose_admin=self._board.active(Fault.EXPOSE_ADMIN),
-            error_status=int(self._board.param(Fault.ERROR, "status"))
+            error_status=int(_number(fired[Fault.ERROR]["status"]))
             if Fault.ERROR in fired
             else None,
             origin_down=Fault.ORIGIN_DOWN in fired,

@@ -42,7 +42,9 @@ class EmulatorApp:
         landed = self._serve(request, segments) if rule is not None and rule.lands else None
         if rule is not None and rule.delay > 0:
             await asyncio.sleep(rule.delay)
-        if rule is not None and rule.status is not None:
+        if rule is not None and rule.misbehave is not None:
+            response = HttpResponse(500, misbehave=rule.misbehave)
+        elif rule is not None and rule.status is not None:
             response = _fault_response(rule)
         else:
             response, client_id = landed or self._serve(request, segments)
@@ -63,7 +65,7 @@ class EmulatorApp:
                 status=response.status,
                 body=_logged_body(request),
                 client_id=client_id,
-                faulted=rule is not None and rule.status is not None,
+                faulted=rule is not None and (rule.status is not None or bool(rule.misbehave)),
                 headers={k: v for k, v in request.headers.items() if k != "authorization"},
             )
         )

@@ -592,7 +592,11 @@ async def test_faults_lists_active_faults_with_their_parameters(origin: Regional
             "wrong-cert, expired-cert, untrusted-cert, expiring-cert, expose-admin, no-hsts, "
             "malformed",
         ),
-        ("slow", {"dealy": 1}, "fault 'slow' has no parameter 'dealy'; it takes: delay, every"),
+        (
+            "slow",
+            {"dealy": 1},
+            "fault 'slow' has no parameter 'dealy'; it takes: count, delay, every",
+        ),
         (
             "refuse",
             {"every": 2},
