@@ -42,12 +42,12 @@ class EmulatorApp:
         landed = self._serve(request, segments) if rule is not None and rule.lands else None
         if rule is not None and rule.delay > 0:
             await asyncio.sleep(rule.delay)
-        if rule is not None and rule.misbehave is not None:
-            response = HttpResponse(500, misbehave=rule.misbehave)
-        elif rule is not None and rule.status is not None:
+        if rule is not None and rule.status is not None:
             response = _fault_response(rule)
         else:
             response, client_id = landed or self._serve(request, segments)
+            # A wire fault breaks the answer of a request that was carried out.
+            response.misbehave = rule.misbehave if rule is not None else None
         request_id = str(uuid.uuid4())
         response.headers += [
             ("x-ms-request-id", request_id),

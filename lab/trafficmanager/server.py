@@ -180,12 +180,13 @@ class TrafficManagerEmulator:
         """Switch a fault of the HTTPS side on, as the other lab servers do (`lab.faults`):
         `error`, `slow`, `hang`, `reset` or `malformed`, for requests matching `method` and
         `path_contains`, hitting `every`th one, `count` of them (None: until healed). Each
-        injection queues one more rule (see `faults.add` for the full scripting)."""
+        injection queues one more rule (see `faults.add` for the full scripting). A reset or
+        malformed answer comes from a request that was carried out: only its answer breaks."""
         board = FaultBoard(Target.EMULATOR)
         parsed = board.inject(fault, params)
         values = board.snapshot()[parsed.value]
         method, path, every, count = (
-            values[k] for k in ("method", "path_contains", "every", "count")
+            values.get(k) for k in ("method", "path_contains", "every", "count")
         )
         assert isinstance(every, int) and (count is None or isinstance(count, int))
         assert (method is None or isinstance(method, str)) and (

@@ -177,3 +177,29 @@ async def test_endless_body_streams_doh_answers_without_end(
     assert (await client.query(eu, via="udp")).rcode() == dns.rcode.NOERROR
     eu.heal("endless-body")
     assert (await client.query(eu, via="doh-post")).rcode() == dns.rcode.NOERROR
+
+
+async def test_servfail_with_count_answers_the_next_queries_then_heals(
+    eu: LabResolver, client: Any
+) -> None:
+    """`count=2`: two SERVFAILs, then the site's answer, and the fault is gone."""
+    eu.inject(Fault.SERVFAIL, count=2)
+    rcodes = [(await client.query(eu)).rcode() for _ in range(3)]
+    assert rcodes == [dns.rcode.SERVFAIL, dns.rcode.SERVFAIL, dns.rcode.NOERROR]
+    assert eu.faults() == {}
+
+
+async def test_nxdomain_every_other_query(eu: LabResolver, client: Any) -> None:
+    """`every=2`: one query in two is hit, until healed."""
+    eu.inject("nxdomain", every=2)
+    rcodes = [(await client.query(eu)).rcode() for _ in range(4)]
+    assert rcodes == [dns.rcode.NOERROR, dns.rcode.NXDOMAIN] * 2
+    assert eu.faults() == {"nxdomain": {"every": 2}}
+
+
+async def test_truncate_counts_udp_answers_only(eu: LabResolver, client: Any) -> None:
+    """Truncation can only change a UDP answer: a TCP query does not use up its count."""
+    eu.inject(Fault.TRUNCATE, count=1)
+    assert not (await client.query(eu, via="tcp")).flags & dns.flags.TC
+    assert (await client.query(eu, via="udp")).flags & dns.flags.TC
+    assert eu.faults() == {}
