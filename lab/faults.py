@@ -36,6 +36,7 @@ __all__ = [
     "fault_catalogue",
     "faults_of",
     "parse_fault",
+    "show_param",
 ]
 
 ParamValue = float | int | str | bool | None
@@ -134,8 +135,11 @@ class _Param:
 
     def check(self, raw: ParamValue) -> ParamValue:
         value = self.parse(raw)
-        numeric = isinstance(value, int | float) and not isinstance(value, bool)
-        if numeric and not self.low <= value <= self.high:  # type: ignore[operator]
+        if (
+            isinstance(value, int | float)
+            and not isinstance(value, bool)
+            and not self.low <= value <= self.high
+        ):
             raise ValueError
         return value
 
