@@ -14,10 +14,9 @@ from fastapi import APIRouter, Body, Depends, HTTPException, Request
 from pydantic import BaseModel, Field
 
 from lab.alertreceivers import AlertReceivers, alert_routes
-from lab.faults import Fault, fault_catalogue
+from lab.faults import Target, fault_catalogue, faults_of
 from lab.origin import RegionalOrigin
 from lab.resolvers import LabResolver
-from lab.resolvers.faults import fault_catalogue as resolver_fault_catalogue
 from lab.trafficmanager import TrafficManagerEmulator
 
 __all__ = ["Catalogue", "control_router", "describe_faults"]
@@ -107,7 +106,7 @@ def control_router(
     async def panel() -> dict[str, Any]:
         document: dict[str, Any] = {
             "regions": {name: state(o) for name, o in origins.items()},
-            "faults": [f.value for f in Fault],
+            "faults": [f.value for f in faults_of(Target.ORIGIN)],
         }
         if traffic_manager is not None:
             document["traffic_manager"] = _tm_state(traffic_manager)
@@ -241,7 +240,7 @@ def _resolver_routes(resolvers: Mapping[str, LabResolver]) -> APIRouter:
         _resolver_state,
         None,
         what="resolver",
-        catalogue=resolver_fault_catalogue(),
+        catalogue=fault_catalogue(Target.RESOLVER),
     )
 
     return router

@@ -31,11 +31,10 @@ from api.server import run_service, stop_signals
 from lab.alertreceivers import DOWN_RETRY_AFTER, AlertReceiver, AlertReceivers, Kind
 from lab.certs import LabCA
 from lab.control import Catalogue, control_router
-from lab.faults import fault_catalogue
+from lab.faults import Target, fault_catalogue
 from lab.loopback import loopback_address, vantage_address
 from lab.origin import RegionalOrigin
 from lab.resolvers import DEFAULT_TLS_NAME, LAB_SUBNETS, LabResolver, server_context
-from lab.resolvers.faults import fault_catalogue as resolver_fault_catalogue
 from lab.trafficmanager import TrafficManagerEmulator
 from monitor.config import Config, load_config
 from monitor.durations import format_duration
@@ -328,7 +327,7 @@ def banner(sandbox: Sandbox, base_url: str) -> str:
         "",
         "Faults, with each parameter's default (send the parameters as a JSON body):",
         f"  regions    {_fault_summary(fault_catalogue())}",
-        f"  resolvers  {_fault_summary(resolver_fault_catalogue())}",
+        f"  resolvers  {_fault_summary(fault_catalogue(Target.RESOLVER))}",
         f"  ARM        POST {base_url}/lab/traffic-manager/faults with "
         '{"status": 503, "count": 1, "path_contains": ..., "retry_after": ..., "delay": 0}',
         "Stop with Ctrl-C.",

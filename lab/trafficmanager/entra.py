@@ -17,8 +17,8 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs
 
+from lab.httpserver import HttpRequest, HttpResponse
 from lab.trafficmanager.errors import ArmError
-from lab.trafficmanager.httpserver import HttpRequest, HttpResponse
 from monitor.clock import Clock
 
 __all__ = [

@@ -21,12 +21,13 @@ from typing import Any
 
 import trustme
 
+from lab.faults import Fault, FaultBoard, ParamValue, Target, parse_fault
+from lab.httpserver import HttpServer, Misbehaviour
 from lab.trafficmanager.app import EmulatorApp
 from lab.trafficmanager.dnsserver import EcsMode, TrafficManagerDns
 from lab.trafficmanager.entra import READER_ACTIONS, Directory, ServicePrincipal
-from lab.trafficmanager.faults import FaultQueue, RequestLog
+from lab.trafficmanager.faults import FaultQueue, FaultRule, RequestLog
 from lab.trafficmanager.geo import GeoLocator
-from lab.trafficmanager.httpserver import HttpsServer
 from lab.trafficmanager.model import MonitorStatus, Profile
 from lab.trafficmanager.prober import Prober
 from lab.trafficmanager.seed import lab_profile_body
@@ -34,6 +35,8 @@ from lab.trafficmanager.state import TrafficManagerState
 from monitor.clock import OffsetClock
 
 __all__ = ["TrafficManagerEmulator"]
+
+_MISBEHAVIOURS = {Fault.RESET: Misbehaviour.RESET, Fault.MALFORMED: Misbehaviour.MALFORMED}
 
 
 class TrafficManagerEmulator:
@@ -82,7 +85,7 @@ class TrafficManagerEmulator:
         self._workdir = workdir
         self._tempdir: tempfile.TemporaryDirectory[str] | None = None
         self._ca_file: Path | None = None
-        self._https = HttpsServer(self._app, self._server_context(), host=host)
+        self._https = HttpServer(self._app, host=host, tls=self._server_context())
         self.dns = TrafficManagerDns(self.state, host=host, geography=dns_geography, ecs=ecs)
         self.prober = Prober(
             self.state,
@@ -172,6 +175,40 @@ class TrafficManagerEmulator:
     @property
     def faults(self) -> FaultQueue:
         return self._app.faults
+
+    def inject(self, fault: Fault | str, **params: ParamValue) -> FaultRule:
+        """Switch a fault of the HTTPS side on, as the other lab servers do (`lab.faults`):
+        `error`, `slow`, `hang`, `reset` or `malformed`, for requests matching `method` and
+        `path_contains`, hitting `every`th one, `count` of them (None: until healed). Each
+        injection queues one more rule (see `faults.add` for the full scripting). A reset or
+        malformed answer comes from a request that was carried out: only its answer breaks."""
+        board = FaultBoard(Target.EMULATOR)
+        parsed = board.inject(fault, params)
+        values = board.snapshot()[parsed.value]
+        method, path, every, count = (
+            values.get(k) for k in ("method", "path_contains", "every", "count")
+        )
+        assert isinstance(every, int) and (count is None or isinstance(count, int))
+        assert (method is None or isinstance(method, str)) and (
+            path is None or isinstance(path, str)
+        )
+        delay = values.get("delay", 0.0)
+        status = values.get("status")
+        assert isinstance(delay, int | float) and (status is None or isinstance(status, int))
+        return self.faults.add(
+            method=method,
+            path_contains=path,
+            status=status,
+            count=count,
+            delay=float(delay),
+            every=every,
+            misbehave=_MISBEHAVIOURS.get(parsed),
+            fault=parsed,
+        )
+
+    def heal(self, fault: Fault | str | None = None) -> None:
+        """Switch one fault off (every rule injected as it), or every fault and scripted rule."""
+        self.faults.clear(None if fault is None else parse_fault(fault, Target.EMULATOR))
 
     @property
     def requests_log(self) -> RequestLog:

@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 from servers import eventually
 
-from lab.ghost import GhostMode, GhostOrigin
+from lab.faults import Fault
+from lab.ghost import GhostOrigin
 from lab.nginx_server import NginxServer, model_site
 from monitor.clock import SystemClock
 from monitor.config import HttpsRequest
@@ -79,7 +80,7 @@ async def test_stale_cache_is_down_while_nginx_still_answers_200(region: Region)
     """With Ghost stopped, Nginx keeps answering 200 from cache; once the copy expires it is
     served STALE and the probe reports the region DOWN with the stale-cache reason."""
     assert (await region.probe()).outcome is Outcome.UP  # fills the cache
-    await region.ghost.set_mode(GhostMode.DOWN)
+    region.ghost.inject(Fault.REFUSE)
 
     async def stale() -> bool:
         return (await region.probe()).facts.get("cache_status") == "STALE"
@@ -94,13 +95,15 @@ async def test_stale_cache_is_down_while_nginx_still_answers_200(region: Region)
 async def test_bypass_request_sees_the_origin_failure_directly(region: Region) -> None:
     """A bypass request neither reads nor fills the cache: it sees Ghost's failure at once."""
     assert (await region.probe()).facts["cache_status"] == "MISS"
-    await region.ghost.set_mode(GhostMode.DOWN)
+    region.ghost.inject(Fault.REFUSE)
     cached = await region.probe()
     assert cached.outcome is Outcome.UP  # still a fresh HIT: a plain probe tests the cache
     bypass = await region.probe(bypass_cache="header")
     assert bypass.outcome is Outcome.DOWN
     assert bypass.reason == "status 502, expected 200"
-    await region.ghost.set_mode(GhostMode.ERROR)
+    region.ghost.heal()
+    region.ghost.inject(Fault.ERROR)
+    await region.ghost.settled()
     erroring = await region.probe(bypass_cache="header")
     assert erroring.reason == "status 500, expected 200"
     assert erroring.facts["cache_status"] == "BYPASS"
