@@ -3,7 +3,7 @@ endpoint and Traffic Manager's ARM routes over HTTPS, its endpoint probing and i
 all on loopback (docs/architecture.md, "The lab"; docs/traffic-manager.md)."""
 
 from lab.trafficmanager.clock import Clock
-from lab.trafficmanager.dnsserver import EcsMode, TrafficManagerDns
+from lab.trafficmanager.dnsserver import TrafficManagerDns
 from lab.trafficmanager.entra import CONTRIBUTOR_ACTIONS, READER_ACTIONS, ServicePrincipal
 from lab.trafficmanager.faults import FaultQueue, FaultRule, LoggedRequest, RequestLog
 from lab.trafficmanager.geo import GeoLocator
@@ -20,7 +20,6 @@ __all__ = [
     "Client",
     "Clock",
     "Decision",
-    "EcsMode",
     "FaultQueue",
     "FaultRule",
     "GeoLocator",

@@ -7,13 +7,12 @@ NXDOMAIN; no endpoint for the client is NODATA; both carry the zone's SOA.
 
 EDNS Client Subnet (RFC 7871): Traffic Manager "considers the client subnet address if it is
 included in the query" for Geographic routing (docs/traffic-manager.md). The answer
-echoes the option with the source prefix length as its scope; `EcsMode` makes the server ignore
-the option instead, to emulate a path where it is lost.
+echoes the option with the source prefix length as its scope. (A path that loses the option is
+the lab resolvers' `ignore-ecs` fault, not this server's.)
 """
 
 from __future__ import annotations
 
-import enum
 import ipaddress
 import logging
 import struct
@@ -35,7 +34,7 @@ from lab.trafficmanager.model import TM_SUFFIX, Profile
 from lab.trafficmanager.routing import Client, route
 from lab.trafficmanager.state import TrafficManagerState
 
-__all__ = ["EcsMode", "TrafficManagerDns"]
+__all__ = ["TrafficManagerDns"]
 
 _log = logging.getLogger(__name__)
 
@@ -44,12 +43,6 @@ _ZONE = dns.name.from_text(TM_SUFFIX)
 _SOA = "tm1.msft.net. hostmaster.trafficmanager.net. 2003080800 900 300 2419200 30"
 _SOA_TTL = 30
 _EDNS_PAYLOAD = 1232
-
-
-class EcsMode(enum.StrEnum):
-    HONOUR = "honour"  # route by the client subnet; echo it, scope = source prefix length
-    SCOPE_ZERO = "scope-zero"  # route by the resolver; echo it with scope 0 (RFC 7871 §7.2.1)
-    DROP = "drop"  # route by the resolver; no ECS option in the answer (an ECS-unaware server)
 
 
 def _address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
@@ -70,13 +63,11 @@ class TrafficManagerDns:
         host: str = "127.0.0.1",
         port: int = 0,
         geography: str | None = None,
-        ecs: EcsMode = EcsMode.HONOUR,
     ) -> None:
         if geography is not None and state.locator.canonical(geography) is None:
             raise ValueError(f"{geography!r} is not a code of the geographic hierarchy")
         self.state = state
         self.geography = geography
-        self.ecs = ecs
         self.queries = 0
         self._host = host
         # A TCP query not worth an answer (garbage) ends the conversation.
@@ -166,9 +157,9 @@ class TrafficManagerDns:
         """Where the client is, and the ECS option to answer with."""
         resolver = Client(self.geography or self.state.locator.locate(source), source)
         ecs = next((o for o in query.options if isinstance(o, dns.edns.ECSOption)), None)
-        if ecs is None or self.ecs is EcsMode.DROP:
+        if ecs is None:
             return resolver, None
-        if ecs.srclen == 0 or self.ecs is EcsMode.SCOPE_ZERO:
+        if ecs.srclen == 0:
             # A source prefix of 0 is the client opting out (RFC 7871 §7.1.2): scope 0 too.
             return resolver, dns.edns.ECSOption(ecs.address, ecs.srclen, 0)
         client = Client(self.state.locator.locate(ecs.address), ecs.address)

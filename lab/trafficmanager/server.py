@@ -23,7 +23,7 @@ import trustme
 
 from lab.trafficmanager.app import EmulatorApp
 from lab.trafficmanager.clock import Clock
-from lab.trafficmanager.dnsserver import EcsMode, TrafficManagerDns
+from lab.trafficmanager.dnsserver import TrafficManagerDns
 from lab.trafficmanager.entra import READER_ACTIONS, Directory, ServicePrincipal
 from lab.trafficmanager.faults import FaultQueue, RequestLog
 from lab.trafficmanager.geo import GeoLocator
@@ -58,7 +58,6 @@ class TrafficManagerEmulator:
         clock: Clock | None = None,
         geography_table: Mapping[str, str] | None = None,
         dns_geography: str | None = None,
-        ecs: EcsMode = EcsMode.HONOUR,
         probe_interval: float | None = None,
         probe_timeout: float | None = None,
         probe_ssl_context: ssl.SSLContext | None = None,
@@ -84,7 +83,7 @@ class TrafficManagerEmulator:
         self._tempdir: tempfile.TemporaryDirectory[str] | None = None
         self._ca_file: Path | None = None
         self._https = HttpsServer(self._app, self._server_context(), host=host)
-        self.dns = TrafficManagerDns(self.state, host=host, geography=dns_geography, ecs=ecs)
+        self.dns = TrafficManagerDns(self.state, host=host, geography=dns_geography)
         self.prober = Prober(
             self.state,
             interval=probe_interval,

@@ -10,11 +10,9 @@ import dns.edns
 import dns.flags
 import dns.rcode
 import dns.rdatatype
-import pytest
 import trustme
 
 from lab.trafficmanager import (
-    EcsMode,
     MonitorStatus,
     TrafficManagerDns,
     TrafficManagerEmulator,
@@ -87,26 +85,6 @@ async def test_the_client_subnet_is_echoed_with_its_scope(resolver: Any) -> None
     response = await resolver.query(subnet=EUROPE)
     (option,) = [o for o in response.options if isinstance(o, dns.edns.ECSOption)]
     assert (option.address, option.srclen, option.scopelen) == ("81.2.69.0", 24, 24)
-
-
-@pytest.mark.parametrize("mode", [EcsMode.SCOPE_ZERO, EcsMode.DROP])
-async def test_an_ecs_fault_routes_by_the_resolver(
-    tm_ca: trustme.CA, resolver_for: Any, mode: EcsMode
-) -> None:
-    """A server ignoring the client subnet answers for the resolver's geography (here US),
-    saying so with scope 0, or with no option at all."""
-    async with TrafficManagerEmulator(ca=tm_ca, dns_geography="US", ecs=mode) as tm:
-        tm.seed_lab_profile()
-        resolver = resolver_for(tm)
-        response = await resolver.query(subnet=EUROPE)
-        assert [rrset[0].to_text() for rrset in response.answer] == [CENTRAL]
-        options = [o for o in response.options if isinstance(o, dns.edns.ECSOption)]
-        if mode is EcsMode.DROP:
-            assert options == []
-        else:
-            assert [o.scopelen for o in options] == [0]
-        tm.dns.ecs = EcsMode.HONOUR  # the fault heals at runtime
-        assert await resolver.addresses(subnet=EUROPE) == [WEST]
 
 
 async def test_without_a_subnet_the_resolver_geography_decides(
