@@ -1,5 +1,5 @@
 """Traffic Manager's resources as ARM describes them: profiles and endpoints, and their REST JSON
-shapes (docs/traffic-manager.md). Reading and validating request bodies is `parse.py`'s job.
+shapes (docs/traffic-manager.md). Reading request bodies is `parse.py`'s job.
 
 Everything here is immutable configuration. What Traffic Manager's probing finds out (an
 endpoint's monitor status) lives in `state.py`, so a PATCH never races the prober.
