@@ -3,7 +3,7 @@ endpoint and Traffic Manager's ARM routes over HTTPS, its endpoint probing and i
 all on loopback (docs/architecture.md, "The lab"; docs/traffic-manager.md)."""
 
 from lab.httpserver import StreamedBody
-from lab.trafficmanager.dnsserver import EcsMode, TrafficManagerDns
+from lab.trafficmanager.dnsserver import TrafficManagerDns
 from lab.trafficmanager.entra import CONTRIBUTOR_ACTIONS, READER_ACTIONS, ServicePrincipal
 from lab.trafficmanager.faults import FaultQueue, FaultRule, LoggedRequest, RequestLog
 from lab.trafficmanager.geo import GeoLocator
@@ -18,7 +18,6 @@ __all__ = [
     "READER_ACTIONS",
     "Client",
     "Decision",
-    "EcsMode",
     "FaultQueue",
     "FaultRule",
     "GeoLocator",

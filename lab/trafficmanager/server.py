@@ -24,7 +24,7 @@ import trustme
 from lab.faults import Fault, FaultBoard, ParamValue, Target, parse_fault
 from lab.httpserver import HttpServer, Misbehaviour
 from lab.trafficmanager.app import EmulatorApp
-from lab.trafficmanager.dnsserver import EcsMode, TrafficManagerDns
+from lab.trafficmanager.dnsserver import TrafficManagerDns
 from lab.trafficmanager.entra import READER_ACTIONS, Directory, ServicePrincipal
 from lab.trafficmanager.faults import FaultQueue, FaultRule, RequestLog
 from lab.trafficmanager.geo import GeoLocator
@@ -61,7 +61,6 @@ class TrafficManagerEmulator:
         clock: OffsetClock | None = None,
         geography_table: Mapping[str, str] | None = None,
         dns_geography: str | None = None,
-        ecs: EcsMode = EcsMode.HONOUR,
         probe_interval: float | None = None,
         probe_timeout: float | None = None,
         probe_ssl_context: ssl.SSLContext | None = None,
@@ -75,8 +74,9 @@ class TrafficManagerEmulator:
         self.subscription_id = subscription_id or str(uuid.uuid4())
         self.resource_group = resource_group
         self.clock = clock or OffsetClock()
-        self.state = TrafficManagerState(locator=GeoLocator(table=geography_table))
-        self.state.add_resource_group(self.subscription_id, resource_group)
+        self.state = TrafficManagerState(
+            self.subscription_id, resource_group, locator=GeoLocator(table=geography_table)
+        )
         self.directory = Directory(self.tenant_id, clock=self.clock, token_lifetime=token_lifetime)
         self.contributor: ServicePrincipal = self.directory.add(client_id, client_secret)
         self.reader: ServicePrincipal = self.directory.add(actions=READER_ACTIONS)
@@ -86,7 +86,7 @@ class TrafficManagerEmulator:
         self._tempdir: tempfile.TemporaryDirectory[str] | None = None
         self._ca_file: Path | None = None
         self._https = HttpServer(self._app, host=host, tls=self._server_context())
-        self.dns = TrafficManagerDns(self.state, host=host, geography=dns_geography, ecs=ecs)
+        self.dns = TrafficManagerDns(self.state, host=host, geography=dns_geography)
         self.prober = Prober(
             self.state,
             interval=probe_interval,
@@ -165,7 +165,6 @@ class TrafficManagerEmulator:
 
     @property
     def client_secret(self) -> str:
-        assert self.contributor.secret is not None
         return self.contributor.secret
 
     @property
@@ -221,12 +220,9 @@ class TrafficManagerEmulator:
         *,
         actions: Sequence[str] = READER_ACTIONS,
         not_actions: Sequence[str] = (),
-        assertion: str | None = None,
     ) -> ServicePrincipal:
         """Another service principal, with its role's actions (Reader's by default)."""
-        return self.directory.add(
-            client_id, secret, actions=actions, not_actions=not_actions, assertion=assertion
-        )
+        return self.directory.add(client_id, secret, actions=actions, not_actions=not_actions)
 
     def assign_role(
         self,
@@ -252,7 +248,6 @@ class TrafficManagerEmulator:
         contributor by default). The chain is held to the environment credential, so nothing
         tries a managed identity, and loopback bypasses any proxy."""
         principal = principal or self.contributor
-        assert principal.secret is not None
         return {
             "AZURE_TENANT_ID": self.tenant_id,
             "AZURE_CLIENT_ID": principal.client_id,
@@ -275,14 +270,9 @@ class TrafficManagerEmulator:
 
     # Seeding and the lab's admin hooks.
 
-    def put_profile(
-        self, name: str, body: Mapping[str, Any], *, resource_group: str | None = None
-    ) -> Profile:
-        """Create or replace a profile as a PUT would (validated the same way)."""
-        group = resource_group or self.resource_group
-        self.state.add_resource_group(self.subscription_id, group)
-        profile, _ = self.state.put_profile(self.subscription_id, group, name, body)
-        return profile
+    def put_profile(self, name: str, body: Mapping[str, Any]) -> Profile:
+        """Create or replace a profile, endpoints included."""
+        return self.state.put_profile(name, body)
 
     def seed_lab_profile(
         self,
