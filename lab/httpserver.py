@@ -36,6 +36,7 @@ __all__ = [
     "HttpResponse",
     "HttpServer",
     "Misbehaviour",
+    "PathCut",
     "StreamedBody",
 ]
 
@@ -73,6 +74,14 @@ class HttpRequest:
     def json(self) -> Any:
         """The body as JSON; raises ValueError when it is not."""
         return json.loads(self.body.decode("utf-8")) if self.body else None
+
+
+class PathCut(enum.StrEnum):
+    """How the path from one peer address is broken (the lab's per-vantage-point paths)."""
+
+    REFUSE = "refuse"  # its connections are cut at once (a reset)
+    BLACKHOLE = "blackhole"  # its connections are held and never answered: a dropped route
+    SLOW = "slow"  # every answer to it waits `delay` seconds first: one way slow
 
 
 @dataclass(slots=True)
@@ -176,6 +185,8 @@ class HttpServer:
         self._connections: set[asyncio.Task[None]] = set()
         self._started = False
         self._stopped = False
+        # Peers whose path is cut, by address: how, and the delay of a slow one.
+        self.cuts: dict[str, tuple[PathCut, float]] = {}
         self.connections = 0  # accepted (over TLS: completed handshakes)
         self.requests = 0  # complete requests read, whatever the answer
 
@@ -277,15 +288,24 @@ class HttpServer:
     async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         conn = h11.Connection(h11.SERVER)
         graceful = True
+        peer = writer.get_extra_info("peername")
+        cut, delay = self.cuts.get(peer[0] if peer else "", (None, 0.0))
         try:
             if self._stopped:
                 return
+            if cut is PathCut.REFUSE:
+                writer.transport.abort()
+                return
+            if cut is PathCut.BLACKHOLE:
+                await asyncio.Event().wait()  # until stop() cancels it, or the peer gives up
             while True:
                 async with asyncio.timeout(self._idle_timeout):
                     request = await self._read(conn, reader)
                 if request is None:
                     return
                 self.requests += 1
+                if cut is PathCut.SLOW:
+                    await asyncio.sleep(delay)
                 response = await self._answer(request)
                 head = request.method == "HEAD"
                 if response is None or not await self._send(

@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import asyncio
 import ssl
+from typing import Any
 
 from lab.certs import LabCA
 from lab.faults import CERT_FAULTS, Fault, FaultBoard, ParamValue, Target, faults_of, parse_fault
-from lab.httpserver import Handler, HttpRequest, HttpResponse, HttpServer, Misbehaviour
+from lab.httpserver import Handler, HttpRequest, HttpResponse, HttpServer, Misbehaviour, PathCut
 from lab.loopback import loopback_address
 from lab.nginx import (
     BYPASS_HEADER,
@@ -222,6 +223,25 @@ class RegionalOrigin:
         if heals_refuse and self._board.active(Fault.REFUSE):
             self._https.resume()
         self._board.heal(fault)
+
+    def cut_path(self, peer: str, how: PathCut, *, delay: float = 0.0) -> None:
+        """Break the path from `peer` (a vantage point's source address) to this region, on
+        both listeners, for the connections it opens from now on; other peers are untouched."""
+        for server in (self._https, self._http):
+            server.cuts[peer] = (how, delay)
+
+    def restore_path(self, peer: str) -> None:
+        """Heal the path from `peer` (a no-op when it is not cut)."""
+        for server in (self._https, self._http):
+            server.cuts.pop(peer, None)
+
+    @property
+    def cut_paths(self) -> dict[str, dict[str, Any]]:
+        """The cut paths by peer address: how, and a slow one's delay."""
+        return {
+            peer: {"how": how.value, **({"delay": delay} if how is PathCut.SLOW else {})}
+            for peer, (how, delay) in self._https.cuts.items()
+        }
 
     def faults(self) -> dict[str, dict[str, ParamValue]]:
         """The active faults, in injection order, with their parameters (defaults filled in)."""

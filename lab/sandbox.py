@@ -145,6 +145,13 @@ class Sandbox:
         )
 
     @property
+    def vantage_points(self) -> dict[str, str]:
+        """The lab's vantage points by name and the source address each probes from: the one
+        instance's, `vp1` at 127.0.1.1 (none where the loopback has only 127.0.0.1)."""
+        address = vantage_address(0)
+        return {"vp1": address} if address is not None else {}
+
+    @property
     def base_url(self) -> str:
         """Where the lab's service (and its fault panel) is served."""
         return f"http://{self.settings.host}:{self.settings.port}"
@@ -249,7 +256,11 @@ class Sandbox:
                     "timeout": format_duration(timeout),
                     "requests": MODEL_REQUESTS,
                     # This instance's own path to the regions: the origins see it by address.
-                    **({"source_address": source} if (source := vantage_address(0)) else {}),
+                    **(
+                        {"source_address": self.vantage_points["vp1"]}
+                        if self.vantage_points
+                        else {}
+                    ),
                 },
                 "dns": self._dns_checks(),
             },
@@ -507,6 +518,7 @@ async def run_lab(settings: LabSettings, *, announce: Callable[[str], None] = pr
                                 sandbox.traffic_manager,
                                 sandbox.resolvers,
                                 sandbox.alerts,
+                                sandbox.vantage_points,
                             )
                         ],
                     )
