@@ -467,7 +467,7 @@ def _worker_main(spec: dict[str, Any]) -> None:
 
 
 def _in_child(spec: dict[str, Any], timeout: float) -> dict[str, Any]:
-    from nginx import child_setup
+    from lab.nginx_server import child_setup
 
     with subprocess.Popen(
         [sys.executable, str(Path(__file__).resolve()), "--worker", json.dumps(spec)],

@@ -14,9 +14,9 @@ alternates, so a slow spell of a shared machine hits them alike:
   regionwatch's `/healthz` (`{"service":"ok"}`, content-type, cache-control, content-length);
 - `regionwatch`: `create_app` for two regions whose HTTPS rounds (the 4 model requests of
   lab/sandbox.py) run every second against Debian's Nginx on loopback, set up like the model
-  deployment (bench/model_nginx.py), with its SQLite store in a temporary file: the lifespan
-  builds and starts the service as `regionwatch run` does. Its rounds go on while the others
-  are measured; the share of the core they take then is reported;
+  deployment (lab/templates/nginx-model-static.conf), with its SQLite store in a temporary
+  file: the lifespan builds and starts the service as `regionwatch run` does. Its rounds go on
+  while the others are measured; the share of the core they take then is reported;
 - `nginx`: Debian's Nginx answering the same body from its configuration, the floor of what
   this machine and these clients can show.
 The two Python servers run in child processes served by the project's own `api.server.serving`
@@ -64,10 +64,16 @@ from benchdoc import (
     step,
     write_section,
 )
-from model_nginx import ModelNginx
-from nginx import NGINX, child_setup, nginx_version
 
 sys.path.insert(0, str(ROOT))
+
+from lab.nginx_server import (
+    NGINX,
+    NginxServer,
+    child_setup,
+    model_static_site,
+    nginx_version,
+)
 
 SCRIPT = "healthz.py"
 HOSTNAME = "blog.example.com"
@@ -298,7 +304,7 @@ class Floor:
     """Nginx on SERVER_CPU answering `/healthz` with the same body: what the machine allows
     at all (a C server, one worker), measured with the same clients."""
 
-    def __init__(self, site: ModelNginx) -> None:
+    def __init__(self, site: NginxServer) -> None:
         self.url = f"http://{site.address}:{site.http_port}/healthz"
         self.pid = site.pid
         self.stats: dict[str, Any] = {}
@@ -544,7 +550,7 @@ def same_answer(bare_url: str, other_url: str) -> tuple[bool, str]:
 
 
 def measure(
-    args: argparse.Namespace, site: ModelNginx, floor: Floor, workdir: Path
+    args: argparse.Namespace, site: NginxServer, floor: Floor, workdir: Path
 ) -> dict[str, Any]:
     spec = {
         "site": {
@@ -618,11 +624,11 @@ def report(args: argparse.Namespace, results: dict[str, Any], facts: dict[str, s
         "the order alternating from round to round: `bare`, an ASGI callable answering with "
         "`/healthz`'s status, body and headers (checked equal first), and `regionwatch`, "
         "`create_app` for two regions whose rounds (the 4 model requests) run every second "
-        "against Debian's Nginx on 127.0.0.1 (`bench/model_nginx.py`, store in a temporary "
-        "file, lifespan as `regionwatch run`), each in a child process served by "
-        "`api.server.serving` (uvicorn, one worker, the guarded h11 protocol, no access log, "
-        f"asyncio's loop); and `{FLOOR}`, Debian's Nginx (one worker) answering the same body "
-        "from its configuration: the floor of this machine. Load generators pinned to CPU "
+        "against Debian's Nginx on 127.0.0.1 (`lab/templates/nginx-model-static.conf`, "
+        "store in a temporary file, lifespan as `regionwatch run`), each in a child process "
+        "served by `api.server.serving` (uvicorn, one worker, the guarded h11 protocol, no access "
+        f"log, asyncio's loop); and `{FLOOR}`, Debian's Nginx (one worker) answering the same "
+        "body from its configuration: the floor of this machine. Load generators pinned to CPU "
         f"{LOAD_CPU} (with the origins' Nginx): `wrk -t1 -c{WRK_CONNECTIONS} "
         f"-d{args.seconds:g}s` × {args.rounds} rounds (after 2 s of warm-up each) for the "
         f"ceiling, × bare being the median of the per-round ratios; for the latency, "
@@ -789,9 +795,11 @@ def main(argv: list[str]) -> int:
     with (
         contextlib.ExitStack() as stack,
         tempfile.TemporaryDirectory(prefix="regionwatch-bench-healthz-") as directory,
-        ModelNginx(HOSTNAME, cpus={LOAD_CPU}) as site,
+        NginxServer(model_static_site(hostname=HOSTNAME), cpus={LOAD_CPU}) as site,
     ):
-        floor_site = stack.enter_context(ModelNginx(HOSTNAME, cpus={SERVER_CPU}))
+        floor_site = stack.enter_context(
+            NginxServer(model_static_site(hostname=HOSTNAME), cpus={SERVER_CPU})
+        )
         results = measure(args, site, Floor(floor_site), Path(directory))
     load.stop()
     facts |= load.describe()

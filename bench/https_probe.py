@@ -38,7 +38,14 @@ from statistics import median
 from typing import Any
 from urllib.parse import quote
 
-from nginx import NGINX, BenchNginx, child_setup, free_port, nginx_version
+from lab.nginx_server import (
+    NGINX,
+    NginxServer,
+    child_setup,
+    free_port,
+    nginx_version,
+    static_site,
+)
 
 HOSTNAME = "blog.example.com"
 BLACKBOX = "/usr/bin/prometheus-blackbox-exporter"
@@ -489,7 +496,7 @@ def _step(what: str) -> Iterator[None]:
     print(f"  done in {time.monotonic() - started:.1f}s", file=sys.stderr, flush=True)
 
 
-def _measure(args: argparse.Namespace, site: BenchNginx, directory: Path) -> dict[str, Any]:
+def _measure(args: argparse.Namespace, site: NginxServer, directory: Path) -> dict[str, Any]:
     base = {
         "address": site.address,
         "port": site.port,
@@ -735,7 +742,7 @@ def main(argv: list[str]) -> int:
     own = _own_cpu()
     with (
         tempfile.TemporaryDirectory(prefix="regionwatch-bench-") as directory,
-        BenchNginx(HOSTNAME, cpus={SERVER_CPU}) as site,
+        NginxServer(static_site(hostname=HOSTNAME), cpus={SERVER_CPU}) as site,
     ):
         results = _measure(args, site, Path(directory))
     # Other work on the machine (a test suite, another benchmark) shares the cores the pinning

@@ -7,9 +7,9 @@ lab/sandbox.py (home with the cache bypassed, the cached home, `/ghost` → 404,
 redirect) are 1,000 targets.
 
 The origins run in a separate process, so their memory is not counted: Debian's Nginx set up
-like the model deployment (bench/model_nginx.py; every model request answers as expected), on
-127.0.0.1, pinned to the other core. Every region points at that one Nginx (the configuration
-allows regions to share an address). This process, pinned to one core, is what is measured:
+like the model deployment (lab/templates/nginx-model-static.conf; every model request answers
+as expected), on 127.0.0.1, pinned to the other core. Every region points at that one Nginx
+(the configuration allows regions to share an address). This process, pinned to one core, is what is measured:
 1. baseline: after the imports, a 1-region service (`build_service`, its SQLite store in a
    temporary file, logging rendered to /dev/null) that has run a few rounds, still running;
 2. the 250-region service, the baseline one stopped: every region's round a few times, all
@@ -54,10 +54,16 @@ from benchdoc import (
     step,
     write_section,
 )
-from model_nginx import ModelNginx
-from nginx import NGINX, child_setup, nginx_version
 
 sys.path.insert(0, str(ROOT))
+
+from lab.nginx_server import (
+    NGINX,
+    NginxServer,
+    child_setup,
+    model_static_site,
+    nginx_version,
+)
 
 SCRIPT = "memory.py"
 HOSTNAME = "blog.example.com"
@@ -230,7 +236,8 @@ def report(args: argparse.Namespace, runs: list[dict[str, Any]], facts: dict[str
         "",
         f"Command: `{command}` (`make bench`), {facts['date']}.",
         f"The service in a child process pinned to CPU {SERVICE_CPU}; the origins in another: "
-        "Debian's Nginx set up like the model deployment (`bench/model_nginx.py`: every model "
+        "Debian's Nginx set up like the model deployment "
+        "(`lab/templates/nginx-model-static.conf`: every model "
         f"request answers as expected) on 127.0.0.1, pinned to CPU {ORIGIN_CPU}, every region "
         "pointing at it. Baseline: after the imports, a 1-region service that has run "
         f"{args.baseline_rounds} rounds, still running. Then, in the same process, a "
@@ -322,7 +329,7 @@ def main(argv: list[str]) -> int:
     load = MachineLoad()
     load.start()
     runs = []
-    with ModelNginx(HOSTNAME, cpus={ORIGIN_CPU}) as site:
+    with NginxServer(model_static_site(hostname=HOSTNAME), cpus={ORIGIN_CPU}) as site:
         spec = {
             "site": {
                 "address": site.address,

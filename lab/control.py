@@ -14,10 +14,10 @@ from fastapi import APIRouter, Body, Depends, HTTPException, Request
 from pydantic import BaseModel, Field
 
 from lab.alertreceivers import AlertReceivers, alert_routes
-from lab.faults import Fault, fault_catalogue
+from lab.faults import Target, fault_catalogue, faults_of
+from lab.httpserver import PathCut
 from lab.origin import RegionalOrigin
 from lab.resolvers import LabResolver
-from lab.resolvers.faults import fault_catalogue as resolver_fault_catalogue
 from lab.trafficmanager import TrafficManagerEmulator
 
 __all__ = ["Catalogue", "control_router", "describe_faults"]
@@ -78,9 +78,10 @@ def control_router(
     traffic_manager: TrafficManagerEmulator | None = None,
     resolvers: Mapping[str, LabResolver] | None = None,
     alerts: AlertReceivers | None = None,
+    vantage_points: Mapping[str, str] | None = None,
 ) -> APIRouter:
-    """Routes under /lab for the given origins (and Traffic Manager emulator, resolvers and
-    alert receivers)."""
+    """Routes under /lab for the given origins (and Traffic Manager emulator, resolvers, alert
+    receivers, and the vantage points' source addresses by name, whose paths can be cut)."""
     router = APIRouter(prefix="/lab", tags=["lab"], dependencies=[Depends(_loopback_only)])
     if traffic_manager is not None:
         router.include_router(_traffic_manager_routes(traffic_manager))
@@ -107,7 +108,7 @@ def control_router(
     async def panel() -> dict[str, Any]:
         document: dict[str, Any] = {
             "regions": {name: state(o) for name, o in origins.items()},
-            "faults": [f.value for f in Fault],
+            "faults": [f.value for f in faults_of(Target.ORIGIN)],
         }
         if traffic_manager is not None:
             document["traffic_manager"] = _tm_state(traffic_manager)
@@ -132,6 +133,57 @@ def control_router(
     _fault_routes(
         router, "/regions", origin_of, state, settled, what="region", catalogue=fault_catalogue()
     )
+    if vantage_points:
+        router.include_router(_path_routes(origins, vantage_points, origin_of))
+
+    return router
+
+
+def _path_routes(
+    origins: Mapping[str, RegionalOrigin],
+    vantage_points: Mapping[str, str],
+    origin_of: Callable[[str], RegionalOrigin],
+) -> APIRouter:
+    """`/paths`: one vantage point's path to one region, cut (refused, black-holed or slow one
+    way) and restored; the region answers every other vantage point as before."""
+    router = APIRouter(prefix="/paths")
+
+    def address_of(vantage: str) -> str:
+        if vantage not in vantage_points:
+            known = ", ".join(vantage_points)
+            raise HTTPException(404, f"unknown vantage point {vantage!r}; vantage points: {known}")
+        return vantage_points[vantage]
+
+    def paths() -> dict[str, Any]:
+        return {
+            "vantage_points": dict(vantage_points),
+            "cut": {name: o.cut_paths for name, o in origins.items() if o.cut_paths},
+        }
+
+    @router.get("", summary="The vantage points' source addresses and the paths cut")
+    async def listed() -> dict[str, Any]:
+        return paths()
+
+    @router.post(
+        "/{vantage}/{region}/cut",
+        summary="Cut one vantage point's path to one region",
+        description="`how`: `blackhole` (default: its connections are held and never answered, "
+        "as a dropped route), `refuse` (cut at once) or `slow` (every answer waits `delay` "
+        "seconds). Other vantage points are untouched.",
+    )
+    async def cut(
+        vantage: str,
+        region: str,
+        how: Annotated[PathCut, Body(embed=True)] = PathCut.BLACKHOLE,
+        delay: Annotated[float, Body(embed=True, ge=0, le=600)] = 10.0,
+    ) -> dict[str, Any]:
+        origin_of(region).cut_path(address_of(vantage), how, delay=delay)
+        return paths()
+
+    @router.post("/{vantage}/{region}/restore", summary="Restore one vantage point's path")
+    async def restore(vantage: str, region: str) -> dict[str, Any]:
+        origin_of(region).restore_path(address_of(vantage))
+        return paths()
 
     return router
 
@@ -241,7 +293,7 @@ def _resolver_routes(resolvers: Mapping[str, LabResolver]) -> APIRouter:
         _resolver_state,
         None,
         what="resolver",
-        catalogue=resolver_fault_catalogue(),
+        catalogue=fault_catalogue(Target.RESOLVER),
     )
 
     return router

@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import socket
 
-__all__ = ["loopback_address"]
+__all__ = ["loopback_address", "vantage_address"]
 
 
 @functools.cache
@@ -28,3 +28,12 @@ def loopback_address(index: int) -> str:
     if not 0 <= index <= 252:
         raise ValueError(f"loopback index must be in 0..252, got {index}")
     return f"127.0.0.{index + 2}" if _extra_loopback_bindable() else "127.0.0.1"
+
+
+def vantage_address(index: int) -> str | None:
+    """`127.0.1.{index + 1}`, the address the lab's vantage point `index` probes from, when
+    such addresses can be bound here; else None (probes leave from the system's choice, and
+    a path cannot be told from another by its source)."""
+    if not 0 <= index <= 253:
+        raise ValueError(f"vantage index must be in 0..253, got {index}")
+    return f"127.0.1.{index + 1}" if _extra_loopback_bindable() else None

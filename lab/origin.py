@@ -13,28 +13,37 @@ Serving the re-bound socket starts in a task; `await origin.settled()` waits for
 from __future__ import annotations
 
 import asyncio
-import logging
-import socket
 import ssl
-from collections.abc import Callable, Coroutine
+from typing import Any
 
-import h11
-
-from lab import wire
 from lab.certs import LabCA
-from lab.faults import CERT_FAULTS, Fault, FaultBoard, ParamValue, parse_fault
+from lab.faults import CERT_FAULTS, Fault, FaultBoard, ParamValue, Target, faults_of, parse_fault
+from lab.httpserver import Handler, HttpRequest, HttpResponse, HttpServer, Misbehaviour, PathCut
 from lab.loopback import loopback_address
-from lab.nginx import Request, Site, blog_reply, is_admin_path, redirect_reply
+from lab.nginx import (
+    BYPASS_HEADER,
+    Reply,
+    Request,
+    Site,
+    blog_reply,
+    error_page,
+    is_admin_path,
+    reason_phrase,
+    redirect_reply,
+)
 
 __all__ = ["Fault", "RegionalOrigin", "loopback_address"]
 
-_log = logging.getLogger(__name__)
-
 # Nginx's keepalive_timeout default: an idle kept-alive connection is closed after this.
 _KEEPALIVE_TIMEOUT = 75.0
-_HANDSHAKE_TIMEOUT = 10.0
 
-_Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], None]
+
+_NOT_PROXIED = frozenset(faults_of(Target.ORIGIN)) - {Fault.ERROR, Fault.ORIGIN_DOWN}
+
+
+def _number(value: ParamValue) -> float:
+    assert isinstance(value, int | float)
+    return value
 
 
 def _check_header_value(what: str, value: str) -> str:
@@ -42,6 +51,41 @@ def _check_header_value(what: str, value: str) -> str:
     if not value or not value.isascii() or not value.isprintable() or value != value.strip():
         raise ValueError(f"{what} must be non-empty printable ASCII, got {value!r}")
     return value
+
+
+def _origin_form(target: str) -> str:
+    # Absolute-form targets (`GET https://host/path`) are legal; Nginx routes on their path.
+    if target.startswith("/"):
+        return target
+    _, _, rest = target.partition("://")
+    return rest[rest.find("/") :] if "/" in rest else "/"
+
+
+def _nginx_request(request: HttpRequest) -> Request:
+    bypass = request.headers.get(BYPASS_HEADER.lower(), "")
+    return Request(
+        method=request.method,
+        target=_origin_form(request.target),
+        bypass=any(value.strip() == "1" for value in bypass.split(",")),
+    )
+
+
+def _response(reply: Reply, misbehave: Misbehaviour | None = None) -> HttpResponse:
+    # h11 sends an empty reason phrase unless told; Nginx always sends one.
+    reason = reason_phrase(reply.status)
+    return HttpResponse(reply.status, reply.body, reply.headers, reason=reason, misbehave=misbehave)
+
+
+def _bad_request(status: int, reason: str) -> HttpResponse:
+    """Answer an unparseable request as Nginx does (400 and close)."""
+    body = error_page(status)
+    headers = [
+        ("Server", "nginx"),
+        ("Content-Type", "text/html"),
+        ("Content-Length", str(len(body))),
+        ("Connection", "close"),
+    ]
+    return _response(Reply(status, headers, body))
 
 
 class RegionalOrigin:
@@ -64,25 +108,37 @@ class RegionalOrigin:
         self._site = Site(_check_header_value("region", region), hostname)
         self._ca = ca
         self._address = address
-        self._https_port = https_port
-        self._http_port = http_port
         self._release = _check_header_value("release", release)
         self._board = FaultBoard()
-        self._https: asyncio.Server | None = None
-        self._servers: list[asyncio.Server] = []
-        self._generation = 0  # bumped whenever the HTTPS listener's desired state changes
-        self._listener_tasks: set[asyncio.Task[None]] = set()
-        self._connections: set[asyncio.Task[None]] = set()
-        self._listening_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        self._listening_context.set_alpn_protocols(["http/1.1"])
-        self._listening_context.sni_callback = self._choose_certificate
+        listening = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        listening.set_alpn_protocols(["http/1.1"])
+        listening.sni_callback = self._choose_certificate
+        self._https = self._server(self._answer, https_port, listening)
+        self._http = self._server(self._redirect, http_port, None)
         self._started = False
-        self._stopped = False
-        # Completed TLS handshakes: each is a new connection (tests use it to tell a fresh
-        # connection from a kept-alive one).
-        self.tls_handshakes = 0
-        # Complete requests read on either listener, whatever a fault then did with them.
-        self.requests_served = 0
+
+    def _server(self, handler: Handler, port: int, tls: ssl.SSLContext | None) -> HttpServer:
+        # As Nginx: its keepalive timeout, its error page, and no answer from a crashed handler.
+        return HttpServer(
+            handler,
+            host=self._address,
+            port=port,
+            tls=tls,
+            idle_timeout=_KEEPALIVE_TIMEOUT,
+            bad_request=_bad_request,
+            crash=None,
+        )
+
+    @property
+    def tls_handshakes(self) -> int:
+        """Completed TLS handshakes: each is a new connection (tests use it to tell a fresh
+        connection from a kept-alive one)."""
+        return self._https.connections
+
+    @property
+    def requests_served(self) -> int:
+        """Complete requests read on either listener, whatever a fault then did with them."""
+        return self._https.requests + self._http.requests
 
     @property
     def region(self) -> str:
@@ -98,11 +154,11 @@ class RegionalOrigin:
 
     @property
     def https_port(self) -> int:
-        return self._https_port
+        return self._https.port
 
     @property
     def http_port(self) -> int:
-        return self._http_port
+        return self._http.port
 
     @property
     def release(self) -> str:
@@ -114,40 +170,25 @@ class RegionalOrigin:
 
     async def start(self) -> None:
         """Bind both listeners; with port 0 the chosen port is kept across refuse and heal."""
-        if self._started or self._stopped:
+        if self._started:
             raise RuntimeError("an origin starts once")
         self._started = True
         self._context()  # issue the certificate before the first handshake needs it
-        https = self._bind(self._https_port)
-        self._https_port = https.getsockname()[1]
+        https = self._https.bind()
         try:
-            http = self._bind(self._http_port)
+            http = self._http.bind()
         except OSError:
             https.close()
             raise
-        self._http_port = http.getsockname()[1]
-        self._servers.append(await self._serve(http, self._serve_http, tls=False))
-        self._https = await self._serve(https, self._serve_https, tls=True)
+        await self._http.start(http)
+        await self._https.start(https)
         if self._board.active(Fault.REFUSE):
-            self._close_https()
+            self._https.pause()
 
     async def stop(self) -> None:
         """Close both listeners and every open connection, hung ones included. Idempotent."""
-        self._stopped = True
-        self._close_https()
-        # Re-opens in flight close what they open (the generation moved on); a failed one has
-        # nothing left to clean up, so its error does not stop the shutdown.
-        await asyncio.gather(*self._listener_tasks, return_exceptions=True)
-        for server in self._servers:
-            server.close()
-        # A connection accepted just before the listener closed may start its handler a tick
-        # later; it sees `_stopped` and closes, but keep collecting until none are left.
-        while self._connections:
-            for task in self._connections:
-                task.cancel()
-            await asyncio.gather(*self._connections, return_exceptions=True)
-        for server in self._servers:
-            await server.wait_closed()
+        await self._https.stop()
+        await self._http.stop()
 
     async def __aenter__(self) -> RegionalOrigin:
         await self.start()
@@ -158,8 +199,7 @@ class RegionalOrigin:
 
     async def settled(self) -> None:
         """Wait until listener changes asked for by `inject`/`heal` (REFUSE) are fully in place."""
-        while self._listener_tasks:
-            await asyncio.gather(*self._listener_tasks)
+        await self._https.settled()
 
     def inject(self, fault: Fault | str, **params: ParamValue) -> None:
         """Switch a fault on (again: its params are replaced and its `every` counter restarts).
@@ -171,7 +211,7 @@ class RegionalOrigin:
             # Issue now: a key generation inside a client's handshake would look like SLOW.
             self._context()
         elif parsed is Fault.REFUSE:
-            self._close_https()
+            self._https.pause()
 
     def heal(self, fault: Fault | str | None = None) -> None:
         """Switch one fault off, or all of them (None).
@@ -180,58 +220,32 @@ class RegionalOrigin:
         meanwhile) nothing is healed.
         """
         heals_refuse = fault is None or parse_fault(fault) is Fault.REFUSE
-        listening = self._started and not self._stopped
-        if heals_refuse and listening and self._board.active(Fault.REFUSE):
-            self._reopen_https()
+        if heals_refuse and self._board.active(Fault.REFUSE):
+            self._https.resume()
         self._board.heal(fault)
+
+    def cut_path(self, peer: str, how: PathCut, *, delay: float = 0.0) -> None:
+        """Break the path from `peer` (a vantage point's source address) to this region, on
+        both listeners, for the connections it opens from now on; other peers are untouched."""
+        for server in (self._https, self._http):
+            server.cuts[peer] = (how, delay)
+
+    def restore_path(self, peer: str) -> None:
+        """Heal the path from `peer` (a no-op when it is not cut)."""
+        for server in (self._https, self._http):
+            server.cuts.pop(peer, None)
+
+    @property
+    def cut_paths(self) -> dict[str, dict[str, Any]]:
+        """The cut paths by peer address: how, and a slow one's delay."""
+        return {
+            peer: {"how": how.value, **({"delay": delay} if how is PathCut.SLOW else {})}
+            for peer, (how, delay) in self._https.cuts.items()
+        }
 
     def faults(self) -> dict[str, dict[str, ParamValue]]:
         """The active faults, in injection order, with their parameters (defaults filled in)."""
         return self._board.snapshot()
-
-    # Listeners
-
-    def _bind(self, port: int) -> socket.socket:
-        # Bound and listening synchronously: from here on the kernel queues connections.
-        return socket.create_server((self._address, port), backlog=128)
-
-    async def _serve(self, sock: socket.socket, handler: _Handler, *, tls: bool) -> asyncio.Server:
-        try:
-            if not tls:
-                return await asyncio.start_server(handler, sock=sock)
-            return await asyncio.start_server(
-                handler,
-                sock=sock,
-                ssl=self._listening_context,
-                ssl_handshake_timeout=_HANDSHAKE_TIMEOUT,
-            )
-        except BaseException:
-            sock.close()
-            raise
-
-    def _close_https(self) -> None:
-        self._generation += 1  # a re-open still in flight closes what it opened
-        if self._https is not None:
-            self._https.close()
-            self._https = None
-
-    def _reopen_https(self) -> None:
-        loop = asyncio.get_running_loop()
-        sock = self._bind(self._https_port)
-        self._generation += 1
-        generation = self._generation
-
-        async def serve() -> None:
-            server = await self._serve(sock, self._serve_https, tls=True)
-            self._servers.append(server)
-            if generation == self._generation:
-                self._https = server
-            else:
-                server.close()
-
-        task = loop.create_task(serve())
-        self._listener_tasks.add(task)
-        task.add_done_callback(self._listener_tasks.discard)
 
     # Connections
 
@@ -247,107 +261,30 @@ class RegionalOrigin:
         # context here makes a certificate fault apply to the next handshake, no re-bind needed.
         tls.context = self._context()
 
-    # The connection callbacks are plain functions that start a task of our own: on Python 3.11
-    # asyncio's own task for a coroutine callback logs an error when cancelled (it calls
-    # task.exception() on it), and stop() must cancel the handlers of hung connections.
-    def _serve_https(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        # asyncio calls back only once the handshake has completed.
-        self.tls_handshakes += 1
-        self._spawn(self._connection(reader, writer, tls=True))
+    async def _redirect(self, request: HttpRequest) -> HttpResponse:
+        return _response(redirect_reply(_nginx_request(request), site=self._site))
 
-    def _serve_http(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self._spawn(self._connection(reader, writer, tls=False))
-
-    def _spawn(self, handler: Coroutine[object, object, None]) -> None:
-        task = asyncio.get_running_loop().create_task(handler)
-        self._connections.add(task)
-        task.add_done_callback(self._connections.discard)
-
-    async def _connection(
-        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *, tls: bool
-    ) -> None:
-        graceful = True
-        try:
-            if self._stopped:
-                return
-            await self._exchange(reader, writer, tls=tls)
-        except asyncio.CancelledError:
-            graceful = False  # stop(): no close_notify exchange with a client that may be hung
-            raise
-        except (OSError, h11.ProtocolError, TimeoutError) as exc:
-            # Clients may disconnect at any moment; that ends the connection, nothing more.
-            _log.debug("connection_ended region=%s: %r", self.region, exc)
-        except Exception:
-            _log.exception("connection_failed region=%s", self.region)
-        finally:
-            await wire.close(writer, graceful=graceful)
-
-    async def _exchange(
-        self,
-        reader: asyncio.StreamReader,
-        writer: asyncio.StreamWriter,
-        *,
-        tls: bool,
-    ) -> None:
-        """Serve requests on one connection until either side ends it."""
-        conn = h11.Connection(h11.SERVER)
-        while True:
-            try:
-                async with asyncio.timeout(_KEEPALIVE_TIMEOUT):
-                    received = await wire.read_request(conn, reader)
-            except h11.RemoteProtocolError as exc:
-                await wire.send_error(conn, writer, exc.error_status_hint)
-                return
-            if received is None:
-                return
-            self.requests_served += 1
-            if not tls:
-                await wire.send_reply(
-                    conn,
-                    writer,
-                    redirect_reply(received.request, site=self._site),
-                    head=received.head,
-                )
-            elif not await self._answer(conn, reader, writer, received):
-                return
-            if conn.our_state is not h11.DONE or conn.their_state is not h11.DONE:
-                return  # Connection: close, or HTTP/1.0
-            conn.start_next_cycle()
-
-    async def _answer(
-        self,
-        conn: h11.Connection,
-        reader: asyncio.StreamReader,
-        writer: asyncio.StreamWriter,
-        received: wire.ReceivedRequest,
-    ) -> bool:
-        """Answer one HTTPS request, faults included; False when the connection must end."""
-        request: Request = received.request
-        fired = self._board.draw(admin_path=is_admin_path(request.target))
+    async def _answer(self, http_request: HttpRequest) -> HttpResponse:
+        """Answer one HTTPS request, faults included."""
+        request = _nginx_request(http_request)
+        # Nginx answers /ghost itself: faults of the proxied Ghost never reach that path.
+        admin = is_admin_path(request.target)
+        fired = self._board.draw(_NOT_PROXIED if admin else None)
         if Fault.MALFORMED in fired:
-            writer.write(b"garbage\r\n\r\n")
-            await writer.drain()
-            return False
+            return HttpResponse(200, misbehave=Misbehaviour.MALFORMED)
         if Fault.HANG in fired:
-            # Read (and drop) until the client gives up, so its disconnect ends the task.
-            while await reader.read(65536):
-                pass
-            return False
+            return HttpResponse(200, misbehave=Misbehaviour.HANG)
         if Fault.SLOW in fired:
-            await asyncio.sleep(float(self._board.param(Fault.SLOW, "delay")))
+            await asyncio.sleep(_number(fired[Fault.SLOW]["delay"]))
         reply = blog_reply(
             request,
             site=self._site,
             release=self._release,
             hsts=not self._board.active(Fault.NO_HSTS),
             expose_admin=self._board.active(Fault.EXPOSE_ADMIN),
-            error_status=int(self._board.param(Fault.ERROR, "status"))
+            error_status=int(_number(fired[Fault.ERROR]["status"]))
             if Fault.ERROR in fired
             else None,
             origin_down=Fault.ORIGIN_DOWN in fired,
         )
-        if Fault.RESET in fired:
-            await wire.reset(conn, writer, reply)
-            return False
-        await wire.send_reply(conn, writer, reply, head=received.head)
-        return True
+        return _response(reply, Misbehaviour.RESET if Fault.RESET in fired else None)

@@ -31,11 +31,10 @@ from api.server import run_service, stop_signals
 from lab.alertreceivers import DOWN_RETRY_AFTER, AlertReceiver, AlertReceivers, Kind
 from lab.certs import LabCA
 from lab.control import Catalogue, control_router
-from lab.faults import fault_catalogue
-from lab.loopback import loopback_address
+from lab.faults import Target, fault_catalogue
+from lab.loopback import loopback_address, vantage_address
 from lab.origin import RegionalOrigin
 from lab.resolvers import DEFAULT_TLS_NAME, LAB_SUBNETS, LabResolver, server_context
-from lab.resolvers.faults import fault_catalogue as resolver_fault_catalogue
 from lab.trafficmanager import TrafficManagerEmulator
 from monitor.config import Config, load_config
 from monitor.durations import format_duration
@@ -146,6 +145,13 @@ class Sandbox:
         )
 
     @property
+    def vantage_points(self) -> dict[str, str]:
+        """The lab's vantage points by name and the source address each probes from: the one
+        instance's, `vp1` at 127.0.1.1 (none where the loopback has only 127.0.0.1)."""
+        address = vantage_address(0)
+        return {"vp1": address} if address is not None else {}
+
+    @property
     def base_url(self) -> str:
         """Where the lab's service (and its fault panel) is served."""
         return f"http://{self.settings.host}:{self.settings.port}"
@@ -249,6 +255,12 @@ class Sandbox:
                     "interval": format_duration(interval),
                     "timeout": format_duration(timeout),
                     "requests": MODEL_REQUESTS,
+                    # This instance's own path to the regions: the origins see it by address.
+                    **(
+                        {"source_address": self.vantage_points["vp1"]}
+                        if self.vantage_points
+                        else {}
+                    ),
                 },
                 "dns": self._dns_checks(),
             },
@@ -326,7 +338,7 @@ def banner(sandbox: Sandbox, base_url: str) -> str:
         "",
         "Faults, with each parameter's default (send the parameters as a JSON body):",
         f"  regions    {_fault_summary(fault_catalogue())}",
-        f"  resolvers  {_fault_summary(resolver_fault_catalogue())}",
+        f"  resolvers  {_fault_summary(fault_catalogue(Target.RESOLVER))}",
         f"  ARM        POST {base_url}/lab/traffic-manager/faults with "
         '{"status": 503, "count": 1, "path_contains": ..., "retry_after": ..., "delay": 0}',
         "Stop with Ctrl-C.",
@@ -506,6 +518,7 @@ async def run_lab(settings: LabSettings, *, announce: Callable[[str], None] = pr
                                 sandbox.traffic_manager,
                                 sandbox.resolvers,
                                 sandbox.alerts,
+                                sandbox.vantage_points,
                             )
                         ],
                     )

@@ -6,7 +6,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
-__all__ = ["Clock", "ManualClock", "SystemClock"]
+__all__ = ["Clock", "ManualClock", "OffsetClock", "SystemClock"]
 
 
 class Clock(Protocol):
@@ -49,3 +49,23 @@ class ManualClock:
             raise ValueError("time does not go backwards")
         self._now += timedelta(seconds=seconds)
         self._monotonic += seconds
+
+
+class OffsetClock:
+    """Real time plus an offset that only moves forward: for a server emulated next to real
+    clients (the lab's Traffic Manager), whose `advance()` ages what the server issued (tokens
+    expire there) without touching the clients' clocks or stopping time."""
+
+    def __init__(self) -> None:
+        self._offset = 0.0
+
+    def now(self) -> datetime:
+        return datetime.now(UTC) + timedelta(seconds=self._offset)
+
+    def monotonic(self) -> float:
+        return time.monotonic() + self._offset
+
+    def advance(self, seconds: float) -> None:
+        if seconds < 0:
+            raise ValueError(f"the clock only moves forward, got {seconds}")
+        self._offset += seconds

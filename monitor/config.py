@@ -456,6 +456,15 @@ class HttpsChecks(Model):
     concurrency: Annotated[int, Field(ge=1, le=4096)] = 64
     requests: list[HttpsRequest] = Field(default_factory=_default_requests)
     certificate: CertificateConfig = Field(default_factory=CertificateConfig)
+    # The local address probes connect from (null: the system's choice for each route).
+    source_address: str | None = None
+
+    @field_validator("source_address")
+    @classmethod
+    def _source(cls, value: str | None) -> str | None:
+        if value is not None and not _is_ip(value):
+            raise ValueError(f"expected an IPv4 or IPv6 address, got {quoted(value)}")
+        return value
 
     @model_validator(mode="after")
     def _checks(self) -> Self:

@@ -38,6 +38,7 @@ def build_probes(
                     max_body=https.max_body,
                     min_cert_days=https.certificate.min_days_left,
                     release_header=config.deploys.version_header,
+                    source_address=https.source_address,
                 ),
                 request.samples or https.samples,
             )

@@ -2,9 +2,9 @@
 the emulated Traffic Manager over UDP, TCP, DoT and DoH on loopback, and break on demand
 (docs/architecture.md, "The lab")."""
 
+from lab.faults import Fault
 from lab.resolvers.certs import DEFAULT_TLS_NAME, client_context, server_context
 from lab.resolvers.doh import DOH_PATH, MEDIA_TYPE
-from lab.resolvers.faults import Fault
 from lab.resolvers.log import QueryRecord, RequestLog, Transport
 from lab.resolvers.resolver import LAB_SUBNETS, LabResolver
 

@@ -15,10 +15,10 @@ import ssl
 import dns.exception
 import dns.message
 
-from lab.resolvers.faults import Fault, FaultPanel
+from lab.faults import Fault, FaultBoard
+from lab.httpserver import HttpRequest, HttpResponse, HttpServer, StreamedBody
 from lab.resolvers.log import Transport
 from lab.resolvers.transports import Answerer
-from lab.trafficmanager.httpserver import HttpRequest, HttpResponse, HttpsServer, StreamedBody
 
 __all__ = ["DOH_PATH", "MEDIA_TYPE", "DohServer"]
 
@@ -42,12 +42,12 @@ class DohServer:
         *,
         host: str,
         port: int = 0,
-        faults: FaultPanel | None = None,
+        faults: FaultBoard | None = None,
     ) -> None:
         self._answer = answer
         self._faults = faults
         self._host = host
-        self._server = HttpsServer(self._handle, tls, host=host, port=port)
+        self._server = HttpServer(self._handle, host=host, port=port, tls=tls)
         self._running = False
 
     @property
@@ -85,7 +85,7 @@ class DohServer:
             return HttpResponse(405, b"", [("Allow", "GET, POST")])
         if len(wire) < _HEADER or wire[2] & 0x80:
             return _problem(400, "not a DNS query")  # too short, or a response (QR set)
-        if self._faults is not None and self._faults.get(Fault.ENDLESS_BODY) is not None:
+        if self._faults is not None and self._faults.draw({Fault.ENDLESS_BODY}):
             return HttpResponse(200, headers=[("Content-Type", MEDIA_TYPE)], stream=StreamedBody())
         reply = await self._answer(wire, Transport.DOH)
         if reply is None:

@@ -18,7 +18,6 @@ import ipaddress
 import logging
 import ssl
 from collections.abc import Mapping
-from typing import Any
 
 import dns.exception
 import dns.flags
@@ -26,14 +25,26 @@ import dns.message
 import dns.rcode
 import dns.rdatatype
 
+from lab.faults import Fault, FaultBoard, ParamValue, Target
 from lab.resolvers import answer
 from lab.resolvers.doh import DohServer
-from lab.resolvers.faults import Fault, FaultPanel
 from lab.resolvers.log import QueryRecord, RequestLog, Transport
 from lab.resolvers.transports import DnsListeners
 from lab.resolvers.upstream import ask
 
 __all__ = ["LAB_SUBNETS", "LabResolver"]
+
+_Fired = Mapping[Fault, Mapping[str, ParamValue]]
+
+# The faults that can change an answer over each transport (DoH's endless body is drawn by the
+# DoH server, before it asks for an answer).
+_ANSWERING = frozenset({Fault.SILENCE, Fault.SERVFAIL, Fault.NXDOMAIN, Fault.WRONG_ANSWER})
+_FAULTS_OVER: Mapping[Transport, frozenset[Fault]] = {
+    transport: _ANSWERING
+    | {Fault.IGNORE_ECS}
+    | ({Fault.TRUNCATE} if transport is Transport.UDP else set())
+    for transport in Transport
+}
 
 _log = logging.getLogger(__name__)
 
@@ -98,7 +109,7 @@ class LabResolver:
         self._tls = tls
         self._upstream_timeout = upstream_timeout
         self._upstream_payload = upstream_payload
-        self._panel = FaultPanel()
+        self._panel = FaultBoard(Target.RESOLVER)
         self.log = RequestLog(log_size)
         self._listeners: DnsListeners | None = None
         self._doh: DohServer | None = None
@@ -189,9 +200,9 @@ class LabResolver:
 
     # Faults.
 
-    def inject(self, fault: str | Fault, **params: Any) -> None:
-        """Switch a fault on; ValueError names an unknown fault or parameter (see `Fault`)."""
-        self._panel.inject(fault, **params)
+    def inject(self, fault: str | Fault, **params: ParamValue) -> None:
+        """Switch a fault on; ValueError names an unknown fault or parameter (see `lab.faults`)."""
+        self._panel.inject(fault, params)
         _log.info("resolver_fault_injected resolver=%s fault=%s", self._name, fault)
 
     def heal(self, fault: str | Fault | None = None) -> None:
@@ -199,9 +210,9 @@ class LabResolver:
         self._panel.heal(fault)
         _log.info("resolver_healed resolver=%s fault=%s", self._name, fault or "all")
 
-    def faults(self) -> dict[str, dict[str, Any]]:
+    def faults(self) -> dict[str, dict[str, ParamValue]]:
         """The active faults, each with its parameters."""
-        return self._panel.active()
+        return self._panel.snapshot()
 
     # Answers.
 
@@ -213,12 +224,13 @@ class LabResolver:
             return answer.format_error(wire)
         if query.flags & dns.flags.QR:
             return None  # a response is not a question
-        response, record = await self._resolve(query, transport)
+        fired = self._panel.draw(_FAULTS_OVER[transport])
+        response, record = await self._resolve(query, transport, fired)
         reply: bytes | None = None
         if response is not None and transport is not Transport.UDP:
             reply = answer.to_wire(response)
         elif response is not None:
-            forced = self._panel.get(Fault.TRUNCATE) is not None
+            forced = Fault.TRUNCATE in fired
             reply = answer.to_wire(response, answer.udp_limit(query), truncate=forced)
             if response.flags & dns.flags.TC:
                 fault = record.fault or (Fault.TRUNCATE.value if forced else None)
@@ -227,7 +239,7 @@ class LabResolver:
         return reply
 
     async def _resolve(
-        self, query: dns.message.Message, transport: Transport
+        self, query: dns.message.Message, transport: Transport, fired: _Fired
     ) -> tuple[dns.message.Message | None, QueryRecord]:
         client = answer.client_subnet(query)
         asked = query.question[0] if query.question else None
@@ -237,7 +249,7 @@ class LabResolver:
             qtype=dns.rdatatype.to_text(asked.rdtype) if asked is not None else "",
             client_subnet=answer.subnet_text(client),
         )
-        if self._panel.get(Fault.SILENCE) is not None:
+        if Fault.SILENCE in fired:
             return None, dataclasses.replace(record, fault=Fault.SILENCE.value)
         refused = answer.refusal(query)
         if refused is not None:
@@ -245,27 +257,29 @@ class LabResolver:
         question = query.question[0]  # exactly one, or refusal() said FORMERR
         local = answer.echo(client, 0)  # an answer made here does not depend on the subnet
         site = self._site
-        if self._panel.get(Fault.SERVFAIL) is not None:
+        if Fault.SERVFAIL in fired:
             return _done(answer.servfail(query, local), record, Fault.SERVFAIL)
         if question.name != site.hostname:
             return _done(answer.nxdomain(query, site, local), record)
-        if self._panel.get(Fault.NXDOMAIN) is not None:
+        if Fault.NXDOMAIN in fired:
             return _done(answer.nxdomain(query, site, local), record, Fault.NXDOMAIN)
-        wrong = self._panel.get(Fault.WRONG_ANSWER)
+        wrong = fired.get(Fault.WRONG_ANSWER)
         if wrong is not None:
-            response = answer.wrong_answer(query, site, wrong["address"], wrong["ttl"], local)
+            address, ttl = wrong["address"], wrong["ttl"]
+            assert isinstance(address, str) and isinstance(ttl, int)
+            response = answer.wrong_answer(query, site, address, ttl, local)
             return _done(response, record, Fault.WRONG_ANSWER)
         if question.rdtype == dns.rdatatype.CNAME:
             return _done(answer.compose(query, site, None, local), record)
-        return await self._forward(query, record, client)
+        return await self._forward(query, record, client, fired.get(Fault.IGNORE_ECS))
 
     async def _forward(
         self,
         query: dns.message.Message,
         record: QueryRecord,
         client: dns.edns.ECSOption | None,
+        ignore: Mapping[str, ParamValue] | None,
     ) -> tuple[dns.message.Message, QueryRecord]:
-        ignore = self._panel.get(Fault.IGNORE_ECS)
         upstream_query = answer.upstream_query(
             query, self._site, None if ignore else client, payload=self._upstream_payload
         )

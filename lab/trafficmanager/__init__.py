@@ -2,12 +2,11 @@
 endpoint and Traffic Manager's ARM routes over HTTPS, its endpoint probing and its DNS answers,
 all on loopback (docs/architecture.md, "The lab"; docs/traffic-manager.md)."""
 
-from lab.trafficmanager.clock import Clock
-from lab.trafficmanager.dnsserver import EcsMode, TrafficManagerDns
+from lab.httpserver import StreamedBody
+from lab.trafficmanager.dnsserver import TrafficManagerDns
 from lab.trafficmanager.entra import CONTRIBUTOR_ACTIONS, READER_ACTIONS, ServicePrincipal
 from lab.trafficmanager.faults import FaultQueue, FaultRule, LoggedRequest, RequestLog
 from lab.trafficmanager.geo import GeoLocator
-from lab.trafficmanager.httpserver import StreamedBody
 from lab.trafficmanager.model import MonitorStatus, Profile, ProfileMonitorStatus
 from lab.trafficmanager.prober import Prober, ProbeResult
 from lab.trafficmanager.routing import Client, Decision, route
@@ -18,9 +17,7 @@ __all__ = [
     "CONTRIBUTOR_ACTIONS",
     "READER_ACTIONS",
     "Client",
-    "Clock",
     "Decision",
-    "EcsMode",
     "FaultQueue",
     "FaultRule",
     "GeoLocator",

@@ -8,10 +8,10 @@ import json
 import uuid
 from urllib.parse import parse_qs, unquote
 
+from lab.httpserver import HttpRequest, HttpResponse, StreamedBody
 from lab.trafficmanager.arm import Arm
 from lab.trafficmanager.entra import Directory, entra_response
 from lab.trafficmanager.faults import FaultQueue, FaultRule, LoggedRequest, RequestLog
-from lab.trafficmanager.httpserver import HttpRequest, HttpResponse, StreamedBody
 from lab.trafficmanager.state import TrafficManagerState
 
 __all__ = ["EmulatorApp", "split_path"]
@@ -46,6 +46,8 @@ class EmulatorApp:
             response = _fault_response(rule)
         else:
             response, client_id = landed or self._serve(request, segments)
+            # A wire fault breaks the answer of a request that was carried out.
+            response.misbehave = rule.misbehave if rule is not None else None
         request_id = str(uuid.uuid4())
         response.headers += [
             ("x-ms-request-id", request_id),
@@ -63,7 +65,7 @@ class EmulatorApp:
                 status=response.status,
                 body=_logged_body(request),
                 client_id=client_id,
-                faulted=rule is not None and rule.status is not None,
+                faulted=rule is not None and (rule.status is not None or bool(rule.misbehave)),
                 headers={k: v for k, v in request.headers.items() if k != "authorization"},
             )
         )

@@ -1,4 +1,6 @@
-"""The ARM routes of Traffic Manager that the SDK uses (docs/traffic-manager.md), over the state.
+"""The ARM routes of Traffic Manager the service calls through the SDK (docs/traffic-manager.md,
+"The emulator"): the profile GET, the endpoint PATCH, the geographic hierarchy and the
+permissions listing, over the state.
 
 Paths are split on `/`, each segment percent-decoded, and matched case-insensitively: the SDK
 sends `trafficmanagerprofiles` and `ExternalEndpoints`, responses spell `trafficManagerProfiles`
@@ -10,10 +12,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from lab.httpserver import HttpRequest, HttpResponse
 from lab.trafficmanager.entra import Directory, ServicePrincipal
 from lab.trafficmanager.errors import ArmError
-from lab.trafficmanager.httpserver import HttpRequest, HttpResponse
-from lab.trafficmanager.model import TM_SUFFIX, EndpointType
+from lab.trafficmanager.model import EndpointType
 from lab.trafficmanager.state import TrafficManagerState
 from monitor.trafficmanager.geography import hierarchy_json
 
@@ -23,7 +25,6 @@ _NETWORK = "microsoft.network"
 _PROFILES = "trafficmanagerprofiles"
 _PERMISSIONS = ["providers", "microsoft.authorization", "permissions"]
 _PROFILE_ACTION = "Microsoft.Network/trafficManagerProfiles"
-_WRITE_METHODS = {"PUT": "write", "PATCH": "write", "DELETE": "delete"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,43 +89,36 @@ class Arm:
             if method != "GET":
                 raise _method_not_allowed(method)
             return HttpResponse.of_json(200, hierarchy_json(self.state.locator.hierarchy))
-        if low == ["providers", _NETWORK, "checktrafficmanagernameavailability"]:
-            if method != "POST":
-                raise _method_not_allowed(method)
-            return self._name_availability(request)
         if len(low) < 2 or low[0] != "subscriptions":
             raise _not_found_route(scope)
-        sub = segments[1]
-        if not self.state.has_subscription(sub):
-            raise ArmError(
-                404, "SubscriptionNotFound", f"The subscription '{sub}' could not be found."
-            )
+        self.state.check_subscription(segments[1])
         if low[-3:] == _PERMISSIONS:
             # Microsoft.Authorization/permissions at any scope under the subscription.
             if method != "GET":
                 raise _method_not_allowed(method)
             return self._permissions(principal)
         rest = low[2:]
-        if rest == ["providers", _NETWORK, _PROFILES]:
-            return self._list(method, principal, scope, sub, None)
-        if rest == ["providers", _NETWORK, "checktrafficmanagernameavailabilityv2"]:
-            if method != "POST":
-                raise _method_not_allowed(method)
-            return self._name_availability(request)
         if (
-            len(rest) < 5
+            len(rest) < 6
             or rest[0] != "resourcegroups"
             or rest[2:5] != ["providers", _NETWORK, _PROFILES]
         ):
             raise _not_found_route(scope)
-        group = segments[3]
-        tail = segments[7:]
-        if not tail:
-            return self._list(method, principal, scope, sub, group)
+        sub, group, tail = segments[1], segments[3], segments[7:]
         if len(tail) == 1:
-            return self._profile(request, method, principal, scope, sub, group, tail[0])
+            if method != "GET":
+                raise _method_not_allowed(method)
+            self._authorize(principal, f"{_PROFILE_ACTION}/read", scope)
+            profile = self.state.get_profile(sub, group, tail[0])
+            return HttpResponse.of_json(200, self.state.profile_json(profile))
         if len(tail) == 3 and EndpointType.parse(tail[1]) is not None:
-            return self._endpoint(request, method, principal, scope, sub, group, tail)
+            if method != "PATCH":
+                raise _method_not_allowed(method)
+            self._authorize(principal, f"{_PROFILE_ACTION}/externalEndpoints/write", scope)
+            profile, endpoint = self.state.patch_endpoint(
+                sub, group, tail[0], tail[1], tail[2], _json_body(request)
+            )
+            return HttpResponse.of_json(200, self.state.endpoint_json(profile, endpoint))
         raise _not_found_route(scope)
 
     def _permissions(self, principal: ServicePrincipal) -> HttpResponse:
@@ -142,103 +136,6 @@ class Arm:
                 ]
             },
         )
-
-    def _name_availability(self, request: HttpRequest) -> HttpResponse:
-        body = _json_body(request)
-        name = str(body.get("name", "")) if isinstance(body, dict) else ""
-        taken = self.state.profile_by_fqdn(f"{name}.{TM_SUFFIX}") is not None
-        answer: dict[str, object] = {
-            "name": name,
-            "type": "Microsoft.Network/trafficManagerProfiles",
-            "nameAvailable": not taken,
-        }
-        if taken:
-            answer |= {
-                "reason": "AlreadyExists",
-                "message": f"{name}.{TM_SUFFIX} is already taken. Please try a different name.",
-            }
-        return HttpResponse.of_json(200, answer)
-
-    def _list(
-        self,
-        method: str,
-        principal: ServicePrincipal,
-        scope: str,
-        sub: str,
-        group: str | None,
-    ) -> HttpResponse:
-        if method != "GET":
-            raise _method_not_allowed(method)
-        self._authorize(principal, f"{_PROFILE_ACTION}/read", scope)
-        profiles = self.state.list_profiles(sub, group)
-        return HttpResponse.of_json(200, {"value": [self.state.profile_json(p) for p in profiles]})
-
-    def _profile(
-        self,
-        request: HttpRequest,
-        method: str,
-        principal: ServicePrincipal,
-        scope: str,
-        sub: str,
-        group: str,
-        name: str,
-    ) -> HttpResponse:
-        verb = "read" if method == "GET" else _WRITE_METHODS.get(method)
-        if verb is None:
-            raise _method_not_allowed(method)
-        self._authorize(principal, f"{_PROFILE_ACTION}/{verb}", scope)
-        state = self.state
-        if method == "GET":
-            return HttpResponse.of_json(
-                200, state.profile_json(state.get_profile(sub, group, name))
-            )
-        if method == "DELETE":
-            if state.delete_profile(sub, group, name):
-                return HttpResponse.of_json(200, {"boolean": True})
-            return HttpResponse(204)
-        body = _json_body(request)
-        if method == "PUT":
-            profile, created = state.put_profile(sub, group, name, body)
-            return HttpResponse.of_json(201 if created else 200, state.profile_json(profile))
-        return HttpResponse.of_json(
-            200, state.profile_json(state.patch_profile(sub, group, name, body))
-        )
-
-    def _endpoint(
-        self,
-        request: HttpRequest,
-        method: str,
-        principal: ServicePrincipal,
-        scope: str,
-        sub: str,
-        group: str,
-        tail: Sequence[str],
-    ) -> HttpResponse:
-        profile_name, kind, name = tail
-        endpoint_type = EndpointType.parse(kind)
-        assert endpoint_type is not None
-        verb = "read" if method == "GET" else _WRITE_METHODS.get(method)
-        if verb is None:
-            raise _method_not_allowed(method)
-        self._authorize(principal, f"{_PROFILE_ACTION}/{endpoint_type.segment}/{verb}", scope)
-        state = self.state
-        if method == "GET":
-            profile, endpoint = state.get_endpoint(sub, group, profile_name, kind, name)
-            return HttpResponse.of_json(200, state.endpoint_json(profile, endpoint))
-        if method == "DELETE":
-            if state.delete_endpoint(sub, group, profile_name, kind, name):
-                return HttpResponse.of_json(200, {"boolean": True})
-            return HttpResponse(204)
-        body = _json_body(request)
-        if method == "PUT":
-            profile, endpoint, created = state.put_endpoint(
-                sub, group, profile_name, kind, name, body
-            )
-            return HttpResponse.of_json(
-                201 if created else 200, state.endpoint_json(profile, endpoint)
-            )
-        profile, endpoint = state.patch_endpoint(sub, group, profile_name, kind, name, body)
-        return HttpResponse.of_json(200, state.endpoint_json(profile, endpoint))
 
 
 def _json_body(request: HttpRequest) -> object:

@@ -2,22 +2,19 @@
 on loopback, answering by the routing rules of `routing.py`.
 
 An IP target is an A (or AAAA) record for the profile's name; a hostname target is a CNAME to it,
-followed by the target's own answer when the emulator knows it (a nested profile, or an address
-in `state.hosts`). TTLs are the profile's `dnsConfig.ttl`. A missing or disabled profile is
+followed by the target's own address when the emulator knows it (`state.hosts`). TTLs are the profile's `dnsConfig.ttl`. A missing or disabled profile is
 NXDOMAIN; no endpoint for the client is NODATA; both carry the zone's SOA.
 
 EDNS Client Subnet (RFC 7871): Traffic Manager "considers the client subnet address if it is
-included in the query" for Geographic, Performance and Subnet routing (docs/traffic-manager.md). The answer
-echoes the option with the source prefix length as its scope; `EcsMode` makes the server ignore
-the option instead, to emulate a path where it is lost.
+included in the query" for Geographic routing (docs/traffic-manager.md). The answer
+echoes the option with the source prefix length as its scope. (A path that loses the option is
+the lab resolvers' `ignore-ecs` fault, not this server's.)
 """
 
 from __future__ import annotations
 
-import enum
 import ipaddress
 import logging
-import random
 import struct
 
 import dns.edns
@@ -33,11 +30,11 @@ import dns.rdatatype
 import dns.rrset
 
 from lab.dnstransport import DnsServer
-from lab.trafficmanager.model import TM_SUFFIX, Endpoint, EndpointType, Profile
+from lab.trafficmanager.model import TM_SUFFIX, Profile
 from lab.trafficmanager.routing import Client, route
 from lab.trafficmanager.state import TrafficManagerState
 
-__all__ = ["EcsMode", "TrafficManagerDns"]
+__all__ = ["TrafficManagerDns"]
 
 _log = logging.getLogger(__name__)
 
@@ -45,14 +42,7 @@ _ZONE = dns.name.from_text(TM_SUFFIX)
 # Traffic Manager's zone SOA, as `dig SOA trafficmanager.net` shows it.
 _SOA = "tm1.msft.net. hostmaster.trafficmanager.net. 2003080800 900 300 2419200 30"
 _SOA_TTL = 30
-_MAX_CHAIN = 8  # nested profiles followed at most this deep
 _EDNS_PAYLOAD = 1232
-
-
-class EcsMode(enum.StrEnum):
-    HONOUR = "honour"  # route by the client subnet; echo it, scope = source prefix length
-    SCOPE_ZERO = "scope-zero"  # route by the resolver; echo it with scope 0 (RFC 7871 §7.2.1)
-    DROP = "drop"  # route by the resolver; no ECS option in the answer (an ECS-unaware server)
 
 
 def _address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
@@ -73,16 +63,12 @@ class TrafficManagerDns:
         host: str = "127.0.0.1",
         port: int = 0,
         geography: str | None = None,
-        ecs: EcsMode = EcsMode.HONOUR,
-        rng: random.Random | None = None,
     ) -> None:
         if geography is not None and state.locator.canonical(geography) is None:
             raise ValueError(f"{geography!r} is not a code of the geographic hierarchy")
         self.state = state
         self.geography = geography
-        self.ecs = ecs
         self.queries = 0
-        self._rng = rng or random.Random()  # noqa: S311 - weighted routing, not security
         self._host = host
         # A TCP query not worth an answer (garbage) ends the conversation.
         self._server = DnsServer(self._answer, host=host, port=port, hang_up=True)
@@ -159,7 +145,7 @@ class TrafficManagerDns:
                 response.authority.append(_soa())
             return response
         profile = self.state.profile_by_fqdn(qname.to_text())
-        if profile is None or not self._chase(response, qname, profile, client, qtype, 0):
+        if profile is None or not self._add_answer(response, qname, profile, client, qtype):
             response.set_rcode(dns.rcode.NXDOMAIN)
         if not response.answer or response.rcode() == dns.rcode.NXDOMAIN:
             response.authority.append(_soa())
@@ -171,56 +157,41 @@ class TrafficManagerDns:
         """Where the client is, and the ECS option to answer with."""
         resolver = Client(self.geography or self.state.locator.locate(source), source)
         ecs = next((o for o in query.options if isinstance(o, dns.edns.ECSOption)), None)
-        if ecs is None or self.ecs is EcsMode.DROP:
+        if ecs is None:
             return resolver, None
-        if ecs.srclen == 0 or self.ecs is EcsMode.SCOPE_ZERO:
+        if ecs.srclen == 0:
             # A source prefix of 0 is the client opting out (RFC 7871 §7.1.2): scope 0 too.
             return resolver, dns.edns.ECSOption(ecs.address, ecs.srclen, 0)
         client = Client(self.state.locator.locate(ecs.address), ecs.address)
         return client, dns.edns.ECSOption(ecs.address, ecs.srclen, ecs.srclen)
 
-    def _chase(
+    def _add_answer(
         self,
         response: dns.message.Message,
         name: dns.name.Name,
         profile: Profile,
         client: Client,
         qtype: dns.rdatatype.RdataType,
-        depth: int,
     ) -> bool:
         """Add the answer for `name` (a profile's fqdn); False means NXDOMAIN."""
-        decision = route(self.state, profile, client, self._rng)
+        decision = route(self.state, profile, client)
         _log.debug("dns_routed name=%s decision=%s", name, decision.reason)
         if decision.nxdomain:
             return False
         addresses: list[str] = []
         for endpoint in decision.endpoints:
-            target = self._target(endpoint)
-            if target is None:
+            if _address(endpoint.target) is not None:
+                addresses.append(endpoint.target)
                 continue
-            if _address(target) is not None:
-                addresses.append(target)
-                continue
-            # A hostname: one CNAME, then that name's own answer when we know it.
-            target_name = dns.name.from_text(target)
+            # A hostname: one CNAME, then its address when we know it.
+            target_name = dns.name.from_text(endpoint.target)
             _add(response, name, dns.rdatatype.CNAME, profile.ttl, target_name.to_text())
-            if qtype == dns.rdatatype.CNAME or depth >= _MAX_CHAIN:
-                return True
-            child = self.state.profile_by_fqdn(target)
-            if child is not None:
-                return self._chase(response, target_name, child, client, qtype, depth + 1)
-            known = self.state.hosts.get(target.lower().rstrip("."))
-            if known is not None:
+            known = self.state.hosts.get(endpoint.target.lower().rstrip("."))
+            if known is not None and qtype != dns.rdatatype.CNAME:
                 self._add_addresses(response, target_name, [known], qtype, profile.ttl)
             return True  # a CNAME is the one answer for a name
         self._add_addresses(response, name, addresses, qtype, profile.ttl)
         return True
-
-    def _target(self, endpoint: Endpoint) -> str | None:
-        if endpoint.type is EndpointType.NESTED:
-            child = self.state.nested_child(endpoint)
-            return child.fqdn if child else endpoint.target
-        return endpoint.target
 
     def _add_addresses(
         self,

@@ -17,9 +17,9 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs
 
-from lab.trafficmanager.clock import Clock
+from lab.httpserver import HttpRequest, HttpResponse
 from lab.trafficmanager.errors import ArmError
-from lab.trafficmanager.httpserver import HttpRequest, HttpResponse
+from monitor.clock import Clock
 
 __all__ = [
     "ARM_AUDIENCES",
@@ -39,7 +39,6 @@ CONTRIBUTOR_ACTIONS = (
     "Microsoft.Authorization/*/read",
     "Microsoft.Resources/subscriptions/resourceGroups/read",
 )
-_JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 
 
 def _pattern(action: str) -> re.Pattern[str]:
@@ -48,14 +47,13 @@ def _pattern(action: str) -> re.Pattern[str]:
 
 @dataclass(frozen=True, slots=True)
 class ServicePrincipal:
-    """An app registration with a secret (and/or a federated assertion it accepts) and the
-    actions of the role assigned to it on the emulator's subscription."""
+    """An app registration with a secret and the actions of the role assigned to it on the
+    emulator's subscription."""
 
     client_id: str
-    secret: str | None
+    secret: str
     actions: tuple[str, ...]
     not_actions: tuple[str, ...] = ()
-    assertion: str | None = None
     object_id: str = field(default_factory=lambda: str(uuid.uuid4()))
 
     def may(self, action: str) -> bool:
@@ -103,15 +101,13 @@ class Directory:
         *,
         actions: Sequence[str] = CONTRIBUTOR_ACTIONS,
         not_actions: Sequence[str] = (),
-        assertion: str | None = None,
     ) -> ServicePrincipal:
         """Register a service principal; a random client id and secret unless given."""
         principal = ServicePrincipal(
             client_id=client_id or str(uuid.uuid4()),
-            secret=secret if secret is not None or assertion else secrets.token_urlsafe(24),
+            secret=secret if secret is not None else secrets.token_urlsafe(24),
             actions=tuple(actions),
             not_actions=tuple(not_actions),
-            assertion=assertion,
         )
         self._principals[principal.client_id.lower()] = principal
         return principal
@@ -131,10 +127,6 @@ class Directory:
 
     def principal(self, client_id: str) -> ServicePrincipal | None:
         return self._principals.get(client_id.lower())
-
-    def revoke(self, token: str) -> None:
-        """Forget a token: ARM answers it with InvalidAuthenticationToken from now on."""
-        self._tokens.pop(token, None)
 
     # The token endpoint.
 
@@ -169,7 +161,7 @@ class Directory:
             )
         self._authenticate_client(principal, form)
         audience = self._audience(scope)
-        now = self.clock.now()
+        now = self.clock.now().timestamp()
         issued = IssuedToken(
             token=f"emu.{secrets.token_urlsafe(32)}",
             client_id=principal.client_id,
@@ -182,45 +174,22 @@ class Directory:
         return issued
 
     def _authenticate_client(self, principal: ServicePrincipal, form: Mapping[str, str]) -> None:
-        if "client_secret" in form:
-            given = form["client_secret"].encode()
-            if principal.secret is None or not hmac.compare_digest(
-                given, principal.secret.encode()
-            ):
-                raise _OAuthError(
-                    401,
-                    "invalid_client",
-                    7000215,
-                    "AADSTS7000215: Invalid client secret provided. Ensure the secret being sent "
-                    "in the request is the client secret value, not the client secret ID, for a "
-                    f"secret added to app '{principal.client_id}'.",
-                )
-        elif "client_assertion" in form:
-            if form.get("client_assertion_type") != _JWT_BEARER:
-                raise _OAuthError(
-                    400,
-                    "invalid_request",
-                    50027,
-                    "AADSTS50027: Invalid client_assertion_type.",
-                )
-            given = form["client_assertion"].encode()
-            if principal.assertion is None or not hmac.compare_digest(
-                given, principal.assertion.encode()
-            ):
-                raise _OAuthError(
-                    400,
-                    "invalid_client",
-                    700213,
-                    "AADSTS700213: No matching federated identity record found for presented "
-                    "assertion.",
-                )
-        else:
+        if "client_secret" not in form:
             raise _OAuthError(
                 401,
                 "invalid_client",
                 7000218,
                 "AADSTS7000218: The request body must contain the following parameter: "
                 "'client_assertion' or 'client_secret'.",
+            )
+        if not hmac.compare_digest(form["client_secret"].encode(), principal.secret.encode()):
+            raise _OAuthError(
+                401,
+                "invalid_client",
+                7000215,
+                "AADSTS7000215: Invalid client secret provided. Ensure the secret being sent "
+                "in the request is the client secret value, not the client secret ID, for a "
+                f"secret added to app '{principal.client_id}'.",
             )
 
     def _audience(self, scope: str) -> str:
@@ -263,7 +232,7 @@ class Directory:
                 "The access token is invalid.",
                 "The access token is invalid.",
             )
-        now = self.clock.now()
+        now = self.clock.now().timestamp()
         if now >= token.expires_at:
             raise self._unauthorized(
                 "ExpiredAuthenticationToken",
@@ -306,7 +275,7 @@ class Directory:
 
 
 def _oauth_error_response(directory: Directory, exc: _OAuthError) -> HttpResponse:
-    now = directory.clock.now()
+    now = directory.clock.now().timestamp()
     return HttpResponse.of_json(
         exc.status,
         {

@@ -16,7 +16,8 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from lab.trafficmanager.httpserver import HttpRequest
+from lab.faults import Fault, Schedule
+from lab.httpserver import HttpRequest, Misbehaviour
 
 __all__ = ["DEFAULT_ERRORS", "FaultQueue", "FaultRule", "LoggedRequest", "RequestLog"]
 
@@ -46,10 +47,19 @@ class FaultRule:
     status: int | None
     headers: dict[str, str]
     body: object  # None: ARM's envelope for the status; bytes/str: raw; StreamedBody; else JSON
-    remaining: int | None  # None: every matching request, until cleared
+    schedule: Schedule  # which matching requests it hits; `count` None: until cleared
     delay: float
     lands: bool = False  # carried out first: only the answer is faulted (late, or replaced)
-    hits: int = 0
+    misbehave: Misbehaviour | None = None  # instead of an answer: a reset, or bytes not HTTP
+    fault: Fault | None = None  # the fault it was injected as (None: scripted with `add`)
+
+    @property
+    def hits(self) -> int:
+        return self.schedule.hits
+
+    @property
+    def remaining(self) -> int | None:
+        return self.schedule.remaining
 
     def matches(self, request: HttpRequest, decoded_path: str) -> bool:
         if self.method is not None and request.method.upper() != self.method.upper():
@@ -78,43 +88,50 @@ class FaultQueue:
         count: int | None = 1,
         delay: float = 0.0,
         lands: bool = False,
+        *,
+        every: int = 1,
+        misbehave: Misbehaviour | None = None,
+        fault: Fault | None = None,
     ) -> FaultRule:
         """Answer the next `count` matching requests (every one, if None) with `status`,
         `headers` and `body`, after `delay` seconds; `status=None` only delays them. With
         `lands` each is carried out before the delay, and its answer replaced by the fault's
-        (or, with `status=None`, sent late)."""
-        if status is None and delay <= 0:
+        (or, with `status=None`, sent late). With `every=N` only every Nth matching request is
+        hit (and counted against `count`)."""
+        if status is None and delay <= 0 and misbehave is None:
             raise ValueError("a fault needs a status, a delay, or both")
         if count is not None and count < 1:
             raise ValueError(f"count must be at least 1, got {count}")
+        if every < 1:
+            raise ValueError(f"every must be at least 1, got {every}")
         rule = FaultRule(
             method=method,
             path_contains=path_contains,
             status=status,
             headers=dict(headers or {}),
             body=body,
-            remaining=count,
+            schedule=Schedule(every, count),
             delay=delay,
             lands=lands,
+            misbehave=misbehave,
+            fault=fault,
         )
         self._rules.append(rule)
         return rule
 
-    def clear(self) -> None:
-        self._rules.clear()
+    def clear(self, fault: Fault | None = None) -> None:
+        """Drop every rule, or those injected as `fault`."""
+        self._rules = [r for r in self._rules if fault is not None and r.fault is not fault]
 
     def pending(self) -> list[FaultRule]:
         return list(self._rules)
 
     def take(self, request: HttpRequest, decoded_path: str) -> FaultRule | None:
-        """The first rule matching `request`, used up by one."""
+        """The first rule matching `request` that is due to hit it, used up by one."""
         for rule in self._rules:
-            if rule.matches(request, decoded_path):
-                rule.hits += 1
-                if rule.remaining is not None:
-                    rule.remaining -= 1
-                    if rule.remaining == 0:
-                        self._rules.remove(rule)
+            if rule.matches(request, decoded_path) and rule.schedule.due():
+                if rule.schedule.spent:
+                    self._rules.remove(rule)
                 return rule
         return None
 

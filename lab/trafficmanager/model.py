@@ -1,5 +1,5 @@
 """Traffic Manager's resources as ARM describes them: profiles and endpoints, and their REST JSON
-shapes (docs/traffic-manager.md). Reading and validating request bodies is `parse.py`'s job.
+shapes (docs/traffic-manager.md). Reading request bodies is `parse.py`'s job.
 
 Everything here is immutable configuration. What Traffic Manager's probing finds out (an
 endpoint's monitor status) lives in `state.py`, so a PATCH never races the prober.
@@ -8,12 +8,12 @@ endpoint's monitor status) lives in `state.py`, so a PATCH never races the probe
 from __future__ import annotations
 
 import enum
-import ipaddress
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 __all__ = [
+    "GEOGRAPHIC",
     "TM_SUFFIX",
     "Endpoint",
     "EndpointType",
@@ -23,10 +23,7 @@ __all__ = [
     "Profile",
     "ProfileMonitorStatus",
     "Protocol",
-    "RoutingMethod",
     "Status",
-    "StatusRange",
-    "Subnet",
     "deep_merge",
     "endpoint_properties",
     "monitor_json",
@@ -38,21 +35,16 @@ TM_SUFFIX = "trafficmanager.net"
 PROFILE_TYPE = "Microsoft.Network/trafficManagerProfiles"
 
 
-class RoutingMethod(enum.StrEnum):
-    PERFORMANCE = "Performance"
-    PRIORITY = "Priority"
-    WEIGHTED = "Weighted"
-    GEOGRAPHIC = "Geographic"
-    MULTI_VALUE = "MultiValue"
-    SUBNET = "Subnet"
+# The one routing method the emulator answers DNS by: the model deployment's.
+GEOGRAPHIC = "Geographic"
 
 
 class EndpointType(enum.StrEnum):
-    """The URL segment the SDK sends; responses spell it camelCase (`segment`)."""
+    """The URL segment the SDK sends; responses spell it camelCase (`segment`). External
+    endpoints only: the model deployment's LoadBalancer IPs are all the service ever reads
+    or writes."""
 
     EXTERNAL = "ExternalEndpoints"
-    AZURE = "AzureEndpoints"
-    NESTED = "NestedEndpoints"
 
     @property
     def segment(self) -> str:
@@ -77,7 +69,6 @@ class Status(enum.StrEnum):
 class Protocol(enum.StrEnum):
     HTTP = "HTTP"
     HTTPS = "HTTPS"
-    TCP = "TCP"
 
 
 class MonitorStatus(enum.StrEnum):
@@ -107,30 +98,6 @@ class Header:
 
 
 @dataclass(frozen=True, slots=True)
-class StatusRange:
-    min: int
-    max: int
-
-
-@dataclass(frozen=True, slots=True)
-class Subnet:
-    first: str
-    last: str | None = None
-    scope: int | None = None
-
-    def contains(self, address: str) -> bool:
-        try:
-            ip = ipaddress.ip_address(address)
-            first = ipaddress.ip_address(self.first)
-            if self.scope is not None:
-                return ip in ipaddress.ip_network(f"{self.first}/{self.scope}", strict=False)
-            last = ipaddress.ip_address(self.last) if self.last else first
-        except ValueError:
-            return False
-        return ip.version == first.version and first <= ip <= last  # type: ignore[operator]
-
-
-@dataclass(frozen=True, slots=True)
 class MonitorConfig:
     protocol: Protocol
     port: int
@@ -139,29 +106,17 @@ class MonitorConfig:
     timeout: int = 10
     tolerated_failures: int = 3
     custom_headers: tuple[Header, ...] = ()
-    expected_status_ranges: tuple[StatusRange, ...] = ()
-
-    def accepts(self, status: int) -> bool:
-        """Whether a probe answer counts as a success: 200 only unless ranges are configured."""
-        if not self.expected_status_ranges:
-            return status == 200
-        return any(r.min <= status <= r.max for r in self.expected_status_ranges)
 
 
 @dataclass(frozen=True, slots=True)
 class Endpoint:
     name: str
     type: EndpointType
-    target: str | None
+    target: str
     status: Status = Status.ENABLED
     weight: int = 1
     priority: int = 0  # 0 only while parsing: the profile assigns the next free priority
-    target_resource_id: str | None = None
-    endpoint_location: str | None = None
     geo_mapping: tuple[str, ...] = ()
-    subnets: tuple[Subnet, ...] = ()
-    custom_headers: tuple[Header, ...] = ()
-    min_child_endpoints: int | None = None
     always_serve: bool = False
 
 
@@ -170,16 +125,11 @@ class Profile:
     subscription_id: str
     resource_group: str
     name: str
-    routing_method: RoutingMethod
     relative_name: str
     ttl: int
     monitor: MonitorConfig
     status: Status = Status.ENABLED
     endpoints: tuple[Endpoint, ...] = ()
-    tags: Mapping[str, str] = field(default_factory=dict)
-    traffic_view: Status = Status.DISABLED
-    allowed_record_types: tuple[str, ...] = ()
-    max_return: int | None = None
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -233,50 +183,29 @@ def monitor_json(monitor: MonitorConfig) -> Json:
         "timeoutInSeconds": monitor.timeout,
         "toleratedNumberOfFailures": monitor.tolerated_failures,
         "customHeaders": _headers_json(monitor.custom_headers),
-        "expectedStatusCodeRanges": [
-            {"min": r.min, "max": r.max} for r in monitor.expected_status_ranges
-        ],
     }
     return out
 
 
 def endpoint_properties(endpoint: Endpoint) -> Json:
     """The endpoint's configured properties, without what Traffic Manager computes."""
-    out: Json = {}
-    if endpoint.target_resource_id is not None:
-        out["targetResourceId"] = endpoint.target_resource_id
-    out |= {
+    out: Json = {
         "target": endpoint.target,
         "endpointStatus": endpoint.status.value,
         "weight": endpoint.weight,
         "priority": endpoint.priority,
     }
-    if endpoint.endpoint_location is not None:
-        out["endpointLocation"] = endpoint.endpoint_location
     if endpoint.geo_mapping:
         out["geoMapping"] = list(endpoint.geo_mapping)
-    if endpoint.subnets:
-        out["subnets"] = [
-            {k: v for k, v in (("first", s.first), ("last", s.last), ("scope", s.scope)) if v}
-            for s in endpoint.subnets
-        ]
-    out["customHeaders"] = _headers_json(endpoint.custom_headers)
-    if endpoint.min_child_endpoints is not None:
-        out["minChildEndpoints"] = endpoint.min_child_endpoints
     out["alwaysServe"] = "Enabled" if endpoint.always_serve else "Disabled"
     return out
 
 
 def profile_properties(profile: Profile) -> Json:
     """The profile's configured properties, without endpoints and computed fields."""
-    props: Json = {
+    return {
         "profileStatus": profile.status.value,
-        "trafficRoutingMethod": profile.routing_method.value,
+        "trafficRoutingMethod": GEOGRAPHIC,
         "dnsConfig": {"relativeName": profile.relative_name, "ttl": profile.ttl},
         "monitorConfig": monitor_json(profile.monitor),
-        "trafficViewEnrollmentStatus": profile.traffic_view.value,
-        "allowedEndpointRecordTypes": list(profile.allowed_record_types),
     }
-    if profile.max_return is not None:
-        props["maxReturn"] = profile.max_return
-    return props

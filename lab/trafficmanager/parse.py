@@ -1,35 +1,28 @@
-"""Reading profile and endpoint request bodies into `model` types, with Traffic Manager's
-documented validation rules (docs/traffic-manager.md, "The REST API as the SDK uses it") and messages that say
-which field is wrong."""
+"""Reading profile and endpoint request bodies into `model` types. The emulator takes what its
+seeding and the service's endpoint PATCH send (docs/traffic-manager.md, "The emulator"); a value
+of the wrong JSON type is ARM's 400, naming the field, and Azure's profile-wide validation rules
+are not re-checked."""
 
 from __future__ import annotations
 
 import enum
-import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any, TypeVar
 
-from lab.trafficmanager.errors import ArmError, bad_request
+from lab.trafficmanager.errors import bad_request
 from lab.trafficmanager.model import (
-    PROFILE_TYPE,
+    GEOGRAPHIC,
     Endpoint,
     EndpointType,
     Header,
     MonitorConfig,
     Profile,
     Protocol,
-    RoutingMethod,
     Status,
-    StatusRange,
-    Subnet,
 )
 
-__all__ = ["parse_endpoint", "parse_profile", "validate_endpoints"]
-
-_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$", re.IGNORECASE)
-_MAX_HEADERS = 8  # profile and endpoint custom headers, and expected status code ranges
-
+__all__ = ["parse_endpoint", "parse_profile"]
 
 _E = TypeVar("_E", bound=enum.StrEnum)
 
@@ -89,142 +82,67 @@ def _choice(obj: Mapping[str, Any], key: str, what: str, kind: type[_E], default
 
 
 def _headers(value: object, what: str) -> tuple[Header, ...]:
-    items = _list(value, what)
-    if len(items) > _MAX_HEADERS:
-        raise bad_request(f"At most {_MAX_HEADERS} custom headers are allowed in '{what}'.")
     headers = []
-    for item in items:
+    for item in _list(value, what):
         entry = _object(item, what)
         name = _text(entry, "name", f"{what}.name", required=True)
         text = _text(entry, "value", f"{what}.value", required=True)
         assert name is not None and text is not None
-        if name.lower() == "host" and "*" in text:
-            raise bad_request("A '*' in a custom Host header is not supported.")
         headers.append(Header(name, text))
     return tuple(headers)
 
 
-# Monitor configuration.
-
-
 def _monitor(value: object) -> MonitorConfig:
     obj = _object(value, "monitorConfig")
-    protocol = _choice(obj, "protocol", "monitorConfig.protocol", Protocol, None)
-    port = _integer(obj, "port", "monitorConfig.port", 1, 65535, None)
-    path = _text(obj, "path", "monitorConfig.path")
-    if protocol is Protocol.TCP:
-        if path is not None:
-            raise bad_request("The monitor path cannot be specified for the TCP protocol.")
-        if obj.get("expectedStatusCodeRanges"):
-            raise bad_request("Expected status code ranges are only allowed for HTTP(S).")
-    elif path is None or not path.startswith("/"):
-        raise bad_request("A monitor path starting with '/' is required for HTTP and HTTPS.")
-    interval = _integer(obj, "intervalInSeconds", "monitorConfig.intervalInSeconds", 10, 30, 30)
-    if interval not in (10, 30):
-        raise bad_request(f"The probing interval '{interval}' is invalid. Allowed: 10, 30.")
-    # Documented ranges: 5-10 s at a 30 s interval (default 10), 5-9 s at 10 s (default 9).
-    high = 10 if interval == 30 else 9
-    timeout = _integer(obj, "timeoutInSeconds", "monitorConfig.timeoutInSeconds", 5, high, high)
-    tolerated = _integer(
-        obj, "toleratedNumberOfFailures", "monitorConfig.toleratedNumberOfFailures", 0, 9, 3
-    )
-    ranges = []
-    range_items = _list(obj.get("expectedStatusCodeRanges"), "expectedStatusCodeRanges")
-    if len(range_items) > _MAX_HEADERS:
-        raise bad_request(f"At most {_MAX_HEADERS} expected status code ranges are allowed.")
-    for item in range_items:
-        entry = _object(item, "expectedStatusCodeRanges")
-        low = _integer(entry, "min", "expectedStatusCodeRanges.min", 100, 999, None)
-        high_code = _integer(entry, "max", "expectedStatusCodeRanges.max", 100, 999, None)
-        if low > high_code:
-            raise bad_request(f"The status code range {low}-{high_code} is invalid.")
-        ranges.append(StatusRange(low, high_code))
     return MonitorConfig(
-        protocol=protocol,
-        port=port,
-        path=path,
-        interval=interval,
-        timeout=timeout,
-        tolerated_failures=tolerated,
+        protocol=_choice(obj, "protocol", "monitorConfig.protocol", Protocol, None),
+        port=_integer(obj, "port", "monitorConfig.port", 1, 65535, None),
+        path=_text(obj, "path", "monitorConfig.path"),
+        interval=_integer(obj, "intervalInSeconds", "monitorConfig.intervalInSeconds", 1, 30, 30),
+        timeout=_integer(obj, "timeoutInSeconds", "monitorConfig.timeoutInSeconds", 1, 10, 10),
+        tolerated_failures=_integer(
+            obj, "toleratedNumberOfFailures", "monitorConfig.toleratedNumberOfFailures", 0, 9, 3
+        ),
         custom_headers=_headers(obj.get("customHeaders"), "monitorConfig.customHeaders"),
-        expected_status_ranges=tuple(ranges),
     )
-
-
-# Endpoints.
 
 
 def parse_endpoint(
     body: object,
     *,
     name: str | None = None,
-    kind: EndpointType | None = None,
     canonical_geo: Callable[[str], str | None],
 ) -> Endpoint:
-    """An endpoint resource (`{"name", "type", "properties"}`); `name`/`kind` come from the URL
-    when the endpoint is addressed directly, and win over the body's."""
+    """An external endpoint resource (`{"name", "type", "properties"}`); `name` comes from the
+    URL when the endpoint is addressed directly, and wins over the body's."""
     obj = _object(body, "endpoint")
     if name is None:
         name = _text(obj, "name", "endpoints.name", required=True)
         assert name is not None
-    if not name or name.strip() != name:
-        raise bad_request(f"Endpoint name '{name}' is invalid.")
-    if kind is None:
         type_text = _text(obj, "type", "endpoints.type", required=True)
         assert type_text is not None
-        kind = EndpointType.parse(type_text)
-        if kind is None:
-            raise bad_request(f"The endpoint type '{type_text}' is invalid.")
+        if EndpointType.parse(type_text) is None:
+            raise bad_request(f"The endpoint type '{type_text}' is not emulated.")
     props = _object(obj.get("properties"), "properties")
-    target = _text(props, "target", "target")
-    resource_id = _text(props, "targetResourceId", "targetResourceId")
-    if kind is EndpointType.EXTERNAL:
-        if target is None:
-            raise bad_request(f"The target of external endpoint '{name}' is required.")
-        if resource_id is not None:
-            raise bad_request("External endpoints cannot have a targetResourceId.")
-    elif resource_id is None:
-        raise bad_request(f"The targetResourceId of endpoint '{name}' is required.")
+    target = _text(props, "target", "target", required=True)
+    assert target is not None
     geo = []
     for code in _list(props.get("geoMapping"), "geoMapping"):
         canonical = canonical_geo(code) if isinstance(code, str) else None
         if canonical is None:
             raise bad_request(f"The geographic region code '{code}' is invalid.")
         geo.append(canonical)
-    subnets = []
-    for item in _list(props.get("subnets"), "subnets"):
-        entry = _object(item, "subnets")
-        first = _text(entry, "first", "subnets.first", required=True)
-        assert first is not None
-        scope = entry.get("scope")
-        if scope is not None and (isinstance(scope, bool) or not isinstance(scope, int)):
-            raise bad_request("The value of 'subnets.scope' must be an integer.")
-        subnets.append(Subnet(first, _text(entry, "last", "subnets.last"), scope))
-    always = _choice(props, "alwaysServe", "alwaysServe", Status, Status.DISABLED)
-    status = _choice(props, "endpointStatus", "endpointStatus", Status, Status.ENABLED)
-    if always is Status.ENABLED and kind is EndpointType.NESTED:
-        raise bad_request("Always serve is not allowed on nested endpoints.")
-    min_child = None
-    if kind is EndpointType.NESTED:
-        min_child = _integer(props, "minChildEndpoints", "minChildEndpoints", 1, 1000, 1)
     return Endpoint(
         name=name,
-        type=kind,
+        type=EndpointType.EXTERNAL,
         target=target,
-        status=status,
+        status=_choice(props, "endpointStatus", "endpointStatus", Status, Status.ENABLED),
         weight=_integer(props, "weight", "weight", 1, 1000, 1),
         priority=_integer(props, "priority", "priority", 1, 1000, 0),
-        target_resource_id=resource_id,
-        endpoint_location=_text(props, "endpointLocation", "endpointLocation"),
         geo_mapping=tuple(geo),
-        subnets=tuple(subnets),
-        custom_headers=_headers(props.get("customHeaders"), "endpoints.customHeaders"),
-        min_child_endpoints=min_child,
-        always_serve=always is Status.ENABLED,
+        always_serve=_choice(props, "alwaysServe", "alwaysServe", Status, Status.DISABLED)
+        is Status.ENABLED,
     )
-
-
-# Profiles.
 
 
 def parse_profile(
@@ -236,61 +154,31 @@ def parse_profile(
     endpoints: Sequence[Endpoint] | None,
     canonical_geo: Callable[[str], str | None],
 ) -> Profile:
-    """A profile resource; `endpoints` given replaces the body's (a PATCH keeps the existing
-    endpoints, a PUT reads them from the body). Validates the whole profile."""
+    """A Geographic profile resource; `endpoints` given replaces the body's (a PATCH keeps the
+    existing endpoints, a PUT reads them from the body)."""
     obj = _object(body, "profile")
-    location = obj.get("location")
-    if location is not None and str(location).lower() != "global":
-        raise ArmError(
-            400,
-            "LocationNotAvailableForResourceType",
-            f"The provided location '{location}' is not available for resource type "
-            f"'{PROFILE_TYPE}'. List of available regions for the resource type is 'global'.",
-        )
-    tags = _object(obj.get("tags"), "tags")
-    if not all(isinstance(v, str) for v in tags.values()):
-        raise bad_request("Tag values must be strings.")
     props = _object(obj.get("properties"), "properties")
     dns = _object(props.get("dnsConfig"), "dnsConfig")
     relative = _text(dns, "relativeName", "dnsConfig.relativeName", required=True)
     assert relative is not None
-    if not _LABEL.match(relative):
-        raise bad_request(f"The relative DNS name '{relative}' is invalid.")
-    routing = _choice(props, "trafficRoutingMethod", "trafficRoutingMethod", RoutingMethod, None)
+    routing = _text(props, "trafficRoutingMethod", "trafficRoutingMethod", required=True)
+    if routing != GEOGRAPHIC:
+        raise bad_request(f"The emulator routes {GEOGRAPHIC} profiles only, not '{routing}'.")
     if endpoints is None:
         endpoints = [
             parse_endpoint(item, canonical_geo=canonical_geo)
             for item in _list(props.get("endpoints"), "endpoints")
         ]
-    max_return = None
-    if routing is RoutingMethod.MULTI_VALUE:
-        max_return = _integer(props, "maxReturn", "maxReturn", 1, 10, 2)
-    profile = Profile(
+    return Profile(
         subscription_id=subscription_id,
         resource_group=resource_group,
         name=name,
-        routing_method=routing,
         relative_name=relative.lower(),
         ttl=_integer(dns, "ttl", "dnsConfig.ttl", 0, 2_147_483_647, None),
         monitor=_monitor(props.get("monitorConfig")),
         status=_choice(props, "profileStatus", "profileStatus", Status, Status.ENABLED),
         endpoints=_assign_priorities(endpoints),
-        tags=dict(tags),
-        traffic_view=_choice(
-            props,
-            "trafficViewEnrollmentStatus",
-            "trafficViewEnrollmentStatus",
-            Status,
-            Status.DISABLED,
-        ),
-        allowed_record_types=tuple(
-            str(t)
-            for t in _list(props.get("allowedEndpointRecordTypes"), "allowedEndpointRecordTypes")
-        ),
-        max_return=max_return,
     )
-    validate_endpoints(profile)
-    return profile
 
 
 def _assign_priorities(endpoints: Sequence[Endpoint]) -> tuple[Endpoint, ...]:
@@ -303,42 +191,3 @@ def _assign_priorities(endpoints: Sequence[Endpoint]) -> tuple[Endpoint, ...]:
             endpoint = replace(endpoint, priority=highest)
         out.append(endpoint)
     return tuple(out)
-
-
-def validate_endpoints(profile: Profile) -> None:
-    """The profile-wide rules: unique names and priorities, geographic and performance rules."""
-    names: set[str] = set()
-    priorities: dict[int, str] = {}
-    mapped: dict[str, str] = {}
-    for endpoint in profile.endpoints:
-        if endpoint.name.lower() in names:
-            raise bad_request(f"The endpoint name '{endpoint.name}' is used more than once.")
-        names.add(endpoint.name.lower())
-        if endpoint.priority in priorities:
-            raise bad_request(
-                f"Endpoints '{priorities[endpoint.priority]}' and '{endpoint.name}' have the "
-                f"same priority {endpoint.priority}; priorities must be unique within a profile."
-            )
-        priorities[endpoint.priority] = endpoint.name
-        if profile.routing_method is RoutingMethod.GEOGRAPHIC:
-            if not endpoint.geo_mapping:
-                raise bad_request(
-                    f"Endpoint '{endpoint.name}' must have at least one geographic region mapped "
-                    "in a profile with the Geographic traffic routing method."
-                )
-            for code in endpoint.geo_mapping:
-                if code in mapped:
-                    raise bad_request(
-                        f"The geographic region '{code}' is mapped to endpoints '{mapped[code]}' "
-                        f"and '{endpoint.name}'; a region can be mapped to only one endpoint."
-                    )
-                mapped[code] = endpoint.name
-        if (
-            profile.routing_method is RoutingMethod.PERFORMANCE
-            and endpoint.type is not EndpointType.AZURE
-            and endpoint.endpoint_location is None
-        ):
-            raise bad_request(
-                f"The location must be specified for endpoint '{endpoint.name}' in a profile "
-                "with the Performance traffic routing method."
-            )

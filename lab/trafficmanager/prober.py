@@ -1,10 +1,9 @@
 """Traffic Manager's own endpoint monitoring (docs/traffic-manager.md), on loopback.
 
 Each enabled endpoint of each enabled profile is probed with the profile's monitorConfig:
-an HTTP(S) GET of `path` that succeeds on 200 (or a listed expectedStatusCodeRanges entry)
-within the timeout, or a TCP connect. HTTPS probes do not validate the certificate, as
-Traffic Manager's don't. The Host header (and the TLS server name) is the endpoint's custom
-Host header, else the profile's, else the target. Outcomes move the monitor status by the
+an HTTP(S) GET of `path` that succeeds on 200, the documented default, within the timeout.
+HTTPS probes do not validate the certificate, as Traffic Manager's don't. The Host header
+(and the TLS server name) is the profile's custom Host header, else the target. Outcomes move the monitor status by the
 documented rules in `TrafficManagerState.record_probe`.
 
 Lab rules: targets are only ever contacted on loopback. `route()` sends a target (the model's
@@ -23,7 +22,7 @@ from dataclasses import dataclass
 
 import h11
 
-from lab.trafficmanager.model import Endpoint, EndpointType, Profile, Protocol, Status
+from lab.trafficmanager.model import Endpoint, Profile, Protocol, Status
 from lab.trafficmanager.state import Health, TrafficManagerState
 
 __all__ = ["ProbeResult", "Prober"]
@@ -85,7 +84,7 @@ class Prober:
         self._routes[target.lower().rstrip(".")] = (address, port)
 
     def _destination(self, profile: Profile, endpoint: Endpoint) -> tuple[str, int] | None:
-        target = (endpoint.target or "").lower().rstrip(".")
+        target = endpoint.target.lower().rstrip(".")
         address, port = self._routes.get(target, (target, None))
         if not _is_loopback(address):
             address = self.state.hosts.get(target, "")
@@ -103,7 +102,6 @@ class Prober:
                 if (
                     endpoint.status is Status.ENABLED
                     and not endpoint.always_serve
-                    and endpoint.type is not EndpointType.NESTED  # judged by its child profile
                     and health.forced is None
                 ):
                     due.append((profile, endpoint))
@@ -145,8 +143,7 @@ class Prober:
     ) -> tuple[bool, str]:
         monitor = profile.monitor
         headers = {h.name.lower(): (h.name, h.value) for h in monitor.custom_headers}
-        headers |= {h.name.lower(): (h.name, h.value) for h in endpoint.custom_headers}
-        host = headers.pop("host", ("Host", endpoint.target or destination[0]))[1]
+        host = headers.pop("host", ("Host", endpoint.target))[1]
         server_name = None if _is_ip(host) else host
         tls = monitor.protocol is Protocol.HTTPS
         reader, writer = await asyncio.open_connection(
@@ -156,8 +153,6 @@ class Prober:
             server_hostname=(server_name or "") if tls else None,
         )
         try:
-            if monitor.protocol is Protocol.TCP:
-                return True, "connected"
             conn = h11.Connection(h11.CLIENT)
             request = h11.Request(
                 method="GET",
@@ -178,8 +173,7 @@ class Prober:
                     conn.receive_data(data)
                     continue
                 if isinstance(event, h11.Response):
-                    accepted = monitor.accepts(event.status_code)
-                    return accepted, f"status {event.status_code}"
+                    return event.status_code == 200, f"status {event.status_code}"
                 if isinstance(event, h11.ConnectionClosed):
                     return False, "closed before a response"
         finally:

@@ -21,19 +21,22 @@ from typing import Any
 
 import trustme
 
+from lab.faults import Fault, FaultBoard, ParamValue, Target, parse_fault
+from lab.httpserver import HttpServer, Misbehaviour
 from lab.trafficmanager.app import EmulatorApp
-from lab.trafficmanager.clock import Clock
-from lab.trafficmanager.dnsserver import EcsMode, TrafficManagerDns
+from lab.trafficmanager.dnsserver import TrafficManagerDns
 from lab.trafficmanager.entra import READER_ACTIONS, Directory, ServicePrincipal
-from lab.trafficmanager.faults import FaultQueue, RequestLog
+from lab.trafficmanager.faults import FaultQueue, FaultRule, RequestLog
 from lab.trafficmanager.geo import GeoLocator
-from lab.trafficmanager.httpserver import HttpsServer
 from lab.trafficmanager.model import MonitorStatus, Profile
 from lab.trafficmanager.prober import Prober
 from lab.trafficmanager.seed import lab_profile_body
 from lab.trafficmanager.state import TrafficManagerState
+from monitor.clock import OffsetClock
 
 __all__ = ["TrafficManagerEmulator"]
+
+_MISBEHAVIOURS = {Fault.RESET: Misbehaviour.RESET, Fault.MALFORMED: Misbehaviour.MALFORMED}
 
 
 class TrafficManagerEmulator:
@@ -55,10 +58,9 @@ class TrafficManagerEmulator:
         client_id: str | None = None,
         client_secret: str | None = None,
         token_lifetime: int = 3600,
-        clock: Clock | None = None,
+        clock: OffsetClock | None = None,
         geography_table: Mapping[str, str] | None = None,
         dns_geography: str | None = None,
-        ecs: EcsMode = EcsMode.HONOUR,
         probe_interval: float | None = None,
         probe_timeout: float | None = None,
         probe_ssl_context: ssl.SSLContext | None = None,
@@ -71,9 +73,10 @@ class TrafficManagerEmulator:
         self.tenant_id = tenant_id or str(uuid.uuid4())
         self.subscription_id = subscription_id or str(uuid.uuid4())
         self.resource_group = resource_group
-        self.clock = clock or Clock()
-        self.state = TrafficManagerState(locator=GeoLocator(table=geography_table))
-        self.state.add_resource_group(self.subscription_id, resource_group)
+        self.clock = clock or OffsetClock()
+        self.state = TrafficManagerState(
+            self.subscription_id, resource_group, locator=GeoLocator(table=geography_table)
+        )
         self.directory = Directory(self.tenant_id, clock=self.clock, token_lifetime=token_lifetime)
         self.contributor: ServicePrincipal = self.directory.add(client_id, client_secret)
         self.reader: ServicePrincipal = self.directory.add(actions=READER_ACTIONS)
@@ -82,8 +85,8 @@ class TrafficManagerEmulator:
         self._workdir = workdir
         self._tempdir: tempfile.TemporaryDirectory[str] | None = None
         self._ca_file: Path | None = None
-        self._https = HttpsServer(self._app, self._server_context(), host=host)
-        self.dns = TrafficManagerDns(self.state, host=host, geography=dns_geography, ecs=ecs)
+        self._https = HttpServer(self._app, host=host, tls=self._server_context())
+        self.dns = TrafficManagerDns(self.state, host=host, geography=dns_geography)
         self.prober = Prober(
             self.state,
             interval=probe_interval,
@@ -162,7 +165,6 @@ class TrafficManagerEmulator:
 
     @property
     def client_secret(self) -> str:
-        assert self.contributor.secret is not None
         return self.contributor.secret
 
     @property
@@ -172,6 +174,40 @@ class TrafficManagerEmulator:
     @property
     def faults(self) -> FaultQueue:
         return self._app.faults
+
+    def inject(self, fault: Fault | str, **params: ParamValue) -> FaultRule:
+        """Switch a fault of the HTTPS side on, as the other lab servers do (`lab.faults`):
+        `error`, `slow`, `hang`, `reset` or `malformed`, for requests matching `method` and
+        `path_contains`, hitting `every`th one, `count` of them (None: until healed). Each
+        injection queues one more rule (see `faults.add` for the full scripting). A reset or
+        malformed answer comes from a request that was carried out: only its answer breaks."""
+        board = FaultBoard(Target.EMULATOR)
+        parsed = board.inject(fault, params)
+        values = board.snapshot()[parsed.value]
+        method, path, every, count = (
+            values.get(k) for k in ("method", "path_contains", "every", "count")
+        )
+        assert isinstance(every, int) and (count is None or isinstance(count, int))
+        assert (method is None or isinstance(method, str)) and (
+            path is None or isinstance(path, str)
+        )
+        delay = values.get("delay", 0.0)
+        status = values.get("status")
+        assert isinstance(delay, int | float) and (status is None or isinstance(status, int))
+        return self.faults.add(
+            method=method,
+            path_contains=path,
+            status=status,
+            count=count,
+            delay=float(delay),
+            every=every,
+            misbehave=_MISBEHAVIOURS.get(parsed),
+            fault=parsed,
+        )
+
+    def heal(self, fault: Fault | str | None = None) -> None:
+        """Switch one fault off (every rule injected as it), or every fault and scripted rule."""
+        self.faults.clear(None if fault is None else parse_fault(fault, Target.EMULATOR))
 
     @property
     def requests_log(self) -> RequestLog:
@@ -184,12 +220,9 @@ class TrafficManagerEmulator:
         *,
         actions: Sequence[str] = READER_ACTIONS,
         not_actions: Sequence[str] = (),
-        assertion: str | None = None,
     ) -> ServicePrincipal:
         """Another service principal, with its role's actions (Reader's by default)."""
-        return self.directory.add(
-            client_id, secret, actions=actions, not_actions=not_actions, assertion=assertion
-        )
+        return self.directory.add(client_id, secret, actions=actions, not_actions=not_actions)
 
     def assign_role(
         self,
@@ -215,7 +248,6 @@ class TrafficManagerEmulator:
         contributor by default). The chain is held to the environment credential, so nothing
         tries a managed identity, and loopback bypasses any proxy."""
         principal = principal or self.contributor
-        assert principal.secret is not None
         return {
             "AZURE_TENANT_ID": self.tenant_id,
             "AZURE_CLIENT_ID": principal.client_id,
@@ -238,14 +270,9 @@ class TrafficManagerEmulator:
 
     # Seeding and the lab's admin hooks.
 
-    def put_profile(
-        self, name: str, body: Mapping[str, Any], *, resource_group: str | None = None
-    ) -> Profile:
-        """Create or replace a profile as a PUT would (validated the same way)."""
-        group = resource_group or self.resource_group
-        self.state.add_resource_group(self.subscription_id, group)
-        profile, _ = self.state.put_profile(self.subscription_id, group, name, body)
-        return profile
+    def put_profile(self, name: str, body: Mapping[str, Any]) -> Profile:
+        """Create or replace a profile, endpoints included."""
+        return self.state.put_profile(name, body)
 
     def seed_lab_profile(
         self,

@@ -1,5 +1,5 @@
-"""The emulator's in-memory Traffic Manager: profiles by subscription and resource group, what
-its probing has found for each endpoint, and the monitor statuses computed from both.
+"""The emulator's in-memory Traffic Manager: the profiles of its one subscription and resource
+group, what its probing has found for each endpoint, and the monitor statuses computed from both.
 
 Not thread-safe by design: the ARM server, the prober and the DNS servers all run on one asyncio
 loop, and tests touch the state from that loop too.
@@ -26,7 +26,7 @@ from lab.trafficmanager.model import (
     endpoint_properties,
     profile_properties,
 )
-from lab.trafficmanager.parse import parse_endpoint, parse_profile, validate_endpoints
+from lab.trafficmanager.parse import parse_endpoint, parse_profile
 
 __all__ = ["Health", "TrafficManagerState"]
 
@@ -59,84 +59,60 @@ def _not_found(kind: str, name: str, resource_group: str) -> ArmError:
 
 
 class TrafficManagerState:
-    """Profiles and endpoint health; every write goes through ARM's validation rules."""
+    """The profiles of the emulator's one subscription and resource group, and endpoint
+    health."""
 
-    def __init__(self, *, locator: GeoLocator | None = None) -> None:
+    def __init__(
+        self,
+        subscription_id: str = "00000000-0000-0000-0000-000000000000",
+        resource_group: str = "blog",
+        *,
+        locator: GeoLocator | None = None,
+    ) -> None:
+        self.subscription_id = subscription_id
+        self.resource_group = resource_group
         self.locator = locator or GeoLocator()
-        self._profiles: dict[ProfileKey, Profile] = {}
+        self._profiles: dict[str, Profile] = {}  # by lowercased name
         self._health: dict[tuple[ProfileKey, str], Health] = {}
-        self._subscriptions: set[str] = set()
-        self._groups: dict[tuple[str, str], str] = {}  # (sub, rg) lowercased -> rg as created
         # Addresses of hostname targets (cloudapp.azure.com names in the model deployment), so
         # DNS can follow its CNAME with an A record, as a recursive resolver would.
         self.hosts: dict[str, str] = {}
-
-    # Resource groups.
-
-    def add_subscription(self, subscription_id: str) -> None:
-        self._subscriptions.add(subscription_id.lower())
-
-    def add_resource_group(self, subscription_id: str, resource_group: str) -> None:
-        self.add_subscription(subscription_id)
-        self._groups.setdefault((subscription_id.lower(), resource_group.lower()), resource_group)
-
-    def has_subscription(self, subscription_id: str) -> bool:
-        return subscription_id.lower() in self._subscriptions
-
-    def _group(self, subscription_id: str, resource_group: str) -> str:
-        if not self.has_subscription(subscription_id):
-            raise ArmError(
-                404,
-                "SubscriptionNotFound",
-                f"The subscription '{subscription_id}' could not be found.",
-            )
-        found = self._groups.get((subscription_id.lower(), resource_group.lower()))
-        if found is None:
-            raise ArmError(
-                404,
-                "ResourceGroupNotFound",
-                f"Resource group '{resource_group}' could not be found.",
-            )
-        return found
 
     # Reads.
 
     def profiles(self) -> list[Profile]:
         return list(self._profiles.values())
 
+    def check_subscription(self, subscription_id: str) -> None:
+        """ARM's 404 for any subscription but the emulator's one."""
+        if subscription_id.lower() != self.subscription_id.lower():
+            raise ArmError(
+                404,
+                "SubscriptionNotFound",
+                f"The subscription '{subscription_id}' could not be found.",
+            )
+
     def get_profile(self, subscription_id: str, resource_group: str, name: str) -> Profile:
-        group = self._group(subscription_id, resource_group)
-        profile = self._profiles.get(
-            (subscription_id.lower(), resource_group.lower(), name.lower())
-        )
+        """The profile ARM addresses, or ARM's 404 for a subscription, resource group or
+        profile the emulator does not hold."""
+        self.check_subscription(subscription_id)
+        if resource_group.lower() != self.resource_group.lower():
+            raise ArmError(
+                404,
+                "ResourceGroupNotFound",
+                f"Resource group '{resource_group}' could not be found.",
+            )
+        profile = self._profiles.get(name.lower())
         if profile is None:
-            raise _not_found("profile", name, group)
+            raise _not_found("profile", name, self.resource_group)
         return profile
 
-    def find_profile(self, name: str, resource_group: str | None = None) -> Profile:
-        """The one profile called `name` (in `resource_group`, if given), whatever the
-        subscription: a convenience for the lab and tests. Raises KeyError."""
-        found = [
-            p
-            for p in self._profiles.values()
-            if p.name.lower() == name.lower()
-            and (resource_group is None or p.resource_group.lower() == resource_group.lower())
-        ]
-        if len(found) != 1:
-            raise KeyError(f"{len(found)} profiles called {name!r}")
-        return found[0]
-
-    def list_profiles(
-        self, subscription_id: str, resource_group: str | None = None
-    ) -> list[Profile]:
-        if resource_group is not None:
-            self._group(subscription_id, resource_group)
-        return [
-            p
-            for key, p in self._profiles.items()
-            if key[0] == subscription_id.lower()
-            and (resource_group is None or key[1] == resource_group.lower())
-        ]
+    def find_profile(self, name: str) -> Profile:
+        """The profile called `name`: a convenience for the lab and tests. Raises KeyError."""
+        found = self._profiles.get(name.lower())
+        if found is None:
+            raise KeyError(f"no profile called {name!r}")
+        return found
 
     def profile_by_fqdn(self, fqdn: str) -> Profile | None:
         name = fqdn.lower().rstrip(".")
@@ -151,43 +127,30 @@ class TrafficManagerState:
             raise _not_found("endpoint", name, found.resource_group)
         return found, endpoint
 
-    # Writes (ARM semantics).
+    # Writes: seeding, the lab's changes behind the service's back, and ARM's endpoint PATCH.
 
-    def put_profile(
-        self, subscription_id: str, resource_group: str, name: str, body: object
-    ) -> tuple[Profile, bool]:
-        """Create or replace a profile, endpoints included; True when created."""
-        group = self._group(subscription_id, resource_group)
-        key = (subscription_id.lower(), resource_group.lower(), name.lower())
-        old = self._profiles.get(key)
-        if isinstance(body, Mapping) and body.get("location") is None:
-            raise ArmError(
-                400, "LocationRequired", "The location property is required for this definition."
-            )
+    def put_profile(self, name: str, body: object) -> Profile:
+        """Create or replace a profile, endpoints included."""
+        old = self._profiles.get(name.lower())
         profile = parse_profile(
             body,
-            subscription_id=subscription_id,
-            resource_group=group,
+            subscription_id=self.subscription_id,
+            resource_group=self.resource_group,
             name=old.name if old else name,
             endpoints=None,
             canonical_geo=self.locator.canonical,
         )
         self._store(old, profile)
-        return profile, old is None
+        return profile
 
     def patch_profile(
         self, subscription_id: str, resource_group: str, name: str, body: object
     ) -> Profile:
+        """Merge `body` into a profile's settings (its endpoints stay as they are)."""
         old = self.get_profile(subscription_id, resource_group, name)
         if not isinstance(body, Mapping):
             raise bad_request("The request body must be a JSON object.")
-        props = body.get("properties")
-        if isinstance(props, Mapping) and "endpoints" in props:
-            raise bad_request(
-                "The 'endpoints' property cannot be specified when updating a profile using "
-                "PATCH. Please use PUT to update the profile instead."
-            )
-        base = {"location": "global", "tags": dict(old.tags), "properties": profile_properties(old)}
+        base = {"properties": profile_properties(old)}
         profile = parse_profile(
             deep_merge(base, body),
             subscription_id=old.subscription_id,
@@ -199,38 +162,6 @@ class TrafficManagerState:
         self._store(old, profile)
         return profile
 
-    def delete_profile(self, subscription_id: str, resource_group: str, name: str) -> bool:
-        self._group(subscription_id, resource_group)
-        key = (subscription_id.lower(), resource_group.lower(), name.lower())
-        old = self._profiles.pop(key, None)
-        if old is not None:
-            for endpoint in old.endpoints:
-                self._health.pop((key, endpoint.name.lower()), None)
-        return old is not None
-
-    def put_endpoint(
-        self,
-        subscription_id: str,
-        resource_group: str,
-        profile: str,
-        kind: str,
-        name: str,
-        body: object,
-    ) -> tuple[Profile, Endpoint, bool]:
-        old_profile = self.get_profile(subscription_id, resource_group, profile)
-        endpoint_type = self._endpoint_type(kind)
-        existing = old_profile.endpoint(name)
-        if existing is not None and existing.type is not endpoint_type:
-            raise bad_request(f"Endpoint '{name}' already exists with type '{existing.type}'.")
-        endpoint = parse_endpoint(
-            body,
-            name=existing.name if existing else name,
-            kind=endpoint_type,
-            canonical_geo=self.locator.canonical,
-        )
-        new_profile = self._with_endpoint(old_profile, endpoint)
-        return new_profile, new_profile.endpoint(endpoint.name) or endpoint, existing is None
-
     def patch_endpoint(
         self,
         subscription_id: str,
@@ -240,6 +171,7 @@ class TrafficManagerState:
         name: str,
         body: object,
     ) -> tuple[Profile, Endpoint]:
+        """ARM's PATCH of an endpoint: `body` deep-merged into what is configured."""
         old_profile, existing = self.get_endpoint(
             subscription_id, resource_group, profile, kind, name
         )
@@ -247,63 +179,17 @@ class TrafficManagerState:
             raise bad_request("The request body must be a JSON object.")
         base = {"properties": endpoint_properties(existing)}
         endpoint = parse_endpoint(
-            deep_merge(base, body),
-            name=existing.name,
-            kind=existing.type,
-            canonical_geo=self.locator.canonical,
+            deep_merge(base, body), name=existing.name, canonical_geo=self.locator.canonical
         )
         if endpoint.priority == 0:  # "priority": null in a PATCH keeps the one in use
             endpoint = replace(endpoint, priority=existing.priority)
-        new_profile = self._with_endpoint(old_profile, endpoint)
-        found = new_profile.endpoint(endpoint.name)
-        assert found is not None
-        return new_profile, found
-
-    def delete_endpoint(
-        self, subscription_id: str, resource_group: str, profile: str, kind: str, name: str
-    ) -> bool:
-        old = self.get_profile(subscription_id, resource_group, profile)
-        existing = old.endpoint(name)
-        if existing is None or existing.type is not EndpointType.parse(kind):
-            return False
-        self._store(
-            old, replace(old, endpoints=tuple(e for e in old.endpoints if e is not existing))
-        )
-        return True
-
-    def _endpoint_type(self, kind: str) -> EndpointType:
-        endpoint_type = EndpointType.parse(kind)
-        if endpoint_type is None:
-            raise bad_request(f"The endpoint type '{kind}' is invalid.")
-        return endpoint_type
-
-    def _with_endpoint(self, old: Profile, endpoint: Endpoint) -> Profile:
-        endpoints = list(old.endpoints)
-        index = next(
-            (i for i, e in enumerate(endpoints) if e.name.lower() == endpoint.name.lower()), None
-        )
-        if index is None:
-            if endpoint.priority == 0:
-                highest = max((e.priority for e in endpoints), default=0)
-                endpoint = replace(endpoint, priority=highest + 1)
-            endpoints.append(endpoint)
-        else:
-            endpoints[index] = endpoint
-        profile = replace(old, endpoints=tuple(endpoints))
-        validate_endpoints(profile)
-        self._store(old, profile)
-        return profile
+        endpoints = tuple(endpoint if e is existing else e for e in old_profile.endpoints)
+        new_profile = replace(old_profile, endpoints=endpoints)
+        self._store(old_profile, new_profile)
+        return new_profile, endpoint
 
     def _store(self, old: Profile | None, new: Profile) -> None:
-        taken = self.profile_by_fqdn(new.fqdn)
-        if taken is not None and taken.key != new.key:
-            raise ArmError(
-                409,
-                "Conflict",
-                f"The relative DNS name '{new.relative_name}' is not available: it is used by "
-                f"another profile.",
-            )
-        self._profiles[new.key] = new
+        self._profiles[new.name.lower()] = new
         # What probing knew goes back to CheckingEndpoint whenever it no longer applies: a new
         # endpoint, a re-enabled one or profile, a new target, new probe settings.
         monitor_changed = old is not None and (
@@ -340,7 +226,7 @@ class TrafficManagerState:
 
         Stale results (the endpoint was changed, disabled or deleted meanwhile) are dropped.
         """
-        current = self._profiles.get(profile.key)
+        current = self._profiles.get(profile.name.lower())
         now = current.endpoint(endpoint.name) if current else None
         if current is None or now is None or now.target != endpoint.target:
             return Health(detail="stale")
@@ -370,11 +256,6 @@ class TrafficManagerState:
 
     def monitor_status(self, profile: Profile, endpoint: Endpoint) -> MonitorStatus:
         """The endpoint monitor status table of docs/traffic-manager.md"""
-        return self._monitor_status(profile, endpoint, frozenset())
-
-    def _monitor_status(
-        self, profile: Profile, endpoint: Endpoint, seen: frozenset[ProfileKey]
-    ) -> MonitorStatus:
         if endpoint.status is Status.DISABLED:
             return MonitorStatus.DISABLED
         if profile.status is Status.DISABLED:
@@ -382,38 +263,7 @@ class TrafficManagerState:
         if endpoint.always_serve:
             return MonitorStatus.UNMONITORED
         health = self.health(profile, endpoint)
-        if health.forced is not None:
-            return health.forced
-        if endpoint.type is EndpointType.NESTED:
-            return self._nested_status(profile, endpoint, seen | {profile.key})
-        return health.status
-
-    def nested_child(self, endpoint: Endpoint) -> Profile | None:
-        if endpoint.target_resource_id:
-            wanted = endpoint.target_resource_id.lower().rstrip("/")
-            found = next((p for p in self._profiles.values() if p.id.lower() == wanted), None)
-            if found is not None:
-                return found
-        return self.profile_by_fqdn(endpoint.target) if endpoint.target else None
-
-    def _nested_status(
-        self, profile: Profile, endpoint: Endpoint, seen: frozenset[ProfileKey]
-    ) -> MonitorStatus:
-        # A nested endpoint is as healthy as its child profile: Stopped when the child is
-        # disabled or has nothing enabled, Degraded below minChildEndpoints healthy children.
-        child = self.nested_child(endpoint)
-        if child is None or child.key in seen or child.status is Status.DISABLED:
-            return MonitorStatus.STOPPED
-        statuses = [self._monitor_status(child, e, seen) for e in child.endpoints]
-        enabled = [s for s in statuses if s not in (MonitorStatus.DISABLED, MonitorStatus.STOPPED)]
-        if not enabled:
-            return MonitorStatus.STOPPED
-        serving = [s for s in enabled if s in _SERVING]
-        if len(serving) < (endpoint.min_child_endpoints or 1):
-            return MonitorStatus.DEGRADED
-        if all(s is MonitorStatus.CHECKING for s in serving):
-            return MonitorStatus.CHECKING
-        return MonitorStatus.ONLINE
+        return health.forced if health.forced is not None else health.status
 
     def profile_monitor_status(self, profile: Profile) -> ProfileMonitorStatus:
         """The profile monitor status table of docs/traffic-manager.md"""
@@ -452,7 +302,7 @@ class TrafficManagerState:
             "id": profile.id,
             "name": profile.name,
             "type": PROFILE_TYPE,
-            "tags": dict(profile.tags),
+            "tags": {},
             "location": "global",
             "properties": props,
         }

@@ -107,8 +107,11 @@ class HttpsProbe:
         max_body: int = 256 * 1024,
         min_cert_days: int = 14,
         release_header: str = "X-Release",
+        source_address: str | None = None,
     ) -> None:
         self.target = target
+        # The local address probes connect from (this vantage point's own path to the region).
+        self._source = source_address
         self.request = request
         self._ssl = ssl_context
         self._timeout = timeout
@@ -173,7 +176,7 @@ class HttpsProbe:
     async def _exchange(self, progress: _Progress, start: float) -> Observation:
         target = self.target
         port = target.port if self._secure else target.http_port
-        sock = await _connect(target.address, port)
+        sock = await _connect(target.address, port, self._source)
         progress.facts["connect_ms"] = self._elapsed_ms(start)
         if self._secure:
             progress.stage = "during the TLS handshake"
@@ -362,8 +365,10 @@ class HttpsProbe:
         return round((self._clock.monotonic() - start) * 1000, 2)
 
 
-async def _connect(host: str, port: int) -> socket.socket:
-    """A connected non-blocking TCP socket; a name is resolved first (an address is not)."""
+async def _connect(host: str, port: int, source: str | None = None) -> socket.socket:
+    """A connected non-blocking TCP socket; a name is resolved first (an address is not).
+    With `source`, the socket is bound to that local address first, and only addresses of its
+    family are tried: an address it cannot bind is our network's failure (EADDRNOTAVAIL)."""
     loop = asyncio.get_running_loop()
     candidates: list[tuple[socket.AddressFamily, tuple[Any, ...]]]
     try:
@@ -372,11 +377,18 @@ async def _connect(host: str, port: int) -> socket.socket:
     except ValueError:
         infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
         candidates = [(info[0], info[4]) for info in infos]
+    if source is not None:
+        wanted = socket.AF_INET6 if ipaddress.ip_address(source).version == 6 else socket.AF_INET
+        candidates = [c for c in candidates if c[0] == wanted]
+        if not candidates:
+            raise OSError(errno.EADDRNOTAVAIL, f"no address of {host} to reach from {source}")
     error: OSError | None = None
     for family, address in candidates:
         sock = socket.socket(family, socket.SOCK_STREAM)
         try:
             sock.setblocking(False)
+            if source is not None:
+                sock.bind((source, 0))
             await loop.sock_connect(sock, address)
         except BaseException as e:
             sock.close()

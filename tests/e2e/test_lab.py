@@ -101,7 +101,7 @@ async def test_lab_takes_a_bad_deploy_out_of_traffic_manager_puts_it_back_and_st
             await eventually(lambda: _all_healthy(client), timeout=20, interval=0.2)
 
             broken = await client.post("/lab/resolvers/us/faults/servfail")
-            assert broken.json()["faults"] == {"servfail": {}}
+            assert broken.json()["faults"] == {"servfail": {"every": 1}}
 
             async def us_servfail() -> bool:
                 answers = (await client.get("/api/v1/dns")).json()["dns"]

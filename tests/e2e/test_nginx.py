@@ -9,11 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import trustme
 from servers import eventually
 
-from lab.ghost import GhostMode, GhostOrigin
-from lab.nginx_server import NginxServer, NginxSite, free_port
+from lab.faults import Fault
+from lab.ghost import GhostOrigin
+from lab.nginx_server import NginxServer, model_site
 from monitor.clock import SystemClock
 from monitor.config import HttpsRequest
 from monitor.probes.https import HttpsProbe, HttpsTarget, build_ssl_context
@@ -30,16 +30,15 @@ STALE_REASON = (
 class Region:
     ghost: GhostOrigin
     nginx: NginxServer
-    ca_file: Path
 
     async def probe(self, **request: Any) -> CheckResult:
         request.setdefault("name", "home")
-        site = self.nginx.site
-        target = HttpsTarget("westeurope", HOSTNAME, site.address, site.https_port, site.http_port)
+        nginx = self.nginx
+        target = HttpsTarget("westeurope", HOSTNAME, nginx.address, nginx.port, nginx.http_port)
         return await HttpsProbe(
             target,
             HttpsRequest.model_validate(request),
-            ssl_context=build_ssl_context(str(self.ca_file)),
+            ssl_context=build_ssl_context(str(nginx.ca_file)),
             timeout=5,
             clock=SystemClock(),
         ).probe()
@@ -47,29 +46,14 @@ class Region:
 
 @pytest.fixture
 async def region(tmp_path: Path) -> AsyncIterator[Region]:
-    ca = trustme.CA()
-    leaf = ca.issue_cert(HOSTNAME)
-    cert, key, ca_file = tmp_path / "cert.pem", tmp_path / "key.pem", tmp_path / "ca.pem"
-    for blob in leaf.cert_chain_pems:
-        with cert.open("ab") as out:
-            out.write(blob.bytes())
-    leaf.private_key_pem.write_to_path(str(key))
-    ca.cert_pem.write_to_path(str(ca_file))
     ghost = GhostOrigin(ADDRESS)
     await ghost.start()
-    site = NginxSite(
-        hostname=HOSTNAME,
-        address=ADDRESS,
-        https_port=free_port(ADDRESS),
-        http_port=free_port(ADDRESS),
-        upstream=f"{ADDRESS}:{ghost.port}",
-        cert_file=cert,
-        key_file=key,
-        cache_valid="1s",
+    site = model_site(
+        f"{ADDRESS}:{ghost.port}", hostname=HOSTNAME, address=ADDRESS, cache_valid="1s"
     )
     try:
-        async with NginxServer(site, tmp_path / "nginx") as nginx:
-            yield Region(ghost, nginx, ca_file)
+        async with NginxServer(site, prefix=tmp_path / "nginx") as nginx:
+            yield Region(ghost, nginx)
     finally:
         await ghost.stop()
 
@@ -96,7 +80,7 @@ async def test_stale_cache_is_down_while_nginx_still_answers_200(region: Region)
     """With Ghost stopped, Nginx keeps answering 200 from cache; once the copy expires it is
     served STALE and the probe reports the region DOWN with the stale-cache reason."""
     assert (await region.probe()).outcome is Outcome.UP  # fills the cache
-    await region.ghost.set_mode(GhostMode.DOWN)
+    region.ghost.inject(Fault.REFUSE)
 
     async def stale() -> bool:
         return (await region.probe()).facts.get("cache_status") == "STALE"
@@ -111,13 +95,15 @@ async def test_stale_cache_is_down_while_nginx_still_answers_200(region: Region)
 async def test_bypass_request_sees_the_origin_failure_directly(region: Region) -> None:
     """A bypass request neither reads nor fills the cache: it sees Ghost's failure at once."""
     assert (await region.probe()).facts["cache_status"] == "MISS"
-    await region.ghost.set_mode(GhostMode.DOWN)
+    region.ghost.inject(Fault.REFUSE)
     cached = await region.probe()
     assert cached.outcome is Outcome.UP  # still a fresh HIT: a plain probe tests the cache
     bypass = await region.probe(bypass_cache="header")
     assert bypass.outcome is Outcome.DOWN
     assert bypass.reason == "status 502, expected 200"
-    await region.ghost.set_mode(GhostMode.ERROR)
+    region.ghost.heal()
+    region.ghost.inject(Fault.ERROR)
+    await region.ghost.settled()
     erroring = await region.probe(bypass_cache="header")
     assert erroring.reason == "status 500, expected 200"
     assert erroring.facts["cache_status"] == "BYPASS"

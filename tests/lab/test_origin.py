@@ -592,7 +592,11 @@ async def test_faults_lists_active_faults_with_their_parameters(origin: Regional
             "wrong-cert, expired-cert, untrusted-cert, expiring-cert, expose-admin, no-hsts, "
             "malformed",
         ),
-        ("slow", {"dealy": 1}, "fault 'slow' has no parameter 'dealy'; it takes: delay, every"),
+        (
+            "slow",
+            {"dealy": 1},
+            "fault 'slow' has no parameter 'dealy'; it takes: count, delay, every",
+        ),
         (
             "refuse",
             {"every": 2},
@@ -644,3 +648,33 @@ async def test_a_client_leaving_during_a_slow_answer_is_harmless(
     finally:
         await close(writer)
     assert response.status_code == 200
+
+
+async def test_error_with_count_hits_the_next_answers_then_heals_itself(
+    origin: RegionalOrigin, client: httpx.AsyncClient
+) -> None:
+    """`count=2`: the next two answers are 500, the third is whole and the fault is gone."""
+    origin.inject("error", status=500, count=2)
+    assert origin.faults() == {"error": {"status": 500, "every": 1, "count": 2}}
+    statuses = [(await get(client, "/")).status_code for _ in range(3)]
+    assert statuses == [500, 500, 200]
+    assert origin.faults() == {}
+
+
+async def test_every_and_count_combine_on_an_origin(
+    origin: RegionalOrigin, client: httpx.AsyncClient
+) -> None:
+    """`every=2, count=2`: the 2nd and 4th answers are hit, nothing after."""
+    origin.inject(Fault.ORIGIN_DOWN, every=2, count=2)
+    statuses = [(await get(client, "/?q")).status_code for _ in range(6)]
+    assert statuses == [200, 502, 200, 502, 200, 200]
+
+
+async def test_reset_with_count_resets_one_answer_only(
+    origin: RegionalOrigin, client: httpx.AsyncClient
+) -> None:
+    """A wire fault takes the same schedule: `count=1` resets one answer, the next is whole."""
+    origin.inject(Fault.RESET, count=1)
+    with pytest.raises(httpx.TransportError):
+        await get(client, "/")
+    assert (await get(client, "/")).status_code == 200

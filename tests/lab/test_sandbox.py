@@ -19,10 +19,9 @@ import yaml
 from fastapi import FastAPI
 
 from lab.control import control_router
-from lab.faults import FaultBoard, fault_catalogue
+from lab.faults import Fault, FaultBoard, Target, fault_catalogue, show_param
+from lab.loopback import vantage_address
 from lab.resolvers import LabResolver
-from lab.resolvers.faults import FaultPanel
-from lab.resolvers.faults import fault_catalogue as resolver_fault_catalogue
 from lab.sandbox import LAB_ALERT_CHANNELS, LabSettings, Sandbox, banner, sandbox_running
 from monitor.config import AlertingConfig, load_config
 from regionwatch import cli
@@ -171,6 +170,15 @@ async def test_the_labs_configuration_fails_over_in_enforce_mode_at_a_pace_one_c
         assert step in story, step
 
 
+async def test_the_labs_probes_leave_from_its_vantage_points_address(sandbox: Sandbox) -> None:
+    """The lab's instance probes from 127.0.1.1, its own path to the regions (where the
+    system has the 127.0.0.0/8 loopback; elsewhere from the system's choice)."""
+    config = load_config(sandbox.config_path)
+    assert config.checks.https.source_address == vantage_address(0)
+    if sys.platform == "linux":
+        assert config.checks.https.source_address == "127.0.1.1"
+
+
 async def test_the_labs_alerts_go_to_its_own_receivers_with_a_short_group_window(
     sandbox: Sandbox,
 ) -> None:
@@ -280,7 +288,7 @@ def test_the_fault_panel_documents_every_fault_and_parameter() -> None:
     described = _descriptions()
     for what, catalogue in (
         ("region", fault_catalogue()),
-        ("resolver", resolver_fault_catalogue()),
+        ("resolver", fault_catalogue(Target.RESOLVER)),
     ):
         for fault, (_, params) in catalogue.items():
             assert f"`{fault}`" in described[what], (what, fault)
@@ -291,17 +299,13 @@ def test_the_fault_panel_documents_every_fault_and_parameter() -> None:
 
 def test_the_documented_defaults_are_the_ones_applied() -> None:
     """Each fault injected without parameters takes exactly the defaults the panel documents."""
-    for fault, (_, params) in fault_catalogue().items():
-        board = FaultBoard()
-        board.inject(fault, {})
-        applied = board.snapshot()[fault]
-        assert {k: f"{v:g}" for k, v in applied.items()} == {
-            k: default for k, (_, default) in params.items()
-        }, fault
-    for fault, (_, params) in resolver_fault_catalogue().items():
-        panel = FaultPanel()
-        panel.inject(fault)
-        applied = panel.active()[fault]
-        assert {k: json.dumps(v) for k, v in applied.items()} == {
-            k: default for k, (_, default) in params.items()
-        }, fault
+    for target in (Target.ORIGIN, Target.RESOLVER):
+        for fault, (_, params) in fault_catalogue(target).items():
+            board = FaultBoard(target)
+            board.inject(fault, {})
+            applied = board.snapshot()[fault]
+            if "count" in params:  # shown only once set: the default heals only when healed
+                applied.setdefault("count", None)
+            assert {k: show_param(target, Fault(fault), k, v) for k, v in applied.items()} == {
+                k: default for k, (_, default) in params.items()
+            }, fault

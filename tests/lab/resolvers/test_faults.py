@@ -59,7 +59,7 @@ async def test_wrong_answer_is_a_direct_a_record(
     eu.inject("wrong-answer")
     assert rows(await client.query(eu, via=via)) == [(SITE, "A", 300, "127.0.0.99")]
     eu.inject("wrong-answer", address="203.0.113.7", ttl=5)
-    assert eu.faults() == {"wrong-answer": {"address": "203.0.113.7", "ttl": 5}}
+    assert eu.faults() == {"wrong-answer": {"address": "203.0.113.7", "ttl": 5, "every": 1}}
     assert rows(await client.query(eu, via=via)) == [(SITE, "A", 5, "203.0.113.7")]
     nodata = await client.query(eu, rdtype="AAAA", via=via)
     assert (nodata.rcode(), nodata.answer) == (dns.rcode.NOERROR, [])
@@ -132,24 +132,26 @@ async def test_faults_combine_and_heal_one_by_one_or_all(eu: LabResolver, client
 
 def test_unknown_faults_and_parameters_are_named(make_resolver: Any) -> None:
     resolver = make_resolver("eu", EUROPE)
-    with pytest.raises(ValueError, match=r"unknown fault 'blackhole' \(known: servfail, silence"):
+    with pytest.raises(
+        ValueError, match=r"unknown fault 'blackhole'; known faults: servfail, silence"
+    ):
         resolver.inject("blackhole")
     with pytest.raises(ValueError, match="unknown fault 'blackhole'"):
         resolver.heal("blackhole")
     with pytest.raises(
         ValueError,
-        match=r"unknown parameter 'adress' for fault 'wrong-answer' \(known: address, ttl\)",
+        match=r"fault 'wrong-answer' has no parameter 'adress'; it takes: address, count, every, ttl",
     ):
         resolver.inject("wrong-answer", adress="127.0.0.5")
     with pytest.raises(
-        ValueError, match=r"unknown parameter 'count' for fault 'servfail' \(known: none\)"
+        ValueError, match=r"fault 'servfail' has no parameter 'ttl'; it takes: count, every"
     ):
-        resolver.inject("servfail", count=3)
-    with pytest.raises(ValueError, match="'address' of fault 'wrong-answer' must be an IP address"):
+        resolver.inject("servfail", ttl=3)
+    with pytest.raises(ValueError, match="fault 'wrong-answer': address must be an IP address"):
         resolver.inject("wrong-answer", address="example.com")
-    with pytest.raises(ValueError, match="'ttl' of fault 'wrong-answer'"):
+    with pytest.raises(ValueError, match="fault 'wrong-answer': ttl must be"):
         resolver.inject("wrong-answer", ttl=-1)
-    with pytest.raises(ValueError, match="'drop' of fault 'ignore-ecs' must be a bool"):
+    with pytest.raises(ValueError, match="fault 'ignore-ecs': drop must be a bool"):
         resolver.inject("ignore-ecs", drop="yes")
     assert resolver.faults() == {}
 
@@ -175,3 +177,29 @@ async def test_endless_body_streams_doh_answers_without_end(
     assert (await client.query(eu, via="udp")).rcode() == dns.rcode.NOERROR
     eu.heal("endless-body")
     assert (await client.query(eu, via="doh-post")).rcode() == dns.rcode.NOERROR
+
+
+async def test_servfail_with_count_answers_the_next_queries_then_heals(
+    eu: LabResolver, client: Any
+) -> None:
+    """`count=2`: two SERVFAILs, then the site's answer, and the fault is gone."""
+    eu.inject(Fault.SERVFAIL, count=2)
+    rcodes = [(await client.query(eu)).rcode() for _ in range(3)]
+    assert rcodes == [dns.rcode.SERVFAIL, dns.rcode.SERVFAIL, dns.rcode.NOERROR]
+    assert eu.faults() == {}
+
+
+async def test_nxdomain_every_other_query(eu: LabResolver, client: Any) -> None:
+    """`every=2`: one query in two is hit, until healed."""
+    eu.inject("nxdomain", every=2)
+    rcodes = [(await client.query(eu)).rcode() for _ in range(4)]
+    assert rcodes == [dns.rcode.NOERROR, dns.rcode.NXDOMAIN] * 2
+    assert eu.faults() == {"nxdomain": {"every": 2}}
+
+
+async def test_truncate_counts_udp_answers_only(eu: LabResolver, client: Any) -> None:
+    """Truncation can only change a UDP answer: a TCP query does not use up its count."""
+    eu.inject(Fault.TRUNCATE, count=1)
+    assert not (await client.query(eu, via="tcp")).flags & dns.flags.TC
+    assert (await client.query(eu, via="udp")).flags & dns.flags.TC
+    assert eu.faults() == {}

@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 import pytest
-from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
+from azure.core.exceptions import ResourceNotFoundError
 from azure.core.rest import HttpRequest
 
 from lab.trafficmanager import TrafficManagerEmulator
@@ -96,22 +96,6 @@ async def test_reenabling_an_endpoint_goes_back_to_checking(
     )
 
 
-async def test_endpoint_get_and_lists(azure: Any) -> None:
-    """An endpoint by itself, and profile lists by resource group and by subscription."""
-    client = azure.client()
-    endpoint = await asyncio.to_thread(
-        client.endpoints.get, RG, PROFILE, "ExternalEndpoints", "centralus"
-    )
-    assert endpoint.target == "52.165.160.200"
-    by_group = await asyncio.to_thread(
-        lambda: [p.name for p in client.profiles.list_by_resource_group(RG)]
-    )
-    by_subscription = await asyncio.to_thread(
-        lambda: [p.name for p in client.profiles.list_by_subscription()]
-    )
-    assert by_group == by_subscription == ["blog"]
-
-
 async def test_missing_endpoint_and_profile_are_not_found(azure: Any) -> None:
     """404s with ARM's envelope become ResourceNotFoundError."""
     client = azure.client()
@@ -137,50 +121,6 @@ async def test_missing_endpoint_and_profile_are_not_found(azure: Any) -> None:
     assert missing_group.value.error.code == "ResourceGroupNotFound"
 
 
-async def test_an_endpoint_of_another_type_is_not_found(azure: Any) -> None:
-    """The type segment is part of the endpoint's identity."""
-    client = azure.client()
-    with pytest.raises(ResourceNotFoundError):
-        await asyncio.to_thread(client.endpoints.get, RG, PROFILE, "AzureEndpoints", "westeurope")
-
-
-async def test_profile_patch_with_endpoints_is_refused(azure: Any) -> None:
-    """The service's documented 400: endpoints cannot be PATCHed through the profile."""
-    client = azure.client()
-    with pytest.raises(HttpResponseError) as refused:
-        await asyncio.to_thread(
-            client.profiles.update, RG, PROFILE, {"properties": {"endpoints": []}}
-        )
-    assert refused.value.status_code == 400
-    assert "cannot be specified when updating a profile using PATCH" in str(refused.value)
-
-
-async def test_profile_patch_deep_merges(azure: Any) -> None:
-    """A PATCH of one nested field keeps its siblings and the endpoints."""
-    client = azure.client()
-    patched = await asyncio.to_thread(
-        client.profiles.update, RG, PROFILE, {"properties": {"dnsConfig": {"ttl": 30}}}
-    )
-    assert patched.dns_config.ttl == 30
-    assert patched.dns_config.relative_name == "blog-tm"
-    assert len(patched.endpoints) == 2
-
-
-async def test_profile_patch_is_validated(azure: Any) -> None:
-    """Documented limits hold on PATCH too: the interval is 10 or 30 seconds."""
-    client = azure.client()
-    with pytest.raises(HttpResponseError) as refused:
-        await asyncio.to_thread(
-            client.profiles.update,
-            RG,
-            PROFILE,
-            {"properties": {"monitorConfig": {"intervalInSeconds": 15}}},
-        )
-    assert refused.value.status_code == 400
-    assert refused.value.error is not None
-    assert refused.value.error.code == "BadRequest"
-
-
 async def test_geographic_hierarchy(azure: Any) -> None:
     """WORLD, its regional groupings, and their countries."""
     client = azure.client()
@@ -195,45 +135,17 @@ async def test_geographic_hierarchy(azure: Any) -> None:
     assert {"US", "CA", "MX"} <= {r.code for r in groups["GEO-NA"].regions}
 
 
-async def test_endpoint_names_are_percent_decoded_per_segment(
-    azure: Any, tm: TrafficManagerEmulator
-) -> None:
-    """`ep 1` and `ep/1` travel as `ep%201` and `ep%2F1`: one segment each."""
-    client = azure.client()
-    for name in ("ep 1", "ep/1"):
-        created = await asyncio.to_thread(
-            client.endpoints.create_or_update,
-            RG,
-            PROFILE,
-            "ExternalEndpoints",
-            name,
-            {
-                "properties": {
-                    "target": "198.51.100.7",
-                    "geoMapping": ["GEO-AS" if " " in name else "GEO-AF"],
-                }
-            },
-        )
-        assert created.name == name
-        fetched = await asyncio.to_thread(
-            client.endpoints.get, RG, PROFILE, "ExternalEndpoints", name
-        )
-        assert fetched.target == "198.51.100.7"
-    assert {e.name for e in tm.profile().endpoints} >= {"ep 1", "ep/1"}
-    assert created.priority == 4  # assigned: the next after the highest in use
-
-
 async def test_paths_match_case_insensitively(azure: Any, tm: TrafficManagerEmulator) -> None:
     """Any spelling of the fixed segments and of the names reaches the same resources."""
     client = azure.client()
     path = (
         f"/SUBSCRIPTIONS/{tm.subscription_id.upper()}/resourcegroups/BLOG/providers/"
-        "MICROSOFT.NETWORK/TrafficManagerProfiles/Blog/externalendpoints/WestEurope"
+        "MICROSOFT.NETWORK/TrafficManagerProfiles/Blog"
     )
     request = HttpRequest("GET", f"{path}?API-VERSION=2022-04-01")
     response = await asyncio.to_thread(client.send_request, request)
     assert response.status_code == 200
-    assert response.json()["name"] == "westeurope"
+    assert response.json()["name"] == "blog"
     assert response.headers["x-ms-request-id"]
 
 
@@ -251,40 +163,6 @@ async def test_api_version_is_required_but_any_is_accepted(
     for version in ("2022-04-01", "2026-09-01"):
         answer = await http.get(url, params={"api-version": version}, headers=headers)
         assert answer.status_code == 200
-
-
-async def test_put_and_delete_of_an_endpoint(azure: Any, tm: TrafficManagerEmulator) -> None:
-    """PUT creates (201 on the wire) with server defaults; DELETE answers a JSON body."""
-    client = azure.client()
-    created = await asyncio.to_thread(
-        client.endpoints.create_or_update,
-        RG,
-        PROFILE,
-        "ExternalEndpoints",
-        "japaneast",
-        {"properties": {"target": "203.0.113.9", "geoMapping": ["JP"]}},
-    )
-    assert (created.weight, created.endpoint_monitor_status) == (1, "CheckingEndpoint")
-    await asyncio.to_thread(client.endpoints.delete, RG, PROFILE, "ExternalEndpoints", "japaneast")
-    assert tm.profile().endpoint("japaneast") is None
-    assert [e.status for e in tm.requests_log.where("PUT")] == [201]
-    assert [e.status for e in tm.requests_log.where("DELETE")] == [200]
-
-
-async def test_a_region_maps_to_one_endpoint_only(azure: Any) -> None:
-    """Under Geographic routing a code mapped twice is refused."""
-    client = azure.client()
-    with pytest.raises(HttpResponseError) as refused:
-        await asyncio.to_thread(
-            client.endpoints.update,
-            RG,
-            PROFILE,
-            "ExternalEndpoints",
-            "centralus",
-            {"properties": {"geoMapping": ["WORLD", "GEO-EU"]}},
-        )
-    assert refused.value.status_code == 400
-    assert "GEO-EU" in str(refused.value)
 
 
 async def test_client_sent_monitor_statuses_are_ignored(azure: Any) -> None:

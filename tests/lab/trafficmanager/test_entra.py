@@ -11,7 +11,6 @@ import pytest
 import trustme
 from azure.core.exceptions import ClientAuthenticationError, HttpResponseError
 from azure.core.rest import HttpRequest
-from azure.identity import ClientAssertionCredential
 
 from lab.trafficmanager import READER_ACTIONS, TrafficManagerEmulator
 
@@ -158,29 +157,6 @@ async def test_token_endpoint_errors_are_oauth_shaped(
         body = answer.json()
         assert body["error_codes"] == [code]
         assert body["error_description"].startswith(f"AADSTS{code}:")
-
-
-async def test_client_assertion_grant(azure: Any, tm: TrafficManagerEmulator) -> None:
-    """Workload identity's federated token: accepted when it is the one configured."""
-    tm.add_client("workload", assertion="federated-token", actions=READER_ACTIONS)
-    context = str(tm.ca_file)
-
-    def credential(assertion: str) -> ClientAssertionCredential:
-        built = ClientAssertionCredential(
-            tm.tenant_id,
-            "workload",
-            lambda: assertion,
-            authority=tm.base_url,
-            connection_verify=context,
-        )
-        return azure.own(built)
-
-    good = azure.client(credential("federated-token"))
-    assert (await asyncio.to_thread(good.profiles.get, RG, PROFILE)).name == PROFILE
-    bad = azure.client(credential("someone-else's-token"))
-    with pytest.raises(ClientAuthenticationError) as refused:
-        await asyncio.to_thread(bad.profiles.get, RG, PROFILE)
-    assert "AADSTS700213" in str(refused.value)
 
 
 async def test_reader_lists_read_permissions_and_cannot_patch(

@@ -6,6 +6,7 @@ import asyncio
 import time
 from typing import Any
 
+import httpx
 import pytest
 from azure.core.exceptions import (
     ClientAuthenticationError,
@@ -229,3 +230,64 @@ async def test_a_dripped_body_sends_its_head_at_once_and_then_a_chunk_per_pause(
     assert pieces[2][0] >= 0.35  # two pauses before the second space
     await eventually(lambda: drip.done)
     assert drip.sent < 10
+
+
+TOKEN_PATH = "/oauth2/v2.0/token"
+
+
+async def test_injected_error_hits_the_next_matching_requests_then_heals(
+    tm: TrafficManagerEmulator, http: Any
+) -> None:
+    """`inject("error", count=2)`: the same vocabulary as the origins; two 503s, then ARM."""
+    tm.inject("error", path_contains="subscriptions", count=2)
+    statuses = [(await http.get("/subscriptions/x")).status_code for _ in range(3)]
+    assert statuses[:2] == [503, 503]
+    assert statuses[2] != 503
+    assert tm.faults.pending() == []
+
+
+async def test_injected_fault_every_nth_request_until_healed(
+    tm: TrafficManagerEmulator, http: Any
+) -> None:
+    """`every=3`: one request in three is hit, until `heal` removes exactly that fault."""
+    tm.inject("error", status=500, every=3)
+    scripted = tm.faults.add(status=429, path_contains="never-requested")
+    statuses = [(await http.get("/subscriptions/x")).status_code for _ in range(6)]
+    assert [s == 500 for s in statuses] == [False, False, True] * 2
+    tm.heal("error")
+    assert tm.faults.pending() == [scripted]
+    tm.heal()
+    assert tm.faults.pending() == []
+
+
+@pytest.mark.parametrize("fault", ["reset", "malformed"])
+async def test_injected_wire_faults_break_the_answer(
+    tm: TrafficManagerEmulator, http: Any, fault: str
+) -> None:
+    """The emulator's HTTPS front resets or sends bytes that are not HTTP, as an origin can."""
+    tm.inject(fault, count=1)
+    with pytest.raises(httpx.TransportError):
+        await http.get("/subscriptions/x")
+    assert (await http.get("/subscriptions/x")).status_code != 500
+
+
+async def test_injected_slow_and_hang_delay_the_answer(
+    tm: TrafficManagerEmulator, http: Any
+) -> None:
+    """`slow` answers late; `hang` not before the client gives up."""
+    tm.inject("slow", delay=0.3, count=1)
+    started = time.monotonic()
+    await http.get("/subscriptions/x")
+    assert time.monotonic() - started >= 0.3
+    tm.inject("hang", count=1)
+    with pytest.raises(httpx.TimeoutException):
+        await http.get("/subscriptions/x", timeout=0.3)
+
+
+def test_emulator_faults_are_named_from_the_one_vocabulary(tm: TrafficManagerEmulator) -> None:
+    """A fault the emulator does not take, or a bad parameter, fails as for the origins."""
+    with pytest.raises(ValueError, match="unknown fault 'servfail'; known faults: error, hang"):
+        tm.inject("servfail")
+    with pytest.raises(ValueError, match="fault 'error': every must be an integer >= 1, got 0"):
+        tm.inject("error", every=0)
+    assert tm.faults.pending() == []
