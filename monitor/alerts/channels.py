@@ -1,17 +1,18 @@
 """One notifier per configured channel, by kind: the registry of channel types.
 
-Adding a kind: a module with a class satisfying `monitor.alerts.notifier.Notifier`, one entry
-in `KINDS`, its payload in docs/alerts.md, and its test against a loopback receiver.
+Adding a kind: a module with its payload function (a kind that POSTs one JSON document per
+alert is a `JsonNotifier` of it) or a class satisfying `monitor.alerts.notifier.Notifier`, one
+entry in `KINDS`, its payload in docs/alerts.md, and its test against a loopback receiver.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from monitor.alerts.notifier import Notifier
+from monitor.alerts import slack, teams
+from monitor.alerts.delivery import JsonNotifier
+from monitor.alerts.notifier import Alert, Notifier
 from monitor.alerts.pagerduty import PagerDutyNotifier
-from monitor.alerts.slack import SlackNotifier
-from monitor.alerts.teams import TeamsNotifier
 from monitor.alerts.webhook import WebhookNotifier
 from monitor.clock import Clock
 from monitor.config import AlertConfig
@@ -31,19 +32,21 @@ def _webhook(channel: AlertConfig, clock: Clock) -> Notifier:
 
 
 def _slack(channel: AlertConfig, clock: Clock) -> Notifier:
-    return SlackNotifier(
-        channel.name,
-        channel.target,
-        clock=clock,
-        headers=channel.headers,
-        timeout=channel.timeout.total_seconds(),
-    )
+    return _json("slack", channel, clock, slack.payload)
 
 
 def _teams(channel: AlertConfig, clock: Clock) -> Notifier:
-    return TeamsNotifier(
+    return _json("teams", channel, clock, teams.payload)
+
+
+def _json(
+    kind: str, channel: AlertConfig, clock: Clock, payload: Callable[[Alert], object]
+) -> Notifier:
+    return JsonNotifier(
+        kind,
         channel.name,
         channel.target,
+        payload,
         clock=clock,
         headers=channel.headers,
         timeout=channel.timeout.total_seconds(),

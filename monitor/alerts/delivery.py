@@ -11,15 +11,15 @@ from __future__ import annotations
 import email.utils
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC
 
 import httpx
 
-from monitor.alerts.notifier import NotifyError, safe_url
+from monitor.alerts.notifier import Alert, NotifyError, safe_url
 from monitor.clock import Clock
 
-__all__ = ["RETRYABLE_STATUSES", "Channel", "dumps", "retry_after"]
+__all__ = ["RETRYABLE_STATUSES", "Channel", "JsonNotifier", "dumps", "retry_after"]
 
 # Statuses worth another attempt: the receiver is overloaded, restarting, or asked us to wait.
 RETRYABLE_STATUSES = frozenset({408, 425, 429})
@@ -85,6 +85,32 @@ class Channel:
 
     async def aclose(self) -> None:
         await self._client.aclose()
+
+
+class JsonNotifier:
+    """A channel whose every alert is one JSON document POSTed to its URL (Slack, Teams): the
+    kind is its `payload` function."""
+
+    def __init__(
+        self,
+        kind: str,
+        name: str,
+        url: str,
+        payload: Callable[[Alert], object],
+        *,
+        clock: Clock,
+        headers: Mapping[str, str] | None = None,
+        timeout: float = 10.0,
+    ) -> None:
+        self.name = name
+        self._payload = payload
+        self._channel = Channel(kind, name, url, clock=clock, headers=headers, timeout=timeout)
+
+    async def send(self, message: Alert) -> None:
+        await self._channel.post(dumps(self._payload(message)))
+
+    async def aclose(self) -> None:
+        await self._channel.aclose()
 
 
 def dumps(document: object) -> bytes:

@@ -12,12 +12,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from monitor.alerts.delivery import Channel, dumps
 from monitor.alerts.notifier import Alert
 from monitor.alerts.wording import clip, evidence_lines, facts, headline, origin
-from monitor.clock import Clock
 
-__all__ = ["SlackNotifier", "payload"]
+__all__ = ["payload"]
 
 # Block Kit's limits: a header's text, a section's text, a field's text, the fallback we keep.
 _HEADER = 150
@@ -49,28 +47,6 @@ def payload(message: Alert) -> dict[str, Any]:
         blocks.append({"type": "actions", "elements": [button]})
     blocks.append({"type": "context", "elements": [_mrkdwn(_escape(origin(event)))]})
     return {"text": clip(_escape(title), _TEXT), "blocks": blocks}
-
-
-class SlackNotifier:
-    """One channel of type `slack`: POSTs `payload` to its incoming webhook URL."""
-
-    def __init__(
-        self,
-        name: str,
-        url: str,
-        *,
-        clock: Clock,
-        headers: Mapping[str, str] | None = None,
-        timeout: float = 10.0,
-    ) -> None:
-        self.name = name
-        self._channel = Channel("slack", name, url, clock=clock, headers=headers, timeout=timeout)
-
-    async def send(self, message: Alert) -> None:
-        await self._channel.post(dumps(payload(message)))
-
-    async def aclose(self) -> None:
-        await self._channel.aclose()
 
 
 def _escape(text: str) -> str:

@@ -11,12 +11,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from monitor.alerts.delivery import Channel, dumps
 from monitor.alerts.notifier import Alert
 from monitor.alerts.wording import clip, evidence_lines, facts, headline, origin
-from monitor.clock import Clock
 
-__all__ = ["CARD_VERSION", "TeamsNotifier", "payload"]
+__all__ = ["CARD_VERSION", "payload"]
 
 CARD_VERSION = "1.4"
 _TITLE = 500
@@ -68,25 +66,3 @@ def payload(message: Alert) -> dict[str, Any]:
         "content": card,
     }
     return {"type": "message", "attachments": [attachment]}
-
-
-class TeamsNotifier:
-    """One channel of type `teams`: POSTs `payload` to its Workflows webhook URL."""
-
-    def __init__(
-        self,
-        name: str,
-        url: str,
-        *,
-        clock: Clock,
-        headers: Mapping[str, str] | None = None,
-        timeout: float = 10.0,
-    ) -> None:
-        self.name = name
-        self._channel = Channel("teams", name, url, clock=clock, headers=headers, timeout=timeout)
-
-    async def send(self, message: Alert) -> None:
-        await self._channel.post(dumps(payload(message)))
-
-    async def aclose(self) -> None:
-        await self._channel.aclose()
