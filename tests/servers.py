@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+import queue
+import threading
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any, Literal
 
@@ -72,3 +74,38 @@ async def service_with_token(
     clock = clock or ManualClock(START)
     async with serving_service(config, schedule=False, clock=clock) as served:
         yield served
+
+
+Hold = Callable[[str], Awaitable[None]]
+
+
+@contextmanager
+def served_in_thread(serve: Callable[[Hold], Awaitable[None]], *, name: str) -> Iterator[str]:
+    """For synchronous callers (schemathesis, Playwright): runs `serve(hold)` on an event loop
+    of its own in a thread. `serve` sets up what it serves and awaits `hold(url)`, which hands
+    `url` to the caller and returns once the caller's block is over. An error before `hold` is
+    raised here."""
+    started: queue.Queue[str | BaseException] = queue.Queue()
+    stop = threading.Event()
+
+    async def hold(url: str) -> None:
+        started.put(url)
+        while not stop.is_set():
+            await asyncio.sleep(0.05)
+
+    def run() -> None:
+        try:
+            asyncio.run(serve(hold))
+        except BaseException as e:  # told to the caller, which would otherwise wait
+            started.put(e)
+
+    thread = threading.Thread(target=run, name=name)
+    thread.start()
+    first = started.get(timeout=30)
+    if isinstance(first, BaseException):
+        raise first
+    try:
+        yield first
+    finally:
+        stop.set()
+        thread.join(timeout=30)

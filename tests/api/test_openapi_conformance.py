@@ -9,9 +9,6 @@ synchronous). Bounded and deterministic: a few derandomized examples per operati
 
 from __future__ import annotations
 
-import asyncio
-import queue
-import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -26,7 +23,7 @@ from schemathesis.specs.openapi.checks import (
     response_schema_conformance,
     status_code_conformance,
 )
-from servers import eventually, serving_service
+from servers import Hold, eventually, served_in_thread, serving_service
 
 from api.app import create_app
 from lab.certs import LabCA
@@ -68,10 +65,8 @@ def base_url(lab_ca: LabCA, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     """The real app on loopback, with `api.token` set, in a thread with its own event loop."""
     workdir = tmp_path_factory.mktemp("conformance")
     ca_file = lab_ca.write_ca_pem(workdir / "lab-ca.pem")
-    started: queue.Queue[str | BaseException] = queue.Queue()
-    stop = threading.Event()
 
-    async def serve() -> None:
+    async def serve(hold: Hold) -> None:
         async with (
             RegionalOrigin(region="westeurope", hostname=HOSTNAME, ca=lab_ca) as west,
             RegionalOrigin(region="centralus", hostname=HOSTNAME, ca=lab_ca) as central,
@@ -95,26 +90,10 @@ def base_url(lab_ca: LabCA, tmp_path_factory: pytest.TempPathFactory) -> Iterato
                 # Ready first: before the first rounds /readyz rightly answers 503, which the
                 # "no server error" check would take for a fault.
                 await eventually(lambda: not service.snapshot.readiness, timeout=20)
-                started.put(url)
-                while not stop.is_set():
-                    await asyncio.sleep(0.05)
+                await hold(url)
 
-    def run() -> None:
-        try:
-            asyncio.run(serve())
-        except BaseException as e:  # told to the fixture, which would otherwise wait
-            started.put(e)
-
-    thread = threading.Thread(target=run, name="conformance-server")
-    thread.start()
-    first = started.get(timeout=30)
-    if isinstance(first, BaseException):
-        raise first
-    try:
-        yield first
-    finally:
-        stop.set()
-        thread.join(timeout=30)
+    with served_in_thread(serve, name="conformance-server") as url:
+        yield url
 
 
 @schema.parametrize()

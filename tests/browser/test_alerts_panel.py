@@ -3,9 +3,6 @@ is refused by its receiver shows the dead letter."""
 
 from __future__ import annotations
 
-import asyncio
-import queue
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,7 +12,7 @@ import pytest
 import yaml
 from alertreceiver import Answer, receiving
 from browserlab import Watched, until
-from servers import serving_service
+from servers import Hold, served_in_thread, serving_service
 
 from lab.certs import LabCA
 from lab.origin import RegionalOrigin
@@ -34,10 +31,8 @@ def refused(lab_ca: LabCA, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     in a thread with its own event loop; yields its base URL."""
     workdir: Path = tmp_path_factory.mktemp("alerts-panel")
     ca_file = lab_ca.write_ca_pem(workdir / "lab-ca.pem")
-    started: queue.Queue[str | BaseException] = queue.Queue()
-    stop = threading.Event()
 
-    async def serve() -> None:
+    async def serve(hold: Hold) -> None:
         async with (
             RegionalOrigin(region="westeurope", hostname=HOSTNAME, ca=lab_ca) as west,
             receiving() as receiver,
@@ -65,26 +60,10 @@ def refused(lab_ca: LabCA, tmp_path_factory: pytest.TempPathFactory) -> Iterator
             path = workdir / "regionwatch.yaml"
             path.write_text(yaml.safe_dump(config), encoding="utf-8")
             async with serving_service(load_config(path)) as (url, _):
-                started.put(url)
-                while not stop.is_set():
-                    await asyncio.sleep(0.05)
+                await hold(url)
 
-    def run() -> None:
-        try:
-            asyncio.run(serve())
-        except BaseException as e:  # told to the fixture, which would otherwise wait
-            started.put(e)
-
-    thread = threading.Thread(target=run, name="alerts-panel-server")
-    thread.start()
-    first = started.get(timeout=30)
-    if isinstance(first, BaseException):
-        raise first
-    try:
-        yield first
-    finally:
-        stop.set()
-        thread.join(timeout=30)
+    with served_in_thread(serve, name="alerts-panel-server") as url:
+        yield url
 
 
 def test_the_alerts_panel_shows_a_dead_letter(refused: str, watched: Watched) -> None:
