@@ -229,6 +229,28 @@ _ALERT_HEADERS = frozenset(
 _CLUSTER_SUFFIXES = (".svc", ".svc.cluster.local", ".cluster.local")
 
 
+def _https_unless_inside(url: str, why: str) -> None:
+    """Refuse plain http to anywhere but loopback or an in-cluster name, saying `why`."""
+    parts = urlsplit(url)
+    if parts.scheme == "http" and not _inside(parts.hostname or ""):
+        raise ValueError(
+            "url: expected an https URL (plain http only on loopback or for an in-cluster "
+            f"name{why})"
+        )
+
+
+def _one_line_headers(value: dict[str, str], reserved: frozenset[str], setter: str) -> None:
+    """Header names as HTTP allows them, none of `reserved` (set by `setter`), values on one
+    line."""
+    for name, text in value.items():
+        if not _HEADER.fullmatch(name):
+            raise ValueError(f"expected HTTP header names, got {quoted(name)}")
+        if name.lower() in reserved:
+            raise ValueError(f"{name} is set by {setter}")
+        if any(c in text for c in "\r\n\0"):
+            raise ValueError(f"the value of {shortened(name)} must be one line")
+
+
 def _inside(host: str) -> bool:
     """Whether `host` is loopback or an in-cluster name (a Service's short or `.svc` name),
     where plain http never crosses a network someone else can read."""
@@ -429,13 +451,7 @@ class HttpsRequest(Model):
     @field_validator("headers")
     @classmethod
     def _headers(cls, value: dict[str, str]) -> dict[str, str]:
-        for name, text in value.items():
-            if not _HEADER.fullmatch(name):
-                raise ValueError(f"expected HTTP header names, got {quoted(name)}")
-            if name.lower() in _PROBE_HEADERS:
-                raise ValueError(f"{name} is set by the probe itself (the site's hostname)")
-            if any(c in text for c in "\r\n\0"):
-                raise ValueError(f"the value of {shortened(name)} must be one line")
+        _one_line_headers(value, _PROBE_HEADERS, "the probe itself (the site's hostname)")
         return value
 
 
@@ -662,13 +678,7 @@ class AlertConfig(Model):
     @field_validator("headers")
     @classmethod
     def _headers(cls, value: dict[str, str]) -> dict[str, str]:
-        for name, text in value.items():
-            if not _HEADER.fullmatch(name):
-                raise ValueError(f"expected HTTP header names, got {quoted(name)}")
-            if name.lower() in _ALERT_HEADERS:
-                raise ValueError(f"{name} is set by the channel itself")
-            if any(c in text for c in "\r\n\0"):
-                raise ValueError(f"the value of {shortened(name)} must be one line")
+        _one_line_headers(value, _ALERT_HEADERS, "the channel itself")
         return value
 
     @field_validator("events")
@@ -692,12 +702,9 @@ class AlertConfig(Model):
             raise ValueError("routing_key: only a pagerduty channel takes one")
         if self.secret is not None and self.type != "webhook":
             raise ValueError("secret: only a webhook channel signs its requests")
-        parts = urlsplit(self.target)
-        if parts.scheme == "http" and not _inside(parts.hostname or ""):
-            raise ValueError(
-                "url: expected an https URL (plain http only on loopback or for an in-cluster "
-                "name such as hooks.monitoring.svc: alerts carry what is failing)"
-            )
+        _https_unless_inside(
+            self.target, " such as hooks.monitoring.svc: alerts carry what is failing"
+        )
         return self
 
 
@@ -710,12 +717,7 @@ class HeartbeatConfig(Model):
 
     @model_validator(mode="after")
     def _plain_http_inside_only(self) -> Self:
-        parts = urlsplit(self.url)
-        if parts.scheme == "http" and not _inside(parts.hostname or ""):
-            raise ValueError(
-                "url: expected an https URL (plain http only on loopback or for an in-cluster "
-                "name: the URL usually carries the check's secret)"
-            )
+        _https_unless_inside(self.url, ": the URL usually carries the check's secret")
         return self
 
 
