@@ -5,11 +5,8 @@ first delivery, each change into and out of failing told once."""
 from __future__ import annotations
 
 import random
-from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
+from datetime import UTC, datetime
 
-import pytest
 from alertreceiver import Answer, receiving
 
 from monitor.alerts.dispatcher import Backoff, Dispatcher
@@ -20,19 +17,6 @@ from monitor.events import Event, EventType, Severity
 from monitor.store import Store
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    s = Store(
-        tmp_path / "s.db",
-        clock=ManualClock(START),
-        retention=timedelta(days=1),
-        route_alerts=lambda e: ["ops"],
-    )
-    await s.open()
-    yield s
-    await s.close()
 
 
 def failing_event() -> Event:

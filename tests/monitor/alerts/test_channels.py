@@ -6,10 +6,8 @@ from __future__ import annotations
 
 import json
 import random
-from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -92,19 +90,6 @@ def notifier(kind: str, url: str, clock: ManualClock, timeout: float = 5.0) -> N
 def body(receiver: Receiver, i: int = 0) -> dict[str, Any]:
     document: dict[str, Any] = json.loads(receiver.received[i].body)
     return document
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    s = Store(
-        tmp_path / "s.db",
-        clock=ManualClock(START),
-        retention=timedelta(days=1),
-        route_alerts=lambda e: ["ops"],
-    )
-    await s.open()
-    yield s
-    await s.close()
 
 
 async def send_once(kind: str, message: Alert, answer: Answer | None = None) -> Receiver:

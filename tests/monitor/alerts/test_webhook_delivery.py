@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import random
 import sqlite3
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -39,19 +38,6 @@ def event(n: int, region: str = "westeurope", kind: EventType = EventType.REGION
         instance="test",
         problem=f"region/{region}/{n}",
     )
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    s = Store(
-        tmp_path / "s.db",
-        clock=ManualClock(START),
-        retention=timedelta(days=1),
-        route_alerts=lambda e: ["ops"],
-    )
-    await s.open()
-    yield s
-    await s.close()
 
 
 def dispatcher(store: Store, url: str, clock: ManualClock, timeout: float = 5.0) -> Dispatcher:
