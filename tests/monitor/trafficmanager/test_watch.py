@@ -45,6 +45,9 @@ async def api(
         httpx.AsyncClient(base_url=url) as client,
     ):
         await eventually(lambda: _traffic_manager(service).latest is not None)
+        # The write-access check is a job of its own, started with the first read but not
+        # waited for by readiness in dry-run: wait for it too, not for luck.
+        await eventually(lambda: _traffic_manager(service).access is not None)
         await eventually(lambda: service.snapshot.ready)
         yield service, client
 
