@@ -942,6 +942,16 @@ def _judge(
             ),
             None,
         )
+    if config.role == "observer":
+        return (
+            replace(
+                rp,
+                stance=Stance.WITHHELD,
+                reason=f"{why}; an observer never acts: the decider decides",
+                next="nothing (role: observer)",
+            ),
+            None,
+        )
     refusals = check_disable(
         config=config,
         region=name,

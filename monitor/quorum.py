@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from types import MappingProxyType
 from typing import Any
@@ -83,6 +83,7 @@ class PeerView:
     good: PeerDocument | None = None
     good_at: datetime | None = None
     failed_at: Mapping[str, datetime] = field(default_factory=dict)
+    first_at: datetime | None = None  # the first pull: a peer starting later is not absent yet
 
     def state(self, now: datetime, interval: timedelta) -> PeerState:
         last = self.last
@@ -90,7 +91,10 @@ class PeerView:
             return PeerState.WAITING
         if last.problem in (PeerProblem.UNAUTHENTICATED, PeerProblem.MALFORMED):
             return PeerState(last.problem.value)  # a wrong set-up: reported at once
-        if self.good_at is None or now - self.good_at > FRESH_INTERVALS * interval:
+        limit = FRESH_INTERVALS * interval
+        if self.good_at is None and self.first_at is not None and now - self.first_at <= limit:
+            return PeerState.WAITING  # instances start in any order: give it two intervals
+        if self.good_at is None or now - self.good_at > limit:
             return PeerState.UNREACHABLE if last.problem is not None else PeerState.STALE
         if not self.fresh(now, interval):
             return PeerState.STALE
@@ -129,13 +133,14 @@ class PeerView:
 
 def after_pull(view: PeerView, pull: PeerPull) -> PeerView:
     """A peer's view after one more pull."""
+    first_at = view.first_at or pull.at
     if pull.document is None:
-        return PeerView(view.name, pull, view.good, view.good_at, view.failed_at)
+        return replace(view, last=pull, first_at=first_at)
     failed_at = dict(view.failed_at)
     for name, o in pull.document.observations.items():
         if o.status is RegionStatus.FAILING:
             failed_at[name] = pull.at - timedelta(seconds=o.age)
-    return PeerView(view.name, pull, pull.document, pull.at, MappingProxyType(failed_at))
+    return PeerView(view.name, pull, pull.document, pull.at, MappingProxyType(failed_at), first_at)
 
 
 @dataclass(frozen=True, slots=True)
