@@ -569,7 +569,9 @@ def _readiness(snapshot: Snapshot, config: Config) -> tuple[str, ...]:
     waiting = [name for name, view in snapshot.regions.items() if not view.rounds_done]
     if waiting:
         problems.append(f"first round not done: {', '.join(waiting)}")
-    if config.failover.mode == "enforce":
+    if config.failover.mode == "enforce" and config.role == "decider":
+        # An observer never writes: it needs no write access to be ready (and its /healthz,
+        # which Traffic Manager may probe, must not leave the Service for want of one).
         tm = snapshot.traffic_manager
         known = tm.access_known if tm is not None else None
         # Without a traffic_manager section /healthz is the only lever: nothing to write.

@@ -293,3 +293,22 @@ def test_a_peer_not_up_yet_is_waiting_for_two_intervals_then_absent() -> None:
         )
         snapshot = step(snapshot, PeersPulled(pulls), config=DECIDER, now=at).snapshot
         assert ("peer/vp2" in snapshot.conditions) is absent, seconds
+
+
+def test_an_observer_in_enforce_mode_is_ready_without_write_access() -> None:
+    """A configuration shared with the decider says enforce; the observer never writes, so its
+    readiness never waits for write access (the decider's does)."""
+    shared = {"failover": {"mode": "enforce"}, "traffic_manager": TRAFFIC_MANAGER}
+    observer = parse_config({**OBSERVER.model_dump(mode="json", exclude_none=True), **shared})
+    decider = parse_config({**DECIDER.model_dump(mode="json", exclude_none=True), **shared})
+    for cfg, waits in ((observer, False), (decider, True)):
+        snapshot = first_snapshot(cfg, instance="test", now=START)
+        assert any("write access" in r for r in snapshot.readiness) is waits, cfg.role
+
+
+TRAFFIC_MANAGER = {
+    "subscription_id": "00000000-0000-0000-0000-000000000000",
+    "resource_group": "blog",
+    "profile": "blog",
+    "resource_manager_url": "https://127.0.0.1:9",
+}
