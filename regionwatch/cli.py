@@ -235,6 +235,20 @@ def _parser() -> argparse.ArgumentParser:
     )
     _logging_options(alert_test, default_format="auto")
     alert_test.set_defaults(handler=_alert_test)
+
+    doctor = commands.add_parser(
+        "doctor",
+        help="check the configuration, the live Traffic Manager profile and the site for traps",
+        description="Before going live: read the Traffic Manager profile, probe each region "
+        "once and read the store (without writing it), and report the traps that would keep "
+        "failover from working, each with what to do (docs/doctor.md). Exit status: 0 when no "
+        "problem was found (notices may be printed); 1 when a problem (warning or critical) "
+        "was found; 2 when the configuration is wrong.",
+    )
+    doctor.add_argument("--config", required=True, metavar="FILE", help="the YAML configuration")
+    doctor.add_argument("--json", action="store_true", help="print one JSON document")
+    _logging_options(doctor, default_format="auto")
+    doctor.set_defaults(handler=_doctor)
     _add_controls(commands)
     return parser
 
@@ -752,6 +766,18 @@ def _alert_test(args: argparse.Namespace) -> int:
         return EXIT_FAILING
     print(f"{where}: delivered (the receiver accepted the test alert)")
     return EXIT_OK
+
+
+def _doctor(args: argparse.Namespace) -> int:
+    from monitor.config import load_config
+    from monitor.doctor import diagnose, gather, is_problem
+    from regionwatch.doctor import document, render
+
+    _configure_logging(args)  # before anything can log: stdout is the report's alone
+    config = load_config(args.config)
+    findings = diagnose(asyncio.run(gather(config)))
+    print(json.dumps(document(findings), indent=2) if args.json else render(findings))
+    return EXIT_FAILING if any(is_problem(f) for f in findings) else EXIT_OK
 
 
 def _check(args: argparse.Namespace) -> int:
