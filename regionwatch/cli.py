@@ -6,9 +6,10 @@ documented in docs/configuration.md, "Exit codes"): `check` exits 0 when every r
 healthy or degraded and no DNS answer is wrong, 1 when a region is failing or unknown or a DNS
 answer is mismatch, nxdomain, nodata, servfail or timeout, and 2 when the configuration (or the
 command line) is wrong (with `--config-only` it only validates the configuration: 0 or 2);
-`deploy` exits 0 when its marker is stored, 1 when the service refused it or could not be reached, and 2 when the command line is wrong or REGIONWATCH_TOKEN is not
-set; `replay` exits 0 when it ran, 2 when the configuration or the command line is wrong,
-and 3 when the store cannot be read. The operator controls (`region pin|unpin`, `silence`,
+`deploy` exits 0 when its marker is stored, 1 when the service refused it or could not be
+reached, and 2 when the command line is wrong or REGIONWATCH_TOKEN is not set; `replay`
+exits 0 when it ran, 2 when the configuration or the command line is wrong, and 3 when the
+store cannot be read. The operator controls (`region pin|unpin`, `silence`,
 `pause`, `resume`) exit the same way as `deploy`; `region disable|enable` and `adopt` exit 0
 when done (or recorded as dry-run), 1 when refused, failed, still running or the service
 unreachable, and 2 like `deploy`. `alert-test` exits 0 when the channel's receiver took the
