@@ -5,10 +5,11 @@ engine never imports the web framework. Exit codes are a contract (regionwatch/e
 documented in docs/configuration.md, "Exit codes"): `check` exits 0 when every region is
 healthy or degraded and no DNS answer is wrong, 1 when a region is failing or unknown or a DNS
 answer is mismatch, nxdomain, nodata, servfail or timeout, and 2 when the configuration (or the
-command line) is wrong; `deploy` exits 0 when its marker is stored, 1 when the service refused
-it or could not be reached, and 2 when the command line is wrong or REGIONWATCH_TOKEN is not
-set; `replay` exits 0 when it ran, 2 when the configuration or the command line is wrong,
-and 3 when the store cannot be read. The operator controls (`region pin|unpin`, `silence`,
+command line) is wrong (with `--config-only` it only validates the configuration: 0 or 2);
+`deploy` exits 0 when its marker is stored, 1 when the service refused it or could not be
+reached, and 2 when the command line is wrong or REGIONWATCH_TOKEN is not set; `replay`
+exits 0 when it ran, 2 when the configuration or the command line is wrong, and 3 when the
+store cannot be read. The operator controls (`region pin|unpin`, `silence`,
 `pause`, `resume`) exit the same way as `deploy`; `region disable|enable` and `adopt` exit 0
 when done (or recorded as dry-run), 1 when refused, failed, still running or the service
 unreachable, and 2 like `deploy`. `alert-test` exits 0 when the channel's receiver took the
@@ -119,13 +120,22 @@ def _parser() -> argparse.ArgumentParser:
         description="Run one round of every check (HTTPS per region, Traffic Manager, DNS) and "
         "print the result. Exit status: 0 when every region is healthy or degraded and no DNS "
         "answer is wrong; 1 when a region is failing or unknown, or a DNS answer is mismatch, "
-        "nxdomain, nodata, servfail or timeout; 2 when the configuration is wrong.",
+        "nxdomain, nodata, servfail or timeout; 2 when the configuration is wrong. With "
+        "--config-only, only load and validate the configuration: exit 0 when it is valid, 2 "
+        "when it is not.",
     )
     check.add_argument("--config", required=True, metavar="FILE", help="the YAML configuration")
-    check.add_argument(
+    output = check.add_mutually_exclusive_group()
+    output.add_argument(
         "--json",
         action="store_true",
         help="print one JSON document (docs/contract/check.schema.json)",
+    )
+    output.add_argument(
+        "--config-only",
+        action="store_true",
+        help="only load and validate the configuration, as at start: nothing is probed, read "
+        "or opened on the network, and the store is not touched (a Kubernetes init container)",
     )
     _logging_options(check, default_format="auto")
     check.set_defaults(handler=_check)
@@ -789,6 +799,9 @@ def _check(args: argparse.Namespace) -> int:
 
     _configure_logging(args)  # before anything can log: stdout is the report's alone
     config = load_config(args.config)
+    if args.config_only:
+        print(f"{args.config}: the configuration is valid (nothing was probed)")
+        return EXIT_OK
 
     async def once() -> Snapshot:
         async with build_service(config, once=True) as service:
