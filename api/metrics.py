@@ -30,6 +30,9 @@ from monitor.snapshot import Snapshot
 __all__ = ["PREFIX", "Metrics"]
 
 PREFIX = "regionwatch_"
+# A blindness condition's key without it is the `source` label: `traffic-manager`, `store`,
+# `region/<name>`, `alerts/<channel>`, or `dns/<resolver>/<vantage>` (which has no prefix).
+_BLIND = "blind/"
 # The engine applies an item in well under a millisecond; seconds mean it is starved.
 _LAG_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 
@@ -205,6 +208,11 @@ def _families() -> dict[str, GaugeMetricFamily]:
             "regionwatch_engine_last_lag_seconds",
             "Seconds from submission to publication of the last item the engine applied",
         ),
+        "blind": g(
+            "regionwatch_blind",
+            "1 for each open monitor.blind condition, by what the monitor cannot see",
+            labels=["source"],
+        ),
     }
 
 
@@ -243,6 +251,9 @@ def _fill(families: dict[str, GaugeMetricFamily], snapshot: Snapshot, lag: float
             seen.add(key)
             families["dns_region"].add_metric([*key, finding.region or "none"], 1.0)
             families["dns_status"].add_metric([*key, finding.status.value], 1.0)
+    for problem, condition in snapshot.conditions.items():
+        if condition.type is EventType.MONITOR_BLIND:
+            families["blind"].add_metric([problem.removeprefix(_BLIND)], 1.0)
     families["version"].add_metric([], snapshot.version)
     families["made"].add_metric([], snapshot.made_at.timestamp())
     families["last_lag"].add_metric([], lag)

@@ -12,6 +12,7 @@ import pytest
 from servers import eventually, serving_service
 
 from lab.origin import Fault, RegionalOrigin
+from lab.trafficmanager import TrafficManagerEmulator
 from monitor.config import load_config
 from monitor.service import Service
 
@@ -138,3 +139,34 @@ async def test_metrics_is_a_read_that_needs_the_read_token_when_set(
         assert wrong.json()["error"] == "forbidden"
         right = await client.get("/metrics", headers={"Authorization": "Bearer scrape-me"})
         assert right.status_code == 200
+
+
+async def test_metrics_show_the_monitor_blind_to_traffic_manager_until_it_reads_again(
+    seeded: TrafficManagerEmulator,
+    two_regions: dict[str, RegionalOrigin],
+    write_config: ConfigWriter,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Three failed Traffic Manager reads open `blind/traffic-manager`, exposed as
+    `regionwatch_blind{source="traffic-manager"} 1`; the next good read closes it and the
+    series goes away."""
+    for key, value in seeded.environment().items():
+        monkeypatch.setenv(key, value)
+    path = write_config(two_regions, traffic_manager=seeded.config_section(interval="1h"))
+    async with (
+        serving_service(load_config(path), schedule=False) as (url, service),
+        httpx.AsyncClient(base_url=url) as client,
+    ):
+        await service.read_traffic_manager()
+        seen = (await client.get("/metrics")).text
+        assert sample(seen, "regionwatch_blind", source="traffic-manager") is None
+        seeded.faults.add(method="GET", path_contains="trafficmanagerprofiles", status=403, count=3)
+        for _ in range(3):
+            await service.read_traffic_manager()
+        await service.engine.settle()
+        blind = (await client.get("/metrics")).text
+        assert sample(blind, "regionwatch_blind", source="traffic-manager") == 1.0
+        await service.read_traffic_manager()
+        await service.engine.settle()
+        again = (await client.get("/metrics")).text
+        assert sample(again, "regionwatch_blind", source="traffic-manager") is None
