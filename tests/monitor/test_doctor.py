@@ -269,7 +269,9 @@ async def test_a_decider_in_a_region_it_governs_is_found(
 
 async def test_an_observer_in_its_region_is_not_a_decider_in_it(doctor: Doctor) -> None:
     """Observers run in the regions by design: nothing is said."""
-    findings = await doctor(vantage="westeurope", role="observer")
+    findings = await doctor(
+        vantage="westeurope", role="observer", api={"listen": "127.0.0.1:0", "read_token": "r"}
+    )
     assert not found(findings, "decider_in_governed_region")
 
 
