@@ -119,3 +119,18 @@ def test_every_series_the_rules_read_is_exported_by_the_service(
         used = series_in(rule["expr"])
         assert used, rule["alert"]
         assert used <= exported, (rule["alert"], sorted(used - exported))
+
+
+def test_every_runbook_url_leads_to_a_runbook_in_the_operations_guide() -> None:
+    """Each rule's runbook_url anchor is a `Runbook: NAME` heading of docs/operations.md."""
+    guide = (ROOT / "docs" / "operations.md").read_text(encoding="utf-8")
+    headings = {
+        "runbook-" + line.removeprefix("### Runbook: ").strip().lower()
+        for line in guide.splitlines()
+        if line.startswith("### Runbook: ")
+    }
+    for rule in alert_rules():
+        url = rule["annotations"]["runbook_url"]
+        path, _, anchor = url.partition("#")
+        assert (ROOT / path).is_file(), url
+        assert anchor in headings, url
