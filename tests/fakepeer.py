@@ -19,18 +19,20 @@ __all__ = ["FakePeer", "fake_peer_serving"]
 @dataclass
 class FakePeer:
     """What the peer answers: `seen` maps each region to its status (`failing` ones are
-    transport failures), every one `age_s` old; `status` other than 200 answers that instead."""
+    transport failures), every one `age_s` old; a decider also its `serve` decisions; `status`
+    other than 200 answers that instead."""
 
     vantage: str
     token: str
     seen: dict[str, str] = field(default_factory=dict)
     age_s: float = 0.5
     role: str = "observer"
+    serve: dict[str, bool] = field(default_factory=dict)
     status: int = 200
     pulls: int = 0
 
     def document(self) -> dict[str, Any]:
-        return {
+        document: dict[str, Any] = {
             "version": 1,
             "instance": f"{self.vantage}-instance",
             "vantage": self.vantage,
@@ -46,6 +48,9 @@ class FakePeer:
                 for region, status in self.seen.items()
             ],
         }
+        if self.role == "decider":
+            document["decisions"] = {r: {"serve": s} for r, s in self.serve.items()}
+        return document
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
