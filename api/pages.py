@@ -82,7 +82,8 @@ ALERT_HELP = {
     "failing": "alerts were given up, or keep failing: the monitor is blind in this channel",
 }
 PEER_HELP = {
-    "fresh": "its observations arrived within two intervals: they count toward a quorum",
+    "fresh": "its observations arrived within two intervals: they count toward a quorum, unless "
+    "it sees every region failing",
     "waiting": "not pulled yet",
     "stale": "it answers, with nothing younger than two intervals: not counted",
     "unreachable": "no usable answer within two intervals: not counted",
