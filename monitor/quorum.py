@@ -125,7 +125,7 @@ class PeerView:
         if state is PeerState.STALE:
             detail = f"no observation younger than {FRESH_INTERVALS} intervals"
         elif state is PeerState.UNREACHABLE and self.good_at is not None:
-            detail += f" (last observations received {self.good_at:%H:%M:%S} UTC)"
+            detail += f"; last observations received {self.good_at:%H:%M:%S} UTC"
         elif state is PeerState.WAITING:
             detail = "not pulled yet"
         return f"{state.value}: {detail}" if detail else state.value
