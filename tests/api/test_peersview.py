@@ -115,7 +115,7 @@ def test_a_peer_unanswering_for_two_intervals_is_unreachable_and_its_cells_not_c
     view = peers_out(snapshot, config, later)
     (peer,) = view.peers
     assert (peer.state, peer.counted) == ("unreachable", False)
-    assert peer.detail.startswith("unreachable: HTTP 503 ; last observations received")
+    assert peer.detail.startswith("unreachable: HTTP 503; last observations received")
     assert (peer.last_pull_at, peer.received_at) == (later, START)
     assert cells(view)[("vp2", "westeurope")] == ("failing", 32.0, False)
     assert [c.failure for c in view.matrix if c.vantage == "vp2"] == ["transport", None]
