@@ -23,6 +23,7 @@ ALERTS = [
     "RegionwatchDnsMismatch",
     "RegionwatchAlertDeliveriesFailing",
     "RegionwatchBlind",
+    "RegionwatchPeerAbsent",
 ]
 SEVERITIES = {"critical", "warning", "info"}
 
@@ -87,7 +88,7 @@ def test_every_alert_has_a_unit_test_that_fires_and_one_that_does_not() -> None:
 
 
 def test_the_rules_are_the_agreed_alerts_each_with_for_severity_and_runbook() -> None:
-    """Exactly the six agreed names, each with a `for:`, a severity label, a summary and a
+    """Exactly the agreed names, each with a `for:`, a severity label, a summary and a
     description, and a runbook_url at its docs/operations.md section (`Runbook: NAME`)."""
     rules = alert_rules()
     assert [rule["alert"] for rule in rules] == ALERTS
