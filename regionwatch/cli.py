@@ -136,8 +136,10 @@ def _parser() -> argparse.ArgumentParser:
         description="Start the lab: two regional HTTPS origins of blog.example.com on loopback "
         "(westeurope, centralus) with a lab CA, a Traffic Manager emulator and DNS resolvers, "
         "the service probing them, its API and dashboard, and a fault panel under /lab to "
-        "deploy a version or break a region. Prints what to try and a configuration to copy; "
-        "stops cleanly, removing everything it made, on Ctrl-C or SIGTERM.",
+        "deploy a version or break a region. With --vantage-points N, N services watch it "
+        "from N loopback addresses: vp1 decides, the others observe, and one vantage point's "
+        "path can be cut. Prints what to try and a configuration to copy; stops cleanly, "
+        "removing everything it made, on Ctrl-C or SIGTERM.",
     )
     lab.add_argument(
         "--port",
@@ -159,7 +161,7 @@ def _parser() -> argparse.ArgumentParser:
         metavar="N",
         help="how many instances watch the lab, each probing from its own loopback address: "
         "vp1 decides (the dashboard, on --port), vp2..vpN observe, each on a free port, and "
-        "a network failure counts only when most of them see it (default 1: the decider "
+        "a network failure counts only when more than half see it (default 1: the decider "
         f"alone; at most {_MAX_VANTAGE_POINTS})",
     )
     _logging_options(lab, default_format="console")
