@@ -97,8 +97,14 @@ async def test_three_vantage_points_ride_out_a_cut_path_and_disable_a_region_all
         assert f"{base}/lab/paths/vp1/westeurope/cut" in banner
         observer = instances["vp2"][1]
         async with httpx.AsyncClient(base_url=base, timeout=5) as client:
-            paths = (await client.get("/lab/paths")).json()["vantage_points"]
-            assert paths == {"vp1": "127.0.1.1", "vp2": "127.0.1.2", "vp3": "127.0.1.3"}
+            paths = (await client.get("/lab/paths")).json()
+            assert paths["vantage_points"] == {
+                "vp1": "127.0.1.1",
+                "vp2": "127.0.1.2",
+                "vp3": "127.0.1.3",
+            }
+            every = {(p["vantage"], p["region"]): p["state"] for p in paths["paths"]}
+            assert len(every) == 6 and set(every.values()) == {"open"}, every
 
             async def all_fresh() -> bool:
                 states = await peer_states(client)
@@ -116,6 +122,8 @@ async def test_three_vantage_points_ride_out_a_cut_path_and_disable_a_region_all
             # vp1's path cut: the decider alone sees westeurope failing.
             cut = await client.post(f"/lab/paths/vp1/{WEST}/cut", json={"how": "refuse"})
             assert cut.status_code == 200, cut.text
+            cut_now = [p for p in cut.json()["paths"] if p["state"] == "cut"]
+            assert cut_now == [{"vantage": "vp1", "region": WEST, "state": "cut", "how": "refuse"}]
 
             async def inconclusive() -> bool:
                 held = await policy(client)
