@@ -6,8 +6,9 @@ generated configuration a newcomer can read and reuse, the service with its API,
 fault panel under /lab with the receivers of the service's alerts, all in one process.
 Failover runs in enforce mode (the emulator is the lab's own) at settings a person can watch
 (`LAB_FAILOVER`): a bad deploy is taken out of Traffic Manager after three failing rounds and
-put back after three healthy ones. Everything lives in a temporary folder that is removed on
-exit.
+put back after three healthy ones. With several vantage points (`LabSettings.vantage_points`),
+observers watch the same regions beside it, each its own service in this process
+(lab/vantagepoints.py). Everything lives in a temporary folder that is removed on exit.
 """
 
 from __future__ import annotations
