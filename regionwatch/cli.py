@@ -146,8 +146,10 @@ def _parser() -> argparse.ArgumentParser:
         description="Start the lab: two regional HTTPS origins of blog.example.com on loopback "
         "(westeurope, centralus) with a lab CA, a Traffic Manager emulator and DNS resolvers, "
         "the service probing them, its API and dashboard, and a fault panel under /lab to "
-        "deploy a version or break a region. Prints what to try and a configuration to copy; "
-        "stops cleanly, removing everything it made, on Ctrl-C or SIGTERM.",
+        "deploy a version or break a region. With --vantage-points N, N services watch it "
+        "from N loopback addresses: vp1 decides, the others observe, and one vantage point's "
+        "path can be cut. Prints what to try and a configuration to copy; stops cleanly, "
+        "removing everything it made, on Ctrl-C or SIGTERM.",
     )
     lab.add_argument(
         "--port",
@@ -161,6 +163,16 @@ def _parser() -> argparse.ArgumentParser:
         default=timedelta(seconds=5),
         help="how often each region is probed, and Traffic Manager and DNS read (default 5s, "
         "at least 1s)",
+    )
+    lab.add_argument(
+        "--vantage-points",
+        type=_vantage_points,
+        default=1,
+        metavar="N",
+        help="how many instances watch the lab, each probing from its own loopback address: "
+        "vp1 decides (the dashboard, on --port), vp2..vpN observe, each on a free port, and "
+        "a network failure counts only when more than half see it (default 1: the decider "
+        f"alone; at most {_MAX_VANTAGE_POINTS})",
     )
     _logging_options(lab, default_format="console")
     lab.set_defaults(handler=_lab)
@@ -659,6 +671,18 @@ def _lab_interval(text: str) -> timedelta:
     return interval
 
 
+# The lab's own bound (lab.vantagepoints.MAX_VANTAGE_POINTS): `--help` must not import the lab.
+_MAX_VANTAGE_POINTS = 5
+
+
+def _vantage_points(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= _MAX_VANTAGE_POINTS:
+        raise argparse.ArgumentTypeError(
+            f"expected a number from 1 to {_MAX_VANTAGE_POINTS}, got {text!r}"
+        )
+    return int(text)
+
+
 def _service_url(text: str) -> str:
     """An http(s) URL with a host and nothing that could carry a credential: the token comes
     from the environment, and the URL is printed in messages. Never quoted in the error."""
@@ -906,7 +930,10 @@ def _lab(args: argparse.Namespace) -> int:
     from lab.sandbox import LabSettings, run_lab
 
     _configure_logging(args)
-    asyncio.run(run_lab(LabSettings(port=args.port, interval=args.interval)))
+    settings = LabSettings(
+        port=args.port, interval=args.interval, vantage_points=args.vantage_points
+    )
+    asyncio.run(run_lab(settings))
     return EXIT_OK
 
 
