@@ -1,7 +1,7 @@
 """Time to take a broken region out with one and with three vantage points, in the lab.
 
-`.venv/bin/python bench/lab_vantage_points.py` (`--help` for its options); not part of
-`make bench`, and it writes nothing into docs/benchmarks.md: it prints a Markdown table.
+`.venv/bin/python bench/lab_vantage_points.py` (`--help` for its options; `make bench` runs it):
+it prints a Markdown table, reported in docs/benchmarks.md ("Time to fail over").
 
 Each run starts `regionwatch lab --interval 1s --vantage-points N` as a process, waits until
 both regions are healthy and (N > 1) every observer is fresh on the decider, marks a deploy
