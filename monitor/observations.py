@@ -137,7 +137,9 @@ def parse(document: object) -> PeerDocument:
         observation = _observation(item, f"observations[{i}]")
         seen[observation.region] = observation
     serve: dict[str, bool] = {}
-    decisions = document.get("decisions", {})
+    decisions = document.get("decisions")
+    if decisions is None:
+        decisions = {}  # an observer's: it decides nothing
     if not isinstance(decisions, dict) or len(decisions) > _MAX_REGIONS:
         raise MalformedDocument("decisions: expected an object")
     for region, decision in decisions.items():
