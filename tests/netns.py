@@ -153,6 +153,8 @@ class Network:
         self.nodes: dict[str, Node] = {}
         self._link = f"rw{os.getpid()}h"  # this namespace's end (at most 15 characters)
         self._created: list[str] = []
+        self._cuts: set[tuple[str, str]] = set()
+        self._isolated: set[str] = set()
 
     def _address(self, host: int) -> str:
         return str(self.subnet.network_address + host)
@@ -268,6 +270,7 @@ class Network:
         first, second = self.nodes[a], self.nodes[b]
         await self._in(self.hub, *self._rule(first, second))
         await self._in(self.hub, *self._rule(second, first))
+        self._cuts.add((a, b))
 
     async def heal(self, a: str, b: str) -> None:
         """Undo `partition(a, b)`."""
@@ -276,16 +279,26 @@ class Network:
             rule = self._rule(x, y)
             rule[1] = "del"
             await self._in(self.hub, *rule)
+        self._cuts.discard((a, b))
 
     async def isolate(self, name: str) -> None:
         """Replace the hub's route to node `name` with a blackhole: nobody reaches it."""
         node = self.nodes[name]
         await self._in(self.hub, "route", "replace", "blackhole", f"{node.address}/32")
+        self._isolated.add(name)
 
     async def restore(self, name: str) -> None:
         """Undo `isolate(name)`."""
         node = self.nodes[name]
         await self._in(self.hub, "route", "replace", f"{node.address}/32", "dev", f"v-{name}"[:15])
+        self._isolated.discard(name)
+
+    async def heal_all(self) -> None:
+        """Undo every partition and isolation still in place: every node reaches every other."""
+        for a, b in sorted(self._cuts):
+            await self.heal(a, b)
+        for name in sorted(self._isolated):
+            await self.restore(name)
 
     async def hub_rules(self) -> str:
         """The hub's routing rules as `ip rule` lists them (to show what a partition is)."""

@@ -1,7 +1,7 @@
 """The lab's servers as processes of their own, to run inside a network namespace
 (tests/netns.py): `python -m netns_serve origin ...` serves one region's HTTPS origin, and
-`python -m netns_serve trafficmanager ...` the Traffic Manager emulator, each until SIGTERM (the
-origin also at the end of its standard input).
+`python -m netns_serve trafficmanager ...` the Traffic Manager emulator, each until SIGTERM or
+the end of its standard input.
 
 `origin` signs its certificate with the lab CA handed over as files (so the test's one CA file
 is trusted), prints `ready` once both listeners are bound, and reads commands from its standard
@@ -12,7 +12,8 @@ error on one line (the fault panel's vocabulary, lab/faults.py).
 targets and pins both endpoints Online: Traffic Manager's probes come from Azure's own
 locations, not from any vantage point of the test, so a path cut between regionwatch and a
 region never reaches them. It prints one JSON line: regionwatch's `traffic_manager` section and
-the environment that signs in to it.
+the environment that signs in to it; then `reset` on its standard input seeds the profile
+afresh (every endpoint Enabled and Online again), answered `ok`.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import asyncio
 import json
 import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import trustme
@@ -48,26 +50,35 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-async def _until_stopped() -> None:
-    """Until SIGTERM or SIGINT."""
+async def _answer_commands(answer: Callable[[str], str]) -> None:
+    """Answer each line of standard input with `answer(line)` on one line of standard output,
+    until the input ends (the test that started us is gone), SIGTERM or SIGINT."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    await stop.wait()
+    commands = asyncio.StreamReader()
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(commands), sys.stdin)
+    stopped = asyncio.ensure_future(stop.wait())
+    try:
+        while True:
+            reading = asyncio.ensure_future(commands.readline())
+            await asyncio.wait({reading, stopped}, return_when=asyncio.FIRST_COMPLETED)
+            if not reading.done():
+                reading.cancel()
+                return
+            line = reading.result().decode()
+            if not line:
+                return
+            print(answer(line), flush=True)
+    finally:
+        stopped.cancel()
 
 
-async def _stdin() -> asyncio.StreamReader:
-    reader = asyncio.StreamReader()
-    loop = asyncio.get_running_loop()
-    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
-    return reader
-
-
-def _command(origin: RegionalOrigin, line: str) -> str:
+def _fault_command(origin: RegionalOrigin, line: str) -> str:
     words = line.split()
     try:
-        if words[:1] == ["heal"]:
+        if words == ["heal"]:
             origin.heal()
         elif words[:1] == ["inject"] and len(words) >= 2:
             params = dict(word.split("=", 1) for word in words[2:])
@@ -89,32 +100,32 @@ async def _origin(args: argparse.Namespace) -> None:
         https_port=args.https_port,
         http_port=args.http_port,
     )
-    commands = await _stdin()
     async with origin:
         print("ready", flush=True)
-        stop = asyncio.ensure_future(_until_stopped())
-        while not stop.done():
-            reading = asyncio.ensure_future(commands.readline())
-            await asyncio.wait({reading, stop}, return_when=asyncio.FIRST_COMPLETED)
-            if not reading.done():
-                reading.cancel()
-                break
-            line = reading.result().decode()
-            if not line:
-                break  # standard input closed: the test is gone
-            print(_command(origin, line), flush=True)
-        stop.cancel()
+        await _answer_commands(lambda line: _fault_command(origin, line))
+
+
+def _seed(emulator: TrafficManagerEmulator, targets: dict[str, str]) -> None:
+    """The lab's profile afresh: every endpoint Enabled, and Online in Traffic Manager's eyes."""
+    emulator.seed_lab_profile(targets=targets)
+    for endpoint in targets:
+        emulator.force_monitor_status(endpoint, "Online")
+
+
+def _reset_command(emulator: TrafficManagerEmulator, targets: dict[str, str], line: str) -> str:
+    if line.split() != ["reset"]:
+        return f"error: expected 'reset', got {line!r}"
+    _seed(emulator, targets)
+    return "ok"
 
 
 async def _trafficmanager(args: argparse.Namespace) -> None:
     targets = dict(target.split("=", 1) for target in args.target)
     async with TrafficManagerEmulator(workdir=args.workdir) as emulator:
-        emulator.seed_lab_profile(targets=targets)
-        for endpoint in targets:
-            emulator.force_monitor_status(endpoint, "Online")
+        _seed(emulator, targets)
         found = {"config": emulator.config_section(), "environment": emulator.environment()}
         print(json.dumps(found), flush=True)
-        await _until_stopped()
+        await _answer_commands(lambda line: _reset_command(emulator, targets, line))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -18,6 +18,7 @@ tests/e2e/test_lab_vantage_points.py.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import secrets
 import sys
@@ -29,6 +30,7 @@ from typing import Any
 
 import httpx
 import pytest
+import pytest_asyncio
 import yaml
 from conftest import HOSTNAME
 from netns import Network, unavailable
@@ -38,7 +40,7 @@ from servers import eventually
 from lab.certs import LabCA
 from lab.sandbox import MODEL_REQUESTS
 
-pytestmark = [pytest.mark.slow]
+pytestmark = [pytest.mark.slow, pytest.mark.asyncio(loop_scope="module")]
 
 REGIONS = {"westeurope": 21, "centralus": 22}
 VANTAGE_POINTS = {"vp1": 11, "vp2": 12, "vp3": 13}  # vp1 decides
@@ -47,7 +49,7 @@ PORT = 8000
 TESTS = str(Path(__file__).resolve().parents[1])
 # Children reach one another by address or by the names in their namespace's hosts file:
 # never through a proxy the environment may name.
-CHILD_ENV = {"PYTHONPATH": TESTS, "NO_PROXY": "*", "no_proxy": "*"}
+PROXYLESS = {"NO_PROXY": "*", "no_proxy": "*"}
 FAILOVER = {
     "mode": "enforce",
     "failing_rounds": 3,
@@ -64,15 +66,45 @@ def namespaces() -> None:
         pytest.skip(reason)
 
 
+async def _command(run: Run, line: str) -> None:
+    """A command to a netns_serve process (`inject error status=503`, `heal`, `reset`)."""
+    process = run.process
+    assert process.stdin is not None and process.stdout is not None
+    process.stdin.write(f"{line}\n".encode())
+    await process.stdin.drain()
+    answer = await asyncio.wait_for(process.stdout.readline(), timeout=10)
+    assert answer == b"ok\n", answer
+
+
 @dataclass
-class Quorum:
-    """The running topology: the network, the origins' processes (which take fault commands
-    on their standard input) and the decider's API."""
+class Topology:
+    """What the module's tests share: the network, the origins' and the emulator's processes
+    (which take commands on their standard input), both observers running, and what a decider
+    needs to join them."""
 
     net: Network
     origins: dict[str, Run]
-    base: str
+    emulator: Run
+    tm: dict[str, Any]
+    ca_file: Path
     read_token: str
+    env: dict[str, str]  # every child's
+
+
+@dataclass
+class Quorum:
+    """One test's decider, running with the shared topology: its API, and the commands."""
+
+    topology: Topology
+    base: str
+
+    @property
+    def net(self) -> Network:
+        return self.topology.net
+
+    @property
+    def read_token(self) -> str:
+        return self.topology.read_token
 
     async def get(self, path: str) -> Any:
         async with httpx.AsyncClient(timeout=2, trust_env=False) as client:
@@ -91,12 +123,7 @@ class Quorum:
 
     async def command(self, region: str, line: str) -> None:
         """A fault command to a region's origin (`inject error status=503`, `heal`)."""
-        process = self.origins[region].process
-        assert process.stdin is not None and process.stdout is not None
-        process.stdin.write(f"{line}\n".encode())
-        await process.stdin.drain()
-        answer = await asyncio.wait_for(process.stdout.readline(), timeout=5)
-        assert answer == b"ok\n", answer
+        await _command(self.topology.origins[region], line)
 
     async def region(self, name: str) -> dict[str, Any]:
         return dict(await self.get(f"/api/v1/regions/{name}"))
@@ -152,13 +179,36 @@ async def _first_line(run: Run) -> bytes:
     return line
 
 
-@pytest.fixture
-async def quorum(namespaces: None, tmp_path: Path, lab_ca: LabCA) -> AsyncIterator[Quorum]:
-    """Three vantage points and two regions, each in its namespace, everything healthy, the
-    decider ready (write access confirmed) and both observers counted."""
-    ca_cert = tmp_path / "lab-ca.pem"
-    ca_key = tmp_path / "lab-ca.key"
-    ca_cert.write_bytes(lab_ca.authority.cert_pem.bytes())
+async def _ready(base: str) -> bool:
+    try:
+        async with httpx.AsyncClient(timeout=1, trust_env=False) as client:
+            return (await client.get(f"{base}/readyz")).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def _logs(folder: Path) -> dict[str, str]:
+    return {p.name: p.read_text(errors="replace")[-1500:] for p in folder.glob("*.log")}
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def topology(
+    namespaces: None, tmp_path_factory: pytest.TempPathFactory, lab_ca: LabCA
+) -> AsyncIterator[Topology]:
+    """The vantage points' and the regions' namespaces; both origins, the emulator (in vp1's
+    namespace) and both observers running; shared by the module's tests, each of which starts
+    its own decider and leaves the network, the origins and the emulator as it found them."""
+    tmp = tmp_path_factory.mktemp("quorum")
+    # Compiled once into a folder of the session's, then read by every later process (each
+    # test's decider): on a loaded machine, compiling regionwatch's imports again takes seconds.
+    child_env = {
+        **PROXYLESS,
+        "PYTHONPATH": TESTS,
+        "PYTHONDONTWRITEBYTECODE": "",
+        "PYTHONPYCACHEPREFIX": str(tmp_path_factory.mktemp("pycache")),
+    }
+    ca_file, ca_key = tmp / "lab-ca.pem", tmp / "lab-ca.key"
+    ca_file.write_bytes(lab_ca.authority.cert_pem.bytes())
     ca_key.write_bytes(lab_ca.authority.private_key_pem.bytes())
     read_token = secrets.token_urlsafe(16)
     python = sys.executable
@@ -171,9 +221,9 @@ async def quorum(namespaces: None, tmp_path: Path, lab_ca: LabCA) -> AsyncIterat
                     region,
                     *(python, "-m", "netns_serve", "origin", "--region", region),
                     *("--hostname", HOSTNAME, "--address", net.nodes[region].address),
-                    *("--ca-cert", str(ca_cert), "--ca-key", str(ca_key)),
-                    log=tmp_path / f"{region}.log",
-                    env=CHILD_ENV,
+                    *("--ca-cert", str(ca_file), "--ca-key", str(ca_key)),
+                    log=tmp / f"{region}.log",
+                    env=child_env,
                     stdin=True,
                     stdout=True,
                 )
@@ -185,69 +235,88 @@ async def quorum(namespaces: None, tmp_path: Path, lab_ca: LabCA) -> AsyncIterat
             net.process(
                 "vp1",
                 *(python, "-m", "netns_serve", "trafficmanager", *targets),
-                *("--workdir", str(tmp_path)),
-                log=tmp_path / "trafficmanager.log",
-                env=CHILD_ENV,
+                *("--workdir", str(tmp)),
+                log=tmp / "trafficmanager.log",
+                env=child_env,
+                stdin=True,
                 stdout=True,
             )
         )
-        lines = await asyncio.gather(*(_first_line(r) for r in [*origins.values(), emulator]))
-        assert lines[:2] == [b"ready\n", b"ready\n"], lines
-        tm = json.loads(lines[2])
-
-        decider = _config(
-            tmp_path,
-            "vp1",
-            net.nodes["vp1"].address,
-            ca_cert,
-            read_token,
-            role="decider",
-            peers=[_peer(name, read_token) for name in OBSERVERS],
-            traffic_manager=tm["config"],
-            failover=FAILOVER,
-        )
-        configs = {"vp1": decider}
         for name in OBSERVERS:
-            configs[name] = _config(
-                tmp_path,
+            config = _config(
+                tmp,
                 name,
                 net.nodes[name].address,
-                ca_cert,
+                ca_file,
                 read_token,
                 role="observer",
                 peers=[_peer("vp1", read_token)],
             )
-        for name, config in configs.items():
-            env = {**CHILD_ENV, **(tm["environment"] if name == "vp1" else {})}
             await stack.enter_async_context(
                 net.process(
                     name,
                     *(python, "-m", "regionwatch", "run", "--config", str(config)),
-                    log=tmp_path / f"{name}.log",
-                    env=env,
+                    log=tmp / f"{name}.log",
+                    env=child_env,
                 )
             )
-        found = Quorum(net, origins, f"http://{net.nodes['vp1'].address}:{PORT}", read_token)
-
-        async def counted() -> bool:
-            peers = await found.answering("/api/v1/peers")
-            return peers is not None and all(p["counted"] for p in peers["peers"])
-
-        async def ready() -> bool:
-            try:
-                async with httpx.AsyncClient(timeout=1, trust_env=False) as client:
-                    return (await client.get(f"{found.base}/readyz")).status_code == 200
-            except httpx.HTTPError:
-                return False
-
+        lines = await asyncio.gather(*(_first_line(r) for r in [*origins.values(), emulator]))
+        assert lines[:2] == [b"ready\n", b"ready\n"], lines
+        observers = [f"http://{net.nodes[name].address}:{PORT}" for name in OBSERVERS]
         try:
-            # Generous: three services importing at once on a loaded machine take a while.
-            await eventually(ready, timeout=90, interval=0.1)
-            await eventually(counted, timeout=15, interval=0.1)
+            # Generous: services importing at once on a loaded machine take a while.
+            for base in observers:
+                await eventually(functools.partial(_ready, base), timeout=90, interval=0.1)
         except TimeoutError:
-            logs = {p.name: p.read_text(errors="replace")[-1500:] for p in tmp_path.glob("*.log")}
-            pytest.fail(f"the quorum did not come up: {logs}")
-        yield found
+            pytest.fail(f"the observers did not come up: {_logs(tmp)}")
+        tm = json.loads(lines[2])
+        yield Topology(net, origins, emulator, tm, ca_file, read_token, child_env)
+
+
+@pytest_asyncio.fixture(loop_scope="module")
+async def quorum(topology: Topology, tmp_path: Path) -> AsyncIterator[Quorum]:
+    """A decider of its own (a fresh store, Traffic Manager's profile seeded afresh) with
+    both observers counted and every vantage point seeing both regions healthy; on the way
+    out, every partition healed and every origin fault cleared."""
+    net = topology.net
+    await _command(topology.emulator, "reset")
+    config = _config(
+        tmp_path,
+        "vp1",
+        net.nodes["vp1"].address,
+        topology.ca_file,
+        topology.read_token,
+        role="decider",
+        peers=[_peer(name, topology.read_token) for name in OBSERVERS],
+        traffic_manager=topology.tm["config"],
+        failover=FAILOVER,
+    )
+    found = Quorum(topology, f"http://{net.nodes['vp1'].address}:{PORT}")
+
+    async def settled() -> bool:
+        peers = await found.answering("/api/v1/peers")
+        if peers is None or not all(p["counted"] for p in peers["peers"]):
+            return False
+        cells = peers["matrix"]
+        return len(cells) == 6 and all(c["status"] == "healthy" for c in cells)
+
+    try:
+        async with net.process(
+            "vp1",
+            *(sys.executable, "-m", "regionwatch", "run", "--config", str(config)),
+            log=tmp_path / "vp1.log",
+            env={**topology.env, **topology.tm["environment"]},
+        ):
+            try:
+                await eventually(lambda: _ready(found.base), timeout=90, interval=0.1)
+                await eventually(settled, timeout=20, interval=0.1)
+            except TimeoutError:
+                pytest.fail(f"the decider did not come up with its peers: {_logs(tmp_path)}")
+            yield found
+    finally:
+        await net.heal_all()
+        for origin in topology.origins.values():
+            await _command(origin, "heal")
 
 
 def _cells(peers: dict[str, Any], region: str) -> dict[str, dict[str, Any]]:
@@ -266,8 +335,9 @@ async def test_a_partition_between_the_decider_and_a_region_is_not_a_quorum(
     await eventually(lambda: quorum.failing_for("westeurope", 4), timeout=20, interval=0.1)
     policy = (await quorum.region("westeurope"))["policy"]
     assert policy["state"] == "inconclusive", policy
-    assert "seen failing from vp1 (1 of 3 vantage points; vp2 and vp3 see it serving)" in (
-        policy["reason"]
+    assert (
+        "seen failing from vp1 (1 of 3 vantage points; vp2 and vp3 see it serving)"
+        in (policy["reason"])
     )
     assert await quorum.actions() == []
 
@@ -294,13 +364,14 @@ async def test_a_region_cut_off_from_every_vantage_point_is_disabled_on_their_wo
     await eventually(disabled, timeout=20, interval=0.1)
     action = await disabled()
     assert action is not None
-    seen = action["evidence"]["vantage_points"]
+    audit = await quorum.get("/api/v1/audit")
+    [entry] = [e for e in audit["entries"] if e["id"] == action["id"]]
+    assert (entry["kind"], entry["change"], entry["by"]) == ("action", "disable", "regionwatch")
+    assert "seen failing from vp1, vp2 and vp3 (3 of 3 vantage points)" in entry["reason"]
+    recorded = await quorum.get(f"/api/v1/actions/{action['id']}")
+    seen = recorded["evidence"]["vantage_points"]
     assert seen["failing"] == ["vp1", "vp2", "vp3"]
     assert (seen["majority"], seen["vantage_points"], seen["absent"]) == (True, 3, {})
-    assert "seen failing from vp1, vp2 and vp3 (3 of 3 vantage points)" in action["reason"]
-    audit = await quorum.get("/api/v1/audit")
-    [entry] = [e for e in audit["entries"] if e.get("id") == action["id"]]
-    assert entry["evidence"]["vantage_points"]["failing"] == ["vp1", "vp2", "vp3"]
 
 
 async def test_without_its_observers_the_decider_acts_on_content_failures_only(
@@ -314,7 +385,7 @@ async def test_without_its_observers_the_decider_acts_on_content_failures_only(
 
     async def absent() -> bool:
         events = await quorum.get("/api/v1/events?type=peer.absent")
-        conditions = {e["condition"] for e in events["events"]}
+        conditions = {e["problem"] for e in events["events"]}
         return conditions >= {"peer/vp2", "peer/vp3"}
 
     await eventually(absent, timeout=15, interval=0.1)
