@@ -32,12 +32,12 @@ import httpx
 import pytest
 import pytest_asyncio
 import yaml
-from conftest import HOSTNAME
 from netns import Network, unavailable
 from processes import Run
 from servers import eventually
 
 from lab.certs import LabCA
+from lab.sandbox import LAB_HOSTNAME as HOSTNAME
 from lab.sandbox import MODEL_REQUESTS
 
 pytestmark = [pytest.mark.slow, pytest.mark.asyncio(loop_scope="module")]
@@ -145,19 +145,21 @@ class Quorum:
 
 
 def _config(
-    tmp: Path, name: str, address: str, ca_file: Path, read_token: str, **sections: Any
+    tmp: Path, net: Network, name: str, ca_file: Path, read_token: str, **sections: Any
 ) -> Path:
+    """Vantage point `name`'s configuration: both regions at their namespaces' addresses, its
+    API on its own address, its store in a folder of its own."""
     folder = tmp / name
     folder.mkdir()
     config: dict[str, Any] = {
         "site": {"hostname": HOSTNAME},
         "regions": {
-            region: {"address": f"{address.rsplit('.', 1)[0]}.{host}", "port": 443, "http_port": 80}
-            for region, host in REGIONS.items()
+            region: {"address": net.nodes[region].address, "port": 443, "http_port": 80}
+            for region in REGIONS
         },
         "tls": {"ca_file": str(ca_file)},
         "checks": {"https": {"interval": "1s", "timeout": "1s", "requests": MODEL_REQUESTS}},
-        "api": {"listen": f"{address}:{PORT}", "read_token": read_token},
+        "api": {"listen": f"{net.nodes[name].address}:{PORT}", "read_token": read_token},
         "storage": {"path": str(folder / "regionwatch.db")},
         "vantage": name,
         **sections,
@@ -245,8 +247,8 @@ async def topology(
         for name in OBSERVERS:
             config = _config(
                 tmp,
+                net,
                 name,
-                net.nodes[name].address,
                 ca_file,
                 read_token,
                 role="observer",
@@ -282,8 +284,8 @@ async def quorum(topology: Topology, tmp_path: Path) -> AsyncIterator[Quorum]:
     await _command(topology.emulator, "reset")
     config = _config(
         tmp_path,
+        net,
         "vp1",
-        net.nodes["vp1"].address,
         topology.ca_file,
         topology.read_token,
         role="decider",
