@@ -597,6 +597,10 @@ def _several(sandbox: Sandbox, base_url: str) -> list[str]:
         f"Several vantage points: vp1 decides; {', '.join(i.vantage for i in instances[1:])} "
         "observe from their own addresses, and a",
         f"network failure counts only when more than half of them see it ({majority} of {total}).",
+        "  # 0. mark a release of westeurope: in its deploy window 3 failing rounds act (12",
+        "  #    outside one), so each step below shows within seconds",
+        f"  REGIONWATCH_TOKEN={sandbox.api_token} .venv/bin/regionwatch deploy --region westeurope "
+        f"--version 1.0.0 --url {base_url}",
         "  # 1. cut vp1's path to westeurope: the decider alone sees it failing ...",
         f'  curl -s -X POST {paths}/vp1/westeurope/cut {_JSON} \'{{"how": "refuse"}}\'',
         f'  #    ... so its policy stays inconclusive ("1 of {total} vantage points") and',

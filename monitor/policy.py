@@ -891,19 +891,21 @@ def _judge(
             ),
             None,
         )
+    seen = witnesses(name, world.vantage, world.peers) if world.peers else None
     if failing.rounds < threshold:
         left = threshold - failing.rounds
-        return (
-            replace(
-                rp,
-                stance=Stance.COUNTING,
-                reason=why,
-                next=f"disable after {left} more failing round{'s' if left != 1 else ''}",
-            ),
-            None,
-        )
+        after = f"disable after {left} more failing round{'s' if left != 1 else ''}"
+        if failing.content == 0 and not (seen is not None and seen.majority):
+            # Say now what the count will still need, rather than only once it is reached.
+            agree = (
+                "more than half of the vantage points or Traffic Manager's own probes agree"
+                f" (now {seen.words()})"
+                if seen is not None
+                else "Traffic Manager's own probes agree (network failures seen from here)"
+            )
+            after += f", if {agree}"
+        return replace(rp, stance=Stance.COUNTING, reason=why, next=after), None
     witness = None
-    seen = witnesses(name, world.vantage, world.peers) if world.peers else None
     if failing.content == 0:
         # Network failures depend on the path: they count with a majority of every configured
         # vantage point, or with Traffic Manager's own probes agreeing (docs/failover.md).

@@ -312,3 +312,18 @@ TRAFFIC_MANAGER = {
     "profile": "blog",
     "resource_manager_url": "https://127.0.0.1:9",
 }
+
+
+def test_while_counting_network_failures_it_says_what_the_count_will_still_need() -> None:
+    """Before the bar is reached the stance is counting, and its next step already says that
+    network failures seen from one vantage point will need the others or Traffic Manager."""
+    snapshot, _ = run(2, {"vp2": SERVING, "vp3": SERVING})
+    policy = snapshot.policy.region("westeurope")  # type: ignore[union-attr]
+    assert policy.stance is Stance.COUNTING
+    assert policy.next == (
+        "disable after 1 more failing round, if more than half of the vantage points or "
+        "Traffic Manager's own probes agree (now seen failing from vp1 (1 of 3 vantage points; "
+        "vp2 and vp3 see it serving))"
+    )
+    agreed, _ = run(2, {"vp2": FAILING, "vp3": FAILING})
+    assert agreed.policy.region("westeurope").next == "disable after 1 more failing round"  # type: ignore[union-attr]
