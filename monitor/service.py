@@ -567,7 +567,7 @@ def _warning_log() -> Callable[[Publication], Awaitable[None]]:
                 code=warning.code,
                 severity=warning.severity.value,
                 subject=warning.subject,
-                message=warning.message,
+                message=warning.text,
             )
         for warning in cleared:
             log.info("warning_cleared", code=warning.code, subject=warning.subject)

@@ -5,7 +5,8 @@ can actually fail a region over, found before going live.
 own client, one answer of each cached request from each region, the store without writing it);
 `diagnose` runs every check of `CHECKS` over it. Each check is a pure function of `Facts`, in
 the module of its group: `profile` (Traffic Manager), `cache` (the requests), `deployment`
-(where and how regionwatch runs). docs/doctor.md lists every finding's code.
+(the store), and `shared` (the traps the running service reports too: its own warnings).
+docs/doctor.md lists every finding's code.
 """
 
 from monitor.doctor.checks import CHECKS, Check, diagnose

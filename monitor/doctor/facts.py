@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import ssl
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from monitor.auditstore import marker_posted
@@ -105,6 +105,8 @@ async def _traffic_manager(
         if given is None:
             await client.close()
     error = config.scrubbed(reading.error) if reading.error is not None else None
+    if access is not None and access.error is not None:
+        access = replace(access, error=config.scrubbed(access.error))
     return reading.profile, error, access
 
 

@@ -1,5 +1,6 @@
-"""The traps in the live Traffic Manager profile: how it routes, what it probes, how long its
-answers live, and which of its endpoints regionwatch can actually take out.
+"""The traps in the live Traffic Manager profile that only the doctor checks: how it routes,
+what it probes, how long its answers live. (Which of its endpoints regionwatch can actually take
+out is the service's own warnings: see `monitor.doctor.shared`.)
 
 Under Geographic routing a Degraded endpoint keeps its traffic: the only failover is a disable,
 and only a parent geography (usually WORLD) held by another enabled endpoint catches the users.
@@ -12,22 +13,18 @@ from __future__ import annotations
 from collections.abc import Iterator
 from urllib.parse import parse_qs, urlsplit
 
-from monitor.config import Config
 from monitor.doctor.facts import Facts
 from monitor.doctor.findings import Finding
 from monitor.events import Severity
-from monitor.trafficmanager.model import EndpointState, MonitorStatus, ProfileState
+from monitor.trafficmanager.model import EndpointState, ProfileState
+from monitor.warnings import governed_endpoints, policy_acts
 
 __all__ = [
     "REGION_HEADER",
-    "acts",
-    "always_serve_endpoint",
     "dns_ttl_too_long",
-    "governed",
     "healthz_moves_nobody",
     "healthz_without_region",
     "no_world_fallback",
-    "only_world_holder",
     "probe_skips_certificates",
     "traffic_manager_unreadable",
 ]
@@ -35,22 +32,6 @@ __all__ = [
 # The header a Traffic Manager probe of /healthz names its endpoint's region with.
 REGION_HEADER = "X-Regionwatch-Region"
 _HEALTHZ = "/healthz"
-
-
-def acts(config: Config) -> bool:
-    """Whether the failover policy decides at all: traps that stop it acting are noise when a
-    person switched it off, or on an observer."""
-    return config.failover.mode != "off" and config.role == "decider"
-
-
-def governed(config: Config, profile: ProfileState) -> dict[str, str]:
-    """The profile's endpoints regionwatch governs: lower-case endpoint name → region."""
-    by_endpoint = {config.endpoint_of(region).lower(): region for region in config.regions}
-    return {
-        e.name.lower(): by_endpoint[e.name.lower()]
-        for e in profile.endpoints
-        if e.name.lower() in by_endpoint
-    }
 
 
 def _geographic(profile: ProfileState) -> bool:
@@ -105,58 +86,6 @@ def no_world_fallback(facts: Facts) -> Iterator[Finding]:
     )
 
 
-def only_world_holder(facts: Facts) -> Iterator[Finding]:
-    """Geographic, and one enabled endpoint of ours alone maps WORLD: the coverage guard rail
-    refuses every disable of it, so the policy can never act on its region."""
-    profile, config = facts.profile, facts.config
-    if profile is None or not _geographic(profile) or not acts(config):
-        return
-    holders = [e for e in profile.endpoints if e.enabled and _maps_world(e)]
-    ours = governed(config, profile)
-    if len(holders) != 1 or holders[0].name.lower() not in ours:
-        return
-    endpoint = holders[0].name
-    region = ours[endpoint.lower()]
-    yield Finding(
-        "only_world_holder",
-        Severity.INFO,
-        endpoint,
-        f"endpoint {endpoint} alone maps WORLD: the coverage guard rail refuses every disable "
-        f"of it (users everywhere else would get no answer), so region {region} is never "
-        "taken out, whatever its probes say",
-        f"accept it if {region} is the fallback region by design (the model deployment's "
-        "centralus is); otherwise map WORLD to a nested profile, or to an endpoint whose "
-        "region is not among those that fail",
-    )
-
-
-def always_serve_endpoint(facts: Facts) -> Iterator[Finding]:
-    """An endpoint of ours that Traffic Manager never probes (Always Serve): regionwatch's
-    disable is the only lever, and outside enforce mode nothing takes it out."""
-    profile, config = facts.profile, facts.config
-    if profile is None or config.role != "decider":
-        return
-    ours = governed(config, profile)
-    enforce = config.failover.mode == "enforce"
-    for endpoint in profile.endpoints:
-        region = ours.get(endpoint.name.lower())
-        unmonitored = endpoint.always_serve or endpoint.monitor_status is MonitorStatus.UNMONITORED
-        if region is None or not unmonitored:
-            continue
-        yield Finding(
-            "always_serve_endpoint",
-            Severity.INFO if enforce else Severity.WARNING,
-            endpoint.name,
-            f"endpoint {endpoint.name} is Always Serve: Traffic Manager never probes it and "
-            "never takes it out itself; regionwatch's disable is the only lever"
-            + ("" if enforce else f", and failover.mode is {config.failover.mode}"),
-            "keep regionwatch running in enforce mode"
-            if enforce
-            else f"set failover.mode: enforce, or turn Always Serve off on {endpoint.name}, or "
-            f"nothing takes it out when {region} fails",
-        )
-
-
 def dns_ttl_too_long(facts: Facts) -> Iterator[Finding]:
     """The profile's TTL is longer than the slower of the two times to act on a failure
     (regionwatch's `failing_rounds` × `checks.https.interval`, Traffic Manager's tolerated
@@ -170,12 +99,12 @@ def dns_ttl_too_long(facts: Facts) -> Iterator[Finding]:
     theirs = None
     if monitor.tolerated_failures is not None and monitor.interval_s is not None:
         theirs = monitor.tolerated_failures * monitor.interval_s
-    times = [t for t in (ours if acts(config) else None, theirs) if t is not None]
+    times = [t for t in (ours if policy_acts(config) else None, theirs) if t is not None]
     if not times or profile.ttl <= max(times):
         return
     limit = max(times)
     parts = []
-    if acts(config):
+    if policy_acts(config):
         parts.append(
             f"regionwatch: {config.failover.failing_rounds} failing rounds × "
             f"{config.checks.https.interval.total_seconds():g} s = {ours:g} s"
@@ -220,7 +149,7 @@ def healthz_without_region(facts: Facts) -> Iterator[Finding]:
         headers = endpoint.custom_headers or profile.monitor.custom_headers
         if _names_region(headers):
             continue
-        region = governed(config, profile).get(endpoint.name.lower(), endpoint.name)
+        region = governed_endpoints(config, profile).get(endpoint.name.lower(), endpoint.name)
         yield Finding(
             "healthz_without_region",
             Severity.WARNING,

@@ -21,6 +21,7 @@ from monitor.doctor import Facts, Finding, diagnose, gather, is_problem
 from monitor.events import Severity
 from monitor.store import Store
 from monitor.trafficmanager.model import parse_profile
+from monitor.warnings import Known, compute_warnings
 
 ConfigWriter = Callable[..., Path]
 Doctor = Callable[..., Awaitable[list[Finding]]]
@@ -116,7 +117,7 @@ async def test_the_only_world_holder_is_named_and_not_when_failover_is_off(
     """centralus alone maps WORLD: the policy can never take it out; with failover off the
     policy never acts, so nothing is said."""
     [finding] = found(await doctor(), "only_world_holder")
-    assert finding.subject == "centralus" and "never taken out" in finding.message
+    assert finding.subject == "centralus" and "never failed over" in finding.message
     assert not found(await doctor(failover={"mode": "off"}), "only_world_holder")
 
 
@@ -335,3 +336,30 @@ def test_under_priority_routing_the_geographic_traps_do_not_apply(tmp_path: Path
     ]
     geographic = {"no_world_fallback", "only_world_holder", "healthz_moves_nobody"}
     assert not [f for f in findings if f.code in geographic]
+
+
+def test_the_traps_the_service_also_reports_are_its_warnings_in_its_words(
+    tmp_path: Path,
+) -> None:
+    """only_world_holder, always_serve_endpoint and decider_in_governed_region found by the
+    doctor say what the service's warnings say (message, fix, subject); only the WORLD
+    holder's severity differs, a notice before going live."""
+    body = lab_profile_body()
+    body["properties"]["endpoints"][0]["properties"]["alwaysServe"] = "Enabled"
+    profile = parse_profile({"name": "blog", **body})
+    path = tmp_path / "regionwatch.yaml"
+    path.write_text(
+        "site: {hostname: blog.example.com}\n"
+        "regions: {westeurope: {address: 127.0.0.2}, centralus: {address: 127.0.0.3}}\n"
+        "vantage: westeurope\n"
+    )
+    config = load_config(path)
+    service = compute_warnings(config, Known(profile=profile))
+    shared = {"only_world_holder", "always_serve_endpoint", "decider_in_governed_region"}
+    assert {w.code for w in service} == shared
+    findings = [f for f in diagnose(Facts(config, profile=profile)) if f.code in shared]
+    said = {(f.code, f.subject): (f.message, f.fix) for f in findings}
+    assert said == {(w.code, w.subject): (w.message, w.fix) for w in service}
+    severities = {f.code: f.severity for f in findings}
+    assert severities["only_world_holder"] is Severity.INFO
+    assert severities["always_serve_endpoint"] is Severity.WARNING  # dry-run, as the service
