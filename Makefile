@@ -45,6 +45,7 @@ bench: env
 	$(BIN)/python bench/memory.py
 	$(BIN)/python bench/healthz.py
 	$(BIN)/python bench/failover.py
+	$(BIN)/python bench/lab_vantage_points.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

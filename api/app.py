@@ -34,6 +34,7 @@ from api.routes import (
     deploys,
     events,
     metrics,
+    observations,
     probes,
     regions,
     signin,
@@ -107,6 +108,7 @@ def create_app(
     v1.include_router(actions.router)
     v1.include_router(audit.router)
     v1.include_router(alerts.router)
+    v1.include_router(observations.router)
     v1.include_router(controls.router)
     v1.include_router(stream_router)
     v1.include_router(configuration.router)

@@ -8,13 +8,14 @@ that cannot be read leaves the history out and says so: the present is still sho
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from api.alertmodels import ChannelOut, DeadLetterOut, channel_out, dead_letter_out
 from api.headline import Headline, site_headline
 from api.models import DnsAnswerOut, EventOut, RegionOut, dns_answer_out, event_out, region_out
+from api.peersview import UNREACHABLE_DECIDER, CellOut, PeerOut, PeersOut, peers_out
 from api.sparkline import sparkline_points
 from monitor.controls import Control
 from monitor.errors import StoreError
@@ -31,7 +32,10 @@ __all__ = [
     "DnsMatrix",
     "RegionCard",
     "Uptime",
+    "VantagePanel",
+    "VantageRow",
     "dashboard_view",
+    "vantage_panel",
 ]
 
 # The periods uptime is shown over, as labelled on the page.
@@ -79,6 +83,29 @@ class DnsMatrix:
 
 
 @dataclass(frozen=True, slots=True)
+class VantageRow:
+    """One vantage point's latest verdict of each region (the panel's columns, in order; None
+    where it reported none), with its peer's health (None: this instance)."""
+
+    vantage: str
+    peer: PeerOut | None
+    cells: tuple[CellOut | None, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class VantagePanel:
+    """Vantage points × regions, this instance's row first, and each peer's health: the
+    layout of `GET /api/v1/peers` (api.peersview), never a computation of its own."""
+
+    role: str
+    regions: tuple[str, ...]
+    rows: tuple[VantageRow, ...]
+    peers: tuple[PeerOut, ...]
+    decider: str | None  # on an observer: whose decisions /healthz repeats
+    decider_unreachable: bool  # ... none known fresh: /healthz answers 200
+
+
+@dataclass(frozen=True, slots=True)
 class AlertsPanel:
     """The alert channels' health and the latest dead letters, each with the command that
     sends it again (the page never writes: a resend needs the bearer token)."""
@@ -96,6 +123,7 @@ class DashboardView:
     headline: Headline
     cards: tuple[RegionCard, ...]
     dns: DnsMatrix | None  # None: DNS is not checked
+    vantage_points: VantagePanel | None  # None: no peers configured, one vantage point
     timeline: tuple[EventOut, ...]
     pause: Control | None
     warnings: tuple[Warning, ...]
@@ -172,6 +200,11 @@ async def dashboard_view(service: Service, *, lab: bool, stream: bool) -> Dashbo
         headline=site_headline(snapshot),
         cards=tuple(cards),
         dns=_matrix(service) if snapshot.dns is not None else None,
+        vantage_points=vantage_panel(
+            peers_out(snapshot, service.config, service.clock.now()), list(service.config.regions)
+        )
+        if service.config.peers
+        else None,
         timeline=tuple(timeline),
         pause=snapshot.controls.pause(now),
         warnings=snapshot.warnings,
@@ -223,6 +256,29 @@ def _uptime(label: str, counts: Mapping[RegionStatus, int]) -> Uptime:
 def _least_fact(results: tuple[CheckResult, ...], name: str) -> float | None:
     values = [v for r in results if isinstance(v := r.facts.get(name), int | float)]
     return float(min(values)) if values else None
+
+
+def vantage_panel(peers: PeersOut, regions: Sequence[str]) -> VantagePanel:
+    """`GET /api/v1/peers`'s answer laid out as the panel shows it: one row per vantage point
+    (this instance's first), one column per region in `regions`' order."""
+    cells = {(c.vantage, c.region): c for c in peers.matrix}
+    by_name = {p.name: p for p in peers.peers}
+    rows = tuple(
+        VantageRow(
+            vantage=name,
+            peer=by_name.get(name) if i else None,
+            cells=tuple(cells.get((name, region)) for region in regions),
+        )
+        for i, name in enumerate(peers.vantage_points)
+    )
+    return VantagePanel(
+        role=peers.role,
+        regions=tuple(regions),
+        rows=rows,
+        peers=tuple(peers.peers),
+        decider=peers.decider,
+        decider_unreachable=peers.decider == UNREACHABLE_DECIDER,
+    )
 
 
 def _matrix(service: Service) -> DnsMatrix:

@@ -15,6 +15,7 @@ __all__ = [
     "accepted_token",
     "get_service",
     "get_snapshot",
+    "require_peer",
     "require_read",
     "require_write",
 ]
@@ -45,6 +46,15 @@ def require_read(request: Request) -> None:
         return
     if _wants_page(request):
         raise HTTPException(303, "sign in first: /signin", headers={"Location": "/signin"})
+    _check_token(request, "api.read_token", api.read_token, api.token)
+
+
+def require_peer(request: Request) -> None:
+    """Observations are always behind a token, loopback included: `api.read_token` (or
+    `api.token`) as a bearer token; 403 when neither is configured (they are then off)."""
+    api = get_service(request).config.api
+    if api.read_token is None and api.token is None:
+        raise HTTPException(403, "observations are off: no api.read_token is configured")
     _check_token(request, "api.read_token", api.read_token, api.token)
 
 

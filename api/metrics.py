@@ -18,6 +18,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, generate_la
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from api.peersview import peers_out
 from monitor.engine import Publication
 from monitor.events import EventType
 from monitor.evidence import ActionFinished
@@ -30,6 +31,9 @@ from monitor.snapshot import Snapshot
 __all__ = ["PREFIX", "Metrics"]
 
 PREFIX = "regionwatch_"
+# A blindness condition's key without it is the `source` label: `traffic-manager`, `store`,
+# `region/<name>`, `alerts/<channel>`, or `dns/<resolver>/<vantage>` (which has no prefix).
+_BLIND = "blind/"
 # The engine applies an item in well under a millisecond; seconds mean it is starved.
 _LAG_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 
@@ -102,7 +106,9 @@ class SnapshotCollector(Collector):
         service = self._service()
         families["build"].add_metric([RELEASE], 1.0)
         if service is not None:
-            _fill(families, service.snapshot, service.engine.lag)
+            snapshot = service.snapshot
+            _fill(families, snapshot, service.engine.lag)
+            _fill_peers(families, service, snapshot)
         return [*families.values(), *_alert_families(service)]
 
 
@@ -193,6 +199,22 @@ def _families() -> dict[str, GaugeMetricFamily]:
             "1 for the status of a resolver's answer for a vantage point (docs/dns.md)",
             labels=["resolver", "vantage", "status"],
         ),
+        "peer_up": g(
+            "regionwatch_peer_up",
+            "1 when the peer's observations count toward a quorum now, 0 otherwise",
+            labels=["peer"],
+        ),
+        "peer_state": g(
+            "regionwatch_peer_state",
+            "1 for the peer's current state (fresh, waiting, stale, unreachable, "
+            "unauthenticated, malformed)",
+            labels=["peer", "state"],
+        ),
+        "peer_age": g(
+            "regionwatch_peer_observation_age_seconds",
+            "How old the peer's latest observation of the region is now",
+            labels=["peer", "region"],
+        ),
         "version": g(
             "regionwatch_snapshot_version",
             "The version of the engine's current snapshot (one more per item applied)",
@@ -204,6 +226,11 @@ def _families() -> dict[str, GaugeMetricFamily]:
         "last_lag": g(
             "regionwatch_engine_last_lag_seconds",
             "Seconds from submission to publication of the last item the engine applied",
+        ),
+        "blind": g(
+            "regionwatch_blind",
+            "1 for each open monitor.blind condition, by what the monitor cannot see",
+            labels=["source"],
         ),
     }
 
@@ -243,9 +270,28 @@ def _fill(families: dict[str, GaugeMetricFamily], snapshot: Snapshot, lag: float
             seen.add(key)
             families["dns_region"].add_metric([*key, finding.region or "none"], 1.0)
             families["dns_status"].add_metric([*key, finding.status.value], 1.0)
+    for problem, condition in snapshot.conditions.items():
+        if condition.type is EventType.MONITOR_BLIND:
+            families["blind"].add_metric([problem.removeprefix(_BLIND)], 1.0)
     families["version"].add_metric([], snapshot.version)
     families["made"].add_metric([], snapshot.made_at.timestamp())
     families["last_lag"].add_metric([], lag)
+
+
+def _fill_peers(
+    families: dict[str, GaugeMetricFamily], service: Service, snapshot: Snapshot
+) -> None:
+    """The peers as `GET /api/v1/peers` shows them, from the same snapshot."""
+    config = service.config
+    if not config.peers:
+        return
+    view = peers_out(snapshot, config, service.clock.now())
+    for peer in view.peers:
+        families["peer_up"].add_metric([peer.name], float(peer.counted))
+        families["peer_state"].add_metric([peer.name, peer.state], 1.0)
+    for cell in view.matrix:
+        if cell.vantage != view.vantage and cell.age_s is not None:
+            families["peer_age"].add_metric([cell.vantage, cell.region], cell.age_s)
 
 
 def _latest_by_check(results: Iterable[CheckResult]) -> Iterator[CheckResult]:

@@ -955,7 +955,7 @@ def warning_out(warning: Warning) -> WarningOut:
     return WarningOut(
         code=warning.code,
         severity=warning.severity,
-        message=warning.message,
+        message=warning.text,
         subject=warning.subject,
     )
 

@@ -81,6 +81,19 @@ ALERT_HELP = {
     "retrying": "attempts are failing and will be tried again",
     "failing": "alerts were given up, or keep failing: the monitor is blind in this channel",
 }
+PEER_HELP = {
+    "fresh": "its observations arrived within two intervals: they count toward a quorum, unless "
+    "it sees every region failing",
+    "waiting": "not pulled yet",
+    "stale": "it answers, with nothing younger than two intervals: not counted",
+    "unreachable": "no usable answer within two intervals: not counted",
+    "unauthenticated": "it refused our token: not counted until the token is fixed",
+    "malformed": "its answer is not an observations document of that vantage point: not counted",
+}
+FAILURE_HELP = {
+    "content": "an answer was wrong: the same from anywhere",
+    "transport": "only network failures: they depend on the path from this vantage point",
+}
 SEVERITY_HELP = {
     "info": "for the record",
     "warning": "worth a look",
@@ -118,6 +131,8 @@ _env.globals.update(
     outcome_help=OUTCOME_HELP,
     severity_help=SEVERITY_HELP,
     alert_help=ALERT_HELP,
+    peer_help=PEER_HELP,
+    failure_help=FAILURE_HELP,
     uptime_periods=UPTIME_PERIODS,
 )
 

@@ -34,8 +34,10 @@ class LabCA:
     generation, and a context is handed to every TLS handshake of an origin.
     """
 
-    def __init__(self) -> None:
-        self._ca = trustme.CA(organization_name="regionwatch lab CA")
+    def __init__(self, authority: trustme.CA | None = None) -> None:
+        # `authority`: the same CA in another process (its certificate and key passed along),
+        # so servers started apart are trusted by one CA file.
+        self._ca = authority or trustme.CA(organization_name="regionwatch lab CA")
         self._untrusted = trustme.CA(organization_name="regionwatch untrusted CA")
         self._contexts: dict[tuple[str, CertKind, int], ssl.SSLContext] = {}
 

@@ -155,12 +155,23 @@ def _path_routes(
         return vantage_points[vantage]
 
     def paths() -> dict[str, Any]:
+        every = []
+        for vantage, address in vantage_points.items():
+            for region, origin in origins.items():
+                cut = origin.cut_paths.get(address)
+                state = {"state": "open"} if cut is None else {"state": "cut", **cut}
+                every.append({"vantage": vantage, "region": region, **state})
         return {
             "vantage_points": dict(vantage_points),
             "cut": {name: o.cut_paths for name, o in origins.items() if o.cut_paths},
+            "paths": every,
         }
 
-    @router.get("", summary="The vantage points' source addresses and the paths cut")
+    @router.get(
+        "",
+        summary="The vantage points' source addresses, the paths cut, and every vantage "
+        "point × region path (`open`, or `cut` with how)",
+    )
     async def listed() -> dict[str, Any]:
         return paths()
 

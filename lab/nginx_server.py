@@ -8,7 +8,8 @@ loop never blocks). The certificate is issued for the site's hostname by a throw
 `trustme.CA`, whose certificate is written to `ca_file` for the clients to trust.
 
 What Nginx serves is an `NginxSite`, one of the configurations in lab/templates:
-`model_site` is the model deployment (docs/nginx.md) in front of a Ghost stand-in;
+`model_site` is the model deployment (docs/nginx.md) in front of a Ghost stand-in, with room
+for server-level extras such as the `/healthz` snippet;
 `model_static_site` answers the model requests from a static page (no Ghost to measure);
 `static_site` is a plain static page over TLS.
 """
@@ -90,10 +91,13 @@ def model_site(
     hostname: str = "blog.example.com",
     address: str = "127.0.0.1",
     cache_valid: str = "7d",
+    server_extra: str = "",
 ) -> NginxSite:
     """The model deployment in front of Ghost at `upstream` (host:port); tests shorten
-    `cache_valid` (the model's 7d) to see STALE quickly."""
-    settings = {"upstream": upstream, "cache_valid": cache_valid}
+    `cache_valid` (the model's 7d) to see STALE quickly. `server_extra` is Nginx text placed
+    in the HTTPS server block as it is (regionwatch's /healthz snippet, k8s/nginx/healthz.conf,
+    and what a test sets around it)."""
+    settings = {"upstream": upstream, "cache_valid": cache_valid, "server_extra": server_extra}
     return NginxSite("nginx-model.conf", hostname, address, settings)
 
 

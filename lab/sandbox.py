@@ -6,12 +6,14 @@ generated configuration a newcomer can read and reuse, the service with its API,
 fault panel under /lab with the receivers of the service's alerts, all in one process.
 Failover runs in enforce mode (the emulator is the lab's own) at settings a person can watch
 (`LAB_FAILOVER`): a bad deploy is taken out of Traffic Manager after three failing rounds and
-put back after three healthy ones. Everything lives in a temporary folder that is removed on
-exit.
+put back after three healthy ones. With several vantage points (`LabSettings.vantage_points`),
+observers watch the same regions beside it, each its own service in this process
+(lab/vantagepoints.py). Everything lives in a temporary folder that is removed on exit.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import dataclasses
 import os
@@ -23,10 +25,12 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import structlog
 import yaml
+from starlette.types import ASGIApp
 
 from api.app import create_app
-from api.listener import bind_listener
+from api.listener import Listener, bind_listener
 from api.server import run_service, stop_signals
 from lab.alertreceivers import DOWN_RETRY_AFTER, AlertReceiver, AlertReceivers, Kind
 from lab.certs import LabCA
@@ -36,6 +40,14 @@ from lab.loopback import loopback_address, vantage_address
 from lab.origin import RegionalOrigin
 from lab.resolvers import DEFAULT_TLS_NAME, LAB_SUBNETS, LabResolver, server_context
 from lab.trafficmanager import TrafficManagerEmulator
+from lab.vantagepoints import (
+    DECIDER,
+    MAX_VANTAGE_POINTS,
+    LabInstance,
+    decider_topology,
+    observer_config,
+    vantage_name,
+)
 from monitor.config import Config, load_config
 from monitor.durations import format_duration
 
@@ -44,6 +56,7 @@ __all__ = [
     "LAB_FAILOVER",
     "LAB_HOSTNAME",
     "LAB_REGIONS",
+    "MAX_VANTAGE_POINTS",
     "MODEL_REQUESTS",
     "LabSettings",
     "Sandbox",
@@ -113,14 +126,31 @@ class LabSettings:
     host: str = "127.0.0.1"
     port: int = 8000
     interval: timedelta = timedelta(seconds=5)
+    # vp1, the decider, and vp2..vpN observers (1: the decider alone, as it always was).
+    vantage_points: int = 1
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.vantage_points <= MAX_VANTAGE_POINTS:
+            raise ValueError(
+                f"vantage_points: expected 1 to {MAX_VANTAGE_POINTS}, got {self.vantage_points}"
+            )
 
 
 class Sandbox:
-    """The regional origins, their CA and the configuration that points the service at them."""
+    """The regional origins, their CA and the configuration that points the service at them;
+    with several vantage points, the observers' configurations too (each on its port of
+    `observer_ports`, in order: vp2, vp3, ...)."""
 
-    def __init__(self, workdir: Path, settings: LabSettings) -> None:
+    def __init__(
+        self, workdir: Path, settings: LabSettings, observer_ports: tuple[int, ...] = ()
+    ) -> None:
+        if len(observer_ports) != settings.vantage_points - 1:
+            raise ValueError(
+                f"expected {settings.vantage_points - 1} observer ports, got {len(observer_ports)}"
+            )
         self.workdir = workdir
         self.settings = settings
+        self.observer_ports = observer_ports
         self.ca = LabCA()
         self.origins: dict[str, RegionalOrigin] = {}
         self.config_path = workdir / "regionwatch.yaml"
@@ -128,6 +158,8 @@ class Sandbox:
         # The API's write token (deploy markers), made for this run and printed with the
         # emulator's credentials: valid for this lab only.
         self.api_token = secrets.token_urlsafe(24)
+        # The observers' api.read_token: the decider pulls their observations with it.
+        self.read_token = secrets.token_urlsafe(24)
         # Traffic Manager probes on its own clock; the lab's is as fast as the service's.
         self.traffic_manager = TrafficManagerEmulator(
             probe_interval=settings.interval.total_seconds(), workdir=workdir, ca=self.ca.authority
@@ -146,10 +178,36 @@ class Sandbox:
 
     @property
     def vantage_points(self) -> dict[str, str]:
-        """The lab's vantage points by name and the source address each probes from: the one
-        instance's, `vp1` at 127.0.1.1 (none where the loopback has only 127.0.0.1)."""
-        address = vantage_address(0)
-        return {"vp1": address} if address is not None else {}
+        """The lab's vantage points by name and the source address each probes from: `vpK`
+        at 127.0.1.K for each instance (none where the loopback has only 127.0.0.1)."""
+        addresses = {
+            vantage_name(i): vantage_address(i) for i in range(self.settings.vantage_points)
+        }
+        return {name: address for name, address in addresses.items() if address is not None}
+
+    @property
+    def instances(self) -> tuple[LabInstance, ...]:
+        """Every service of the lab, the decider (vp1) first."""
+        decider = LabInstance(
+            DECIDER,
+            "decider",
+            self.settings.host,
+            self.settings.port,
+            self.config_path,
+            self.vantage_points.get(DECIDER),
+        )
+        observers = tuple(
+            LabInstance(
+                vantage_name(i),
+                "observer",
+                "127.0.0.1",
+                port,
+                self.workdir / f"regionwatch-{vantage_name(i)}.yaml",
+                self.vantage_points.get(vantage_name(i)),
+            )
+            for i, port in enumerate(self.observer_ports, start=1)
+        )
+        return (decider, *observers)
 
     @property
     def base_url(self) -> str:
@@ -178,7 +236,19 @@ class Sandbox:
             )
             await resolver.start()
             self.resolvers[name] = resolver
-        self.config_path.write_text(self._config_yaml(), encoding="utf-8")
+        decider = self._config()
+        self.config_path.write_text(_HEADER + yaml.safe_dump(decider, sort_keys=False), "utf-8")
+        for observer in self.instances[1:]:
+            config = observer_config(
+                decider,
+                observer,
+                decider_url=self.base_url,
+                decider_token=self.api_token,
+                read_token=self.read_token,
+                interval=self.settings.interval,
+            )
+            text = _OBSERVER_HEADER + yaml.safe_dump(config, sort_keys=False)
+            observer.config_path.write_text(text, encoding="utf-8")
         return load_config(self.config_path)
 
     def _dns_checks(self) -> dict[str, Any]:
@@ -239,7 +309,7 @@ class Sandbox:
         for origin in self.origins.values():
             await origin.stop()
 
-    def _config_yaml(self) -> str:
+    def _config(self) -> dict[str, Any]:
         interval = self.settings.interval
         timeout = min(interval, timedelta(seconds=3))
         config: dict[str, Any] = {
@@ -280,15 +350,28 @@ class Sandbox:
             },
             "storage": {"path": "regionwatch.db", "retention": "1d"},
         }
-        header = (
-            "# Generated by `regionwatch lab` for its loopback sandbox; every key is in\n"
-            "# docs/configuration.md. Traffic Manager's credentials are not in this file: the\n"
-            "# Azure SDK reads AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET from the\n"
-            "# environment (the lab prints the export lines). Failover is in enforce mode: the\n"
-            "# Traffic Manager it writes is the lab's emulator. api.token is made for this run.\n"
-            "# The alerts go to the lab's own receivers (/lab/alerts); their keys are this run's.\n"
-        )
-        return header + yaml.safe_dump(config, sort_keys=False)
+        observers = list(self.instances[1:])
+        if observers:
+            config |= decider_topology(
+                observers, read_token=self.read_token, interval=self.settings.interval
+            )
+        return config
+
+
+_HEADER = (
+    "# Generated by `regionwatch lab` for its loopback sandbox; every key is in\n"
+    "# docs/configuration.md. Traffic Manager's credentials are not in this file: the\n"
+    "# Azure SDK reads AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET from the\n"
+    "# environment (the lab prints the export lines). Failover is in enforce mode: the\n"
+    "# Traffic Manager it writes is the lab's emulator. api.token is made for this run.\n"
+    "# The alerts go to the lab's own receivers (/lab/alerts); their keys are this run's.\n"
+)
+_OBSERVER_HEADER = (
+    "# Generated by `regionwatch lab` for one of its observers; every key is in\n"
+    "# docs/configuration.md. An observer probes the regions from its own address and\n"
+    "# publishes what it sees to the decider (vp1), which alone decides, alerts and writes\n"
+    "# to Traffic Manager. api.read_token and the decider's token are made for this run.\n"
+)
 
 
 def banner(sandbox: Sandbox, base_url: str) -> str:
@@ -298,8 +381,12 @@ def banner(sandbox: Sandbox, base_url: str) -> str:
     tm = sandbox.traffic_manager
     lines = [
         f"regionwatch lab: two regions of {LAB_HOSTNAME} on loopback, probed every "
-        f"{format_duration(sandbox.settings.interval)}.",
+        f"{format_duration(sandbox.settings.interval)}"
+        + (
+            f" from {len(sandbox.instances)} vantage points." if len(sandbox.instances) > 1 else "."
+        ),
         "",
+        *_instances(sandbox, base_url),
         f"  dashboard      {base_url}/",
         f"  regions (JSON) {base_url}/api/v1/regions",
         f"  API docs       {base_url}/docs",
@@ -326,6 +413,14 @@ def banner(sandbox: Sandbox, base_url: str) -> str:
         f"                 CA {tm.ca_file}",
         f"  configuration  {sandbox.config_path}",
         f"  api token      {sandbox.api_token}  (api.token: deploy markers need it; this lab's only)",
+        *(
+            [
+                f"  read token     {sandbox.read_token}  (the observers' api.read_token: their "
+                "/api/v1 needs it)"
+            ]
+            if len(sandbox.instances) > 1
+            else []
+        ),
         "",
         "Your own configuration against the lab: start from the file above (copy it: it is",
         "removed when the lab stops) or write one with the addresses, ports and CA files",
@@ -395,6 +490,7 @@ def _story(sandbox: Sandbox, base_url: str) -> list[str]:
         "",
         *_controls(sandbox, base_url),
         "",
+        *_several(sandbox, base_url),
         "More to try:",
         "  # Ghost dies behind Nginx: the cached page goes STALE while Traffic Manager's probe of",
         "  # / still gets 200; outside a deploy window the monitor acts after "
@@ -470,6 +566,64 @@ def _controls(sandbox: Sandbox, base_url: str) -> list[str]:
     ]
 
 
+def _instances(sandbox: Sandbox, base_url: str) -> list[str]:
+    """With several vantage points, one line per instance: vantage point, role, URL, the
+    address its probes leave from, and its configuration."""
+    if len(sandbox.instances) == 1:
+        return []
+    lines = []
+    for instance in sandbox.instances:
+        url = base_url if instance.role == "decider" else instance.url
+        source = instance.source_address or "the system's choice"
+        lines.append(
+            f"  {instance.vantage:<4} {instance.role:<9} {url}  (probes from {source}; "
+            f"{instance.config_path.name})"
+        )
+    return [*lines, ""]
+
+
+def _several(sandbox: Sandbox, base_url: str) -> list[str]:
+    """The banner's walk through several vantage points: one path cut is not a region down
+    (inconclusive, Traffic Manager unchanged), the region itself down is (disabled, with every
+    vantage point that agreed in the audit trail)."""
+    instances = sandbox.instances
+    if len(instances) == 1 or DECIDER not in sandbox.vantage_points:
+        return []
+    total = len(instances)
+    majority = total // 2 + 1
+    paths = f"{base_url}/lab/paths"
+    observer = instances[1]
+    return [
+        f"Several vantage points: vp1 decides; {', '.join(i.vantage for i in instances[1:])} "
+        "observe from their own addresses, and a",
+        f"network failure counts only when more than half of them see it ({majority} of {total}).",
+        "  # 0. mark a release of westeurope: in its deploy window 3 failing rounds act (12",
+        "  #    outside one), so each step below shows within seconds",
+        f"  REGIONWATCH_TOKEN={sandbox.api_token} .venv/bin/regionwatch deploy --region westeurope "
+        f"--version 1.0.0 --url {base_url}",
+        "  # 1. cut vp1's path to westeurope: the decider alone sees it failing ...",
+        f'  curl -s -X POST {paths}/vp1/westeurope/cut {_JSON} \'{{"how": "refuse"}}\'',
+        f'  #    ... so its policy stays inconclusive ("1 of {total} vantage points") and',
+        "  #    westeurope stays Enabled in Traffic Manager; every peer is fresh",
+        f"  curl -s {base_url}/api/v1/regions/westeurope | {_REGION_STORY}",
+        f"  curl -s {base_url}/api/v1/peers | python3 -m json.tool | grep -E "
+        "'\"(name|state|counted)\"'",
+        "  #    what an observer sees (its API needs the read token)",
+        f"  curl -s -H 'Authorization: Bearer {sandbox.read_token}' "
+        f"{observer.url}/api/v1/regions/westeurope | {_REGION_STORY}",
+        f"  curl -s -X POST {paths}/vp1/westeurope/restore",
+        "  # 2. break westeurope itself (its listener closed: refused from everywhere): once",
+        "  #    every vantage point agrees it is disabled, and the audit trail names them",
+        f"  curl -s -X POST {base_url}/lab/regions/westeurope/faults/refuse",
+        f"  curl -s {base_url}/api/v1/audit | python3 -m json.tool | grep -E "
+        "'\"(summary|failing|majority)\"' -A4",
+        "  #    an observer's /healthz repeats the decider's answer (503 while disabled)",
+        f"  curl -s -i '{observer.url}/healthz?region=westeurope'",
+        f"  curl -s -X POST {base_url}/lab/regions/westeurope/heal",
+        "",
+    ]
+
+
 def _ordinal(n: int) -> str:
     return {1: "first", 2: "second", 3: "third", 4: "fourth", 5: "fifth"}.get(n, f"{n}th")
 
@@ -484,8 +638,10 @@ def _fault_summary(catalogue: Catalogue) -> str:
 
 
 @contextlib.asynccontextmanager
-async def sandbox_running(settings: LabSettings, workdir: Path) -> AsyncIterator[Sandbox]:
-    sandbox = Sandbox(workdir, settings)
+async def sandbox_running(
+    settings: LabSettings, workdir: Path, observer_ports: tuple[int, ...] = ()
+) -> AsyncIterator[Sandbox]:
+    sandbox = Sandbox(workdir, settings, observer_ports)
     try:
         await sandbox.start()
         yield sandbox
@@ -494,39 +650,86 @@ async def sandbox_running(settings: LabSettings, workdir: Path) -> AsyncIterator
 
 
 async def run_lab(settings: LabSettings, *, announce: Callable[[str], None] = print) -> None:
-    """Run the sandbox and the service against it until SIGTERM or SIGINT; leave nothing
-    behind. Raises ListenError, before anything starts, when the port cannot be had."""
+    """Run the sandbox and the services against it (the decider, and with several vantage
+    points every observer) until SIGTERM or SIGINT; leave nothing behind. Raises ListenError,
+    before anything starts, when the port cannot be had."""
     listener = bind_listener(settings.host, settings.port)
+    # The observers listen on free ports on 127.0.0.1, bound now so the configurations name them.
+    observers = [bind_listener("127.0.0.1", 0) for _ in range(settings.vantage_points - 1)]
     # The generated configuration names the port actually bound (--port 0 picks one).
     settings = dataclasses.replace(settings, port=listener.getsockname()[1])
+    ports = tuple(int(o.getsockname()[1]) for o in observers)
     try:
         async with stop_signals() as stopping:
             with tempfile.TemporaryDirectory(prefix="regionwatch-lab-") as tmp:
-                async with sandbox_running(settings, Path(tmp)) as sandbox:
-                    # The lab is its own process: its service authenticates as the emulator's
-                    # contributor, the way a deployment sets AZURE_* for DefaultAzureCredential.
+                async with sandbox_running(settings, Path(tmp), ports) as sandbox:
+                    # The lab is its own process: its services authenticate as the emulator's
+                    # contributor, the way a deployment sets AZURE_* for DefaultAzureCredential
+                    # (the observers only read: they have no actuator).
                     os.environ.update(sandbox.identity())
                     # Everything in the lab is on loopback: no proxy from the environment may
                     # carry the emulator's tokens and secrets elsewhere.
                     os.environ["NO_PROXY"] = os.environ["no_proxy"] = "127.0.0.1,localhost"
-                    config = load_config(sandbox.config_path)
-                    app = create_app(
-                        config,
-                        routers=[
-                            control_router(
-                                sandbox.origins,
-                                sandbox.traffic_manager,
-                                sandbox.resolvers,
-                                sandbox.alerts,
-                                sandbox.vantage_points,
-                            )
-                        ],
-                    )
-                    await run_service(
-                        app,
-                        listener,
-                        stopping=stopping,
-                        announce=lambda base_url: announce(banner(sandbox, base_url)),
-                    )
+                    await _serve_all(sandbox, [listener, *observers], stopping, announce=announce)
     finally:
         listener.close()
+        for observer in observers:
+            observer.close()
+
+
+async def _serve_all(
+    sandbox: Sandbox,
+    listeners: list[Listener],
+    stopping: asyncio.Event,
+    *,
+    announce: Callable[[str], None],
+) -> None:
+    """Every instance's service on its listener, in this process and this event loop, until
+    `stopping` is set: one stop stops them all at once, each within its own budget. The banner
+    is printed once every instance listens."""
+    instances = sandbox.instances
+    listening: dict[str, str] = {}
+
+    def listens(vantage: str, base_url: str) -> None:
+        listening[vantage] = base_url
+        if len(listening) == len(instances):
+            announce(banner(sandbox, listening[DECIDER]))
+
+    async def serve(instance: LabInstance, listener: Listener) -> None:
+        if len(instances) > 1:
+            # Each task has its own context: every line its service logs names its vantage
+            # point, though all of them share this process's stderr.
+            structlog.contextvars.bind_contextvars(vantage=instance.vantage)
+        app = _app(sandbox, instance)
+        await run_service(
+            app,
+            listener,
+            stopping=stopping,
+            announce=lambda base_url: listens(instance.vantage, base_url),
+        )
+        # One instance that ends (its store failed) ends the lab: a quorum without it misleads.
+        stopping.set()
+
+    async with asyncio.TaskGroup() as group:
+        for instance, listener in zip(instances, listeners, strict=True):
+            group.create_task(serve(instance, listener))
+
+
+def _app(sandbox: Sandbox, instance: LabInstance) -> ASGIApp:
+    """The decider's app carries the fault panel and the alert receivers; an observer's is the
+    service's alone."""
+    config = load_config(instance.config_path)
+    if instance.role == "observer":
+        return create_app(config)
+    return create_app(
+        config,
+        routers=[
+            control_router(
+                sandbox.origins,
+                sandbox.traffic_manager,
+                sandbox.resolvers,
+                sandbox.alerts,
+                sandbox.vantage_points,
+            )
+        ],
+    )

@@ -81,6 +81,8 @@ def _owner(key: str) -> tuple[str, str | None]:
         return "dns", None
     if kind == "drifting":
         return "regions", None
+    if kind == "peer":
+        return "monitor", None
     if kind == "blind":
         sub, _, name = rest.partition("/")
         return ("region", name) if sub == "region" else ("monitor", None)
@@ -122,12 +124,14 @@ def judge_conditions(
     serving: Mapping[str, Sequence[CheckResult]] | None = None,
     seen: Mapping[str, datetime] | None = None,
     alert_channels: Mapping[str, ChannelTrouble | None] | None = None,
+    absent_peers: Mapping[str, tuple[str, str]] | None = None,
 ) -> Judged:
     """Every open condition, keyed; `before` are those of the previous snapshot, `seen` the
     first sightings the previous judging handed back. `dns` is None until a DNS round has
     been judged; `traffic_manager_read` is false until Traffic Manager has been read (or
     tried) by this process; `alert_channels` holds the alert channels whose health is known
-    (their trouble, or None). Only the conditions in `scope` are judged (`regions` gives the
+    (their trouble, or None); `absent_peers` the configured peers whose observations do not
+    count now, as (state, why). Only the conditions in `scope` are judged (`regions` gives the
     facts of at least the regions it names); the others are `before`'s. `serving` holds the
     current results of every region whose release and certificate count towards
     `regions.drifting` (judged whenever a region is)."""
@@ -169,6 +173,14 @@ def judge_conditions(
         )
     if scope.monitor:
         _alert_conditions(config, alert_channels or {}, before, specs, carried)
+        for peer, (state, why) in (absent_peers or {}).items():
+            specs[f"peer/{peer}"] = _Spec(
+                EventType.PEER_ABSENT,
+                Severity.WARNING,
+                None,
+                f"peer {peer} is {why}: its observations are not counted",
+                {"peer": peer, "state": state, "detail": why},
+            )
     conditions: dict[str, Condition] = {}
     waiting: dict[str, datetime] = {}
     for key, spec in specs.items():

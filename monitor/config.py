@@ -778,17 +778,29 @@ class ApiConfig(Model):
 
 
 class PeerConfig(Model):
-    name: str
+    """Another instance this one pulls observations from: on the decider, each observer; on
+    an observer, the decider (whose `/healthz` answers it repeats)."""
+
+    name: str  # the peer's `vantage`: its document must say the same
     url: Annotated[str, AfterValidator(_PEER_URL.check), _PEER_URL]
-    token: str | None = None
+    token: str  # the peer's api.read_token (observations are always behind one)
+    timeout: Duration = timedelta(seconds=3)
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        return _check_name(value, "vantage point")
+
+    @field_validator("token")
+    @classmethod
+    def _token(cls, value: str) -> str:
+        if not value:
+            raise ValueError("expected the peer's api.read_token (observations need one)")
+        return value
 
     @model_validator(mode="after")
     def _https_for_a_token(self) -> Self:
-        if self.token and urlsplit(self.url).scheme != "https":
-            raise ValueError(
-                "url: expected an https URL when token is set (the token would cross the "
-                "network in clear)"
-            )
+        _https_unless_inside(self.url, ": the token would cross the network in clear")
         return self
 
 
@@ -841,6 +853,11 @@ class Config(Model):
     def _alerts(cls, value: list[AlertConfig]) -> list[AlertConfig]:
         _unique_names(value, "alerts")
         return value
+
+    @field_validator("vantage")
+    @classmethod
+    def _vantage(cls, value: str | None) -> str | None:
+        return _check_name(value, "vantage point") if value is not None else None
 
     def endpoint_of(self, region: str) -> str:
         """The Traffic Manager endpoint name of a region (default: the region's name)."""
@@ -908,6 +925,42 @@ def _references(config: Config) -> list[ConfigProblem]:
                     "region",
                 )
             )
+    return problems
+
+
+def _topology(config: Config) -> list[ConfigProblem]:
+    """Every vantage point is one witness the decider counts: two with one name would count
+    as one, a peer named like this instance as this instance itself."""
+    problems = []
+    if config.peers and config.vantage is None:
+        problems.append(
+            ConfigProblem(
+                "vantage",
+                "expected this instance's vantage point name when peers are set (each vantage "
+                "point is a witness the decider counts)",
+            )
+        )
+    for i, peer in enumerate(config.peers):
+        if any(other.name == peer.name for other in config.peers[:i]):
+            problems.append(
+                ConfigProblem(f"peers[{i}].name", f"{quoted(peer.name)} is used more than once")
+            )
+        elif peer.name == config.vantage:
+            problems.append(
+                ConfigProblem(
+                    f"peers[{i}].name",
+                    f"{quoted(peer.name)} is this instance's own vantage point (expected "
+                    "another instance's)",
+                )
+            )
+    if config.role == "observer" and config.api.read_token is None:
+        problems.append(
+            ConfigProblem(
+                "api.read_token",
+                "expected a token on an observer (the decider pulls its observations with it; "
+                "they are never served without one)",
+            )
+        )
     return problems
 
 
@@ -980,7 +1033,7 @@ def parse_config(
     except ValidationError as e:
         found = [_problem(error) for error in e.errors()]
         raise ConfigError(source, redact(found, substitutions)) from None
-    problems = _references(config)
+    problems = _references(config) + _topology(config)
     config, file_problems = _files(config, base if base is not None else Path.cwd())
     problems += file_problems
     if problems:

@@ -53,6 +53,7 @@ class EventType(enum.StrEnum):
     ENDPOINT_DISABLED_TOO_LONG = "endpoint.disabled_too_long"
     MONITOR_STARTED = "monitor.started"
     MONITOR_STOPPING = "monitor.stopping"
+    PEER_ABSENT = "peer.absent"
 
 
 # Events that record a fact (an endpoint disabled, a deploy recorded) rather than open or close

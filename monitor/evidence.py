@@ -15,6 +15,7 @@ from monitor.deploys import Deploy
 from monitor.dnsmap import DnsFinding
 from monitor.guardrails import Guard
 from monitor.policy import REGIONWATCH, Action, Outcome_, Source
+from monitor.quorum import PeerPull
 from monitor.results import RegionVerdict
 from monitor.storehealth import WriteFailure
 from monitor.trafficmanager.geography import GeographicHierarchy
@@ -30,6 +31,7 @@ __all__ = [
     "Evidence",
     "GeographyRead",
     "ManualCommand",
+    "PeersPulled",
     "RoundFinished",
     "SchedulerChanged",
     "StoreHealthChanged",
@@ -140,6 +142,14 @@ class ControlsChanged:
 
 
 @dataclass(frozen=True, slots=True)
+class PeersPulled:
+    """One pull of every peer's observations (those that answered, and why the others did
+    not)."""
+
+    pulls: tuple[PeerPull, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class SchedulerChanged:
     """The scheduler started or stopped; `stopping`: stopped because the service is stopping
     (`monitor.stopping`), not at the end of `check`'s one round."""
@@ -161,4 +171,5 @@ Evidence = (
     | ActionFinished
     | ControlsChanged
     | ManualCommand
+    | PeersPulled
 )

@@ -32,6 +32,7 @@ from monitor.evidence import (
     Evidence,
     GeographyRead,
     ManualCommand,
+    PeersPulled,
     RoundFinished,
     SchedulerChanged,
     StoreHealthChanged,
@@ -46,6 +47,7 @@ from monitor.policy import (
     decide_controls,
     decide_deploy,
     decide_manual,
+    decide_peers,
     decide_round,
     decide_traffic_manager,
     first_policy,
@@ -53,7 +55,8 @@ from monitor.policy import (
     healthz_out,
     is_hold_pin,
 )
-from monitor.results import RegionStatus, RegionVerdict
+from monitor.quorum import FRESH_INTERVALS, PeerState, PeerView, after_pull, sights
+from monitor.results import LOCAL_VANTAGE, RegionStatus, RegionVerdict
 from monitor.snapshot import (
     DnsView,
     HealthAnswer,
@@ -119,6 +122,7 @@ def first_snapshot(
         policy=policy or first_policy(config),
         deploy_marked=deploy_marked,
         controls=controls or Controls(),
+        peers=MappingProxyType({peer.name: PeerView(peer.name) for peer in config.peers}),
     )
     # The remembered conditions stand as they were until evidence judges them: the first
     # item applied closes those that are over, with an event, rather than losing them here.
@@ -158,7 +162,9 @@ def step(snapshot: Snapshot, evidence: Evidence, *, config: Config, now: datetim
     if ended and not isinstance(evidence, ControlsChanged):
         # Something ended by itself: what it held back is judged again now.
         unpinned = [c.region for c in ended if c.kind is ControlKind.PIN and c.region]
-        policy, more = decide_controls(policy, _world(snapshot), config, now, unpinned=unpinned)
+        policy, more = decide_controls(
+            policy, _world(snapshot, config, now), config, now, unpinned=unpinned
+        )
         decisions = [*decisions, *more]
     changes = [*ended, *(evidence.started if isinstance(evidence, ControlsChanged) else ())]
     policy, controls, mirrored = _operator_pins(before_policy, policy, controls, now)
@@ -266,13 +272,29 @@ def _apply(snapshot: Snapshot, evidence: Evidence, config: Config) -> tuple[Snap
             snapshot = replace(snapshot, scheduler_running=running)
         case DeployMarked(deploy=deploy) if deploy.source is DeploySource.MARKER:
             snapshot = replace(snapshot, deploy_marked=True)
+        case PeersPulled(pulls=pulls):
+            peers = dict(snapshot.peers)
+            for pull in pulls:
+                if pull.peer in peers:
+                    peers[pull.peer] = after_pull(peers[pull.peer], pull)
+            snapshot = replace(snapshot, peers=MappingProxyType(peers))
+            # An observer's /healthz answers follow the decider's: every region's is rebuilt.
+            scope = Scope(regions=None, dns=False, monitor=True)
     return snapshot, scope
 
 
-def _world(snapshot: Snapshot) -> World:
+def _world(snapshot: Snapshot, config: Config, now: datetime) -> World:
     tm = snapshot.traffic_manager
     latest = tm.latest if tm is not None else None
     return World(
+        vantage=config.vantage or LOCAL_VANTAGE,
+        peers=sights(
+            snapshot.peers,
+            [peer.name for peer in config.peers],
+            list(config.regions),
+            now,
+            config.checks.https.interval,
+        ),
         verdicts={name: view.verdict for name, view in snapshot.regions.items()},
         profile=tm.profile if tm is not None else None,
         geography=tm.geography if tm is not None else BUILTIN,
@@ -287,12 +309,16 @@ def _decide(
     """The policy's part of a step: only evidence it reads can make it decide."""
     match evidence:
         case RoundFinished(verdict=verdict) if verdict.region in snapshot.regions:
-            return decide_round(policy, verdict, _world(snapshot), config, now)
+            return decide_round(policy, verdict, _world(snapshot, config, now), config, now)
         case TrafficManagerRead():
-            state, decisions = decide_traffic_manager(policy, _world(snapshot), config, now)
+            state, decisions = decide_traffic_manager(
+                policy, _world(snapshot, config, now), config, now
+            )
             return state, decisions, []
         case DeployMarked(deploy=deploy) if deploy.region in snapshot.regions:
-            state, decisions = decide_deploy(policy, deploy, _world(snapshot), config, now)
+            state, decisions = decide_deploy(
+                policy, deploy, _world(snapshot, config, now), config, now
+            )
             return state, decisions, []
         case ActionFinished() as finished:
             state, decisions = decide_action_finished(
@@ -303,7 +329,7 @@ def _decide(
                 outcome=finished.outcome,
                 detail=finished.detail,
                 at=finished.at,
-                world=_world(snapshot),
+                world=_world(snapshot, config, now),
                 config=config,
                 now=now,
                 maybe_landed=finished.maybe_landed,
@@ -321,15 +347,18 @@ def _decide(
                 reason=command.reason,
                 by=command.by,
                 force=command.force,
-                world=_world(snapshot),
+                world=_world(snapshot, config, now),
                 config=config,
                 now=now,
             )
             return state, decisions, []
+        case PeersPulled() if config.role == "decider":
+            state, decisions = decide_peers(policy, _world(snapshot, config, now), config, now)
+            return state, decisions, []
         case ControlsChanged(ended=ended):
             unpinned = [c.region for c in ended if c.kind is ControlKind.PIN and c.region]
             state, decisions = decide_controls(
-                policy, _world(snapshot), config, now, unpinned=unpinned
+                policy, _world(snapshot, config, now), config, now, unpinned=unpinned
             )
             return state, decisions, []
     return policy, [], []
@@ -493,7 +522,19 @@ def _judge(snapshot: Snapshot, config: Config, now: datetime, scope: Scope) -> J
             if not snapshot.controls.silenced(name, now)
         },
         seen=snapshot.seen,
+        absent_peers=_absent_peers(snapshot, config, now),
     )
+
+
+def _absent_peers(snapshot: Snapshot, config: Config, now: datetime) -> dict[str, tuple[str, str]]:
+    """The configured peers whose observations do not count now: (state, why)."""
+    interval = config.checks.https.interval
+    absent = {}
+    for name, view in snapshot.peers.items():
+        state = view.state(now, interval)
+        if state not in (PeerState.FRESH, PeerState.WAITING):
+            absent[name] = (state.value, view.describe(now, interval))
+    return absent
 
 
 def _disabled(snapshot: Snapshot, view: RegionView) -> tuple[str | None, str, datetime | None]:
@@ -528,7 +569,9 @@ def _readiness(snapshot: Snapshot, config: Config) -> tuple[str, ...]:
     waiting = [name for name, view in snapshot.regions.items() if not view.rounds_done]
     if waiting:
         problems.append(f"first round not done: {', '.join(waiting)}")
-    if config.failover.mode == "enforce":
+    if config.failover.mode == "enforce" and config.role == "decider":
+        # An observer never writes: it needs no write access to be ready (and its /healthz,
+        # which Traffic Manager may probe, must not leave the Service for want of one).
         tm = snapshot.traffic_manager
         known = tm.access_known if tm is not None else None
         # Without a traffic_manager section /healthz is the only lever: nothing to write.
@@ -543,6 +586,26 @@ def _readiness(snapshot: Snapshot, config: Config) -> tuple[str, ...]:
             )
             problems.append(f"enforce mode, write access to Traffic Manager not confirmed: {why}")
     return tuple(problems)
+
+
+def _decider(
+    snapshot: Snapshot, config: Config, now: datetime
+) -> tuple[str, Mapping[str, bool]] | None:
+    """The decider's `/healthz` answers (its vantage point, and whether each region should
+    serve) when a peer that is the decider answered within two intervals; None otherwise."""
+    limit = FRESH_INTERVALS * config.checks.https.interval
+    for view in snapshot.peers.values():
+        good = view.good
+        if (
+            good is not None
+            and good.role == "decider"
+            and view.good_at is not None
+            and now - view.good_at <= limit
+            and view.state(now, config.checks.https.interval)
+            not in (PeerState.UNAUTHENTICATED, PeerState.MALFORMED)
+        ):
+            return good.vantage, good.serve
+    return None
 
 
 def _warnings(snapshot: Snapshot, config: Config, now: datetime) -> tuple[Warning, ...]:
@@ -583,18 +646,30 @@ def _health(
         return before
     answers = dict(before) if before is not None and regions is not None else {"": _SERVICE_OK}
     policy = snapshot.policy
+    decider = _decider(snapshot, config, now) if config.role == "observer" else None
     for name, view in snapshot.regions.items():
         if regions is not None and before is not None and name not in regions:
             continue
-        held = policy.region(name) if policy is not None else None
-        out = (
-            held is not None
-            and healthz_out(config, held)
-            and not snapshot.controls.silenced(name, now)
-        )
-        body: dict[str, object] = {"region": name, "serve": not out, "status": view.status.value}
-        if held is not None:
-            body["policy"] = held.stance.value
+        body: dict[str, object] = {"region": name, "status": view.status.value}
+        if config.role == "observer":
+            # An observer answers what the decider decided, and 200 when it cannot tell:
+            # the monitor fails static.
+            if decider is None:
+                out = False
+                body["decider"] = "unreachable"
+            else:
+                out = not decider[1].get(name, True)
+                body["decider"] = decider[0]
+        else:
+            held = policy.region(name) if policy is not None else None
+            out = (
+                held is not None
+                and healthz_out(config, held)
+                and not snapshot.controls.silenced(name, now)
+            )
+            if held is not None:
+                body["policy"] = held.stance.value
+        body = {"region": name, "serve": not out} | body
         answers[name] = HealthAnswer(503 if out else 200, json.dumps(body).encode())
     local = config.api.local_region
     if local is not None and local in answers:

@@ -29,6 +29,7 @@ from monitor.deploys import (
 )
 from monitor.durations import format_duration
 from monitor.guardrails import Guard, Refusal, check_disable
+from monitor.quorum import SUSPECT_ROUNDS, PeerSight, everything_fails, witnesses
 from monitor.results import (
     CheckResult,
     FailureClass,
@@ -58,6 +59,7 @@ __all__ = [
     "decide_controls",
     "decide_deploy",
     "decide_manual",
+    "decide_peers",
     "decide_round",
     "decide_traffic_manager",
     "first_policy",
@@ -180,6 +182,7 @@ class RegionPolicy:
     failing: Tally | None = None
     healthy: Tally | None = None
     unjudged: int = 0  # ERROR-only rounds in a row
+    last_failed_at: datetime | None = None  # our latest failing round of it
     out_since: datetime | None = None  # we hold it out of rotation since
     out_dry_run: bool = False  # ... only in dry-run: Traffic Manager was not written
     out_manual: bool = False  # ... by a person's command: never enabled automatically
@@ -225,6 +228,8 @@ class World:
     monitor_path: str | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
     controls: Controls = field(default_factory=Controls)  # pins, silences, the pause
+    vantage: str = "local"  # this instance's vantage point
+    peers: tuple[PeerSight, ...] = ()  # every configured peer: its fresh observations or absent
 
 
 def first_policy(config: Config) -> PolicyState:
@@ -279,7 +284,9 @@ def _count(
             if rp.failing is not None
             else _start(verdict.decided_at, content=content)
         )
-        rp = replace(rp, failing=failing, healthy=None, unjudged=0)
+        rp = replace(
+            rp, failing=failing, healthy=None, unjudged=0, last_failed_at=verdict.decided_at
+        )
     else:
         healthy = (
             rp.healthy.then(verdict.decided_at, content=False, gap=gap)
@@ -580,6 +587,13 @@ def decide_traffic_manager(
     return _judge_all(state, world, config, now, focus=None)
 
 
+def decide_peers(
+    state: PolicyState, world: World, config: Config, now: datetime
+) -> tuple[PolicyState, list[Decision]]:
+    """The peers' observations, pulled: a quorum that was missing may be there now."""
+    return _judge_all(state, world, config, now, focus=None)
+
+
 # --- outcomes ---------------------------------------------------------------------------------
 
 
@@ -850,12 +864,13 @@ def _judge(
             _inconclusive(rp, f"{name} could not be judged for {rp.unjudged} rounds: errors only"),
             None,
         )
-    if _everything_fails_from_here(world, config, now):
+    if _everything_fails_from_here(state, config, now):
         return (
             _inconclusive(
                 rp,
-                "every region fails from here at once: the fault is more likely on this "
-                "monitor's side (its network, its resolver, its certificates) than everywhere",
+                f"every region failed from here within the last {SUSPECT_ROUNDS} rounds: the "
+                "fault is more likely on this monitor's side (its network, its resolver, its "
+                "certificates) than everywhere",
             ),
             None,
         )
@@ -876,27 +891,46 @@ def _judge(
             ),
             None,
         )
+    seen = witnesses(name, world.vantage, world.peers) if world.peers else None
     if failing.rounds < threshold:
         left = threshold - failing.rounds
-        return (
-            replace(
-                rp,
-                stance=Stance.COUNTING,
-                reason=why,
-                next=f"disable after {left} more failing round{'s' if left != 1 else ''}",
-            ),
-            None,
-        )
+        after = f"disable after {left} more failing round{'s' if left != 1 else ''}"
+        if failing.content == 0 and not (seen is not None and seen.majority):
+            # Say now what the count will still need, rather than only once it is reached.
+            agree = (
+                "more than half of the vantage points or Traffic Manager's own probes agree"
+                f" (now {seen.words()})"
+                if seen is not None
+                else "Traffic Manager's own probes agree (network failures seen from here)"
+            )
+            after += f", if {agree}"
+        return replace(rp, stance=Stance.COUNTING, reason=why, next=after), None
     witness = None
     if failing.content == 0:
-        witness = _second_witness(name, rp, world, config)
-        if witness is None:
+        # Network failures depend on the path: they count with a majority of every configured
+        # vantage point, or with Traffic Manager's own probes agreeing (docs/failover.md).
+        tm_witness = _second_witness(name, rp, world, config)
+        if seen is not None and seen.majority:
+            witness = seen.words()
+        elif tm_witness is not None:
+            witness = tm_witness + (f"; {seen.words()}" if seen is not None else "")
+        elif seen is None:
             return (
                 _inconclusive(
                     rp,
                     f"{why}, all of them network failures (timeouts, refused or reset "
                     "connections) seen from here alone: waiting for a second witness (Traffic "
                     "Manager's own probes saying Degraded, or another vantage point)",
+                ),
+                None,
+            )
+        else:
+            return (
+                _inconclusive(
+                    rp,
+                    f"{why}, all of them network failures (timeouts, refused or reset "
+                    f"connections) {seen.words()}: waiting for more than half of the vantage "
+                    "points, or Traffic Manager's own probes saying Degraded",
                 ),
                 None,
             )
@@ -907,6 +941,16 @@ def _judge(
                 stance=Stance.WITHHELD,
                 reason=f"{why}; failover.mode is off",
                 next="nothing (failover.mode: off)",
+            ),
+            None,
+        )
+    if config.role == "observer":
+        return (
+            replace(
+                rp,
+                stance=Stance.WITHHELD,
+                reason=f"{why}; an observer never acts: the decider decides",
+                next="nothing (role: observer)",
             ),
             None,
         )
@@ -922,6 +966,8 @@ def _judge(
     )
     endpoint = config.endpoint_of(name)
     evidence = _evidence(name, failing, rp, verdict, world, witness)
+    if seen is not None:
+        evidence["vantage_points"] = seen.evidence()
     reason = why + (f"; and {witness}" if witness else "")
     if refusals:
         first = refusals[0]
@@ -1081,14 +1127,14 @@ def _never_strand(
     )
 
 
-def _everything_fails_from_here(world: World, config: Config, now: datetime) -> bool:
-    """Every configured region (two or more) failing in its latest round: rounds run on every
-    region's interval, so the latest are of the last minutes; it ends with the first region
-    that passes."""
-    if len(config.regions) < 2:
-        return False
-    verdicts = [world.verdicts.get(name) for name in config.regions]
-    return all(v is not None and v.status is RegionStatus.FAILING for v in verdicts)
+def _everything_fails_from_here(state: PolicyState, config: Config, now: datetime) -> bool:
+    """Every configured region (two or more) failed a round from here within the last
+    `SUSPECT_ROUNDS` intervals: judged over a window, not the latest rounds alone, so a region
+    that passes one round amid a network fault on our side does not let the others be
+    disabled; it ends once a region has passed for the whole window."""
+    window = SUSPECT_ROUNDS * config.checks.https.interval
+    failed_at = {name: state.region(name).last_failed_at for name in config.regions}
+    return everything_fails(failed_at, list(config.regions), now, window)
 
 
 def _second_witness(name: str, rp: RegionPolicy, world: World, config: Config) -> str | None:

@@ -112,6 +112,16 @@ class RoundScheduler:
         scheduler.start()
         self._scheduler = scheduler
 
+    def run_now(self, region: str) -> None:
+        """Run `region`'s round now rather than at its next turn (its phase is kept); nothing
+        when one is running already or the scheduler is stopped."""
+        scheduler = self._scheduler
+        if scheduler is None or not scheduler.running:
+            return
+        job = scheduler.get_job(f"https-round:{region}")
+        if job is not None:
+            job.modify(next_run_time=self._clock.now())
+
     async def shutdown(self, *, grace: float = 10.0) -> None:
         """Stop scheduling, let jobs already running finish for up to `grace` seconds, then
         cancel those still running (a dependency that never answers must not hold the stop).

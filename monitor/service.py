@@ -34,6 +34,7 @@ from monitor.evidence import (
     DnsRoundFinished,
     GeographyRead,
     ManualCommand,
+    PeersPulled,
     RoundFinished,
     SchedulerChanged,
     StoreHealthChanged,
@@ -41,6 +42,7 @@ from monitor.evidence import (
 )
 from monitor.fold import first_snapshot, rebuild_streak
 from monitor.outcomes import Outcomes
+from monitor.peers import PeerPuller
 from monitor.policy import (
     Action,
     Outcome_,
@@ -52,8 +54,9 @@ from monitor.policy import (
     restore_policy,
 )
 from monitor.probes.https import site_ssl_context
+from monitor.quorum import PeerPull
 from monitor.recorder import Recorder
-from monitor.results import RegionVerdict
+from monitor.results import FailureClass, RegionStatus, RegionVerdict
 from monitor.rounds import RoundRunner, build_probes
 from monitor.scheduler import PeriodicJob, RoundScheduler
 from monitor.snapshot import Snapshot
@@ -67,9 +70,6 @@ __all__ = ["Service", "build_service"]
 
 log = structlog.get_logger("monitor.service")
 
-# Sections whose behaviour later releases add: accepted and validated now so configurations
-# written against the whole contract load, and named at start so nobody believes they act yet.
-_NOT_YET_ACTIVE = ("peers",)
 ACCESS_CHECK_EVERY = timedelta(hours=1)
 # Azure's geographic hierarchy changes when a country is added, a few times a decade.
 GEOGRAPHY_READ_EVERY = timedelta(days=1)
@@ -105,6 +105,7 @@ class Service:
         traffic_manager: TrafficManager | None,
         rng: random.Random | None = None,
         heartbeat: Heartbeat | None = None,
+        peers: PeerPuller | None = None,
     ) -> None:
         self.config = config
         self.clock = clock
@@ -117,7 +118,14 @@ class Service:
         self.alerting: Alerting | None = None  # with channels configured; `check` has none
         self.outcomes = Outcomes()
         self.heartbeat = heartbeat  # `alerting.heartbeat`; `check` has none
+        self.peers = peers  # with peers configured; `check` has none
         periodic: list[PeriodicJob] = []
+        if peers is not None:
+            periodic.append(
+                PeriodicJob(
+                    "peers", "peers' observations", config.checks.https.interval, self.pull_peers
+                )
+            )
         if heartbeat is not None:
             periodic.append(
                 PeriodicJob("heartbeat", "dead-man's switch", heartbeat.interval, heartbeat.beat)
@@ -166,9 +174,9 @@ class Service:
 
     def start(self) -> None:
         """Start the schedule: the first rounds and reads begin at once."""
-        for section in _NOT_YET_ACTIVE:
-            if getattr(self.config, section):
-                log.warning("section_not_active_yet", section=section)
+        if self.config.role == "observer" and self.config.alerts:
+            # The decider alerts; observers sending the same would double every message.
+            log.warning("alerts_not_sent_by_observers", channels=len(self.config.alerts))
         self.scheduler.start()
         self.engine.submit(SchedulerChanged(running=True))
         log.info("service_started", regions=self.rounds.regions, instance=self.snapshot.instance)
@@ -200,6 +208,20 @@ class Service:
             reasons=list(verdict.reasons),
         )
         return verdict
+
+    async def pull_peers(self) -> None:
+        """One pull of every peer's observations, applied; on the decider, a content failure
+        a peer sees and this instance does not is probed again from here at once (content
+        failures count on the decider's own word, never on an observer's alone)."""
+        if self.peers is None:
+            return
+        pulls = await self.peers.pull()
+        snapshot = await self.engine.apply(PeersPulled(pulls))
+        if self.config.role != "decider":
+            return
+        for region in _to_probe_again(snapshot, pulls):
+            log.info("region_probed_again", region=region, why="a peer sees a content failure")
+            self.scheduler.run_now(region)
 
     async def read_traffic_manager(self) -> Snapshot:
         """One read of the profile, applied; returns the snapshot that holds it."""
@@ -326,6 +348,7 @@ async def build_service(
     await store.open()
     client: TrafficManager | None = None
     dns: DnsRound | None = None
+    peers: PeerPuller | None = None
     heartbeat: Heartbeat | None = None
     try:
         now = clock.now()
@@ -354,7 +377,7 @@ async def build_service(
             )
         recorder = Recorder(store)
         alerting = None
-        if not once and config.alerts:
+        if not once and config.alerts and config.role == "decider":
             alerting = Alerting(config, store, clock=clock)
             recorder.unrecorded = alerting.unrecorded
         engine = Engine(config, clock=clock, first=first, recorder=recorder)
@@ -381,6 +404,8 @@ async def build_service(
             client = traffic_manager or AzureTrafficManager(config.traffic_manager)
         if config.checks.dns is not None:
             dns = DnsRound(config, context, clock=clock)
+        if config.peers and not once:
+            peers = PeerPuller(config, context, clock=clock)
         vantage = config.vantage or "local"
         rounds = RoundRunner(
             build_probes(config, clock, context),
@@ -398,6 +423,7 @@ async def build_service(
             traffic_manager=client,
             rng=rng,
             heartbeat=heartbeat,
+            peers=peers,
         )
         service.alerting = alerting
         actuator = None
@@ -440,7 +466,26 @@ async def build_service(
             await client.close()
         if dns is not None:
             await dns.close()
+        if peers is not None:
+            await peers.close()
         await store.close()
+
+
+def _to_probe_again(snapshot: Snapshot, pulls: tuple[PeerPull, ...]) -> list[str]:
+    """The regions a peer just reported with a content failure while our own latest round
+    of them did not fail."""
+    regions = []
+    for name, view in snapshot.regions.items():
+        if view.status is RegionStatus.FAILING:
+            continue
+        if any(
+            (o := pull.document.observations.get(name)) is not None
+            and o.failure is FailureClass.CONTENT
+            for pull in pulls
+            if pull.document is not None
+        ):
+            regions.append(name)
+    return regions
 
 
 async def _restored_policy(
@@ -522,7 +567,7 @@ def _warning_log() -> Callable[[Publication], Awaitable[None]]:
                 code=warning.code,
                 severity=warning.severity.value,
                 subject=warning.subject,
-                message=warning.message,
+                message=warning.text,
             )
         for warning in cleared:
             log.info("warning_cleared", code=warning.code, subject=warning.subject)

@@ -17,6 +17,7 @@ from monitor.controls import Controls
 from monitor.dnsmap import DnsFinding
 from monitor.events import Condition
 from monitor.policy import PolicyState
+from monitor.quorum import PeerView
 from monitor.results import DnsStatus, RegionStatus, RegionVerdict
 from monitor.storehealth import WriteFailure
 from monitor.trafficmanager.compare import EndpointView
@@ -141,6 +142,8 @@ class Snapshot:
     # When each state that opens a condition only once it has lasted (regions drifting, an
     # endpoint left disabled) was first seen, by condition key; not kept across a restart.
     seen: Mapping[str, datetime] = field(default_factory=dict)
+    # Every configured peer (in the configuration's order) and what it last told us.
+    peers: Mapping[str, PeerView] = field(default_factory=dict)
 
     def health_for(self, region: str | None) -> HealthAnswer:
         """The `/healthz` answer for `region` (None: the service itself). A name that is not

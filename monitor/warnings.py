@@ -36,11 +36,13 @@ __all__ = [
     "compute_warnings",
     "decider_in_governed_region",
     "enforce_cannot_write",
+    "governed_endpoints",
     "holding_disables_outside_enforce",
     "min_enabled_blocks_disables",
     "no_deploy_marker",
     "only_world_holder",
     "paused_while_holding_disables",
+    "policy_acts",
     "store_writes_failing",
     "write_access_unknown",
 ]
@@ -51,18 +53,25 @@ class Warning:  # the domain's word: never raised, so never mistaken for the bui
     """One thing wrong with regionwatch itself, while it keeps running.
 
     `code` is stable (scripts may match it), `subject` the endpoint, region or key it names
-    (None when it is about the whole service), and `message` one line saying what is wrong and
-    what to do. `code` and `subject` together identify it: the same pair is the same warning,
+    (None when it is about the whole service), `message` one line saying what is wrong and
+    `fix` what to do (None when `message` says both). `text` is the one line the service shows
+    and logs. `code` and `subject` together identify it: the same pair is the same warning,
     whatever its words say now."""
 
     code: str
     severity: Severity
     message: str
     subject: str | None = None
+    fix: str | None = None
 
     @property
     def key(self) -> str:
         return self.code if self.subject is None else f"{self.code}/{self.subject}"
+
+    @property
+    def text(self) -> str:
+        """What is wrong and what to do, in one line."""
+        return self.message if self.fix is None else f"{self.message}; {self.fix}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,13 +91,13 @@ class Known:
 WarningSource = Callable[[Config, Known], Iterable[Warning]]
 
 
-def _acts(config: Config) -> bool:
+def policy_acts(config: Config) -> bool:
     """Whether the policy decides at all: the warnings that say it can never act are noise
-    when a person switched it off."""
+    when a person switched it off, or on an observer."""
     return config.failover.mode != "off" and config.role == "decider"
 
 
-def _ours(config: Config, profile: ProfileState) -> dict[str, str]:
+def governed_endpoints(config: Config, profile: ProfileState) -> dict[str, str]:
     """The profile's endpoints that regionwatch governs, by lower-case name → region."""
     by_endpoint = {config.endpoint_of(region).lower(): region for region in config.regions}
     return {
@@ -99,30 +108,36 @@ def _ours(config: Config, profile: ProfileState) -> dict[str, str]:
 
 
 def only_world_holder(config: Config, known: Known) -> Iterator[Warning]:
-    """Under Geographic routing, the one endpoint mapping WORLD can never be disabled: the
-    coverage guard rail refuses to leave the rest of the world without an answer."""
+    """Under Geographic routing, the one enabled endpoint mapping WORLD can never be disabled:
+    the coverage guard rail refuses to leave the rest of the world without an answer. (A
+    Disabled holder is no fallback at all, which is not this warning.)"""
     profile = known.profile
-    if not _acts(config) or profile is None or profile.routing_method.lower() != "geographic":
+    if not policy_acts(config) or profile is None or profile.routing_method.lower() != "geographic":
         return
-    holders = [e for e in profile.endpoints if "WORLD" in (c.upper() for c in e.geo_mapping)]
-    ours = _ours(config, profile)
+    holders = [
+        e for e in profile.endpoints if e.enabled and "WORLD" in (c.upper() for c in e.geo_mapping)
+    ]
+    ours = governed_endpoints(config, profile)
     if len(holders) != 1 or holders[0].name.lower() not in ours:
         return
     endpoint = holders[0].name
+    region = ours[endpoint.lower()]
     yield Warning(
         "only_world_holder",
         Severity.WARNING,
         f"endpoint {endpoint} is the only one mapping WORLD: failover can never disable it "
-        f"(users everywhere else would get no answer), so region {ours[endpoint.lower()]} is "
-        "never failed over; map WORLD to a nested profile, or to an endpoint that is not one "
-        "of the failing regions, if it must be",
+        f"(users everywhere else would get no answer), so region {region} is never failed "
+        "over, whatever its probes say",
         endpoint,
+        f"accept it if {region} is the fallback region by design (the model deployment's "
+        "centralus is); otherwise map WORLD to a nested profile, or to an endpoint whose "
+        "region is not among those that fail",
     )
 
 
 def min_enabled_blocks_disables(config: Config, known: Known) -> Iterator[Warning]:
     """`failover.min_enabled` at or above the number of endpoints: no disable can pass."""
-    if not _acts(config):
+    if not policy_acts(config):
         return
     minimum = config.failover.min_enabled
     if known.profile is not None:
@@ -157,10 +172,10 @@ def enforce_cannot_write(config: Config, known: Known) -> Iterator[Warning]:
     yield Warning(
         "enforce_cannot_write",
         Severity.CRITICAL,
-        f"enforce mode, cannot write to Traffic Manager: {access.detail}; give regionwatch's "
-        "identity the Traffic Manager Contributor role on the profile, or set "
-        "failover.mode: dry-run",
+        f"enforce mode, cannot write to Traffic Manager: {access.detail}",
         "failover.mode",
+        "give regionwatch's identity the Traffic Manager Contributor role on the profile, or "
+        "set failover.mode: dry-run",
     )
 
 
@@ -180,8 +195,10 @@ def write_access_unknown(config: Config, known: Known) -> Iterator[Warning]:
         "write_access_unknown",
         Severity.WARNING,
         f"the write-permission check failed at {_when(failure.checked_at)}: {failure.detail}; "
-        f"{stands}; it is tried again every hour",
+        f"{stands}",
         "traffic_manager",
+        "it is tried again every hour; if it keeps failing, read the error (Resource Manager "
+        "unreachable, throttled, the listing refused)",
     )
 
 
@@ -191,64 +208,77 @@ def always_serve_endpoint(config: Config, known: Known) -> Iterator[Warning]:
     profile = known.profile
     if profile is None or config.role != "decider":
         return
-    ours = _ours(config, profile)
-    enforce = config.failover.mode == "enforce"
+    ours = governed_endpoints(config, profile)
+    mode = config.failover.mode
+    enforce = mode == "enforce"
     for endpoint in profile.endpoints:
         region = ours.get(endpoint.name.lower())
         unmonitored = endpoint.always_serve or endpoint.monitor_status is MonitorStatus.UNMONITORED
         if region is None or not unmonitored:
             continue
-        lever = (
-            "keep regionwatch running in enforce mode"
+        idle = (
+            ""
             if enforce
-            else f"failover.mode is {config.failover.mode}, so nothing takes it out when "
-            f"{region} fails: set failover.mode: enforce, or turn Always Serve off"
+            else f"; failover.mode is {mode}, so nothing takes it out when {region} fails"
         )
         yield Warning(
             "always_serve_endpoint",
             Severity.INFO if enforce else Severity.WARNING,
             f"endpoint {endpoint.name} is Always Serve (Unmonitored): Traffic Manager never "
-            f"takes it out itself, and regionwatch's disable is the only lever; {lever}",
+            f"takes it out itself, and regionwatch's disable is the only lever{idle}",
             endpoint.name,
+            "keep regionwatch running in enforce mode"
+            if enforce
+            else f"set failover.mode: enforce, or turn Always Serve off on {endpoint.name}",
         )
 
 
 def decider_in_governed_region(config: Config, known: Known) -> Iterator[Warning]:
-    """The decider runs in a region it fails over (`api.local_region`): when that region goes
-    down, the one instance that could act goes down with it."""
-    local = config.api.local_region
-    if not _acts(config) or local is None or local not in config.regions:
+    """The decider runs in a region it fails over (`api.local_region` or `vantage` names it):
+    when that whole region is lost, the one instance that could take it out is lost with it.
+    Before the profile is read every configured region counts as governed."""
+    if not policy_acts(config):
         return
     profile = known.profile
-    if profile is not None and local not in _ours(config, profile).values():
-        return  # its endpoint is not in the profile: nothing of it is governed
-    yield Warning(
-        "decider_in_governed_region",
-        Severity.WARNING,
-        f"regionwatch runs in {local} (api.local_region), a region it fails over: when {local} "
-        "goes down, the decider goes down with it and no failover happens; run the decider "
-        "where none of the regions it governs can take it down",
-        local,
+    ours = (
+        set(governed_endpoints(config, profile).values())
+        if profile is not None
+        else set(config.regions)
     )
+    for key, region in (("api.local_region", config.api.local_region), ("vantage", config.vantage)):
+        if region is None or region not in ours:
+            continue
+        yield Warning(
+            "decider_in_governed_region",
+            Severity.WARNING,
+            f"the decider runs in {region} ({key}), a region it fails over: if the whole "
+            f"region is lost, the decider goes with it and {region}'s endpoint is never "
+            "disabled (under Geographic routing its users then get a dead region)",
+            key,
+            "run the decider where none of the regions it governs can take it down, with "
+            "observers in the regions (docs/architecture.md)",
+        )
+        return  # one warning: both keys name where the same instance runs
 
 
 def no_deploy_marker(config: Config, known: Known) -> Iterator[Warning]:
     """No deploy marker was ever posted: the bad-deploy rule waits for detection alone."""
-    if not _acts(config) or known.deploy_marked is not False:
+    if not policy_acts(config) or known.deploy_marked is not False:
         return
     without = config.failover.failing_rounds_without_deploy
     outside = (
-        "nothing acts outside a deploy window"
+        "nothing is taken out outside a deploy window"
         if without is None
-        else f"outside one it takes {without} failing rounds"
+        else f"outside one a disable takes {without} failing rounds"
     )
     yield Warning(
         "no_deploy_marker",
         Severity.INFO,
         "no deploy marker was ever posted: deploy windows open only when a new release is "
-        f"detected, and {outside}; post one after each region's rollout "
-        "(regionwatch deploy, or POST /api/v1/deploys)",
+        f"detected, and {outside}",
         "deploys",
+        "post a marker after each region's rollout: regionwatch deploy --region NAME "
+        "--version VERSION (or POST /api/v1/deploys)",
     )
 
 

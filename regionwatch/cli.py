@@ -5,10 +5,11 @@ engine never imports the web framework. Exit codes are a contract (regionwatch/e
 documented in docs/configuration.md, "Exit codes"): `check` exits 0 when every region is
 healthy or degraded and no DNS answer is wrong, 1 when a region is failing or unknown or a DNS
 answer is mismatch, nxdomain, nodata, servfail or timeout, and 2 when the configuration (or the
-command line) is wrong; `deploy` exits 0 when its marker is stored, 1 when the service refused
-it or could not be reached, and 2 when the command line is wrong or REGIONWATCH_TOKEN is not
-set; `replay` exits 0 when it ran, 2 when the configuration or the command line is wrong,
-and 3 when the store cannot be read. The operator controls (`region pin|unpin`, `silence`,
+command line) is wrong (with `--config-only` it only validates the configuration: 0 or 2);
+`deploy` exits 0 when its marker is stored, 1 when the service refused it or could not be
+reached, and 2 when the command line is wrong or REGIONWATCH_TOKEN is not set; `replay`
+exits 0 when it ran, 2 when the configuration or the command line is wrong, and 3 when the
+store cannot be read. The operator controls (`region pin|unpin`, `silence`,
 `pause`, `resume`) exit the same way as `deploy`; `region disable|enable` and `adopt` exit 0
 when done (or recorded as dry-run), 1 when refused, failed, still running or the service
 unreachable, and 2 like `deploy`. `alert-test` exits 0 when the channel's receiver took the
@@ -119,13 +120,22 @@ def _parser() -> argparse.ArgumentParser:
         description="Run one round of every check (HTTPS per region, Traffic Manager, DNS) and "
         "print the result. Exit status: 0 when every region is healthy or degraded and no DNS "
         "answer is wrong; 1 when a region is failing or unknown, or a DNS answer is mismatch, "
-        "nxdomain, nodata, servfail or timeout; 2 when the configuration is wrong.",
+        "nxdomain, nodata, servfail or timeout; 2 when the configuration is wrong. With "
+        "--config-only, only load and validate the configuration: exit 0 when it is valid, 2 "
+        "when it is not.",
     )
     check.add_argument("--config", required=True, metavar="FILE", help="the YAML configuration")
-    check.add_argument(
+    output = check.add_mutually_exclusive_group()
+    output.add_argument(
         "--json",
         action="store_true",
         help="print one JSON document (docs/contract/check.schema.json)",
+    )
+    output.add_argument(
+        "--config-only",
+        action="store_true",
+        help="only load and validate the configuration, as at start: nothing is probed, read "
+        "or opened on the network, and the store is not touched (a Kubernetes init container)",
     )
     _logging_options(check, default_format="auto")
     check.set_defaults(handler=_check)
@@ -136,8 +146,10 @@ def _parser() -> argparse.ArgumentParser:
         description="Start the lab: two regional HTTPS origins of blog.example.com on loopback "
         "(westeurope, centralus) with a lab CA, a Traffic Manager emulator and DNS resolvers, "
         "the service probing them, its API and dashboard, and a fault panel under /lab to "
-        "deploy a version or break a region. Prints what to try and a configuration to copy; "
-        "stops cleanly, removing everything it made, on Ctrl-C or SIGTERM.",
+        "deploy a version or break a region. With --vantage-points N, N services watch it "
+        "from N loopback addresses: vp1 decides, the others observe, and one vantage point's "
+        "path can be cut. Prints what to try and a configuration to copy; stops cleanly, "
+        "removing everything it made, on Ctrl-C or SIGTERM.",
     )
     lab.add_argument(
         "--port",
@@ -151,6 +163,16 @@ def _parser() -> argparse.ArgumentParser:
         default=timedelta(seconds=5),
         help="how often each region is probed, and Traffic Manager and DNS read (default 5s, "
         "at least 1s)",
+    )
+    lab.add_argument(
+        "--vantage-points",
+        type=_vantage_points,
+        default=1,
+        metavar="N",
+        help="how many instances watch the lab, each probing from its own loopback address: "
+        "vp1 decides (the dashboard, on --port), vp2..vpN observe, each on a free port, and "
+        "a network failure counts only when more than half see it (default 1: the decider "
+        f"alone; at most {_MAX_VANTAGE_POINTS})",
     )
     _logging_options(lab, default_format="console")
     lab.set_defaults(handler=_lab)
@@ -235,6 +257,20 @@ def _parser() -> argparse.ArgumentParser:
     )
     _logging_options(alert_test, default_format="auto")
     alert_test.set_defaults(handler=_alert_test)
+
+    doctor = commands.add_parser(
+        "doctor",
+        help="check the configuration, the live Traffic Manager profile and the site for traps",
+        description="Before going live: read the Traffic Manager profile, probe each region "
+        "once and read the store (without writing it), and report the traps that would keep "
+        "failover from working, each with what to do (docs/doctor.md). Exit status: 0 when no "
+        "problem was found (notices may be printed); 1 when a problem (warning or critical) "
+        "was found; 2 when the configuration is wrong.",
+    )
+    doctor.add_argument("--config", required=True, metavar="FILE", help="the YAML configuration")
+    doctor.add_argument("--json", action="store_true", help="print one JSON document")
+    _logging_options(doctor, default_format="auto")
+    doctor.set_defaults(handler=_doctor)
     _add_controls(commands)
     return parser
 
@@ -635,6 +671,18 @@ def _lab_interval(text: str) -> timedelta:
     return interval
 
 
+# The lab's own bound (lab.vantagepoints.MAX_VANTAGE_POINTS): `--help` must not import the lab.
+_MAX_VANTAGE_POINTS = 5
+
+
+def _vantage_points(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= _MAX_VANTAGE_POINTS:
+        raise argparse.ArgumentTypeError(
+            f"expected a number from 1 to {_MAX_VANTAGE_POINTS}, got {text!r}"
+        )
+    return int(text)
+
+
 def _service_url(text: str) -> str:
     """An http(s) URL with a host and nothing that could carry a credential: the token comes
     from the environment, and the URL is printed in messages. Never quoted in the error."""
@@ -754,6 +802,18 @@ def _alert_test(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _doctor(args: argparse.Namespace) -> int:
+    from monitor.config import load_config
+    from monitor.doctor import diagnose, gather, is_problem
+    from regionwatch.doctor import document, render
+
+    _configure_logging(args)  # before anything can log: stdout is the report's alone
+    config = load_config(args.config)
+    findings = diagnose(asyncio.run(gather(config)))
+    print(json.dumps(document(findings), indent=2) if args.json else render(findings))
+    return EXIT_FAILING if any(is_problem(f) for f in findings) else EXIT_OK
+
+
 def _check(args: argparse.Namespace) -> int:
     # Imported here: the probes, the Azure SDK and DNS take a second to load, which
     # `--help` and `--version` need not wait for.
@@ -763,6 +823,9 @@ def _check(args: argparse.Namespace) -> int:
 
     _configure_logging(args)  # before anything can log: stdout is the report's alone
     config = load_config(args.config)
+    if args.config_only:
+        print(f"{args.config}: the configuration is valid (nothing was probed)")
+        return EXIT_OK
 
     async def once() -> Snapshot:
         async with build_service(config, once=True) as service:
@@ -867,7 +930,10 @@ def _lab(args: argparse.Namespace) -> int:
     from lab.sandbox import LabSettings, run_lab
 
     _configure_logging(args)
-    asyncio.run(run_lab(LabSettings(port=args.port, interval=args.interval)))
+    settings = LabSettings(
+        port=args.port, interval=args.interval, vantage_points=args.vantage_points
+    )
+    asyncio.run(run_lab(settings))
     return EXIT_OK
 
 

@@ -1,16 +1,18 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the test suite runs for real, when they are missing (chromium is
-# the browser the dashboard's tests drive: never a browser downloaded by Playwright).
+# the browser the dashboard's tests drive: never a browser downloaded by Playwright; prometheus
+# brings promtool, which checks and unit-tests dashboards/prometheus/rules.yaml; iproute2's
+# `ip netns` runs the quorum's tests in network namespaces).
 # With --bench, also those the benchmarks compare against (bench/, docs/benchmarks.md).
 # Non-interactive, and without starting their services (policy-rc.d answers "no").
 set -euo pipefail
 
 usage="usage: $0 [--bench]
-Installs Debian's nginx and chromium (for the tests) when missing; with --bench, also
-prometheus-blackbox-exporter, wrk and hey (for bench/). Needs root only when something is
-missing."
+Installs Debian's nginx, chromium, prometheus (for promtool) and iproute2 for the tests when
+missing; with --bench, also prometheus-blackbox-exporter, wrk and hey (for bench/). Needs root
+only when something is missing."
 
-packages=(nginx chromium)
+packages=(nginx chromium prometheus iproute2)
 for arg in "$@"; do
     case "$arg" in
         --bench) packages+=(prometheus-blackbox-exporter wrk hey) ;;

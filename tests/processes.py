@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import secrets
 import signal
 import socket
@@ -21,6 +22,7 @@ __all__ = [
     "Run",
     "answers",
     "free_port",
+    "lab_instances",
     "read_banner",
     "regionwatch",
     "run_cli",
@@ -166,3 +168,10 @@ async def read_banner(process: asyncio.subprocess.Process) -> str:
             assert line, f"the lab exited early: {banner}"
             banner += line.decode()
     return banner
+
+
+def lab_instances(banner: str) -> dict[str, tuple[str, str]]:
+    """The lab's instances as its banner names them with `--vantage-points N` (N > 1): each
+    vantage point's role and base URL, the decider (vp1) first."""
+    found = re.findall(r"^  (vp\d+) +(decider|observer) +(http://\S+)  ", banner, re.MULTILINE)
+    return {vantage: (role, url) for vantage, role, url in found}

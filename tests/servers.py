@@ -14,6 +14,7 @@ from typing import Any, Literal
 from starlette.types import ASGIApp
 
 from api.app import create_app
+from api.listener import Listener
 from api.server import serving as api_serving
 from monitor.clock import ManualClock
 from monitor.config import Config, load_config
@@ -22,10 +23,14 @@ from monitor.service import Service, build_service
 
 @asynccontextmanager
 async def serving(
-    app: ASGIApp, *, lifespan: Literal["auto", "on", "off"] = "on"
+    app: ASGIApp,
+    *,
+    lifespan: Literal["auto", "on", "off"] = "on",
+    listener: Listener | None = None,
 ) -> AsyncIterator[str]:
-    """Serve `app` with uvicorn on 127.0.0.1 (an ephemeral port); yields the base URL."""
-    async with api_serving(app, lifespan=lifespan) as served:
+    """Serve `app` with uvicorn on 127.0.0.1 (an ephemeral port, or `listener` bound
+    beforehand); yields the base URL."""
+    async with api_serving(app, lifespan=lifespan, listener=listener) as served:
         yield served.base_url
 
 
@@ -43,13 +48,14 @@ async def eventually(condition: object, *, timeout: float = 10.0, interval: floa
 
 @asynccontextmanager
 async def serving_service(
-    config: Config, *, schedule: bool = True, **build: Any
+    config: Config, *, schedule: bool = True, listener: Listener | None = None, **build: Any
 ) -> AsyncIterator[tuple[str, Service]]:
-    """The real app for `config` on loopback, its lifespan building the service (with
-    `build_service`'s keyword arguments: a manual clock, a Traffic Manager client) and, with
-    `schedule`, starting the rounds. Yields the base URL and the running service."""
+    """The real app for `config` on loopback (on `listener` when given: two services that
+    name each other bind first), its lifespan building the service (with `build_service`'s
+    keyword arguments: a manual clock, a Traffic Manager client) and, with `schedule`,
+    starting the rounds. Yields the base URL and the running service."""
     app = create_app(config, build=functools.partial(build_service, **build), schedule=schedule)
-    async with serving(app) as url:
+    async with serving(app, listener=listener) as url:
         service = app.state.service
         assert isinstance(service, Service)
         yield url, service

@@ -40,7 +40,7 @@ async def readyz(snapshot: Annotated[Snapshot, Depends(get_snapshot)]) -> JSONRe
         problems=list(snapshot.readiness),
         # `warnings` is what to alert on when it is not empty: an `info` warning (no deploy
         # marker yet) would keep such an alert firing on a service that is fine.
-        warnings=[w.message for w in snapshot.warnings if w.severity is not Severity.INFO],
+        warnings=[w.text for w in snapshot.warnings if w.severity is not Severity.INFO],
         details=[warning_out(w) for w in snapshot.warnings],
     )
     return JSONResponse(body.model_dump(), status_code=200 if snapshot.ready else 503)

@@ -118,6 +118,7 @@ class Endpoint:
     priority: int = 0  # 0 only while parsing: the profile assigns the next free priority
     geo_mapping: tuple[str, ...] = ()
     always_serve: bool = False
+    custom_headers: tuple[Header, ...] = ()  # when set, the prober sends these, not the profile's
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,6 +199,8 @@ def endpoint_properties(endpoint: Endpoint) -> Json:
     if endpoint.geo_mapping:
         out["geoMapping"] = list(endpoint.geo_mapping)
     out["alwaysServe"] = "Enabled" if endpoint.always_serve else "Disabled"
+    if endpoint.custom_headers:
+        out["customHeaders"] = _headers_json(endpoint.custom_headers)
     return out
 
 

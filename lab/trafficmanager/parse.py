@@ -142,6 +142,7 @@ def parse_endpoint(
         geo_mapping=tuple(geo),
         always_serve=_choice(props, "alwaysServe", "alwaysServe", Status, Status.DISABLED)
         is Status.ENABLED,
+        custom_headers=_headers(props.get("customHeaders"), "customHeaders"),
     )
 
 

@@ -142,7 +142,9 @@ class Prober:
         self, profile: Profile, endpoint: Endpoint, destination: tuple[str, int]
     ) -> tuple[bool, str]:
         monitor = profile.monitor
-        headers = {h.name.lower(): (h.name, h.value) for h in monitor.custom_headers}
+        # An endpoint's own custom headers replace the profile's, as in Traffic Manager.
+        custom = endpoint.custom_headers or monitor.custom_headers
+        headers = {h.name.lower(): (h.name, h.value) for h in custom}
         host = headers.pop("host", ("Host", endpoint.target))[1]
         server_name = None if _is_ip(host) else host
         tls = monitor.protocol is Protocol.HTTPS

@@ -65,6 +65,9 @@ class EndpointState:
     priority: int | None = None
     weight: int | None = None
     always_serve: bool = False
+    # The endpoint's own monitor headers: when set, Traffic Manager sends them instead of the
+    # profile's (how each endpoint tells /healthz which region it is).
+    custom_headers: tuple[tuple[str, str], ...] = ()
 
     @property
     def enabled(self) -> bool:
@@ -222,7 +225,14 @@ def parse_endpoint(raw: object, where: str = "") -> EndpointState:
         geo_mapping=tuple(code for code in geo if code is not None),
         priority=_int(ep.get("priority"), f"{where}properties.priority"),
         weight=_int(ep.get("weight"), f"{where}properties.weight"),
+        custom_headers=_headers(ep.get("customHeaders"), f"{where}properties.customHeaders"),
     )
+
+
+def _headers(value: object, where: str) -> tuple[tuple[str, str], ...]:
+    """`customHeaders` as (name, value) pairs."""
+    items = [_object(h, f"{where}[{i}]") for i, h in enumerate(_list(value, where))]
+    return tuple((str(h.get("name")), str(h.get("value"))) for h in items)
 
 
 def parse_profile(raw: object, *, name: str | None = None) -> ProfileState:
@@ -249,10 +259,6 @@ def parse_profile(raw: object, *, name: str | None = None) -> ProfileState:
     dns = _object(props.get("dnsConfig"), "properties.dnsConfig")
     monitor = _object(props.get("monitorConfig"), "properties.monitorConfig")
     at = "properties.monitorConfig."
-    headers = [
-        _object(h, f"{at}customHeaders[{i}]")
-        for i, h in enumerate(_list(monitor.get("customHeaders"), f"{at}customHeaders"))
-    ]
     return ProfileState(
         name=found,
         routing_method=routing,
@@ -268,7 +274,7 @@ def parse_profile(raw: object, *, name: str | None = None) -> ProfileState:
             tolerated_failures=_int(
                 monitor.get("toleratedNumberOfFailures"), f"{at}toleratedNumberOfFailures"
             ),
-            custom_headers=tuple((str(h.get("name")), str(h.get("value"))) for h in headers),
+            custom_headers=_headers(monitor.get("customHeaders"), f"{at}customHeaders"),
         ),
         endpoints=tuple(
             parse_endpoint(item, f"properties.endpoints[{i}].")

@@ -9,9 +9,11 @@ from pathlib import Path
 
 import httpx
 import pytest
+from fakepeer import FakePeer, fake_peer_serving
 from servers import eventually, serving_service
 
 from lab.origin import Fault, RegionalOrigin
+from lab.trafficmanager import TrafficManagerEmulator
 from monitor.config import load_config
 from monitor.service import Service
 
@@ -138,3 +140,83 @@ async def test_metrics_is_a_read_that_needs_the_read_token_when_set(
         assert wrong.json()["error"] == "forbidden"
         right = await client.get("/metrics", headers={"Authorization": "Bearer scrape-me"})
         assert right.status_code == 200
+
+
+async def test_metrics_show_the_monitor_blind_to_traffic_manager_until_it_reads_again(
+    seeded: TrafficManagerEmulator,
+    two_regions: dict[str, RegionalOrigin],
+    write_config: ConfigWriter,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Three failed Traffic Manager reads open `blind/traffic-manager`, exposed as
+    `regionwatch_blind{source="traffic-manager"} 1`; the next good read closes it and the
+    series goes away."""
+    for key, value in seeded.environment().items():
+        monkeypatch.setenv(key, value)
+    path = write_config(two_regions, traffic_manager=seeded.config_section(interval="1h"))
+    async with (
+        serving_service(load_config(path), schedule=False) as (url, service),
+        httpx.AsyncClient(base_url=url) as client,
+    ):
+        await service.read_traffic_manager()
+        seen = (await client.get("/metrics")).text
+        assert sample(seen, "regionwatch_blind", source="traffic-manager") is None
+        seeded.faults.add(method="GET", path_contains="trafficmanagerprofiles", status=403, count=3)
+        for _ in range(3):
+            await service.read_traffic_manager()
+        await service.engine.settle()
+        blind = (await client.get("/metrics")).text
+        assert sample(blind, "regionwatch_blind", source="traffic-manager") == 1.0
+        await service.read_traffic_manager()
+        await service.engine.settle()
+        again = (await client.get("/metrics")).text
+        assert sample(again, "regionwatch_blind", source="traffic-manager") is None
+
+
+async def test_metrics_show_each_peer_up_its_state_and_its_observations_age(
+    two_regions: dict[str, RegionalOrigin], write_config: ConfigWriter
+) -> None:
+    """A peer whose observations count is up (state fresh, an age per region it reported);
+    one that refuses our token is down (state unauthenticated, no ages), as /api/v1/peers."""
+    fresh = FakePeer("vp2", "vp2-token", {"westeurope": "healthy", "centralus": "healthy"})
+    refusing = FakePeer("vp3", "vp3-token")
+    async with fake_peer_serving(fresh) as fresh_url, fake_peer_serving(refusing) as refusing_url:
+        peers = [
+            {"name": "vp2", "url": fresh_url, "token": "vp2-token"},
+            {"name": "vp3", "url": refusing_url, "token": "not-vp3-token"},
+        ]
+        path = write_config(two_regions, vantage="decider", peers=peers)
+        async with (
+            serving_service(load_config(path)) as (url, _),
+            httpx.AsyncClient(base_url=url) as client,
+        ):
+
+            async def both_judged() -> bool:
+                text = (await client.get("/metrics")).text
+                return (
+                    sample(text, "regionwatch_peer_up", peer="vp2") == 1.0
+                    and sample(text, "regionwatch_peer_up", peer="vp3") == 0.0
+                )
+
+            await eventually(both_judged)
+            text = (await client.get("/metrics")).text
+            assert sample(text, "regionwatch_peer_state", peer="vp2", state="fresh") == 1.0
+            assert (
+                sample(text, "regionwatch_peer_state", peer="vp3", state="unauthenticated") == 1.0
+            )
+            assert sample(text, "regionwatch_peer_state", peer="vp3", state="fresh") is None
+            for region in ("westeurope", "centralus"):
+                age = sample(
+                    text, "regionwatch_peer_observation_age_seconds", peer="vp2", region=region
+                )
+                assert age is not None
+                assert 0.5 <= age < 5.0  # reported 0.5 s, plus the time since it arrived
+                assert (
+                    sample(
+                        text, "regionwatch_peer_observation_age_seconds", peer="vp3", region=region
+                    )
+                    is None
+                )
+            assert 'regionwatch_peer_observation_age_seconds{peer="decider"' not in text
+            listed = (await client.get("/api/v1/peers")).json()["peers"]
+            assert {p["name"]: p["counted"] for p in listed} == {"vp2": True, "vp3": False}

@@ -83,6 +83,12 @@ def with_key(key: str, value: object) -> str:
         channel.setdefault("name", "ops")
         channel.setdefault("type", "webhook")
         channel.setdefault("url", "https://h.example/x")
+    if key.startswith("peers[]"):
+        document["vantage"] = "us"
+        peer = typing.cast(list[dict[str, str]], document["peers"])[0]
+        peer.setdefault("name", "eu")
+        peer.setdefault("url", "https://127.0.0.1:9")
+        peer.setdefault("token", "t")
     return yaml.safe_dump(document, sort_keys=False)
 
 
@@ -104,7 +110,7 @@ DURATION_KEYS = [key for key, field in model_keys() if is_duration(field)]
 def test_a_duration_beyond_the_range_is_refused_at_every_key(tmp_path: Path, key: str) -> None:
     """`9999999999d` once raised OverflowError (exit 1, a traceback); every duration key now
     says the largest it accepts."""
-    assert len(DURATION_KEYS) == 24  # the walk sees them all, max_latency in a list included
+    assert len(DURATION_KEYS) == 25  # the walk sees them all, max_latency in a list included
     [(where, message)] = problems(tmp_path, with_key(key, "9999999999d"))
     assert where == key.replace("[]", "[0]").replace("<name>", "westeurope")
     assert message == "expected a duration of at most 3650d, got '9999999999d'"
@@ -282,25 +288,62 @@ def test_an_alert_channel_routes_only_known_event_types_and_regions(tmp_path: Pa
 
 
 def test_a_peer_url_must_be_a_url(tmp_path: Path) -> None:
-    """A peer's url that is a bare name is refused; http is allowed without a token."""
-    assert problems(tmp_path, MINIMAL + "peers: [{name: eu, url: observer}]\n") == [
+    """A peer's url that is a bare name is refused; plain http is allowed for an in-cluster
+    name (the token stays inside the cluster)."""
+    peer = "vantage: us\npeers: [{name: eu, url: %s, token: t0ken}]\n"
+    assert problems(tmp_path, MINIMAL + peer % "observer.example") == [
         (
             "peers[0].url",
             "expected an http or https URL such as https://observer.example.com:8000 "
             "(it has no scheme)",
         )
     ]
-    config = load(tmp_path, MINIMAL + "peers: [{name: eu, url: 'http://observer:8000'}]\n")
+    config = load(tmp_path, MINIMAL + peer % "'http://observer:8000'")
     assert config.peers[0].url == "http://observer:8000"
 
 
-def test_a_peer_with_a_token_needs_https(tmp_path: Path) -> None:
-    """The token would cross the network in clear over http."""
-    text = MINIMAL + "peers: [{name: eu, url: 'http://observer:8000', token: t0ken}]\n"
+def test_a_peer_across_a_network_needs_https(tmp_path: Path) -> None:
+    """The read token would cross the network in clear over http to a public name."""
+    text = MINIMAL + "vantage: us\npeers: [{name: eu, url: 'http://eu.example.com', token: t}]\n"
     assert problems(tmp_path, text) == [
         (
             "peers[0].url",
-            "expected an https URL when token is set (the token would cross the network in clear)",
+            "expected an https URL (plain http only on loopback or for an in-cluster "
+            "name: the token would cross the network in clear)",
+        )
+    ]
+
+
+def test_every_vantage_point_is_one_witness(tmp_path: Path) -> None:
+    """Peers need this instance's vantage name, a token each, names of their own, none this
+    instance's; an observer needs a read token for its observations."""
+    peer = "[{name: eu, url: 'https://127.0.0.1:9', token: t}]"
+    assert problems(tmp_path, MINIMAL + f"peers: {peer}\n") == [
+        (
+            "vantage",
+            "expected this instance's vantage point name when peers are set (each vantage "
+            "point is a witness the decider counts)",
+        )
+    ]
+    assert problems(tmp_path, MINIMAL + f"vantage: eu\npeers: {peer}\n") == [
+        (
+            "peers[0].name",
+            "'eu' is this instance's own vantage point (expected another instance's)",
+        )
+    ]
+    twice = "[{name: eu, url: 'https://127.0.0.1:9', token: t}, {name: eu, url: 'https://127.0.0.2:9', token: t}]"
+    assert [key for key, _ in problems(tmp_path, MINIMAL + f"vantage: us\npeers: {twice}\n")] == [
+        "peers[1].name"
+    ]
+    untokened = "[{name: eu, url: 'https://127.0.0.1:9'}]"
+    assert problems(tmp_path, MINIMAL + f"vantage: us\npeers: {untokened}\n") == [
+        ("peers[0].token", "required key is missing")
+    ]
+    assert problems(tmp_path, MINIMAL + "role: observer\n") == [
+        (
+            "api.read_token",
+            "expected a token on an observer (the decider pulls its observations with it; "
+            "they are never served without one)",
         )
     ]
 

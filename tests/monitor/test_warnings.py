@@ -254,7 +254,7 @@ def test_enforce_mode_without_write_permission_is_critical_and_says_what_to_do()
     """The missing permission is named, with the role to grant or the mode to set."""
     [warning] = compute_warnings(config(), known(access=CANNOT_WRITE))
     assert warning.severity is Severity.CRITICAL
-    assert warning.message == (
+    assert warning.text == (
         "enforce mode, cannot write to Traffic Manager: missing permission "
         "Microsoft.Network/trafficManagerProfiles/externalEndpoints/write; give regionwatch's "
         "identity the Traffic Manager Contributor role on the profile, or set "
@@ -271,9 +271,11 @@ def test_a_failed_permission_check_is_unknown_and_the_last_answer_stands() -> No
     facts = known(access=view.access_known, access_failure=view.access)
     [warning] = compute_warnings(config(), facts)
     assert warning.code == "write_access_unknown"
-    assert warning.message == (
+    assert warning.text == (
         "the write-permission check failed at 2026-11-27T13:00:00Z: Azure answered 503; "
-        "the check of 2026-11-27T12:00:00Z stands (can write); it is tried again every hour"
+        "the check of 2026-11-27T12:00:00Z stands (can write); it is tried again every hour; "
+        "if it keeps failing, read the error (Resource Manager unreachable, throttled, the "
+        "listing refused)"
     )
 
 
@@ -297,6 +299,38 @@ def test_always_serve_is_information_in_enforce_mode_and_a_warning_outside_it() 
     [dry_run] = compute_warnings(config(failover={"mode": "dry-run"}), facts)
     assert (enforce.severity, dry_run.severity) == (Severity.INFO, Severity.WARNING)
     assert "nothing takes it out when westeurope fails" in dry_run.message
+
+
+def test_a_disabled_second_world_holder_leaves_ours_the_only_one() -> None:
+    """A Disabled endpoint mapping WORLD catches nobody: the enabled one of ours is still the
+    only WORLD holder, and is named."""
+    disabled = replace(endpoint("fallback", "WORLD"), endpoint_status=EndpointStatus.DISABLED)
+    facts = known(
+        profile=profile(endpoint("westeurope", "GEO-EU"), endpoint("centralus", "WORLD"), disabled)
+    )
+    assert [(w.code, w.subject) for w in compute_warnings(config(), facts)] == [
+        ("only_world_holder", "centralus")
+    ]
+
+
+@pytest.mark.parametrize(
+    ("sections", "key"),
+    [
+        ({"api": {"local_region": "westeurope"}}, "api.local_region"),
+        ({"vantage": "westeurope"}, "vantage"),
+    ],
+)
+def test_a_decider_whose_local_region_or_vantage_is_governed_is_named_by_that_key(
+    sections: dict[str, Any], key: str
+) -> None:
+    """`api.local_region` or `vantage` naming a region it fails over: one warning, whose
+    subject is the key that says so; nothing once that region's endpoint is not governed."""
+    [warning] = compute_warnings(config(**sections), known())
+    assert (warning.code, warning.subject) == ("decider_in_governed_region", key)
+    assert warning.message.startswith(f"the decider runs in westeurope ({key})")
+    assert warning.fix is not None and "observers" in warning.fix
+    outside = profile(endpoint("centralus", "GEO-NA"), endpoint("fallback", "WORLD"))
+    assert codes(config(**sections), known(profile=outside)) == []  # westeurope not governed
 
 
 def test_one_warning_per_endpoint_held_out_of_enforce_mode() -> None:

@@ -249,3 +249,15 @@ async def test_the_labs_interval_is_at_least_one_second() -> None:
     assert code == 2
     assert "expected at least 1s" in err
     assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("count", ["0", "6", "three"])
+async def test_the_labs_vantage_points_are_one_to_five(count: str) -> None:
+    """`lab --vantage-points` outside 1..5 is a command-line error (exit 2) naming the range,
+    before anything starts; `lab --help` documents the flag and its default."""
+    code, _, err = await regionwatch("lab", "--port", "0", "--vantage-points", count)
+    assert code == 2
+    assert "expected a number from 1 to 5" in err
+    assert "Traceback" not in err
+    code, out, _ = await regionwatch("lab", "--help")
+    assert code == 0 and "--vantage-points N" in out and "default 1" in out

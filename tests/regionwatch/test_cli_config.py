@@ -164,6 +164,7 @@ CASES: dict[str, tuple[Callable[[int], bytes], list[str]]] = {
             "https://management.azure.com (it has no scheme)",
             "FILE: peers[0].url: expected an http or https URL such as "
             "https://observer.example.com:8000 (it has no scheme)",
+            "FILE: peers[0].token: required key is missing",
         ],
     ),
     "defaults-and-listen": (

@@ -222,6 +222,36 @@ async def test_http_probes_send_the_configured_request_and_judge_the_status(
         assert status(tm) is MonitorStatus.DEGRADED
 
 
+async def test_an_endpoints_own_custom_headers_replace_the_profiles(tm_ca: trustme.CA) -> None:
+    """An endpoint with custom headers of its own is probed with those, not the profile's
+    (how each endpoint names its region to /healthz), and its resource lists them."""
+    async with TrafficManagerEmulator(ca=tm_ca) as tm, _PlainOrigin() as origin:
+        tm.seed_lab_profile(monitor_path="/healthz")
+        patch_monitor(tm, protocol="HTTP", port=origin.port)
+        headers = [
+            {"name": "X-Regionwatch-Region", "value": "westeurope"},
+            {"name": "Host", "value": "west.example.com"},
+        ]
+        tm.state.patch_endpoint(
+            tm.subscription_id,
+            "blog",
+            "blog",
+            "ExternalEndpoints",
+            "westeurope",
+            {"properties": {"customHeaders": headers}},
+        )
+        tm.prober.route(WEST, "127.0.0.1")
+        await tm.prober.probe_once()
+        _, sent = origin.requests[0]
+        assert sent["x-regionwatch-region"] == "westeurope"
+        assert sent["host"] == "west.example.com"
+        endpoint = tm.profile().endpoint("westeurope")
+        assert endpoint is not None
+        assert tm.state.endpoint_json(tm.profile(), endpoint)["properties"]["customHeaders"] == (
+            headers
+        )
+
+
 async def test_the_background_loop_probes_on_its_own(
     tm_ca: trustme.CA, west: RegionalOrigin
 ) -> None:
