@@ -934,23 +934,12 @@ def _judge(
                 ),
                 None,
             )
-    if failover.mode == "off":
+    idle = _never_acts(config)
+    if idle is not None:
+        because, setting = idle
         return (
             replace(
-                rp,
-                stance=Stance.WITHHELD,
-                reason=f"{why}; failover.mode is off",
-                next="nothing (failover.mode: off)",
-            ),
-            None,
-        )
-    if config.role == "observer":
-        return (
-            replace(
-                rp,
-                stance=Stance.WITHHELD,
-                reason=f"{why}; an observer never acts: the decider decides",
-                next="nothing (role: observer)",
+                rp, stance=Stance.WITHHELD, reason=f"{why}; {because}", next=f"nothing ({setting})"
             ),
             None,
         )
@@ -1125,6 +1114,15 @@ def _never_strand(
         dry_run=config.failover.mode != "enforce",
         urgent=True,
     )
+
+
+def _never_acts(config: Config) -> tuple[str, str] | None:
+    """Why this instance decides nothing, and the setting that says so; None when it acts."""
+    if config.failover.mode == "off":
+        return "failover.mode is off", "failover.mode: off"
+    if config.role == "observer":
+        return "an observer never acts: the decider decides", "role: observer"
+    return None
 
 
 def _everything_fails_from_here(state: PolicyState, config: Config, now: datetime) -> bool:
