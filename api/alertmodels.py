@@ -11,8 +11,8 @@ from pydantic import BaseModel, Field
 
 from api.models import EventOut
 from monitor.alerts.health import ChannelHealth, ChannelStatus
-from monitor.alerts.notifier import safe_url
 from monitor.config import AlertConfig
+from monitor.redaction import safe_url
 
 __all__ = [
     "ALERTS_EXAMPLE",

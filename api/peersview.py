@@ -11,13 +11,13 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from datetime import datetime
-from urllib.parse import urlsplit
 
 from pydantic import BaseModel, Field
 
 from monitor.config import Config
 from monitor.observations import failure_of
 from monitor.quorum import SUSPECT_ROUNDS, PeerState, everything_fails
+from monitor.redaction import safe_url
 from monitor.results import LOCAL_VANTAGE, RegionVerdict
 from monitor.snapshot import Snapshot
 
@@ -112,7 +112,7 @@ def peers_out(snapshot: Snapshot, config: Config, now: datetime) -> PeersOut:
         out.append(
             PeerOut(
                 name=peer.name,
-                target=_target(peer.url),
+                target=safe_url(peer.url),
                 state=state.value,
                 counted=state is PeerState.FRESH and not suspect,
                 detail=detail,
@@ -166,9 +166,3 @@ def _decider(snapshot: Snapshot, regions: Sequence[str]) -> str:
 def _failure(verdict: RegionVerdict) -> str | None:
     failure = failure_of(verdict)
     return failure.value if failure is not None else None
-
-
-def _target(url: str) -> str:
-    parts = urlsplit(url)
-    port = f":{parts.port}" if parts.port else ""
-    return f"{parts.scheme}://{parts.hostname}{port}"

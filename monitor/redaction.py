@@ -14,7 +14,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import structlog
 
-__all__ = ["HIDDEN", "RedactUrls", "redact_url", "redact_urls"]
+__all__ = ["HIDDEN", "RedactUrls", "redact_url", "redact_urls", "safe_url"]
 
 HIDDEN = "***"
 # A URL in free text: a scheme, `://`, then anything up to whitespace, a quote or a bracket.
@@ -40,6 +40,14 @@ def redact_url(url: str) -> str:
         netloc = f"{HIDDEN}@{netloc}"
     query = "&".join(_hide_value(pair) for pair in parts.query.split("&")) if parts.query else ""
     return urlunsplit((parts.scheme, netloc, parts.path, query, HIDDEN if parts.fragment else ""))
+
+
+def safe_url(url: str) -> str:
+    """The part of a URL that may be shown where even its path may be a secret (a webhook's
+    is): scheme, host and port."""
+    parts = urlsplit(url)
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme}://{parts.hostname or ''}{port}"
 
 
 def redact_urls(text: str) -> str:

@@ -765,8 +765,9 @@ def _replay(args: argparse.Namespace) -> int:
 
 def _alert_test(args: argparse.Namespace) -> int:
     from monitor.alerts.channels import build_notifier
-    from monitor.alerts.notifier import NotifyError, safe_url
+    from monitor.alerts.notifier import NotifyError
     from monitor.config import load_config
+    from monitor.redaction import safe_url
     from regionwatch.alerttest import sample_alert
 
     _configure_logging(args)

@@ -16,8 +16,9 @@ from datetime import UTC
 
 import httpx
 
-from monitor.alerts.notifier import Alert, NotifyError, safe_url
+from monitor.alerts.notifier import Alert, NotifyError
 from monitor.clock import Clock
+from monitor.redaction import safe_url
 
 __all__ = ["RETRYABLE_STATUSES", "Channel", "JsonNotifier", "dumps", "retry_after"]
 

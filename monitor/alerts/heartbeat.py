@@ -14,10 +14,10 @@ from collections.abc import Callable
 import httpx
 import structlog
 
-from monitor.alerts.notifier import safe_url
 from monitor.clock import Clock
 from monitor.config import HeartbeatConfig
 from monitor.events import EventType
+from monitor.redaction import safe_url
 from monitor.snapshot import Snapshot
 
 __all__ = ["Heartbeat", "unhealthy"]

@@ -10,9 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
-from urllib.parse import urlsplit
 
-__all__ = ["Alert", "Notifier", "NotifyError", "safe_url"]
+__all__ = ["Alert", "Notifier", "NotifyError"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,10 +46,3 @@ class Notifier(Protocol):
     async def aclose(self) -> None:
         """Release connections."""
         ...
-
-
-def safe_url(url: str) -> str:
-    """The part of a URL that may be shown: scheme and host (a webhook's secret is its path)."""
-    parts = urlsplit(url)
-    port = f":{parts.port}" if parts.port else ""
-    return f"{parts.scheme}://{parts.hostname or ''}{port}"
