@@ -16,7 +16,8 @@ from pydantic import BaseModel, Field
 
 from monitor.config import Config
 from monitor.observations import failure_of
-from monitor.quorum import SUSPECT_ROUNDS, PeerState, everything_fails
+from monitor.policy import everything_fails_from_here
+from monitor.quorum import SUSPECT_ROUNDS, sights
 from monitor.redaction import safe_url
 from monitor.results import LOCAL_VANTAGE, RegionVerdict
 from monitor.snapshot import Snapshot
@@ -76,13 +77,10 @@ def peers_out(snapshot: Snapshot, config: Config, now: datetime) -> PeersOut:
     interval = config.checks.https.interval
     vantage = config.vantage or LOCAL_VANTAGE
     regions = list(config.regions)
-    window = SUSPECT_ROUNDS * interval
     policy = snapshot.policy
-    # The policy does not count this instance's own failures while every region fails from
-    # here (docs/failover.md): its row says so like a suspect peer's.
-    suspect_here = policy is not None and everything_fails(
-        {name: policy.region(name).last_failed_at for name in regions}, regions, now, window
-    )
+    # What the policy counts, read the way it reads it: its own rounds unless every region
+    # fails from here (docs/failover.md), and each peer's sight (fresh, not suspect).
+    suspect_here = policy is not None and everything_fails_from_here(policy, config, now)
     cells = [
         CellOut(
             vantage=vantage,
@@ -96,25 +94,28 @@ def peers_out(snapshot: Snapshot, config: Config, now: datetime) -> PeersOut:
         )
         for view in snapshot.regions.values()
     ]
+    seen = {
+        s.name: s
+        for s in sights(snapshot.peers, [p.name for p in config.peers], regions, now, interval)
+    }
     out = []
     for peer in config.peers:
         view = snapshot.peers.get(peer.name)
         if view is None:
             continue
-        state = view.state(now, interval)
-        fresh = view.fresh(now, interval)
-        suspect = everything_fails(view.failed_at, regions, now, window)
+        sight = seen[peer.name]
+        counted = sight.observations is not None and not sight.suspect
         last = view.last
         good = view.good
         detail = view.describe(now, interval)
-        if suspect and state is PeerState.FRESH:
+        if sight.suspect:
             detail = f"sees every region failing within {SUSPECT_ROUNDS} rounds: not counted"
         out.append(
             PeerOut(
                 name=peer.name,
                 target=safe_url(peer.url),
-                state=state.value,
-                counted=state is PeerState.FRESH and not suspect,
+                state=view.state(now, interval).value,
+                counted=counted,
                 detail=detail,
                 role=good.role if good is not None else None,
                 instance=good.instance if good is not None else None,
@@ -136,7 +137,7 @@ def peers_out(snapshot: Snapshot, config: Config, now: datetime) -> PeersOut:
                     status=o.status.value,
                     age_s=round(o.age + since, 1),
                     failure=o.failure.value if o.failure is not None else None,
-                    counted=name in fresh and not suspect,
+                    counted=counted and name in (sight.observations or {}),
                 )
             )
     return PeersOut(

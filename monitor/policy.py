@@ -62,6 +62,7 @@ __all__ = [
     "decide_peers",
     "decide_round",
     "decide_traffic_manager",
+    "everything_fails_from_here",
     "first_policy",
     "flap_limited",
     "healthz_out",
@@ -864,7 +865,7 @@ def _judge(
             _inconclusive(rp, f"{name} could not be judged for {rp.unjudged} rounds: errors only"),
             None,
         )
-    if _everything_fails_from_here(state, config, now):
+    if everything_fails_from_here(state, config, now):
         return (
             _inconclusive(
                 rp,
@@ -1125,7 +1126,7 @@ def _never_acts(config: Config) -> tuple[str, str] | None:
     return None
 
 
-def _everything_fails_from_here(state: PolicyState, config: Config, now: datetime) -> bool:
+def everything_fails_from_here(state: PolicyState, config: Config, now: datetime) -> bool:
     """Every configured region (two or more) failed a round from here within the last
     `SUSPECT_ROUNDS` intervals: judged over a window, not the latest rounds alone, so a region
     that passes one round amid a network fault on our side does not let the others be
