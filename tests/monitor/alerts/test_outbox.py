@@ -4,7 +4,7 @@ and pruned."""
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import AsyncIterator
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -53,16 +53,8 @@ def critical_only(event: Event) -> list[str]:
 
 
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    s = Store(
-        tmp_path / "s.db",
-        clock=ManualClock(START),
-        retention=timedelta(days=1),
-        route_alerts=critical_only,
-    )
-    await s.open()
-    yield s
-    await s.close()
+def route_alerts() -> Callable[[Event], list[str]]:
+    return critical_only
 
 
 def rows(store: Store) -> list[tuple[str, str, str]]:
