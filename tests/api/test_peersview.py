@@ -4,18 +4,16 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
 
-from verdicts import REGIONS, START, verdict
+from verdicts import REGIONS, START, config_with, peer_document, verdict
 
 from api.dashboardview import vantage_panel
 from api.peersview import PeersOut, peers_out
-from monitor.config import Config, parse_config
+from monitor.config import Config
 from monitor.evidence import PeersPulled, RoundFinished
 from monitor.fold import first_snapshot, fold
-from monitor.observations import Observation, PeerDocument
 from monitor.quorum import PeerProblem, PeerPull
-from monitor.results import FailureClass, RegionStatus
+from monitor.results import RegionStatus
 from monitor.snapshot import Snapshot
 
 INTERVAL = timedelta(seconds=10)
@@ -23,40 +21,17 @@ INTERVAL = timedelta(seconds=10)
 
 def topology(role: str = "decider", peers: tuple[str, ...] = ("vp2", "vp3")) -> Config:
     """Two regions watched from vp1, with `peers` (each on a loopback URL)."""
-    document: dict[str, Any] = {
-        "site": {"hostname": "blog.example.com"},
-        "regions": {name: {"address": f"192.0.2.{i + 1}"} for i, name in enumerate(REGIONS)},
-        "checks": {"https": {"interval": "10s", "timeout": "5s"}},
-        "vantage": "vp1",
-        "role": role,
-        "peers": [
+    api = {"read_token": "observer-read-token"} if role == "observer" else {}
+    return config_with(
+        checks={"https": {"interval": "10s", "timeout": "5s"}},
+        vantage="vp1",
+        role=role,
+        api=api,
+        peers=[
             {"name": name, "url": f"http://127.0.0.1:{9100 + i}", "token": f"{name}-token"}
             for i, name in enumerate(peers)
         ],
-    }
-    if role == "observer":
-        document["api"] = {"read_token": "observer-read-token"}
-    return parse_config(document)
-
-
-def document(
-    vantage: str,
-    seen: dict[str, RegionStatus],
-    *,
-    age: float = 2.0,
-    role: str = "observer",
-    serve: dict[str, bool] | None = None,
-) -> PeerDocument:
-    observations = {
-        region: Observation(
-            region,
-            status,
-            age,
-            FailureClass.TRANSPORT if status is RegionStatus.FAILING else None,
-        )
-        for region, status in seen.items()
-    }
-    return PeerDocument(f"{vantage}-1", vantage, role, observations, serve or {})
+    )
 
 
 def pulled(config: Config, snapshot: Snapshot, at: datetime, *pulls: PeerPull) -> Snapshot:
@@ -84,7 +59,9 @@ def test_the_matrix_lists_this_instance_first_then_each_peer_with_ages_as_of_now
     )
     seen = {"westeurope": RegionStatus.HEALTHY, "centralus": RegionStatus.DEGRADED}
     at = START + timedelta(seconds=1)
-    snapshot = pulled(config, snapshot, at, PeerPull("vp2", at, document("vp2", seen)))
+    snapshot = pulled(
+        config, snapshot, at, PeerPull("vp2", at, peer_document("vp2", seen, age=2.0))
+    )
     view = peers_out(snapshot, config, START + timedelta(seconds=5))
     assert view.vantage_points == ["vp1", "vp2", "vp3"]
     assert [c.vantage for c in view.matrix] == ["vp1", "vp1", "vp2", "vp2"]
@@ -108,7 +85,9 @@ def test_a_peer_unanswering_for_two_intervals_is_unreachable_and_its_cells_not_c
     config = topology(peers=("vp2",))
     snapshot = first_snapshot(config, instance="test", now=START)
     seen = {"westeurope": RegionStatus.FAILING, "centralus": RegionStatus.HEALTHY}
-    snapshot = pulled(config, snapshot, START, PeerPull("vp2", START, document("vp2", seen)))
+    snapshot = pulled(
+        config, snapshot, START, PeerPull("vp2", START, peer_document("vp2", seen, age=2.0))
+    )
     later = START + 3 * INTERVAL
     gone = PeerPull("vp2", later, problem=PeerProblem.UNREACHABLE, detail="HTTP 503")
     snapshot = pulled(config, snapshot, later, gone)
@@ -127,7 +106,9 @@ def test_a_fresh_peer_seeing_every_region_failing_is_not_counted() -> None:
     config = topology(peers=("vp2",))
     snapshot = first_snapshot(config, instance="test", now=START)
     seen = dict.fromkeys(REGIONS, RegionStatus.FAILING)
-    snapshot = pulled(config, snapshot, START, PeerPull("vp2", START, document("vp2", seen)))
+    snapshot = pulled(
+        config, snapshot, START, PeerPull("vp2", START, peer_document("vp2", seen, age=2.0))
+    )
     view = peers_out(snapshot, config, START + timedelta(seconds=1))
     (peer,) = view.peers
     assert (peer.state, peer.counted) == ("fresh", False)
@@ -159,9 +140,10 @@ def test_an_observer_names_the_decider_whose_decisions_its_healthz_repeats() -> 
     snapshot = first_snapshot(config, instance="test", now=START)
     snapshot = rounds(config, snapshot, START, westeurope=RegionStatus.HEALTHY)
     assert peers_out(snapshot, config, START).decider == "unreachable"
-    decider = document(
+    decider = peer_document(
         "vp9",
         dict.fromkeys(REGIONS, RegionStatus.HEALTHY),
+        age=2.0,
         role="decider",
         serve={"westeurope": False, "centralus": True},
     )
@@ -178,7 +160,9 @@ def test_the_panel_has_one_row_per_vantage_point_with_a_gap_where_none_was_repor
     snapshot = first_snapshot(config, instance="test", now=START)
     snapshot = rounds(config, snapshot, START, centralus=RegionStatus.FAILING)
     seen = {"centralus": RegionStatus.HEALTHY}
-    snapshot = pulled(config, snapshot, START, PeerPull("vp2", START, document("vp2", seen)))
+    snapshot = pulled(
+        config, snapshot, START, PeerPull("vp2", START, peer_document("vp2", seen, age=2.0))
+    )
     panel = vantage_panel(peers_out(snapshot, config, START), list(config.regions))
     assert panel.regions == REGIONS
     assert [(r.vantage, r.peer.state if r.peer else None) for r in panel.rows] == [

@@ -7,9 +7,9 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from verdicts import REGIONS, START
+from verdicts import REGIONS, START, config_with
 
-from monitor.config import Config, parse_config
+from monitor.config import Config
 from monitor.events import Event, EventType, derive
 from monitor.evidence import ActionFinished, Evidence, RoundFinished, TrafficManagerRead
 from monitor.fold import first_snapshot, step
@@ -29,13 +29,9 @@ MINUTE = timedelta(minutes=1)
 
 
 def config(**alerting: Any) -> Config:
-    return parse_config(
-        {
-            "site": {"hostname": "blog.example.com"},
-            "regions": {name: {"address": f"192.0.2.{i + 1}"} for i, name in enumerate(REGIONS)},
-            "traffic_manager": {"subscription_id": "s", "resource_group": "rg", "profile": "blog"},
-            "alerting": alerting,
-        }
+    return config_with(
+        traffic_manager={"subscription_id": "s", "resource_group": "rg", "profile": "blog"},
+        alerting=alerting,
     )
 
 

@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 from alertreceiver import Answer, receiving
-from verdicts import REGIONS
+from verdicts import config_with
 
 from monitor.clock import SystemClock
-from monitor.config import Config, parse_config
+from monitor.config import Config
 from monitor.observations import DOCUMENT_VERSION, MAX_DOCUMENT_BYTES, MalformedDocument, parse
 from monitor.peers import PeerPuller
 from monitor.probes.https import build_ssl_context
@@ -22,13 +22,8 @@ TOKEN = "peer-read-t0ken"
 
 
 def config(url: str, *, timeout: str = "1s") -> Config:
-    return parse_config(
-        {
-            "site": {"hostname": "blog.example.com"},
-            "regions": {name: {"address": f"192.0.2.{i + 1}"} for i, name in enumerate(REGIONS)},
-            "vantage": "vp1",
-            "peers": [{"name": "vp2", "url": url, "token": TOKEN, "timeout": timeout}],
-        }
+    return config_with(
+        vantage="vp1", peers=[{"name": "vp2", "url": url, "token": TOKEN, "timeout": timeout}]
     )
 
 

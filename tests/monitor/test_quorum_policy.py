@@ -7,12 +7,12 @@ from __future__ import annotations
 import json
 from datetime import datetime, timedelta
 
-from verdicts import REGIONS, START, verdict
+from verdicts import START, config_with, peer_document, verdict
 
 from monitor.config import Config, parse_config
 from monitor.evidence import PeersPulled, RoundFinished
 from monitor.fold import first_snapshot, step
-from monitor.observations import Observation, PeerDocument
+from monitor.observations import PeerDocument
 from monitor.policy import Action, Stance
 from monitor.quorum import PeerProblem, PeerPull
 from monitor.results import (
@@ -28,24 +28,15 @@ from monitor.snapshot import Snapshot
 INTERVAL = timedelta(seconds=10)
 
 
-def config(**extra: object) -> Config:
-    return parse_config(
-        {
-            "site": {"hostname": "blog.example.com"},
-            "regions": {name: {"address": f"192.0.2.{i + 1}"} for i, name in enumerate(REGIONS)},
-            "checks": {"https": {"interval": "10s", "timeout": "5s"}},
-            "failover": {"mode": "enforce", "failing_rounds_without_deploy": 3},
-            "vantage": "vp1",
-            "peers": [
-                {"name": name, "url": f"https://127.0.0.{i + 2}:9", "token": "t"}
-                for i, name in enumerate(("vp2", "vp3"))
-            ],
-            **extra,
-        }
-    )
-
-
-DECIDER = config()
+DECIDER = config_with(
+    checks={"https": {"interval": "10s", "timeout": "5s"}},
+    failover={"mode": "enforce", "failing_rounds_without_deploy": 3},
+    vantage="vp1",
+    peers=[
+        {"name": name, "url": f"https://127.0.0.{i + 2}:9", "token": "t"}
+        for i, name in enumerate(("vp2", "vp3"))
+    ],
+)
 
 
 def transport_failure(region: str, at: datetime) -> RegionVerdict:
@@ -62,20 +53,6 @@ def transport_failure(region: str, at: datetime) -> RegionVerdict:
         vantage="vp1",
     )
     return RegionVerdict(region, RegionStatus.FAILING, at, ("home: connection refused",), (result,))
-
-
-def document(vantage: str, seen: dict[str, RegionStatus], *, age: float = 1.0) -> PeerDocument:
-    failure = {RegionStatus.FAILING: FailureClass.TRANSPORT}
-    return PeerDocument(
-        instance=f"monitor-{vantage}",
-        vantage=vantage,
-        role="observer",
-        observations={
-            region: Observation(region, status, age, failure.get(status))
-            for region, status in seen.items()
-        },
-        serve={},
-    )
 
 
 def run(
@@ -104,7 +81,7 @@ def run(
         pulls = []
         for name, said in peers.items():
             if isinstance(said, dict):
-                pulls.append(PeerPull(name, pulled_at, document(name, said, age=age)))
+                pulls.append(PeerPull(name, pulled_at, peer_document(name, said, age=age)))
             elif isinstance(said, PeerProblem):
                 pulls.append(PeerPull(name, pulled_at, problem=said, detail="on purpose"))
         done = step(snapshot, PeersPulled(tuple(pulls)), config=cfg, now=pulled_at)
@@ -219,17 +196,13 @@ def test_a_peer_that_stops_answering_is_absent_after_two_intervals() -> None:
     assert snapshot.conditions["peer/vp2"].evidence["state"] == "unreachable"
 
 
-OBSERVER = parse_config(
-    {
-        "site": {"hostname": "blog.example.com"},
-        "regions": {name: {"address": f"192.0.2.{i + 1}"} for i, name in enumerate(REGIONS)},
-        "checks": {"https": {"interval": "10s", "timeout": "5s"}},
-        "failover": {"failing_rounds_without_deploy": 3},
-        "role": "observer",
-        "vantage": "vp2",
-        "api": {"read_token": "r"},
-        "peers": [{"name": "vp1", "url": "https://127.0.0.1:9", "token": "t"}],
-    }
+OBSERVER = config_with(
+    checks={"https": {"interval": "10s", "timeout": "5s"}},
+    failover={"failing_rounds_without_deploy": 3},
+    role="observer",
+    vantage="vp2",
+    api={"read_token": "r"},
+    peers=[{"name": "vp1", "url": "https://127.0.0.1:9", "token": "t"}],
 )
 
 

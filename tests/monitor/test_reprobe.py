@@ -10,10 +10,10 @@ from pathlib import Path
 
 from alertreceiver import Answer, receiving
 from servers import eventually, serving_service
-from verdicts import START, verdict
+from verdicts import START, config_with, verdict
 
 from lab.origin import RegionalOrigin
-from monitor.config import load_config, parse_config
+from monitor.config import load_config
 from monitor.evidence import RoundFinished
 from monitor.fold import first_snapshot, step
 from monitor.observations import DOCUMENT_VERSION, Observation, PeerDocument
@@ -33,15 +33,7 @@ def document(failure: FailureClass) -> PeerDocument:
 def test_only_content_failures_we_do_not_see_are_probed_again() -> None:
     """A peer's content failure of a region we see serving: probed again; its transport
     failure (a path of its own) or a region we already see failing: not."""
-    cfg = parse_config(
-        {
-            "site": {"hostname": "blog.example.com"},
-            "regions": {
-                "westeurope": {"address": "192.0.2.1"},
-                "centralus": {"address": "192.0.2.2"},
-            },
-        }
-    )
+    cfg = config_with()
     snapshot = first_snapshot(cfg, instance="vp1", now=START)
     for region in ("westeurope", "centralus"):
         snapshot = step(
