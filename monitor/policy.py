@@ -29,9 +29,9 @@ from monitor.deploys import (
 )
 from monitor.durations import format_duration
 from monitor.guardrails import Guard, Refusal, check_disable
+from monitor.observations import failure_of
 from monitor.quorum import SUSPECT_ROUNDS, PeerSight, everything_fails, witnesses
 from monitor.results import (
-    CheckResult,
     FailureClass,
     OnFailure,
     Outcome,
@@ -279,7 +279,7 @@ def _count(
     if verdict.status is RegionStatus.UNKNOWN:
         rp = replace(rp, unjudged=rp.unjudged + 1)
     elif verdict.status is RegionStatus.FAILING:
-        content = _content_failure(verdict.results)
+        content = failure_of(verdict) is FailureClass.CONTENT
         failing = (
             rp.failing.then(verdict.decided_at, content=content, gap=gap)
             if rp.failing is not None
@@ -1269,15 +1269,6 @@ def _pending_disables(state: PolicyState) -> list[tuple[str, datetime]]:
         for name, rp in state.regions.items()
         if rp.pending_action is Action.DISABLE and rp.pending_at is not None
     ]
-
-
-def _content_failure(results: tuple[CheckResult, ...]) -> bool:
-    return any(
-        r.outcome is Outcome.DOWN
-        and r.on_failure is OnFailure.FAILOVER
-        and r.failure_class is not FailureClass.TRANSPORT
-        for r in results
-    )
 
 
 def _with(state: PolicyState, name: str, rp: RegionPolicy) -> PolicyState:
