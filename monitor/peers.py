@@ -15,6 +15,7 @@ import ssl
 import httpx
 import structlog
 
+from monitor.bodies import BodyTooLarge, read_bounded
 from monitor.clock import Clock
 from monitor.config import Config, PeerConfig
 from monitor.observations import MAX_DOCUMENT_BYTES, MalformedDocument, parse
@@ -50,7 +51,11 @@ class PeerPuller:
 
     async def _pull(self, peer: PeerConfig) -> PeerPull:
         url = peer.url.rstrip("/") + OBSERVATIONS_PATH
-        headers = {"Accept": "application/json", "Authorization": f"Bearer {peer.token}"}
+        headers = {
+            "Accept": "application/json",
+            "Accept-Encoding": "identity",  # the bound counts wire bytes: nothing to inflate
+            "Authorization": f"Bearer {peer.token}",
+        }
         timeout = peer.timeout.total_seconds()
         try:
             async with asyncio.timeout(timeout):
@@ -73,13 +78,13 @@ class PeerPuller:
                             f"HTTP {status} from {redact_url(url)} (not a regionwatch "
                             "observations endpoint?)",
                         )
-                    body = await _read_bounded(response)
+                    body = await read_bounded(
+                        response, MAX_DOCUMENT_BYTES, what="the observations document"
+                    )
         except TimeoutError:
             return self._failed(peer, PeerProblem.UNREACHABLE, f"no answer within {timeout:g} s")
-        except _TooLarge:
-            return self._failed(
-                peer, PeerProblem.MALFORMED, f"a body larger than {MAX_DOCUMENT_BYTES} bytes"
-            )
+        except BodyTooLarge as e:
+            return self._failed(peer, PeerProblem.MALFORMED, str(e))
         except httpx.HTTPError as e:
             return self._failed(peer, PeerProblem.UNREACHABLE, _http_error(e))
         try:
@@ -103,24 +108,6 @@ class PeerPuller:
     def _failed(self, peer: PeerConfig, problem: PeerProblem, detail: str) -> PeerPull:
         log.info("peer_pull_failed", peer=peer.name, problem=problem.value, detail=detail)
         return PeerPull(peer.name, self._clock.now(), problem=problem, detail=detail)
-
-
-class _TooLarge(Exception):
-    pass
-
-
-async def _read_bounded(response: httpx.Response) -> bytes:
-    """The body, or `_TooLarge` as soon as it passes MAX_DOCUMENT_BYTES (never read whole)."""
-    declared = response.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > MAX_DOCUMENT_BYTES:
-        raise _TooLarge
-    chunks, size = [], 0
-    async for chunk in response.aiter_bytes():
-        size += len(chunk)
-        if size > MAX_DOCUMENT_BYTES:
-            raise _TooLarge
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 def _http_error(error: httpx.HTTPError) -> str:

@@ -96,7 +96,7 @@ async def test_a_document_is_pulled_with_the_token_and_parsed() -> None:
         (
             Answer(body=b" " * (MAX_DOCUMENT_BYTES + 1)),
             PeerProblem.MALFORMED,
-            f"larger than {MAX_DOCUMENT_BYTES} bytes",
+            "the observations document is larger than 1 MiB",
         ),
         (Answer(delay=3, body=b"{}"), PeerProblem.UNREACHABLE, "no answer within 0.5 s"),
     ],
