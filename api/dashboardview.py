@@ -15,11 +15,12 @@ from datetime import UTC, datetime, timedelta
 from api.alertmodels import ChannelOut, DeadLetterOut, channel_out, dead_letter_out
 from api.headline import Headline, site_headline
 from api.models import DnsAnswerOut, EventOut, RegionOut, dns_answer_out, event_out, region_out
-from api.peersview import UNREACHABLE_DECIDER, CellOut, PeerOut, PeersOut, peers_out
+from api.peersview import CellOut, PeerOut, PeersOut, peers_out
 from api.sparkline import sparkline_points
 from monitor.controls import Control
 from monitor.errors import StoreError
 from monitor.eventstore import EventQuery
+from monitor.quorum import DECIDER_UNREACHABLE
 from monitor.results import CheckResult, RegionStatus
 from monitor.service import Service
 from monitor.trafficmanager.compare import Disagreement
@@ -277,7 +278,7 @@ def vantage_panel(peers: PeersOut, regions: Sequence[str]) -> VantagePanel:
         rows=rows,
         peers=tuple(peers.peers),
         decider=peers.decider,
-        decider_unreachable=peers.decider == UNREACHABLE_DECIDER,
+        decider_unreachable=peers.decider == DECIDER_UNREACHABLE,
     )
 
 

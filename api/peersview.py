@@ -17,15 +17,12 @@ from pydantic import BaseModel, Field
 from monitor.config import Config
 from monitor.observations import failure_of
 from monitor.policy import everything_fails_from_here
-from monitor.quorum import SUSPECT_ROUNDS, sights
+from monitor.quorum import DECIDER_UNREACHABLE, SUSPECT_ROUNDS, sights
 from monitor.redaction import safe_url
 from monitor.results import LOCAL_VANTAGE, RegionVerdict
 from monitor.snapshot import Snapshot
 
-__all__ = ["UNREACHABLE_DECIDER", "CellOut", "PeerOut", "PeersOut", "peers_out"]
-
-# What an observer's /healthz says when it knows no fresh decision of the decider's.
-UNREACHABLE_DECIDER = "unreachable"
+__all__ = ["CellOut", "PeerOut", "PeersOut", "peers_out"]
 
 
 class PeerOut(BaseModel):
@@ -161,7 +158,7 @@ def _decider(snapshot: Snapshot, regions: Sequence[str]) -> str:
         decider = body.get("decider") if isinstance(body, dict) else None
         if isinstance(decider, str):
             return decider
-    return UNREACHABLE_DECIDER
+    return DECIDER_UNREACHABLE
 
 
 def _failure(verdict: RegionVerdict) -> str | None:

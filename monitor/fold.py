@@ -55,7 +55,14 @@ from monitor.policy import (
     healthz_out,
     is_hold_pin,
 )
-from monitor.quorum import FRESH_INTERVALS, PeerState, PeerView, after_pull, sights
+from monitor.quorum import (
+    DECIDER_UNREACHABLE,
+    FRESH_INTERVALS,
+    PeerState,
+    PeerView,
+    after_pull,
+    sights,
+)
 from monitor.results import LOCAL_VANTAGE, RegionStatus, RegionVerdict
 from monitor.snapshot import (
     DnsView,
@@ -656,7 +663,7 @@ def _health(
             # the monitor fails static.
             if decider is None:
                 out = False
-                body["decider"] = "unreachable"
+                body["decider"] = DECIDER_UNREACHABLE
             else:
                 out = not decider[1].get(name, True)
                 body["decider"] = decider[0]

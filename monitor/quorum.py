@@ -21,6 +21,7 @@ from monitor.observations import Observation, PeerDocument
 from monitor.results import RegionStatus
 
 __all__ = [
+    "DECIDER_UNREACHABLE",
     "FRESH_INTERVALS",
     "SUSPECT_ROUNDS",
     "PeerProblem",
@@ -35,6 +36,8 @@ __all__ = [
     "witnesses",
 ]
 
+# What an observer's /healthz names as the decider when it knows no fresh decision of it.
+DECIDER_UNREACHABLE = "unreachable"
 # Observations older than this many intervals (received, or as reported) no longer count.
 FRESH_INTERVALS = 2
 # "Every region fails from one vantage point" is judged over this many rounds.
